@@ -1,0 +1,56 @@
+# hotreload: build and test against every supported CPython that is present.
+#
+#   make test      build the engine (-Wall -Wextra -Werror) and run pytest on each interpreter
+#   make demo      the simulated game server that reloads itself (newest interpreter)
+#   make bench     benchmarks against the floor (importlib.reload) and the peers
+#   make dev       build in place for the newest interpreter (PY=3.11 to choose)
+#
+# Each interpreter gets its own virtual environment under .venv/X.Y.
+
+SHELL := /bin/bash
+VENVS := .venv
+TEST_DEPS := pytest hypothesis
+PYTEST_ARGS ?=
+
+.PHONY: test demo bench dev clean
+
+# One virtual environment per interpreter, with the package built strictly.
+# $(1) = X.Y, $(2) = python path, $(3) = extra packages, $(4) = extra env for the build
+define venv_install
+	set -e; venv=$(VENVS)/$(1); \
+	if [ ! -x $$venv/bin/python ]; then $(2) -m venv $$venv; fi; \
+	$$venv/bin/python -m pip install -q --disable-pip-version-check setuptools wheel $(3); \
+	env $(4) $$venv/bin/python -m pip install -q --disable-pip-version-check \
+		--no-build-isolation --no-deps --force-reinstall . ;
+endef
+
+test:
+	@set -e; status=0; summary=""; \
+	while read -r minor python; do \
+		echo "=== CPython $$minor ($$python)"; \
+		$(call venv_install,$$minor,$$python,$(TEST_DEPS),HOTRELOAD_STRICT=1) \
+		if $(VENVS)/$$minor/bin/python -m pytest $(PYTEST_ARGS); then \
+			summary="$$summary\n  $$minor: ok"; \
+		else status=1; summary="$$summary\n  $$minor: FAILED"; fi; \
+	done < <(tools/pythons); \
+	echo -e "=== summary$$summary"; exit $$status
+
+NEWEST = $(shell tools/pythons | tail -n 1)
+
+demo:
+	@set -e; read -r minor python <<< "$(NEWEST)"; \
+	$(call venv_install,$$minor,$$python,,) \
+	$(VENVS)/$$minor/bin/python -m hotreload demo
+
+bench:
+	@set -e; read -r minor python <<< "$(NEWEST)"; \
+	$(call venv_install,$$minor,$$python,ipython jurigged matplotlib,) \
+	$(VENVS)/$$minor/bin/python bench/run.py
+
+dev:
+	@set -e; line=$$(tools/pythons | grep -E "^$${PY:-.*} " | tail -n 1); \
+	read -r minor python <<< "$$line"; \
+	$(call venv_install,$$minor,$$python,$(TEST_DEPS),HOTRELOAD_STRICT=1 HOTRELOAD_DEBUG=1)
+
+clean:
+	rm -rf build $(VENVS) src/*.egg-info

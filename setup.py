@@ -1,0 +1,45 @@
+"""Build script for the C engine.
+
+Metadata lives in pyproject.toml; this file only describes the extension.
+
+Environment switches (used by the Makefile, not needed for a normal install):
+  HOTRELOAD_STRICT=1    -Wall -Wextra -Werror
+  HOTRELOAD_DEBUG=1     -O0 -g3 -UNDEBUG (assertions on)
+  HOTRELOAD_SANITIZE=1  AddressSanitizer and UndefinedBehaviorSanitizer
+"""
+import glob
+import os
+
+from setuptools import Extension, setup
+
+ENGINE = "src/hotreload/_engine"
+
+
+def flag(name):
+    return os.environ.get(name, "") not in ("", "0")
+
+
+compile_args = ["-std=c11", "-fvisibility=hidden"]
+link_args = []
+if flag("HOTRELOAD_STRICT"):
+    compile_args += ["-Wall", "-Wextra", "-Werror", "-Wno-missing-field-initializers"]
+if flag("HOTRELOAD_DEBUG"):
+    compile_args += ["-O0", "-g3", "-UNDEBUG"]
+if flag("HOTRELOAD_SANITIZE"):
+    sanitize = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
+    compile_args += sanitize + ["-O1", "-g"]
+    link_args += sanitize
+
+setup(
+    ext_modules=[
+        Extension(
+            "hotreload._hotreload",
+            sources=sorted(glob.glob(f"{ENGINE}/*.c")),
+            # Listed so that editing a header rebuilds every engine file.
+            depends=sorted(glob.glob(f"{ENGINE}/*.h")),
+            include_dirs=[ENGINE],
+            extra_compile_args=compile_args,
+            extra_link_args=link_args,
+        )
+    ]
+)

@@ -1,0 +1,100 @@
+/* Differences between the supported CPython versions (3.9 to 3.13), as named
+ * flags and small helpers.  Engine files test these flags, never
+ * PY_VERSION_HEX, so every version quirk is visible in this one file. */
+#ifndef HR_COMPAT_H
+#define HR_COMPAT_H
+
+#include <Python.h>
+
+/* 3.10: Py_NewRef, PyGC_Enable/Disable, function objects carry func_builtins. */
+#define HR_PY310 (PY_VERSION_HEX >= 0x030A0000)
+/* 3.11: specialised calls cache a function version that must be cleared
+ * whenever code, defaults or closure change. */
+#define HR_PY311 (PY_VERSION_HEX >= 0x030B0000)
+/* 3.12: PEP 695 type parameters on functions; function watchers. */
+#define HR_PY312 (PY_VERSION_HEX >= 0x030C0000)
+/* 3.13: the function version also indexes an interpreter-wide cache, so it
+ * may only be cleared through CPython's own setters. */
+#define HR_PY313 (PY_VERSION_HEX >= 0x030D0000)
+
+#if !HR_PY310
+static inline PyObject *
+hr_compat_newref(PyObject *obj)
+{
+    Py_INCREF(obj);
+    return obj;
+}
+static inline PyObject *
+hr_compat_xnewref(PyObject *obj)
+{
+    Py_XINCREF(obj);
+    return obj;
+}
+#  define Py_NewRef(obj) hr_compat_newref((PyObject *)(obj))
+#  define Py_XNewRef(obj) hr_compat_xnewref((PyObject *)(obj))
+#  define Py_IsNone(obj) ((obj) == Py_None)
+#endif
+
+/* Forget the specialisation version of a function after one of its fields
+ * was written directly, as CPython's own setters do (func_set_code). */
+static inline int
+hr_function_forget_version(PyFunctionObject *func)
+{
+#if HR_PY313
+    /* _PyFunction_SetVersion is internal; the public setter below is the
+     * supported way to clear the version and its slot in the
+     * interpreter's function-version cache.  It rewrites the defaults with
+     * themselves, so nothing else changes. */
+    return PyFunction_SetDefaults((PyObject *)func,
+                                  func->func_defaults ? func->func_defaults : Py_None);
+#elif HR_PY311
+    func->func_version = 0;
+    return 0;
+#else
+    (void)func;
+    return 0;
+#endif
+}
+
+/* Functions created while a reload runs point at the scratch namespace;
+ * since 3.10 they also cache the builtins found through it. */
+static inline void
+hr_function_set_globals(PyFunctionObject *func, PyObject *globals, PyObject *builtins)
+{
+    Py_SETREF(func->func_globals, Py_NewRef(globals));
+#if HR_PY310
+    if (builtins != NULL) {
+        Py_SETREF(func->func_builtins, Py_NewRef(builtins));
+    }
+#else
+    (void)builtins;
+#endif
+}
+
+/* PEP 695 type parameters (3.12+): part of a function's state to save and
+ * patch. Borrowed reference or NULL. */
+#if HR_PY312
+#  define HR_FUNC_TYPEPARAMS(func) ((func)->func_typeparams)
+#else
+#  define HR_FUNC_TYPEPARAMS(func) ((PyObject *)NULL)
+#endif
+
+static inline void
+hr_function_set_typeparams(PyFunctionObject *func, PyObject *typeparams)
+{
+#if HR_PY312
+    Py_XSETREF(func->func_typeparams, Py_XNewRef(typeparams));
+#else
+    (void)func;
+    (void)typeparams;
+#endif
+}
+
+/* Automatic garbage collection, paused while a reload runs so that every
+ * object it creates stays in the youngest generation.  Returns the previous
+ * state (1 enabled, 0 disabled) or -1 with an exception set. */
+int hr_gc_pause(void);
+/* Restores the state returned by hr_gc_pause. */
+void hr_gc_resume(int was_enabled);
+
+#endif /* HR_COMPAT_H */

@@ -1,0 +1,50 @@
+/* Pausing automatic garbage collection around a reload (see compat.h). */
+#include "hotreload.h"
+
+int
+hr_gc_pause(void)
+{
+#if HR_PY310
+    return PyGC_Disable();
+#else
+    PyObject *gc = PyImport_ImportModule("gc");
+    if (gc == NULL) {
+        return -1;
+    }
+    int was_enabled = -1;
+    PyObject *state = PyObject_CallMethod(gc, "isenabled", NULL);
+    if (state != NULL) {
+        was_enabled = PyObject_IsTrue(state);
+        Py_DECREF(state);
+        PyObject *res = PyObject_CallMethod(gc, "disable", NULL);
+        if (res == NULL) {
+            was_enabled = -1;
+        }
+        Py_XDECREF(res);
+    }
+    Py_DECREF(gc);
+    return was_enabled;
+#endif
+}
+
+void
+hr_gc_resume(int was_enabled)
+{
+    if (was_enabled != 1) {
+        return;
+    }
+#if HR_PY310
+    PyGC_Enable();
+#else
+    PyObject *exc_type, *exc_value, *exc_tb;
+    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+    PyObject *gc = PyImport_ImportModule("gc");
+    if (gc != NULL) {
+        PyObject *res = PyObject_CallMethod(gc, "enable", NULL);
+        Py_XDECREF(res);
+        Py_DECREF(gc);
+    }
+    PyErr_Clear();
+    PyErr_Restore(exc_type, exc_value, exc_tb);
+#endif
+}
