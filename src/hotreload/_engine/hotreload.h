@@ -7,7 +7,10 @@
  *   execute.c     running them in a scratch namespace, finding what they made
  *   funcpatch.c   pouring a new function into a live one
  *   classpatch.c  patching a live class from a new one
- *   journal.c     reversible writes: the transaction's commit and rollback
+ *   transaction.c the commit: planned writes applied through a journal that
+ *                 can undo them
+ *   identity.c    which new object stands for which live one
+ *   names.c       the names a statement binds and reads
  *   records.c     the import hook that records sources
  *   reload.c      one reload transaction over a batch of modules
  *
@@ -84,5 +87,261 @@ void hr_stmts_clear(hr_stmts *stmts);
 /* For tests: splitting as Python data.  New reference: a list of dicts with
  * the fields above (offsets as ints, norm as bytes, kind as a str). */
 PyObject *hr_split_to_list(PyObject *source_bytes, int indent);
+
+/* ------------------------------------------------------------------------ */
+/* module.c: module state                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    PyObject *ReloadError;      /* the exception type */
+    PyTypeObject *FinderType;   /* type of the import hook */
+    PyObject *finder;           /* the installed hook, or NULL */
+    PyObject *records;          /* dict: module name -> source record (records.c) */
+    PyObject *deny_dirs;        /* tuple of str: folders whose modules are not reloaded */
+    PyObject *allow_dirs;       /* tuple of str: folders allowed even inside deny_dirs */
+    PyObject *ast_types[16];    /* ast node classes used by names.c, loaded on first use */
+    PyObject *gc_get_objects;   /* gc.get_objects */
+    int busy;                   /* a reload is under way: refuse re-entry */
+} hr_state;
+
+/* Raises ReloadError(module, object, reason), chaining the current exception
+ * (if any) as its __cause__.  `module_name` and `object` may be NULL; the
+ * reason is formatted as by PyUnicode_FromFormat.  Always returns -1. */
+int hr_raise(hr_state *state, PyObject *module_name, PyObject *object,
+             const char *format, ...);
+
+/* ------------------------------------------------------------------------ */
+/* records.c: the import hook and the sources it records                    */
+/* ------------------------------------------------------------------------ */
+
+/* A record is a tuple (path: str, source: bytes, mtime_ns: int, size: int):
+ * the file a module was built from and its text at that time. */
+enum { HR_REC_PATH, HR_REC_SOURCE, HR_REC_MTIME, HR_REC_SIZE, HR_REC_LEN };
+
+/* Creates the finder type; called once at module init. */
+int hr_records_init(PyObject *module, hr_state *state);
+/* Inserts the finder into sys.meta_path (before PathFinder).  Idempotent. */
+int hr_install(PyObject *module, hr_state *state);
+/* Removes it; records are kept.  Idempotent. */
+int hr_uninstall(hr_state *state);
+/* Reads a whole file: *source (new reference, bytes), its mtime in ns and
+ * size.  -1 with OSError (or other) set on failure. */
+int hr_read_source(PyObject *path, PyObject **source, long long *mtime_ns, long long *size);
+/* 1 when modules from `path` may be reloaded (policy), 0 when not, -1 on error. */
+int hr_path_allowed(hr_state *state, PyObject *path);
+/* Borrowed: the record of a module, or NULL (no exception) when none. */
+PyObject *hr_record_get(hr_state *state, PyObject *name);
+int hr_record_put(hr_state *state, PyObject *name, PyObject *path, PyObject *source,
+                  long long mtime_ns, long long size);
+/* New reference: the sorted names of recorded modules whose file on disk no
+ * longer holds the recorded text.  A file whose stat is unchanged is not
+ * read; one whose stat changed but whose bytes did not only has its stat
+ * updated (a touch is not a change).  A file that cannot be read (deleted)
+ * is reported in `missing` (a list, may be NULL to ignore). */
+PyObject *hr_changed_modules(hr_state *state, PyObject *missing);
+
+/* ------------------------------------------------------------------------ */
+/* transaction.c: reversible writes                                             */
+/* ------------------------------------------------------------------------ */
+
+/* A journal records every write of a commit with the value it replaced, so
+ * that a failure (or a refused hook) can undo the commit exactly.  It also
+ * keeps the replaced values alive until it is freed: no object dies, so no
+ * finalizer runs Python code, while a commit is under way. */
+typedef struct hr_journal hr_journal;
+
+hr_journal *hr_journal_new(void);
+/* Releases the journal and the replaced values it keeps alive. */
+void hr_journal_free(hr_journal *journal);
+/* dict[key] = value, or del dict[key] when value is NULL. */
+int hr_journal_dict_set(hr_journal *journal, PyObject *dict, PyObject *key, PyObject *value);
+/* Sets or deletes (value NULL) a class attribute through type.__setattr__,
+ * bypassing a metaclass's __setattr__, so that slots and caches follow. */
+int hr_journal_type_set(hr_journal *journal, PyTypeObject *type, PyObject *name, PyObject *value);
+/* Saves the whole state of a function before it is patched. */
+int hr_journal_save_function(hr_journal *journal, PyFunctionObject *func);
+/* Undoes every write, newest first.  Keeps any current exception. */
+void hr_journal_rollback(hr_journal *journal);
+
+/* ------------------------------------------------------------------------ */
+/* funcpatch.c: functions                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Pours `source` into the live function `target`: code, closure, defaults,
+ * keyword defaults, annotations, docstring, names, type parameters, and the
+ * attributes of its __dict__ (attributes only the live one has are kept).
+ * With `globals` (else NULL) it also takes those globals.
+ * `identity` maps id(new object) -> live object; cells and __dict__ values
+ * holding a new object get the live one.  The journal saves `target` first. */
+int hr_function_patch(hr_journal *journal, PyFunctionObject *target,
+                      PyFunctionObject *source, PyObject *globals, PyObject *identity);
+/* New reference: the function a decorator wrapped, found through
+ * __wrapped__, __func__, fget, partial.func and closure cells, whose code is
+ * named `name`; `wrapper` itself when it is that function; NULL with no
+ * exception set when there is none. */
+PyFunctionObject *hr_unwrap(PyObject *wrapper, PyObject *name);
+/* Points a function made during a reload at the live module's globals, and
+ * its closure cells at the live objects new ones stand for.  Only for
+ * functions the reload made: nothing live is written. */
+int hr_function_adopt(PyFunctionObject *func, PyObject *globals, PyObject *identity);
+
+/* ------------------------------------------------------------------------ */
+/* identity map: new object -> the live object it stands for                 */
+/* ------------------------------------------------------------------------ */
+
+/* Keys are id() so that no user __hash__/__eq__ runs. */
+int hr_identity_add(PyObject *identity, PyObject *new_obj, PyObject *live_obj);
+/* Borrowed: the live object `obj` stands for, or `obj` itself. */
+PyObject *hr_identity_get(PyObject *identity, PyObject *obj);
+
+/* ------------------------------------------------------------------------ */
+/* transaction.c: the writes a commit will make                             */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+    HR_ACT_DICT_SET,    /* target: dict, key, value (NULL deletes) */
+    HR_ACT_TYPE_SET,    /* target: type, key: name, value (NULL deletes) */
+    HR_ACT_PATCH,       /* target: live function, value: new function, key: globals
+                           the live function takes (patch()), or NULL to keep its own */
+    HR_ACT_ADOPT,       /* target: function made by the reload, value: live globals */
+} hr_action_kind;
+
+typedef struct {
+    hr_action_kind kind;
+    PyObject *target, *key, *value;  /* strong references */
+} hr_action;
+
+typedef struct {
+    hr_action *items;
+    Py_ssize_t count;
+    Py_ssize_t capacity;
+} hr_actions;
+
+/* Adds an action; the references are not stolen. */
+int hr_actions_add(hr_actions *actions, hr_action_kind kind, PyObject *target,
+                   PyObject *key, PyObject *value);
+void hr_actions_clear(hr_actions *actions);
+/* Applies every action through the journal.  No Python code runs.  On
+ * failure the journal has already undone what was applied. */
+int hr_actions_commit(hr_actions *actions, hr_journal *journal, PyObject *identity);
+
+/* ------------------------------------------------------------------------ */
+/* One reload: a batch of units, one unit per module                        */
+/* ------------------------------------------------------------------------ */
+
+typedef struct hr_unit {
+    PyObject *name;          /* module name */
+    PyObject *module;        /* the live module */
+    PyObject *live;          /* its __dict__ (strong) */
+    PyObject *path;          /* its source file */
+    PyObject *old_text;      /* str the live module was built from, or NULL */
+    PyObject *new_text;      /* str now on disk */
+    PyObject *new_bytes;     /* the file's bytes, for the record */
+    long long mtime_ns, size;
+    const char *old_utf8, *new_utf8;  /* borrowed from old_text / new_text */
+    Py_ssize_t old_len, new_len;
+    hr_stmts old_stmts, new_stmts;
+    Py_ssize_t *match;       /* new statement -> old statement index, or -1 */
+    char *old_used;          /* old statement matched by a new one */
+    char *run;               /* new statement runs again */
+    char *strip;             /* DEF runs without its (unchanged) decorators */
+    char *emulate;           /* FROM-import of a batch module, done by hand */
+    PyObject *binds;         /* list per new statement: set of bound names, or None */
+    PyObject *keep;          /* set: __reload_keep__ */
+    PyObject *update;        /* set: __reload_update__ */
+    PyObject *removed;       /* set: names whose definition left the source */
+    PyObject *stripped;      /* set: DEF names run without decorators */
+    PyObject *rebound;       /* set: names whose live object changes (for importers) */
+    PyObject *scratch;       /* dict where the new code ran */
+    PyObject *old_values;    /* copy of the live dict before the commit */
+    int full;                /* no recorded source: the whole module runs */
+    int done;                /* executed and diffed */
+} hr_unit;
+
+typedef struct {
+    hr_state *state;
+    hr_unit *units;
+    Py_ssize_t count;
+    PyObject *identity;      /* see identity.c */
+    PyObject *owner;         /* globals of the module being diffed: only its own
+                                functions are patched; NULL for patch() */
+    int take_globals;        /* patch(): live functions take the new ones' globals */
+    hr_actions actions;
+    /* the report: lists of qualified names */
+    PyObject *updated, *added, *removed, *kept, *replaced;
+} hr_batch;
+
+/* reload.c: reloads the modules of `targets` (a tuple of modules or
+ * names) in one transaction.  New reference: the report as a dict. */
+PyObject *hr_reload(hr_state *state, PyObject *targets);
+/* reload.c: reloads every recorded module whose file changed.  Names of
+ * recorded modules whose file is gone are appended to `missing`. */
+PyObject *hr_reload_changed(hr_state *state, PyObject *missing);
+
+/* reload.c: pours `fresh` (function or class) into `old`, in one
+ * transaction.  New reference: the report as a dict. */
+PyObject *hr_patch(hr_state *state, PyObject *old, PyObject *fresh);
+
+/* plan.c: pairs each new statement with an old one: def and class
+ * statements by kind and name, others by normalized text; match[i] is the
+ * old index or -1; old_used[j] is set for paired old statements. */
+int hr_match(const char *old_text, const hr_stmts *old, const char *new_text,
+             const hr_stmts *fresh, Py_ssize_t *match, char *old_used);
+/* plan.c: 1 when two normalized texts are equal. */
+int hr_same_norm(PyObject *a, PyObject *b);
+/* plan.c: decides, per new statement, whether it runs again. */
+int hr_plan(hr_batch *batch, hr_unit *unit);
+/* plan.c: `from <module of the batch> import a, b` done with that module's
+ * new values.  Returns 0 also when the statement is not of that form. */
+int hr_emulate_from(hr_batch *batch, hr_unit *unit, const hr_stmt *stmt);
+/* execute.c: runs the chosen statements in unit->scratch. */
+int hr_execute(hr_batch *batch, hr_unit *unit);
+/* execute.c: given the objects of the youngest GC generation after the
+ * batch ran, plans the adoption of every function it made (live globals,
+ * cells) and moves instances of throw-away classes to the live ones. */
+int hr_collect_made(hr_batch *batch, PyObject *young);
+/* diff.c: turns what unit->scratch holds into actions and report lines. */
+int hr_diff(hr_batch *batch, hr_unit *unit);
+/* classpatch.c: plans the patch of a live class from a new one.  `old_stmt`
+ * and `new_stmt` are the class statements in the old and new sources (NULL
+ * when unknown: then every member counts as changed and data is kept). */
+int hr_class_diff(hr_batch *batch, hr_unit *unit, PyTypeObject *live, PyTypeObject *fresh,
+                  const hr_stmt *old_stmt, const hr_stmt *new_stmt, PyObject *qualname);
+/* diff.c: plans the patch of a live function (or wrapper) from a new one.
+ * `stripped` when the new function was made without its decorators.
+ * Returns 1 when patched in place, 0 when it cannot be (the caller
+ * replaces the binding), -1 on error. */
+int hr_function_diff(hr_batch *batch, PyObject *live, PyObject *fresh, PyObject *name,
+                     int stripped);
+/* diff.c: borrowed: the last def/class statement of `kind` named `name`. */
+const hr_stmt *hr_find_definition(const char *text, const hr_stmts *stmts, hr_stmt_kind kind,
+                                  PyObject *name);
+/* diff.c: appends "<module>.<qualname>" to a report list. */
+int hr_report(PyObject *list, PyObject *module_name, PyObject *qualname);
+
+/* names.c: the names a statement binds and reads at its own run time
+ * (not inside function bodies).  `text` holds one statement from the start
+ * of its first line (indentation included); its lines start at column
+ * `indent`.  *binds and *reads: new references to sets
+ * (either pointer may be NULL when not wanted).  *star set to 1 when it
+ * does `from x import *`. */
+int hr_names(hr_state *state, const char *text, Py_ssize_t len, int indent,
+             PyObject **binds, PyObject **reads, int *star);
+/* names.c: new reference: {name} when text[start:end] is a plain
+ * `name = value` with no other '=' in it, else NULL (no exception). */
+PyObject *hr_simple_assignment(const char *text, Py_ssize_t start, Py_ssize_t end);
+/* classpatch.c: in the compile buffer of a changed class statement (new
+ * statement i of the unit), blanks the members whose text did not change
+ * and that no changed member mentions: they keep their live values and do
+ * not run again.  Each leaves a `0` so that the body is never empty. */
+int hr_blank_unchanged_members(hr_unit *unit, Py_ssize_t i, char *buffer);
+/* names.c: the offset of the start of the line holding `pos`. */
+Py_ssize_t hr_line_start(const char *text, Py_ssize_t pos);
+/* names.c: 1 when the text mentions (as a whole identifier) any name of the
+ * set; a cheap test before parsing. */
+int hr_mentions(PyObject *norm, PyObject *names);
+/* names.c: New reference: set of names a statement binds; fast for simple
+ * assignments, parses otherwise. */
+PyObject *hr_stmt_binds(hr_state *state, const char *text, const hr_stmt *stmt, int indent);
 
 #endif /* HR_HOTRELOAD_H */

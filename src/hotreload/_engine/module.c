@@ -2,6 +2,252 @@
  * Nothing clever lives here; every function forwards to the engine. */
 #include "hotreload.h"
 
+#include <stdarg.h>
+
+static hr_state *
+state_of(PyObject *module)
+{
+    return (hr_state *)PyModule_GetState(module);
+}
+
+/* ------------------------------------------------------------------------ */
+/* ReloadError                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* New reference: a short description of an exception for the message,
+ * with the file and line where it happened when known. */
+static PyObject *
+describe(PyObject *exc)
+{
+    PyObject *where = NULL, *what = NULL;
+    if (PyObject_TypeCheck(exc, (PyTypeObject *)PyExc_SyntaxError)) {
+        what = PyObject_GetAttrString(exc, "msg");  /* str() repeats the place */
+        PyObject *file = PyObject_GetAttrString(exc, "filename");
+        PyObject *line = PyObject_GetAttrString(exc, "lineno");
+        if (file && line && file != Py_None && line != Py_None) {
+            where = PyUnicode_FromFormat(" (%S, line %S)", file, line);
+        }
+        Py_XDECREF(file);
+        Py_XDECREF(line);
+    }
+    else {
+        PyObject *tb = PyException_GetTraceback(exc);
+        PyObject *last = tb;
+        while (last != NULL) {
+            PyObject *next = PyObject_GetAttrString(last, "tb_next");
+            if (next == NULL || next == Py_None) {
+                Py_XDECREF(next);
+                break;
+            }
+            Py_SETREF(last, next);
+        }
+        if (last != NULL) {
+            PyObject *frame = PyObject_GetAttrString(last, "tb_frame");
+            PyObject *line = PyObject_GetAttrString(last, "tb_lineno");
+            PyObject *code = frame ? PyObject_GetAttrString(frame, "f_code") : NULL;
+            PyObject *file = code ? PyObject_GetAttrString(code, "co_filename") : NULL;
+            if (file && line) {
+                where = PyUnicode_FromFormat(" (%S, line %S)", file, line);
+            }
+            Py_XDECREF(frame);
+            Py_XDECREF(line);
+            Py_XDECREF(code);
+            Py_XDECREF(file);
+            Py_DECREF(last);
+        }
+    }
+    PyErr_Clear();
+    if (what == NULL || what == Py_None) {
+        Py_XSETREF(what, Py_NewRef(exc));
+    }
+    PyObject *text = where ? PyUnicode_FromFormat("%s: %S%U", Py_TYPE(exc)->tp_name, what, where)
+                           : PyUnicode_FromFormat("%s: %S", Py_TYPE(exc)->tp_name, what);
+    Py_XDECREF(where);
+    Py_XDECREF(what);
+    return text;
+}
+
+int
+hr_raise(hr_state *state, PyObject *module_name, PyObject *object, const char *format, ...)
+{
+    PyObject *cause_type, *cause, *cause_tb;
+    PyErr_Fetch(&cause_type, &cause, &cause_tb);
+    if (cause_type != NULL && PyErr_GivenExceptionMatches(cause_type, state->ReloadError)) {
+        /* Already explained closer to where it happened. */
+        PyErr_Restore(cause_type, cause, cause_tb);
+        return -1;
+    }
+    if (cause_type != NULL) {
+        PyErr_NormalizeException(&cause_type, &cause, &cause_tb);
+        if (cause_tb != NULL) {
+            PyException_SetTraceback(cause, cause_tb);
+        }
+    }
+    va_list args;
+    va_start(args, format);
+    PyObject *reason = PyUnicode_FromFormatV(format, args);
+    va_end(args);
+    PyObject *detail = cause ? describe(cause) : NULL;
+    PyObject *message = NULL, *error = NULL;
+    if (reason == NULL) {
+        goto done;
+    }
+    if (detail != NULL) {
+        Py_SETREF(reason, PyUnicode_FromFormat("%U: %U", reason, detail));
+        if (reason == NULL) {
+            goto done;
+        }
+    }
+    if (module_name && object) {
+        message = PyUnicode_FromFormat("cannot reload %U (%U): %U", module_name, object, reason);
+    }
+    else if (module_name) {
+        message = PyUnicode_FromFormat("cannot reload %U: %U", module_name, reason);
+    }
+    else {
+        message = PyUnicode_FromFormat("cannot reload: %U", reason);
+    }
+    error = message ? PyObject_CallOneArg(state->ReloadError, message) : NULL;
+    if (error == NULL
+        || PyObject_SetAttrString(error, "module", module_name ? module_name : Py_None) < 0
+        || PyObject_SetAttrString(error, "object", object ? object : Py_None) < 0
+        || PyObject_SetAttrString(error, "reason", reason) < 0) {
+        goto done;
+    }
+    if (cause != NULL) {
+        PyException_SetCause(error, Py_NewRef(cause));
+        PyException_SetContext(error, Py_NewRef(cause));
+    }
+    PyErr_SetObject(state->ReloadError, error);
+done:
+    Py_XDECREF(error);
+    Py_XDECREF(message);
+    Py_XDECREF(reason);
+    Py_XDECREF(detail);
+    Py_XDECREF(cause_type);
+    Py_XDECREF(cause);
+    Py_XDECREF(cause_tb);
+    return -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Functions                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static PyObject *
+install(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    if (hr_install(module, state_of(module)) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+uninstall(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    if (hr_uninstall(state_of(module)) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+reload(PyObject *module, PyObject *args)
+{
+    return hr_reload(state_of(module), args);
+}
+
+static PyObject *
+reload_changed(PyObject *module, PyObject *args)
+{
+    PyObject *missing = NULL;
+    if (!PyArg_ParseTuple(args, "|O!:reload_changed", &PyList_Type, &missing)) {
+        return NULL;
+    }
+    return hr_reload_changed(state_of(module), missing);
+}
+
+static PyObject *
+patch(PyObject *module, PyObject *args)
+{
+    PyObject *old, *fresh;
+    if (!PyArg_ParseTuple(args, "OO:patch", &old, &fresh)) {
+        return NULL;
+    }
+    return hr_patch(state_of(module), old, fresh);
+}
+
+/* New reference: folders as a tuple of str each ending with '/'. */
+static PyObject *
+folders(PyObject *paths)
+{
+    PyObject *list = PySequence_List(paths);
+    for (Py_ssize_t i = 0; list && i < PyList_GET_SIZE(list); i++) {
+        PyObject *path = PyOS_FSPath(PyList_GET_ITEM(list, i));
+        if (path == NULL || !PyUnicode_Check(path)) {
+            Py_XDECREF(path);
+            PyErr_SetString(PyExc_TypeError, "folders must be str or path-like");
+            Py_CLEAR(list);
+            break;
+        }
+        if (PyUnicode_READ_CHAR(path, PyUnicode_GET_LENGTH(path) - 1) != '/') {
+            Py_SETREF(path, PyUnicode_FromFormat("%U/", path));
+        }
+        if (path == NULL || PyList_SetItem(list, i, path) < 0) {
+            Py_CLEAR(list);
+        }
+    }
+    if (list == NULL) {
+        return NULL;
+    }
+    PyObject *tuple = PyList_AsTuple(list);
+    Py_DECREF(list);
+    return tuple;
+}
+
+static PyObject *
+configure(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"deny", "allow", NULL};
+    PyObject *deny = NULL, *allow = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO:_configure", keywords, &deny, &allow)) {
+        return NULL;
+    }
+    hr_state *state = state_of(module);
+    if (deny != NULL && deny != Py_None) {
+        PyObject *tuple = folders(deny);
+        if (tuple == NULL) {
+            return NULL;
+        }
+        Py_XSETREF(state->deny_dirs, tuple);
+    }
+    if (allow != NULL && allow != Py_None) {
+        PyObject *tuple = folders(allow);
+        if (tuple == NULL) {
+            return NULL;
+        }
+        Py_XSETREF(state->allow_dirs, tuple);
+    }
+    return Py_BuildValue("{sOsO}", "deny", state->deny_dirs, "allow", state->allow_dirs);
+}
+
+static PyObject *
+records(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    return PyDict_Copy(state_of(module)->records);
+}
+
+static PyObject *
+is_installed(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    hr_state *state = state_of(module);
+    PyObject *meta_path = PySys_GetObject("meta_path");
+    int found = state->finder != NULL && meta_path != NULL
+                && PySequence_Contains(meta_path, state->finder) == 1;
+    return PyBool_FromLong(found);
+}
+
 static PyObject *
 split_statements(PyObject *Py_UNUSED(module), PyObject *args)
 {
@@ -14,23 +260,107 @@ split_statements(PyObject *Py_UNUSED(module), PyObject *args)
 }
 
 static PyMethodDef module_methods[] = {
+    {"install", install, METH_NOARGS,
+     "install()\n\nRecord the source of every module imported from now on."},
+    {"uninstall", uninstall, METH_NOARGS,
+     "uninstall()\n\nStop recording; records already made are kept."},
+    {"installed", is_installed, METH_NOARGS, "installed() -> bool"},
+    {"reload", reload, METH_VARARGS,
+     "reload(*modules) -> dict\n\nReload modules (objects or names) in one transaction."},
+    {"reload_changed", reload_changed, METH_VARARGS,
+     "reload_changed(missing: list | None = None) -> dict\n\n"
+     "Reload every recorded module whose file changed; names of modules whose\n"
+     "file is gone are appended to `missing`."},
+    {"patch", patch, METH_VARARGS,
+     "patch(old, new) -> dict\n\nPour function or class `new` into `old`, in place."},
+    {"_configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
+     "_configure(deny=None, allow=None) -> dict\n\nFolders not reloaded / allowed anyway."},
+    {"_records", records, METH_NOARGS, "_records() -> dict\n\nThe recorded sources (a copy)."},
     {"_split", split_statements, METH_VARARGS,
      "_split(source: bytes, indent: int = 0) -> list[dict]\n\n"
      "The statements of a block, as the engine sees them (for tests)."},
     {NULL, NULL, 0, NULL},
 };
 
+/* ------------------------------------------------------------------------ */
+/* Module state and init                                                     */
+/* ------------------------------------------------------------------------ */
+
+static int
+module_exec(PyObject *module)
+{
+    hr_state *state = state_of(module);
+    state->ReloadError = PyErr_NewExceptionWithDoc(
+        "hotreload.ReloadError",
+        "A reload was refused or failed; nothing was changed.\n\n"
+        "Attributes: module (name or None), object (qualified name or None),\n"
+        "reason (str).  The original exception is chained as __cause__.",
+        NULL, NULL);
+    if (state->ReloadError == NULL
+        || PyModule_AddObject(module, "ReloadError", Py_NewRef(state->ReloadError)) < 0) {
+        return -1;
+    }
+    state->deny_dirs = PyTuple_New(0);
+    state->allow_dirs = PyTuple_New(0);
+    if (state->deny_dirs == NULL || state->allow_dirs == NULL) {
+        return -1;
+    }
+    return hr_records_init(module, state);
+}
+
+static int
+module_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    hr_state *state = state_of(module);
+    Py_VISIT(state->ReloadError);
+    Py_VISIT(state->FinderType);
+    Py_VISIT(state->finder);
+    Py_VISIT(state->records);
+    Py_VISIT(state->deny_dirs);
+    Py_VISIT(state->allow_dirs);
+    for (size_t i = 0; i < sizeof(state->ast_types) / sizeof(state->ast_types[0]); i++) {
+        Py_VISIT(state->ast_types[i]);
+    }
+    return 0;
+}
+
+static int
+module_clear(PyObject *module)
+{
+    hr_state *state = state_of(module);
+    Py_CLEAR(state->ReloadError);
+    Py_CLEAR(state->FinderType);
+    Py_CLEAR(state->finder);
+    Py_CLEAR(state->records);
+    Py_CLEAR(state->deny_dirs);
+    Py_CLEAR(state->allow_dirs);
+    for (size_t i = 0; i < sizeof(state->ast_types) / sizeof(state->ast_types[0]); i++) {
+        Py_CLEAR(state->ast_types[i]);
+    }
+    return 0;
+}
+
+static void
+module_free(void *module)
+{
+    module_clear((PyObject *)module);
+}
+
 static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, module_exec},
     {0, NULL},
 };
 
 static struct PyModuleDef hotreload_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "hotreload._hotreload",
-    .m_doc = "The hotreload engine.",
-    .m_size = 0,
+    .m_doc = "The hotreload engine: in-place, transactional reload of Python modules.",
+    .m_size = sizeof(hr_state),
     .m_methods = module_methods,
     .m_slots = module_slots,
+    .m_traverse = module_traverse,
+    .m_clear = module_clear,
+    .m_free = module_free,
 };
 
 PyMODINIT_FUNC

@@ -1,0 +1,444 @@
+/* Patching a live class from a new one.
+ *
+ * The live class object stays: instances, subclasses (in any module),
+ * isinstance checks and pickled references keep working.  Its members are
+ * compared with the new class's member by member, the way module
+ * statements are: a member whose statement did not change keeps its live
+ * value, a changed method is poured into the live function, changed data
+ * takes the new value, a member whose statement left the source goes, and
+ * an attribute set at run time (never in the source) stays.  Writes go
+ * through type.__setattr__ at the commit, so slots (__eq__, __len__...) and
+ * the type caches of the class and its subclasses follow. */
+#include "hotreload.h"
+
+#include <string.h>
+
+/* What a class statement says about its members, for both sources. */
+typedef struct {
+    int known;                 /* 0: no source to compare with */
+    hr_stmts old_members, new_members;
+    Py_ssize_t *match;
+    char *old_used;
+    PyObject *unchanged;       /* set: names bound by members whose text did not change */
+    PyObject *in_old_source;   /* set: names bound by the old source's members */
+    PyObject *in_new_source;   /* set: names bound by the new source's members */
+} members;
+
+static void
+members_clear(members *m)
+{
+    hr_stmts_clear(&m->old_members);
+    hr_stmts_clear(&m->new_members);
+    PyMem_Free(m->match);
+    PyMem_Free(m->old_used);
+    Py_CLEAR(m->unchanged);
+    Py_CLEAR(m->in_old_source);
+    Py_CLEAR(m->in_new_source);
+}
+
+static int
+split_body(const char *text, const hr_stmt *st, hr_stmts *out)
+{
+    int line = st->head_line;
+    for (Py_ssize_t k = st->head; k < st->body; k++) {
+        line += text[k] == '\n';
+    }
+    return hr_split(text, st->body, st->end, st->body_indent, line, out);
+}
+
+static int
+add_binds(hr_state *state, PyObject *set, const char *text, const hr_stmt *st, int indent)
+{
+    PyObject *binds = hr_stmt_binds(state, text, st, indent);
+    if (binds == NULL) {
+        return -1;
+    }
+    int status = _PySet_Update(set, binds);
+    Py_DECREF(binds);
+    return status;
+}
+
+static int
+members_read(hr_batch *batch, hr_unit *u, const hr_stmt *old_stmt, const hr_stmt *new_stmt,
+             members *m)
+{
+    memset(m, 0, sizeof(*m));
+    if (old_stmt == NULL || new_stmt == NULL || old_stmt->body < 0 || new_stmt->body < 0) {
+        return 0;
+    }
+    if (split_body(u->old_utf8, old_stmt, &m->old_members) < 0
+        || split_body(u->new_utf8, new_stmt, &m->new_members) < 0) {
+        return -1;
+    }
+    Py_ssize_t n_new = m->new_members.count, n_old = m->old_members.count;
+    m->match = PyMem_Calloc(n_new + 1, sizeof(Py_ssize_t));
+    m->old_used = PyMem_Calloc(n_old + 1, 1);
+    m->unchanged = PySet_New(NULL);
+    m->in_old_source = PySet_New(NULL);
+    m->in_new_source = PySet_New(NULL);
+    if (m->match == NULL || m->old_used == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (m->unchanged == NULL || m->in_old_source == NULL || m->in_new_source == NULL
+        || hr_match(u->old_utf8, &m->old_members, u->new_utf8, &m->new_members,
+                    m->match, m->old_used) < 0) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n_new; i++) {
+        Py_ssize_t j = m->match[i];
+        const hr_stmt *st = &m->new_members.items[i];
+        if (j >= 0 && hr_same_norm(st->norm, m->old_members.items[j].norm)
+            && add_binds(batch->state, m->unchanged, u->new_utf8, st, new_stmt->body_indent) < 0) {
+            return -1;
+        }
+        if (add_binds(batch->state, m->in_new_source, u->new_utf8, st, new_stmt->body_indent) < 0) {
+            return -1;
+        }
+    }
+    for (Py_ssize_t j = 0; j < n_old; j++) {
+        if (add_binds(batch->state, m->in_old_source, u->old_utf8, &m->old_members.items[j],
+                      old_stmt->body_indent) < 0) {
+            return -1;
+        }
+    }
+    m->known = 1;
+    return 0;
+}
+
+/* Entries of a class dict that belong to that very class object and must
+ * never move to another: its layout descriptors and bookkeeping. */
+static int
+is_class_bookkeeping(PyTypeObject *owner, PyObject *name, PyObject *value)
+{
+    static const char *const names[] = {
+        "__dict__", "__weakref__", "__module__", "__qualname__", "__slots__",
+        "__classcell__", "__static_attributes__", "__firstlineno__", NULL,
+    };
+    for (int i = 0; names[i]; i++) {
+        if (PyUnicode_CompareWithASCIIString(name, names[i]) == 0) {
+            return 1;
+        }
+    }
+    /* A slot's member descriptor reads a fixed offset of its own class. */
+    return PyObject_TypeCheck(value, &PyMemberDescr_Type)
+           && ((PyDescrObject *)value)->d_type == owner;
+}
+
+static int
+is_function_like(PyObject *obj)
+{
+    return PyFunction_Check(obj) || PyObject_TypeCheck(obj, &PyStaticMethod_Type)
+           || PyObject_TypeCheck(obj, &PyClassMethod_Type)
+           || PyObject_TypeCheck(obj, &PyProperty_Type);
+}
+
+/* The layout of instances cannot change under live objects. */
+static int
+check_layout(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fresh,
+             PyObject *qualname)
+{
+    if (!(live->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+        return hr_raise(batch->state, u->name, qualname,
+                        "it is a built-in or extension type, which cannot be patched");
+    }
+    if (live->tp_basicsize != fresh->tp_basicsize || live->tp_itemsize != fresh->tp_itemsize
+        || live->tp_dictoffset != fresh->tp_dictoffset
+        || live->tp_weaklistoffset != fresh->tp_weaklistoffset) {
+        return hr_raise(batch->state, u->name, qualname,
+                        "the memory layout of its instances changed (__slots__ or a base "
+                        "with a different layout); live instances cannot take it");
+    }
+    PyObject *meta = hr_identity_get(batch->identity, (PyObject *)Py_TYPE(fresh));
+    if (meta != (PyObject *)Py_TYPE(live)) {
+        return hr_raise(batch->state, u->name, qualname, "its metaclass changed from %s to %s",
+                        Py_TYPE(live)->tp_name, Py_TYPE(fresh)->tp_name);
+    }
+    PyObject *bases = fresh->tp_bases;
+    int same = PyTuple_GET_SIZE(bases) == PyTuple_GET_SIZE(live->tp_bases);
+    for (Py_ssize_t i = 0; same && i < PyTuple_GET_SIZE(bases); i++) {
+        same = hr_identity_get(batch->identity, PyTuple_GET_ITEM(bases, i))
+               == PyTuple_GET_ITEM(live->tp_bases, i);
+    }
+    if (!same) {
+        return hr_raise(batch->state, u->name, qualname, "its base classes changed");
+    }
+    return 0;
+}
+
+static int
+set_member(hr_batch *batch, PyTypeObject *live, PyObject *name, PyObject *value)
+{
+    return hr_actions_add(&batch->actions, HR_ACT_TYPE_SET, (PyObject *)live, name, value);
+}
+
+/* New reference: "<qualname>.<member>". */
+static PyObject *
+member_path(PyObject *qualname, PyObject *name)
+{
+    return PyUnicode_FromFormat("%U.%U", qualname, name);
+}
+
+static int
+diff_member(hr_batch *batch, hr_unit *u, PyTypeObject *live_cls, members *m, PyObject *qualname,
+            PyObject *name, PyObject *live, PyObject *fresh)
+{
+    PyObject *path = member_path(qualname, name);
+    if (path == NULL) {
+        return -1;
+    }
+    int status = -1;
+    int unchanged = m->known ? PySet_Contains(m->unchanged, name) : 0;
+    if (unchanged < 0) {
+        goto done;
+    }
+    if (live == NULL) {
+        status = set_member(batch, live_cls, name, fresh) < 0 ? -1
+                 : hr_report(batch->added, u->name, path);
+        goto done;
+    }
+    if (unchanged) {
+        /* Same text: the live member stays; the new one, if it is a
+         * function or class, stands for it. */
+        status = (is_function_like(fresh) || PyType_Check(fresh)) && PyType_Check(live) == PyType_Check(fresh)
+                 ? hr_identity_add(batch->identity, fresh, live) : 0;
+        goto done;
+    }
+    if (PyType_Check(live) && PyType_Check(fresh)) {
+        const hr_stmt *old_stmt = m->known
+            ? hr_find_definition(u->old_utf8, &m->old_members, HR_STMT_CLASS, name) : NULL;
+        const hr_stmt *new_stmt = m->known
+            ? hr_find_definition(u->new_utf8, &m->new_members, HR_STMT_CLASS, name) : NULL;
+        status = hr_class_diff(batch, u, (PyTypeObject *)live, (PyTypeObject *)fresh,
+                               old_stmt, new_stmt, path);
+        if (status == 0) {
+            status = hr_report(batch->updated, u->name, path);
+        }
+        goto done;
+    }
+    if (is_function_like(fresh) || is_function_like(live)) {
+        int patched = hr_function_diff(batch, live, fresh, name, 0);
+        if (patched > 0) {
+            status = hr_report(batch->updated, u->name, path);
+        }
+        else if (patched == 0) {
+            status = set_member(batch, live_cls, name, fresh) < 0 ? -1
+                     : hr_report(batch->replaced, u->name, path);
+        }
+        goto done;
+    }
+    if (!m->known) {
+        /* No source to compare with: class data is kept, as module data. */
+        status = hr_report(batch->kept, u->name, path);
+        goto done;
+    }
+    status = set_member(batch, live_cls, name, fresh) < 0 ? -1
+             : hr_report(batch->replaced, u->name, path);
+done:
+    Py_DECREF(path);
+    return status;
+}
+
+/* For a class without a recorded source: a member is removed only if it
+ * is a function the class itself defined (its qualified name says so). */
+static int
+defined_in_class(PyObject *value, PyObject *class_qualname)
+{
+    PyObject *func = value;
+    if (is_function_like(value) && !PyFunction_Check(value)) {
+        func = PyObject_GetAttrString(value, PyObject_TypeCheck(value, &PyProperty_Type)
+                                              ? "fget" : "__func__");
+        if (func == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        Py_DECREF(func);  /* still held by the wrapper */
+    }
+    if (!PyFunction_Check(func)) {
+        return 0;
+    }
+    PyObject *prefix = PyUnicode_FromFormat("%U.", class_qualname);
+    if (prefix == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *own = ((PyFunctionObject *)func)->func_qualname;
+    int inside = PyUnicode_Tailmatch(own, prefix, 0, PY_SSIZE_T_MAX, -1) == 1;
+    Py_DECREF(prefix);
+    return inside;
+}
+
+int
+hr_class_diff(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fresh,
+              const hr_stmt *old_stmt, const hr_stmt *new_stmt, PyObject *qualname)
+{
+    members m;
+    int status = -1;
+    if (hr_identity_add(batch->identity, (PyObject *)fresh, (PyObject *)live) < 0) {
+        return -1;
+    }
+    if (members_read(batch, u, old_stmt, new_stmt, &m) < 0
+        || check_layout(batch, u, live, fresh, qualname) < 0) {
+        goto done;
+    }
+    PyObject *name, *fresh_value, *live_value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(fresh->tp_dict, &pos, &name, &fresh_value)) {
+        if (!PyUnicode_Check(name) || is_class_bookkeeping(fresh, name, fresh_value)) {
+            continue;
+        }
+        live_value = PyDict_GetItemWithError(live->tp_dict, name);
+        if (live_value == NULL && PyErr_Occurred()) {
+            goto done;
+        }
+        if (live_value == fresh_value) {
+            continue;
+        }
+        if (PyUnicode_CompareWithASCIIString(name, "__doc__") == 0) {
+            /* The docstring is part of the class statement's text. */
+            int same = live_value ? PyObject_RichCompareBool(live_value, fresh_value, Py_EQ) : 0;
+            if (same < 0 || (!same && set_member(batch, live, name, fresh_value) < 0)) {
+                goto done;
+            }
+            continue;
+        }
+        if (diff_member(batch, u, live, &m, qualname, name, live_value, fresh_value) < 0) {
+            goto done;
+        }
+    }
+    pos = 0;
+    while (PyDict_Next(live->tp_dict, &pos, &name, &live_value)) {
+        int present = PyDict_Contains(fresh->tp_dict, name);
+        if (present != 0 || !PyUnicode_Check(name)) {
+            if (present < 0) {
+                goto done;
+            }
+            continue;
+        }
+        /* A member blanked because it did not change is absent from the
+         * new class but still in the new source: it stays. */
+        int gone = m.known ? PySet_Contains(m.in_old_source, name) > 0
+                                 && PySet_Contains(m.in_new_source, name) == 0
+                           : defined_in_class(live_value, qualname);
+        if (gone < 0) {
+            goto done;
+        }
+        if (gone) {
+            PyObject *path = member_path(qualname, name);
+            int ok = path && set_member(batch, live, name, NULL) == 0
+                     && hr_report(batch->removed, u->name, path) == 0;
+            Py_XDECREF(path);
+            if (!ok) {
+                goto done;
+            }
+        }
+    }
+    status = 0;
+done:
+    members_clear(&m);
+    return status;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Members that do not run again                                             */
+/* ------------------------------------------------------------------------ */
+
+/* New reference: the name a member statement binds when it is one we may
+ * leave out (a def, a class, or a plain non-dunder `name = value`), else
+ * NULL with no exception. */
+static PyObject *
+skippable_name(const char *text, const hr_stmt *st)
+{
+    if (st->kind == HR_STMT_DEF || st->kind == HR_STMT_CLASS) {
+        return PyUnicode_DecodeUTF8(text + st->name, st->name_len, NULL);
+    }
+    if (st->kind != HR_STMT_OTHER) {
+        return NULL;
+    }
+    PyObject *set = hr_simple_assignment(text, st->start, st->end);
+    if (set == NULL) {
+        return NULL;
+    }
+    PyObject *name = NULL;
+    Py_ssize_t pos = 0;
+    Py_hash_t hash;
+    if (_PySet_NextEntry(set, &pos, &name, &hash)) {
+        Py_INCREF(name);
+    }
+    Py_DECREF(set);
+    /* __slots__, __annotations__-building and other dunders shape the
+     * class itself: they always run. */
+    if (name != NULL && PyUnicode_GET_LENGTH(name) > 4
+        && PyUnicode_READ_CHAR(name, 0) == '_' && PyUnicode_READ_CHAR(name, 1) == '_') {
+        Py_CLEAR(name);
+    }
+    return name;
+}
+
+int
+hr_blank_unchanged_members(hr_unit *u, Py_ssize_t i, char *buffer)
+{
+    const hr_stmt *new_stmt = &u->new_stmts.items[i];
+    const hr_stmt *old_stmt = &u->old_stmts.items[u->match[i]];
+    hr_stmts old_members = {0}, new_members = {0};
+    Py_ssize_t *match = NULL;
+    char *old_used = NULL;
+    int status = -1;
+    if (old_stmt->body < 0 || new_stmt->body < 0) {
+        return 0;
+    }
+    if (split_body(u->old_utf8, old_stmt, &old_members) < 0
+        || split_body(u->new_utf8, new_stmt, &new_members) < 0) {
+        goto done;
+    }
+    match = PyMem_Calloc(new_members.count + 1, sizeof(Py_ssize_t));
+    old_used = PyMem_Calloc(old_members.count + 1, 1);
+    if (match == NULL || old_used == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (hr_match(u->old_utf8, &old_members, u->new_utf8, &new_members, match, old_used) < 0) {
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < new_members.count; k++) {
+        const hr_stmt *st = &new_members.items[k];
+        if (match[k] < 0 || !hr_same_norm(st->norm, old_members.items[match[k]].norm)) {
+            continue;
+        }
+        PyObject *name = skippable_name(u->new_utf8, st);
+        if (name == NULL) {
+            if (PyErr_Occurred()) {
+                goto done;
+            }
+            continue;
+        }
+        /* Needed by a member that runs (`y = x * 2`, `@x.setter`): keep it. */
+        PyObject *names = PySet_New(NULL);
+        int needed = names ? PySet_Add(names, name) : -1;
+        for (Py_ssize_t other = 0; needed == 0 && other < new_members.count; other++) {
+            const hr_stmt *o = &new_members.items[other];
+            int runs = match[other] < 0 || !hr_same_norm(o->norm, old_members.items[match[other]].norm);
+            if (runs && other != k) {
+                needed = hr_mentions(o->norm, names);
+            }
+        }
+        Py_XDECREF(names);
+        Py_DECREF(name);
+        if (needed < 0) {
+            goto done;
+        }
+        if (!needed) {
+            for (Py_ssize_t c = st->start; c < st->end; c++) {
+                buffer[c] = u->new_utf8[c] == '\n' ? '\n' : ' ';
+            }
+            buffer[st->start] = '0';
+        }
+    }
+    status = 0;
+done:
+    hr_stmts_clear(&old_members);
+    hr_stmts_clear(&new_members);
+    PyMem_Free(match);
+    PyMem_Free(old_used);
+    return status;
+}

@@ -1,0 +1,293 @@
+/* Turning what the new code produced into planned writes.
+ *
+ * After the chosen statements ran, the scratch namespace holds, for each
+ * name, either the live object (its statement did not run, or rebound it to
+ * the same object) or a new one.  A new function or class is poured into
+ * the live one, which stays bound; new data replaces the live value, unless
+ * the module keeps it (__reload_keep__, or a module without a recorded
+ * source, whose data is always kept).  Nothing here writes to a live
+ * object: every write becomes an action for the commit. */
+#include "hotreload.h"
+
+int
+hr_report(PyObject *list, PyObject *module_name, PyObject *qualname)
+{
+    PyObject *line = PyUnicode_FromFormat("%U.%U", module_name, qualname);
+    if (line == NULL) {
+        return -1;
+    }
+    int status = PyList_Append(list, line);
+    Py_DECREF(line);
+    return status;
+}
+
+static int
+is_method_wrapper(PyObject *obj)
+{
+    return PyObject_TypeCheck(obj, &PyStaticMethod_Type)
+           || PyObject_TypeCheck(obj, &PyClassMethod_Type);
+}
+
+/* Plans live <- fresh for two functions, and records that fresh stands for
+ * live, so references the new code holds to fresh reach live instead. */
+static int
+plan_patch(hr_batch *batch, PyObject *live, PyObject *fresh)
+{
+    if (live == fresh) {
+        return 1;
+    }
+    if (batch->owner != NULL && ((PyFunctionObject *)live)->func_globals != batch->owner) {
+        /* Another module's function (a name bound to it here): never
+         * overwritten with this module's code. */
+        return 0;
+    }
+    PyObject *globals = batch->take_globals ? ((PyFunctionObject *)fresh)->func_globals : NULL;
+    if (hr_identity_add(batch->identity, fresh, live) < 0
+        || hr_actions_add(&batch->actions, HR_ACT_PATCH, live, globals, fresh) < 0) {
+        return -1;
+    }
+    return 1;
+}
+
+/* Patches the functions inside two wrappers (functools.wraps, lru_cache,
+ * staticmethod...), when both hold one named `name`.  Returns 1 if it did. */
+static int
+plan_inner_patch(hr_batch *batch, PyObject *live, PyObject *fresh, PyObject *name)
+{
+    PyFunctionObject *inner_live = hr_unwrap(live, name);
+    PyFunctionObject *inner_fresh = inner_live ? hr_unwrap(fresh, name) : NULL;
+    int status = 0;
+    if (PyErr_Occurred()) {
+        status = -1;
+    }
+    else if (inner_live != NULL && inner_fresh != NULL
+             && (PyObject *)inner_live != live && (PyObject *)inner_fresh != fresh) {
+        status = plan_patch(batch, (PyObject *)inner_live, (PyObject *)inner_fresh);
+    }
+    Py_XDECREF(inner_live);
+    Py_XDECREF(inner_fresh);
+    return status;
+}
+
+/* property objects are immutable from Python: their accessor functions are
+ * patched in place when the new property has the same accessors. */
+static int
+plan_property(hr_batch *batch, PyObject *live, PyObject *fresh)
+{
+    static const char *const accessors[] = {"fget", "fset", "fdel"};
+    int same_shape = 1;
+    for (size_t i = 0; i < 3; i++) {
+        PyObject *a = PyObject_GetAttrString(live, accessors[i]);
+        PyObject *b = a ? PyObject_GetAttrString(fresh, accessors[i]) : NULL;
+        int status = 0;
+        if (b == NULL) {
+            status = -1;
+        }
+        else if (PyFunction_Check(a) && PyFunction_Check(b)) {
+            status = plan_patch(batch, a, b);
+            same_shape = same_shape && status != 0;
+        }
+        else if (a != b) {
+            same_shape = 0;
+        }
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        if (status < 0) {
+            return -1;
+        }
+    }
+    return same_shape;
+}
+
+int
+hr_function_diff(hr_batch *batch, PyObject *live, PyObject *fresh, PyObject *name, int stripped)
+{
+    if (stripped) {
+        /* The def ran without its decorators: pour it into the function the
+         * live wrapper holds; the wrapper stays bound. */
+        PyFunctionObject *target = hr_unwrap(live, name);
+        if (target == NULL) {
+            return PyErr_Occurred() ? -1 : 0;
+        }
+        int status = plan_patch(batch, (PyObject *)target, fresh);
+        Py_DECREF(target);
+        return status;
+    }
+    if (PyFunction_Check(live) && PyFunction_Check(fresh)) {
+        /* A plain function, or a wrapper function whose decorator ran again:
+         * the live wrapper takes the new wrapper's code and closure, and the
+         * function it wrapped takes the new one's code. */
+        if (plan_inner_patch(batch, live, fresh, name) < 0) {
+            return -1;
+        }
+        return plan_patch(batch, live, fresh);
+    }
+    if (Py_TYPE(live) == Py_TYPE(fresh) && is_method_wrapper(live)) {
+        PyObject *a = PyObject_GetAttrString(live, "__func__");
+        PyObject *b = a ? PyObject_GetAttrString(fresh, "__func__") : NULL;
+        int status = b == NULL ? -1 : 0;
+        if (status == 0 && PyFunction_Check(a) && PyFunction_Check(b)) {
+            status = plan_patch(batch, a, b);
+        }
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        return status;
+    }
+    if (Py_TYPE(live) == Py_TYPE(fresh) && PyObject_TypeCheck(live, &PyProperty_Type)) {
+        return plan_property(batch, live, fresh);
+    }
+    /* Another kind of wrapper, or a change of kind: the binding takes the
+     * new object, and references to the old one still run the new body. */
+    return plan_inner_patch(batch, live, fresh, name) < 0 ? -1 : 0;
+}
+
+/* Borrowed: the last def/class statement of `kind` named `name`, or NULL. */
+const hr_stmt *
+hr_find_definition(const char *text, const hr_stmts *stmts, hr_stmt_kind kind, PyObject *name)
+{
+    Py_ssize_t len;
+    const char *wanted = PyUnicode_AsUTF8AndSize(name, &len);
+    if (wanted == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    for (Py_ssize_t i = stmts->count - 1; i >= 0; i--) {
+        const hr_stmt *st = &stmts->items[i];
+        if (st->kind == kind && st->name_len == len && memcmp(text + st->name, wanted, len) == 0) {
+            return st;
+        }
+    }
+    return NULL;
+}
+
+static int
+is_module_metadata(PyObject *name)
+{
+    static const char *const names[] = {
+        "__name__", "__file__", "__package__", "__loader__", "__spec__",
+        "__path__", "__cached__", "__builtins__", NULL,
+    };
+    for (int i = 0; names[i]; i++) {
+        if (PyUnicode_CompareWithASCIIString(name, names[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+set_name(hr_batch *batch, hr_unit *u, PyObject *name, PyObject *value)
+{
+    if (PySet_Add(u->rebound, name) < 0) {
+        return -1;
+    }
+    return hr_actions_add(&batch->actions, HR_ACT_DICT_SET, u->live, name, value);
+}
+
+/* One name whose scratch value is not its live value. */
+static int
+diff_name(hr_batch *batch, hr_unit *u, PyObject *name, PyObject *live, PyObject *fresh)
+{
+    if (live == NULL) {
+        return set_name(batch, u, name, fresh) < 0 ? -1 : hr_report(batch->added, u->name, name);
+    }
+    int keep = PySet_Contains(u->keep, name);
+    if (keep != 0) {
+        return keep < 0 ? -1 : hr_report(batch->kept, u->name, name);
+    }
+    if (PyType_Check(live) && PyType_Check(fresh)) {
+        const hr_stmt *old_stmt = u->full ? NULL
+            : hr_find_definition(u->old_utf8, &u->old_stmts, HR_STMT_CLASS, name);
+        const hr_stmt *new_stmt = u->full ? NULL
+            : hr_find_definition(u->new_utf8, &u->new_stmts, HR_STMT_CLASS, name);
+        if (hr_class_diff(batch, u, (PyTypeObject *)live, (PyTypeObject *)fresh,
+                          old_stmt, new_stmt, name) < 0) {
+            return -1;
+        }
+        return hr_report(batch->updated, u->name, name);
+    }
+    int is_def = hr_find_definition(u->new_utf8, &u->new_stmts, HR_STMT_DEF, name) != NULL;
+    int made_here = PyFunction_Check(fresh)
+                    && ((PyFunctionObject *)fresh)->func_globals == u->scratch;
+    if (is_def || made_here) {
+        int stripped = PySet_Contains(u->stripped, name);
+        int patched = stripped < 0 ? -1 : hr_function_diff(batch, live, fresh, name, stripped);
+        if (patched != 0) {
+            return patched < 0 ? -1 : hr_report(batch->updated, u->name, name);
+        }
+        return set_name(batch, u, name, fresh) < 0 ? -1 : hr_report(batch->replaced, u->name, name);
+    }
+    if (u->full || PyModule_Check(live)) {
+        /* Without a recorded source every statement ran: data is kept. */
+        return PyModule_Check(live) ? 0 : hr_report(batch->kept, u->name, name);
+    }
+    return set_name(batch, u, name, fresh) < 0 ? -1 : hr_report(batch->replaced, u->name, name);
+}
+
+/* For a module without a recorded source: a function or class of this
+ * module that the new source no longer defines. */
+static int
+defined_here(hr_unit *u, PyObject *value)
+{
+    if (!PyFunction_Check(value) && !PyType_Check(value)) {
+        return 0;
+    }
+    PyObject *module = PyObject_GetAttrString(value, "__module__");
+    if (module == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int same = PyUnicode_Check(module) && PyUnicode_Compare(module, u->name) == 0;
+    Py_DECREF(module);
+    return same;
+}
+
+static int
+remove_name(hr_batch *batch, hr_unit *u, PyObject *name)
+{
+    if (hr_actions_add(&batch->actions, HR_ACT_DICT_SET, u->live, name, NULL) < 0
+        || PySet_Add(u->rebound, name) < 0) {
+        return -1;
+    }
+    return hr_report(batch->removed, u->name, name);
+}
+
+int
+hr_diff(hr_batch *batch, hr_unit *u)
+{
+    PyObject *name, *fresh, *live;
+    Py_ssize_t pos = 0;
+    batch->owner = u->live;
+    while (PyDict_Next(u->scratch, &pos, &name, &fresh)) {
+        if (!PyUnicode_Check(name) || (u->full && is_module_metadata(name))) {
+            continue;
+        }
+        live = PyDict_GetItemWithError(u->live, name);
+        if (live == NULL && PyErr_Occurred()) {
+            return -1;
+        }
+        if (live != fresh && diff_name(batch, u, name, live, fresh) < 0) {
+            return -1;
+        }
+    }
+    pos = 0;
+    while (PyDict_Next(u->live, &pos, &name, &live)) {
+        int present = PyDict_Contains(u->scratch, name);
+        if (present < 0) {
+            return -1;
+        }
+        int gone;
+        if (u->full) {
+            /* Only what this module defined and no longer defines goes. */
+            gone = !present && PyUnicode_Check(name) && defined_here(u, live);
+        }
+        else {
+            /* Deleted by a re-run statement, or its definition left the source. */
+            gone = !present || PySet_Contains(u->removed, name) > 0;
+        }
+        if (gone && remove_name(batch, u, name) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}

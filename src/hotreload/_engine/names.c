@@ -1,0 +1,421 @@
+/* The names a statement binds and reads when it runs.
+ *
+ * Only statements that changed (or that mention a name that changed) are
+ * parsed, one at a time, so a reload never pays for parsing a whole module.
+ * Reads inside function and lambda bodies do not count: they happen when
+ * the function is called, not when the statement runs.  Class bodies and
+ * comprehensions run at once, so their reads count. */
+#include "hotreload.h"
+
+#include <string.h>
+
+enum {
+    AST_AST, AST_NAME, AST_LOAD, AST_FUNCTIONDEF, AST_ASYNCFUNCTIONDEF, AST_LAMBDA,
+    AST_CLASSDEF, AST_IMPORT, AST_IMPORTFROM, AST_EXCEPTHANDLER, AST_GLOBAL,
+    AST_NONLOCAL, AST_MATCHAS, AST_MATCHSTAR, AST_MATCHMAPPING, AST_COUNT
+};
+
+static const char *const ast_names[AST_COUNT] = {
+    "AST", "Name", "Load", "FunctionDef", "AsyncFunctionDef", "Lambda",
+    "ClassDef", "Import", "ImportFrom", "ExceptHandler", "Global",
+    "Nonlocal", "MatchAs", "MatchStar", "MatchMapping",
+};
+
+static int
+load_ast_types(hr_state *state)
+{
+    if (state->ast_types[AST_AST] != NULL) {
+        return 0;
+    }
+    PyObject *ast = PyImport_ImportModule("_ast");
+    if (ast == NULL) {
+        return -1;
+    }
+    for (int i = 0; i < AST_COUNT; i++) {
+        /* The match_* nodes exist from 3.10; None stands for "never". */
+        PyObject *type = PyObject_GetAttrString(ast, ast_names[i]);
+        if (type == NULL) {
+            PyErr_Clear();
+            type = Py_NewRef(Py_None);
+        }
+        state->ast_types[i] = type;
+    }
+    Py_DECREF(ast);
+    return 0;
+}
+
+typedef struct {
+    hr_state *state;
+    PyObject *binds;   /* set or NULL */
+    PyObject *reads;   /* set or NULL */
+    int star;
+} walker;
+
+static int walk(walker *w, PyObject *node, int top);
+
+static int
+is_a(walker *w, PyObject *node, int which)
+{
+    return (PyObject *)Py_TYPE(node) == w->state->ast_types[which];
+}
+
+static int
+add_name(PyObject *set, PyObject *name)
+{
+    if (set == NULL || name == NULL || !PyUnicode_Check(name)) {
+        return 0;
+    }
+    return PySet_Add(set, name);
+}
+
+/* Walks node.<field>: a node, a list of nodes, or anything else (ignored). */
+static int
+walk_field(walker *w, PyObject *node, const char *field, int top)
+{
+    PyObject *value = PyObject_GetAttrString(node, field);
+    if (value == NULL) {
+        /* Optional fields may be missing on some versions. */
+        PyErr_Clear();
+        return 0;
+    }
+    int status = 0;
+    if (PyList_Check(value)) {
+        for (Py_ssize_t i = 0; status == 0 && i < PyList_GET_SIZE(value); i++) {
+            status = walk(w, PyList_GET_ITEM(value, i), top);
+        }
+    }
+    else {
+        status = walk(w, value, top);
+    }
+    Py_DECREF(value);
+    return status;
+}
+
+static int
+walk_fields(walker *w, PyObject *node, int top)
+{
+    PyObject *fields = PyObject_GetAttrString((PyObject *)Py_TYPE(node), "_fields");
+    if (fields == NULL || !PyTuple_Check(fields)) {
+        Py_XDECREF(fields);
+        PyErr_Clear();
+        return 0;
+    }
+    int status = 0;
+    for (Py_ssize_t i = 0; status == 0 && i < PyTuple_GET_SIZE(fields); i++) {
+        const char *field = PyUnicode_AsUTF8(PyTuple_GET_ITEM(fields, i));
+        status = field ? walk_field(w, node, field, top) : -1;
+    }
+    Py_DECREF(fields);
+    return status;
+}
+
+/* Binds the name held in node.<field> (a str) when at module scope. */
+static int
+bind_field(walker *w, PyObject *node, const char *field, int top)
+{
+    if (!top || w->binds == NULL) {
+        return 0;
+    }
+    PyObject *name = PyObject_GetAttrString(node, field);
+    if (name == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int status = add_name(w->binds, name);
+    Py_DECREF(name);
+    return status;
+}
+
+/* import a.b.c binds "a"; import a.b as c binds "c"; from x import * sets star. */
+static int
+bind_aliases(walker *w, PyObject *node, int top, int dotted)
+{
+    PyObject *aliases = PyObject_GetAttrString(node, "names");
+    if (aliases == NULL) {
+        return -1;
+    }
+    int status = 0;
+    for (Py_ssize_t i = 0; status == 0 && i < PyList_GET_SIZE(aliases); i++) {
+        PyObject *alias = PyList_GET_ITEM(aliases, i);
+        PyObject *asname = PyObject_GetAttrString(alias, "asname");
+        PyObject *name = PyObject_GetAttrString(alias, "name");
+        if (asname == NULL || name == NULL) {
+            status = -1;
+        }
+        else if (asname != Py_None) {
+            status = top ? add_name(w->binds, asname) : 0;
+        }
+        else if (PyUnicode_CompareWithASCIIString(name, "*") == 0) {
+            w->star = 1;
+        }
+        else if (top) {
+            PyObject *first = name;
+            Py_ssize_t dot = dotted ? PyUnicode_FindChar(name, '.', 0, PY_SSIZE_T_MAX, 1) : -1;
+            if (dot > 0) {
+                first = PyUnicode_Substring(name, 0, dot);
+            }
+            status = first ? add_name(w->binds, first) : -1;
+            if (first != name) {
+                Py_XDECREF(first);
+            }
+        }
+        Py_XDECREF(asname);
+        Py_XDECREF(name);
+    }
+    Py_DECREF(aliases);
+    return status;
+}
+
+static int
+walk(walker *w, PyObject *node, int top)
+{
+    if (!PyObject_TypeCheck(node, (PyTypeObject *)w->state->ast_types[AST_AST])) {
+        return 0;
+    }
+    if (is_a(w, node, AST_NAME)) {
+        PyObject *id = PyObject_GetAttrString(node, "id");
+        PyObject *ctx = PyObject_GetAttrString(node, "ctx");
+        int status = -1;
+        if (id != NULL && ctx != NULL) {
+            if (is_a(w, ctx, AST_LOAD)) {
+                status = add_name(w->reads, id);
+            }
+            else {
+                status = top ? add_name(w->binds, id) : 0;
+            }
+        }
+        Py_XDECREF(id);
+        Py_XDECREF(ctx);
+        return status;
+    }
+    if (is_a(w, node, AST_FUNCTIONDEF) || is_a(w, node, AST_ASYNCFUNCTIONDEF)) {
+        /* The body runs later, when called. */
+        if (bind_field(w, node, "name", top) < 0
+            || walk_field(w, node, "decorator_list", 0) < 0
+            || walk_field(w, node, "args", 0) < 0) {
+            return -1;
+        }
+        return walk_field(w, node, "returns", 0);
+    }
+    if (is_a(w, node, AST_LAMBDA)) {
+        return walk_field(w, node, "args", 0);
+    }
+    if (is_a(w, node, AST_CLASSDEF)) {
+        /* The body runs now but binds class attributes, not module names. */
+        if (bind_field(w, node, "name", top) < 0
+            || walk_field(w, node, "decorator_list", 0) < 0
+            || walk_field(w, node, "bases", 0) < 0
+            || walk_field(w, node, "keywords", 0) < 0) {
+            return -1;
+        }
+        return walk_field(w, node, "body", 0);
+    }
+    if (is_a(w, node, AST_IMPORT)) {
+        return bind_aliases(w, node, top, 1);
+    }
+    if (is_a(w, node, AST_IMPORTFROM)) {
+        return bind_aliases(w, node, top, 0);
+    }
+    if (is_a(w, node, AST_GLOBAL) || is_a(w, node, AST_NONLOCAL)) {
+        return 0;
+    }
+    if (is_a(w, node, AST_EXCEPTHANDLER) || is_a(w, node, AST_MATCHAS)
+        || is_a(w, node, AST_MATCHSTAR)) {
+        if (bind_field(w, node, "name", top) < 0) {
+            return -1;
+        }
+    }
+    else if (is_a(w, node, AST_MATCHMAPPING)) {
+        if (bind_field(w, node, "rest", top) < 0) {
+            return -1;
+        }
+    }
+    /* Comprehension variables are local to the comprehension (Python 3);
+     * everything else binds at the statement's own scope. */
+    const char *type_name = Py_TYPE(node)->tp_name;
+    int comprehension = strcmp(type_name, "ListComp") == 0 || strcmp(type_name, "SetComp") == 0
+                        || strcmp(type_name, "DictComp") == 0
+                        || strcmp(type_name, "GeneratorExp") == 0;
+    return walk_fields(w, node, comprehension ? 0 : top);
+}
+
+/* New reference: the statements of `text` parsed as a module (or, for an
+ * indented member, as the body of an `if`), i.e. a list of ast nodes. */
+static PyObject *
+parse_block(const char *text, Py_ssize_t len, int indent)
+{
+    static const char prefix[] = "if 1:\n";
+    size_t extra = indent > 0 ? sizeof(prefix) - 1 : 0;
+    char *buffer = PyMem_Malloc(len + extra + 2);
+    if (buffer == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    memcpy(buffer, prefix, extra);
+    memcpy(buffer + extra, text, len);
+    buffer[extra + len] = '\n';
+    buffer[extra + len + 1] = '\0';
+    PyCompilerFlags flags = {PyCF_ONLY_AST | PyCF_IGNORE_COOKIE, PY_MINOR_VERSION};
+    PyObject *tree = Py_CompileStringExFlags(buffer, "<hotreload>", Py_file_input, &flags, -1);
+    PyMem_Free(buffer);
+    if (tree == NULL) {
+        return NULL;
+    }
+    PyObject *body = PyObject_GetAttrString(tree, "body");
+    Py_DECREF(tree);
+    if (body != NULL && extra) {
+        PyObject *if_node = PyList_GET_SIZE(body) ? PyList_GET_ITEM(body, 0) : NULL;
+        PyObject *inner = if_node ? PyObject_GetAttrString(if_node, "body") : NULL;
+        Py_SETREF(body, inner);
+    }
+    return body;
+}
+
+int
+hr_names(hr_state *state, const char *text, Py_ssize_t len, int indent,
+         PyObject **binds, PyObject **reads, int *star)
+{
+    walker w = {state, NULL, NULL, 0};
+    PyObject *body = NULL;
+    if (load_ast_types(state) < 0) {
+        goto error;
+    }
+    if ((binds && (w.binds = PySet_New(NULL)) == NULL)
+        || (reads && (w.reads = PySet_New(NULL)) == NULL)) {
+        goto error;
+    }
+    if ((body = parse_block(text, len, indent)) == NULL) {
+        goto error;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(body); i++) {
+        if (walk(&w, PyList_GET_ITEM(body, i), 1) < 0) {
+            goto error;
+        }
+    }
+    Py_DECREF(body);
+    if (binds) {
+        *binds = w.binds;
+    }
+    if (reads) {
+        *reads = w.reads;
+    }
+    if (star) {
+        *star = w.star;
+    }
+    return 0;
+error:
+    Py_XDECREF(body);
+    Py_XDECREF(w.binds);
+    Py_XDECREF(w.reads);
+    return -1;
+}
+
+static int
+is_identifier_byte(unsigned char c)
+{
+    return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+           || (c >= '0' && c <= '9') || c >= 0x80;
+}
+
+Py_ssize_t
+hr_line_start(const char *text, Py_ssize_t pos)
+{
+    while (pos > 0 && text[pos - 1] != '\n' && text[pos - 1] != '\r') {
+        pos--;
+    }
+    return pos;
+}
+
+int
+hr_mentions(PyObject *norm, PyObject *names)
+{
+    if (names == NULL || PySet_GET_SIZE(names) == 0) {
+        return 0;
+    }
+    const char *text = PyBytes_AS_STRING(norm);
+    Py_ssize_t len = PyBytes_GET_SIZE(norm);
+    Py_ssize_t pos = 0;
+    PyObject *name;
+    Py_hash_t hash;
+    while (_PySet_NextEntry(names, &pos, &name, &hash)) {
+        Py_ssize_t nlen;
+        const char *needle = PyUnicode_AsUTF8AndSize(name, &nlen);
+        if (needle == NULL) {
+            return -1;
+        }
+        const char *at = text;
+        const char *end = text + len;
+        while (nlen > 0 && (at = memmem(at, end - at, needle, nlen)) != NULL) {
+            int starts = at == text || !is_identifier_byte((unsigned char)at[-1]);
+            int ends = at + nlen == end || !is_identifier_byte((unsigned char)at[nlen]);
+            if (starts && ends) {
+                return 1;
+            }
+            at += 1;
+        }
+    }
+    return 0;
+}
+
+/* New reference: {name} for `name = <expr without '='>` or
+ * `name: <annotation> = ...`-free forms; NULL (no exception) when the
+ * statement is not that simple. */
+PyObject *
+hr_simple_assignment(const char *text, Py_ssize_t start, Py_ssize_t end)
+{
+    Py_ssize_t i = start;
+    if (i >= end || !(is_identifier_byte((unsigned char)text[i]) && !(text[i] >= '0' && text[i] <= '9'))) {
+        return NULL;
+    }
+    while (i < end && is_identifier_byte((unsigned char)text[i])) {
+        i++;
+    }
+    Py_ssize_t name_end = i;
+    while (i < end && text[i] == ' ') {
+        i++;
+    }
+    if (i >= end || text[i] != '=' || (i + 1 < end && text[i + 1] == '=')) {
+        return NULL;
+    }
+    /* Any other '=' (chained assignment, keyword argument, comparison) and
+     * the full parse decides. */
+    if (memchr(text + i + 1, '=', end - i - 1) != NULL) {
+        return NULL;
+    }
+    PyObject *name = PyUnicode_DecodeUTF8(text + start, name_end - start, NULL);
+    if (name == NULL) {
+        return NULL;
+    }
+    PyObject *set = PySet_New(NULL);
+    if (set == NULL || PySet_Add(set, name) < 0) {
+        Py_CLEAR(set);
+    }
+    Py_DECREF(name);
+    return set;
+}
+
+PyObject *
+hr_stmt_binds(hr_state *state, const char *text, const hr_stmt *stmt, int indent)
+{
+    if (stmt->kind == HR_STMT_DEF || stmt->kind == HR_STMT_CLASS) {
+        PyObject *name = PyUnicode_DecodeUTF8(text + stmt->name, stmt->name_len, NULL);
+        PyObject *set = name ? PySet_New(NULL) : NULL;
+        if (set != NULL && PySet_Add(set, name) < 0) {
+            Py_CLEAR(set);
+        }
+        Py_XDECREF(name);
+        return set;
+    }
+    if (stmt->kind == HR_STMT_OTHER) {
+        PyObject *set = hr_simple_assignment(text, stmt->start, stmt->end);
+        if (set != NULL || PyErr_Occurred()) {
+            return set;
+        }
+    }
+    PyObject *binds = NULL;
+    Py_ssize_t from = hr_line_start(text, stmt->start);
+    if (hr_names(state, text + from, stmt->end - from, indent, &binds, NULL, NULL) < 0) {
+        return NULL;
+    }
+    return binds;
+}

@@ -1,0 +1,584 @@
+/* Deciding which statements of a new source run again.
+ *
+ * The seed's rule, "update code, keep data", made precise: a statement runs
+ * again only if it is new, its text changed (comments and blank lines do not
+ * count), it reads a name that a re-run statement rebinds, it imports a name
+ * that changed in a module of the same batch, or it binds a name listed in
+ * __reload_update__.  A def or class statement that runs again keeps its
+ * live object (the new code is poured into it), so it rebinds nothing and
+ * statements reading it do not run again: `players = load_players()` keeps
+ * its players when load_players changes.
+ *
+ * Statements are matched between the old and new source by what they
+ * define (def and class statements, by kind and name) or by their
+ * normalized text (everything else). */
+#include "hotreload.h"
+
+#include <string.h>
+
+/* New reference: the key under which a statement is matched. */
+static PyObject *
+match_key(const char *text, const hr_stmt *stmt)
+{
+    if (stmt->kind == HR_STMT_DEF || stmt->kind == HR_STMT_CLASS) {
+        return PyUnicode_FromFormat("%s %.*s", stmt->kind == HR_STMT_DEF ? "def" : "class",
+                                    (int)stmt->name_len, text + stmt->name);
+    }
+    return Py_NewRef(stmt->norm);
+}
+
+/* Pairs each new statement with the first unpaired old statement of the
+ * same key, in source order (a name defined twice pairs in order). */
+int
+hr_match(const char *old_text, const hr_stmts *old, const char *new_text, const hr_stmts *fresh,
+         Py_ssize_t *match, char *old_used)
+{
+    int status = -1;
+    PyObject *pending = PyDict_New();  /* key -> list of old indices, reversed */
+    if (pending == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t j = old->count - 1; j >= 0; j--) {
+        PyObject *key = match_key(old_text, &old->items[j]);
+        PyObject *index = key ? PyLong_FromSsize_t(j) : NULL;
+        PyObject *list = index ? PyDict_GetItemWithError(pending, key) : NULL;
+        int ok = index != NULL && !PyErr_Occurred();
+        if (ok && list == NULL) {
+            list = PyList_New(0);
+            ok = list != NULL && PyDict_SetItem(pending, key, list) == 0;
+            Py_XDECREF(list);  /* the dict holds it */
+        }
+        ok = ok && PyList_Append(list, index) == 0;
+        Py_XDECREF(key);
+        Py_XDECREF(index);
+        if (!ok) {
+            goto done;
+        }
+    }
+    for (Py_ssize_t i = 0; i < fresh->count; i++) {
+        match[i] = -1;
+        PyObject *key = match_key(new_text, &fresh->items[i]);
+        if (key == NULL) {
+            goto done;
+        }
+        PyObject *list = PyDict_GetItemWithError(pending, key);
+        Py_DECREF(key);
+        if (list == NULL && PyErr_Occurred()) {
+            goto done;
+        }
+        Py_ssize_t n = list ? PyList_GET_SIZE(list) : 0;
+        if (n > 0) {
+            Py_ssize_t j = PyLong_AsSsize_t(PyList_GET_ITEM(list, n - 1));
+            if (PyList_SetSlice(list, n - 1, n, NULL) < 0) {
+                goto done;
+            }
+            match[i] = j;
+            old_used[j] = 1;
+        }
+    }
+    status = 0;
+done:
+    Py_DECREF(pending);
+    return status;
+}
+
+int
+hr_same_norm(PyObject *a, PyObject *b)
+{
+    return PyBytes_GET_SIZE(a) == PyBytes_GET_SIZE(b)
+           && memcmp(PyBytes_AS_STRING(a), PyBytes_AS_STRING(b), PyBytes_GET_SIZE(a)) == 0;
+}
+
+/* 1 when the new statement's text differs from its old partner (or it has
+ * none). */
+static int
+is_changed(hr_unit *u, Py_ssize_t i)
+{
+    Py_ssize_t j = u->match[i];
+    return j < 0 || !hr_same_norm(u->new_stmts.items[i].norm, u->old_stmts.items[j].norm);
+}
+
+/* 1 when the statement binds `name` as a plain assignment target; used to
+ * find the __reload_keep__ / __reload_update__ declarations cheaply. */
+static int
+declares(const hr_stmt *stmt, const char *name)
+{
+    size_t n = strlen(name);
+    const char *norm = PyBytes_AS_STRING(stmt->norm);
+    return stmt->kind == HR_STMT_OTHER && (size_t)PyBytes_GET_SIZE(stmt->norm) > n
+           && memcmp(norm, name, n) == 0 && (norm[n] == ' ' || norm[n] == '=' || norm[n] == ':');
+}
+
+/* Reads a declaration such as __reload_keep__ = ("a", "b") from the new
+ * source into *out (a new set).  The statement runs alone in an empty
+ * namespace: it must be a plain sequence of names. */
+static int
+read_declaration(hr_batch *batch, hr_unit *u, const char *name, PyObject **out)
+{
+    PyObject *ns = NULL, *code = NULL, *result = NULL, *value = NULL, *names = NULL;
+    *out = PySet_New(NULL);
+    if (*out == NULL) {
+        return -1;
+    }
+    const hr_stmt *stmt = NULL;
+    for (Py_ssize_t i = 0; i < u->new_stmts.count; i++) {
+        if (declares(&u->new_stmts.items[i], name)) {
+            stmt = &u->new_stmts.items[i];
+        }
+    }
+    if (stmt == NULL) {
+        return 0;
+    }
+    PyObject *text = PyUnicode_DecodeUTF8(u->new_utf8 + stmt->start, stmt->end - stmt->start, NULL);
+    if (text == NULL) {
+        goto error;
+    }
+    code = Py_CompileStringObject(PyUnicode_AsUTF8(text), u->path, Py_file_input, NULL, -1);
+    Py_DECREF(text);
+    ns = code ? PyDict_New() : NULL;
+    if (ns == NULL || PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) < 0) {
+        goto error;
+    }
+    if ((result = PyEval_EvalCode(code, ns, ns)) == NULL) {
+        goto error;
+    }
+    value = PyDict_GetItemString(ns, name);
+    if (value == NULL || PyUnicode_Check(value) || PyBytes_Check(value)
+        || (names = PySequence_List(value)) == NULL) {
+        PyErr_Clear();
+        goto refuse;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names); i++) {
+        PyObject *item = PyList_GET_ITEM(names, i);
+        if (!PyUnicode_Check(item)) {
+            goto refuse;
+        }
+        if (PySet_Add(*out, item) < 0) {
+            goto error;
+        }
+    }
+    Py_DECREF(names);
+    Py_DECREF(result);
+    Py_DECREF(code);
+    Py_DECREF(ns);
+    return 0;
+refuse:
+    PyErr_Clear();
+    hr_raise(batch->state, u->name, NULL, "%s must be a sequence of names (str), not %R",
+             name, value ? value : Py_None);
+error:
+    if (!PyErr_ExceptionMatches(batch->state->ReloadError)) {
+        hr_raise(batch->state, u->name, NULL, "cannot evaluate %s", name);
+    }
+    Py_XDECREF(names);
+    Py_XDECREF(result);
+    Py_XDECREF(code);
+    Py_XDECREF(ns);
+    Py_CLEAR(*out);
+    return -1;
+}
+
+/* New reference: the names the statement reads when it runs; parsed only
+ * when its text mentions one of `names`, else an empty set. */
+static PyObject *
+reads_among(hr_batch *batch, const char *text, const hr_stmt *stmt, PyObject *names)
+{
+    int mentioned = hr_mentions(stmt->norm, names);
+    if (mentioned <= 0) {
+        return mentioned < 0 ? NULL : PySet_New(NULL);
+    }
+    PyObject *reads = NULL;
+    Py_ssize_t from = hr_line_start(text, stmt->start);
+    if (hr_names(batch->state, text + from, stmt->end - from, 0, NULL, &reads, NULL) < 0) {
+        return NULL;
+    }
+    return reads;
+}
+
+static int
+intersects(PyObject *a, PyObject *b)
+{
+    if (a == NULL || b == NULL) {
+        return 0;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *key;
+    Py_hash_t hash;
+    while (_PySet_NextEntry(a, &pos, &key, &hash)) {
+        int found = PySet_Contains(b, key);
+        if (found != 0) {
+            return found;
+        }
+    }
+    return 0;
+}
+
+/* The module a `from X import ...` statement imports from, resolved to an
+ * absolute name, and the names it imports.  New references; *names is a
+ * list of (name, asname-or-None) tuples. */
+static int
+from_import(hr_unit *u, const hr_stmt *stmt, PyObject **module, PyObject **names)
+{
+    PyObject *body = NULL, *node = NULL, *level_obj = NULL, *aliases = NULL;
+    *module = *names = NULL;
+    PyCompilerFlags flags = {PyCF_ONLY_AST | PyCF_IGNORE_COOKIE, PY_MINOR_VERSION};
+    PyObject *text = PyUnicode_DecodeUTF8(u->new_utf8 + stmt->start, stmt->end - stmt->start, NULL);
+    PyObject *tree = text ? Py_CompileStringExFlags(PyUnicode_AsUTF8(text), "<hotreload>",
+                                                    Py_file_input, &flags, -1) : NULL;
+    Py_XDECREF(text);
+    if (tree == NULL || (body = PyObject_GetAttrString(tree, "body")) == NULL
+        || PyList_GET_SIZE(body) != 1) {
+        goto error;
+    }
+    node = PyList_GET_ITEM(body, 0);
+    level_obj = PyObject_GetAttrString(node, "level");
+    PyObject *target = PyObject_GetAttrString(node, "module");
+    aliases = PyObject_GetAttrString(node, "names");
+    if (level_obj == NULL || target == NULL || aliases == NULL) {
+        Py_XDECREF(target);
+        goto error;
+    }
+    long level = PyLong_AsLong(level_obj);
+    if (level > 0) {
+        /* Relative: strip level-1 parts from the package, as importlib does. */
+        PyObject *package = PyDict_GetItemString(u->live, "__package__");
+        if (package == NULL || !PyUnicode_Check(package)) {
+            Py_DECREF(target);
+            goto error;
+        }
+        PyObject *base = Py_NewRef(package);
+        for (long k = 1; k < level && base; k++) {
+            Py_ssize_t dot = PyUnicode_FindChar(base, '.', 0, PY_SSIZE_T_MAX, -1);
+            Py_SETREF(base, dot >= 0 ? PyUnicode_Substring(base, 0, dot) : PyUnicode_New(0, 0));
+        }
+        if (base != NULL && target != Py_None) {
+            PyObject *joined = PyUnicode_FromFormat(PyUnicode_GET_LENGTH(base) ? "%U.%U" : "%U%U",
+                                                    base, target);
+            Py_SETREF(base, joined);
+        }
+        Py_SETREF(target, base);
+        if (target == NULL) {
+            goto error;
+        }
+    }
+    *module = target;
+    *names = PyList_New(0);
+    for (Py_ssize_t i = 0; *names && i < PyList_GET_SIZE(aliases); i++) {
+        PyObject *alias = PyList_GET_ITEM(aliases, i);
+        PyObject *pair = Py_BuildValue("(NN)", PyObject_GetAttrString(alias, "name"),
+                                       PyObject_GetAttrString(alias, "asname"));
+        if (pair == NULL || PyList_Append(*names, pair) < 0) {
+            Py_CLEAR(*names);
+        }
+        Py_XDECREF(pair);
+    }
+    if (*names == NULL) {
+        goto error;
+    }
+    Py_DECREF(aliases);
+    Py_DECREF(level_obj);
+    Py_DECREF(body);
+    Py_DECREF(tree);
+    return 0;
+error:
+    Py_CLEAR(*module);
+    Py_CLEAR(*names);
+    Py_XDECREF(aliases);
+    Py_XDECREF(level_obj);
+    Py_XDECREF(body);
+    Py_XDECREF(tree);
+    /* A statement we cannot read this way simply runs as it is. */
+    PyErr_Clear();
+    return -1;
+}
+
+/* Borrowed: the unit of the batch already executed for `name`, or NULL. */
+static hr_unit *
+done_unit(hr_batch *batch, PyObject *name)
+{
+    for (Py_ssize_t k = 0; name && k < batch->count; k++) {
+        hr_unit *other = &batch->units[k];
+        if (other->done && PyUnicode_Compare(other->name, name) == 0) {
+            return other;
+        }
+    }
+    return NULL;
+}
+
+/* 1 when a from-import reads a name that changed in a module of the batch
+ * executed earlier: it then runs again, emulated with the new values. */
+static int
+imports_changed_name(hr_batch *batch, hr_unit *u, const hr_stmt *stmt)
+{
+    PyObject *module, *names;
+    if (from_import(u, stmt, &module, &names) < 0) {
+        return 0;
+    }
+    int result = 0;
+    hr_unit *source = done_unit(batch, module);
+    for (Py_ssize_t i = 0; source && result == 0 && i < PyList_GET_SIZE(names); i++) {
+        PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(names, i), 0);
+        if (PyUnicode_CompareWithASCIIString(name, "*") == 0) {
+            result = PySet_GET_SIZE(source->rebound) > 0;
+        }
+        else {
+            result = PySet_Contains(source->rebound, name);
+        }
+    }
+    Py_DECREF(module);
+    Py_DECREF(names);
+    return result;
+}
+
+static int
+any_rebound(hr_batch *batch)
+{
+    for (Py_ssize_t k = 0; k < batch->count; k++) {
+        if (batch->units[k].done && batch->units[k].rebound
+            && PySet_GET_SIZE(batch->units[k].rebound) > 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* New reference: the def/class statement's name. */
+static PyObject *
+defined_name(const char *text, const hr_stmt *stmt)
+{
+    return PyUnicode_DecodeUTF8(text + stmt->name, stmt->name_len, NULL);
+}
+
+/* Decides, for a decorated def or class whose decorator lines did not
+ * change, to run it without its decorators: a registering decorator must
+ * not register twice.  The new function is then poured into the function
+ * the live wrapper holds (a def), or the new class's members into the live
+ * class (a class).  Only when that target can be found. */
+static int
+can_strip(hr_unit *u, Py_ssize_t i, PyObject *name)
+{
+    const hr_stmt *st = &u->new_stmts.items[i];
+    Py_ssize_t j = u->match[i];
+    if (st->head == st->start || j < 0
+        || !hr_same_norm(st->norm_decorators, u->old_stmts.items[j].norm_decorators)) {
+        return 0;
+    }
+    PyObject *live = PyDict_GetItemWithError(u->live, name);
+    if (live == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    if (st->kind == HR_STMT_CLASS) {
+        return PyType_Check(live);
+    }
+    PyFunctionObject *inner = hr_unwrap(live, name);
+    if (inner == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    Py_DECREF(inner);
+    return 1;
+}
+
+static int
+plan_full(hr_unit *u)
+{
+    memset(u->run, 1, u->new_stmts.count);
+    for (Py_ssize_t i = 0; i < u->new_stmts.count; i++) {
+        u->match[i] = -1;
+    }
+    return 0;
+}
+
+/* Names bound by old statements that left the source and by no new one. */
+static int
+find_removed(hr_batch *batch, hr_unit *u)
+{
+    PyObject *candidates = PySet_New(NULL);
+    if (candidates == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t j = 0; j < u->old_stmts.count; j++) {
+        if (u->old_used[j]) {
+            continue;
+        }
+        PyObject *binds = hr_stmt_binds(batch->state, u->old_utf8, &u->old_stmts.items[j], 0);
+        if (binds == NULL || _PySet_Update(candidates, binds) < 0) {
+            Py_XDECREF(binds);
+            goto error;
+        }
+        Py_DECREF(binds);
+    }
+    for (Py_ssize_t i = 0; PySet_GET_SIZE(candidates) > 0 && i < u->new_stmts.count; i++) {
+        const hr_stmt *st = &u->new_stmts.items[i];
+        int mentioned = hr_mentions(st->norm, candidates);
+        if (mentioned <= 0) {
+            if (mentioned < 0) {
+                goto error;
+            }
+            continue;
+        }
+        PyObject *binds = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
+        if (binds == NULL) {
+            goto error;
+        }
+        PyObject *left = PyNumber_Subtract(candidates, binds);
+        Py_DECREF(binds);
+        if (left == NULL) {
+            goto error;
+        }
+        Py_SETREF(candidates, left);
+    }
+    PyObject *removed = PyNumber_Subtract(candidates, u->keep);
+    Py_DECREF(candidates);
+    if (removed == NULL) {
+        return -1;
+    }
+    Py_SETREF(u->removed, removed);
+    return 0;
+error:
+    Py_DECREF(candidates);
+    return -1;
+}
+
+int
+hr_plan(hr_batch *batch, hr_unit *u)
+{
+    Py_ssize_t n = u->new_stmts.count;
+    PyObject *rebound = NULL, *changed_defs = NULL;
+    if (u->full) {
+        return plan_full(u);
+    }
+    if (hr_match(u->old_utf8, &u->old_stmts, u->new_utf8, &u->new_stmts, u->match, u->old_used) < 0
+        || read_declaration(batch, u, "__reload_keep__", &u->keep) < 0
+        || read_declaration(batch, u, "__reload_update__", &u->update) < 0) {
+        return -1;
+    }
+    rebound = PySet_New(NULL);
+    changed_defs = PySet_New(NULL);
+    if (rebound == NULL || changed_defs == NULL) {
+        goto error;
+    }
+    /* Names of changed defs and classes: a decorator among them means the
+     * decorated definitions take the new decorator. */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const hr_stmt *st = &u->new_stmts.items[i];
+        if ((st->kind == HR_STMT_DEF || st->kind == HR_STMT_CLASS) && is_changed(u, i)) {
+            PyObject *name = defined_name(u->new_utf8, st);
+            if (name == NULL || PySet_Add(changed_defs, name) < 0) {
+                Py_XDECREF(name);
+                goto error;
+            }
+            Py_DECREF(name);
+        }
+    }
+    int check_imports = any_rebound(batch);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const hr_stmt *st = &u->new_stmts.items[i];
+        int run = is_changed(u, i);
+        if (st->kind == HR_STMT_DEF || st->kind == HR_STMT_CLASS) {
+            PyObject *name = defined_name(u->new_utf8, st);
+            if (name == NULL) {
+                goto error;
+            }
+            int forced = PySet_Contains(u->update, name);
+            run = run || forced > 0;
+            /* A decorator that changed in this reload is applied again,
+             * even to a definition whose own text did not change. */
+            int redecorate = 0;
+            if (st->head != st->start) {
+                /* Its own name may appear in its decorators ("@route('/f')"). */
+                int own = PySet_Discard(changed_defs, name);
+                redecorate = hr_mentions(st->norm_decorators, changed_defs) > 0;
+                if (own > 0 && PySet_Add(changed_defs, name) < 0) {
+                    Py_DECREF(name);
+                    goto error;
+                }
+            }
+            run = run || redecorate;
+            if (!run && PySet_GET_SIZE(rebound) > 0) {
+                PyObject *reads = reads_among(batch, u->new_utf8, st, rebound);
+                run = reads ? intersects(reads, rebound) : -1;
+                redecorate = run > 0;
+                Py_XDECREF(reads);
+            }
+            int strip = run > 0 && !redecorate && !forced ? can_strip(u, i, name) : 0;
+            if (forced < 0 || run < 0 || strip < 0
+                || (strip && PySet_Add(u->stripped, name) < 0)) {
+                Py_DECREF(name);
+                goto error;
+            }
+            Py_DECREF(name);
+            u->run[i] = (char)run;
+            u->strip[i] = (char)strip;
+            continue;
+        }
+        if (!run && PySet_GET_SIZE(rebound) > 0) {
+            PyObject *reads = reads_among(batch, u->new_utf8, st, rebound);
+            run = reads ? intersects(reads, rebound) : -1;
+            Py_XDECREF(reads);
+        }
+        if (run == 0 && PySet_GET_SIZE(u->update) > 0 && hr_mentions(st->norm, u->update)) {
+            PyObject *binds = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
+            run = binds ? intersects(binds, u->update) : -1;
+            Py_XDECREF(binds);
+        }
+        if (check_imports && st->kind == HR_STMT_FROM && imports_changed_name(batch, u, st)) {
+            run = 1;
+            u->emulate[i] = 1;
+        }
+        if (run < 0) {
+            goto error;
+        }
+        u->run[i] = (char)run;
+        if (run) {
+            PyObject *binds = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
+            PyObject *fresh = binds ? PyNumber_Subtract(binds, u->keep) : NULL;
+            int status = fresh ? _PySet_Update(rebound, fresh) : -1;
+            if (status == 0) {
+                status = PyList_SetItem(u->binds, i, binds);
+                binds = NULL;  /* stolen */
+            }
+            Py_XDECREF(binds);
+            Py_XDECREF(fresh);
+            if (status < 0) {
+                goto error;
+            }
+        }
+    }
+    if (find_removed(batch, u) < 0) {
+        goto error;
+    }
+    Py_DECREF(rebound);
+    Py_DECREF(changed_defs);
+    return 0;
+error:
+    Py_XDECREF(rebound);
+    Py_XDECREF(changed_defs);
+    return -1;
+}
+
+/* For execute.c: emulates `from <batch module> import names` with the new
+ * values of that module, so that statements after it compute with them. */
+int
+hr_emulate_from(hr_batch *batch, hr_unit *u, const hr_stmt *stmt)
+{
+    PyObject *module, *names;
+    if (from_import(u, stmt, &module, &names) < 0) {
+        return 0;
+    }
+    int status = 0;
+    hr_unit *source = done_unit(batch, module);
+    for (Py_ssize_t i = 0; source && status == 0 && i < PyList_GET_SIZE(names); i++) {
+        PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(names, i), 0);
+        PyObject *asname = PyTuple_GET_ITEM(PyList_GET_ITEM(names, i), 1);
+        PyObject *value = PyDict_GetItemWithError(source->scratch, name);
+        if (value != NULL) {
+            status = PyDict_SetItem(u->scratch, asname == Py_None ? name : asname, value);
+        }
+        else if (PyErr_Occurred()) {
+            status = -1;
+        }
+    }
+    Py_DECREF(module);
+    Py_DECREF(names);
+    return status;
+}

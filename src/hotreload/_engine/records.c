@@ -1,0 +1,374 @@
+/* The import hook that records sources.
+ *
+ * A reload compares the new source with the text the live module was built
+ * from, so that text must be captured when the module is imported: the file
+ * may be edited any time after.  The hook is a meta path finder placed just
+ * before PathFinder (built-in and frozen modules keep their own finders and
+ * their order); it asks PathFinder for the spec, reads the source of
+ * reloadable source modules, and returns the spec unchanged, so importing
+ * costs one extra read of a file the loader is about to read anyway. */
+#include "hotreload.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *find_spec;        /* PathFinder.find_spec */
+    PyObject *source_loader;    /* importlib.machinery.SourceFileLoader */
+} finder_object;
+
+int
+hr_read_source(PyObject *path, PyObject **source, long long *mtime_ns, long long *size)
+{
+    PyObject *encoded = NULL;
+    PyObject *bytes = NULL;
+    int fd = -1;
+    int status = -1;
+
+    if (!PyUnicode_FSConverter(path, &encoded)) {
+        goto done;
+    }
+    fd = open(PyBytes_AS_STRING(encoded), O_RDONLY | O_CLOEXEC);
+    struct stat info;
+    if (fd < 0 || fstat(fd, &info) < 0) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+        goto done;
+    }
+    if (!S_ISREG(info.st_mode)) {
+        errno = EISDIR;
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+        goto done;
+    }
+    bytes = PyBytes_FromStringAndSize(NULL, info.st_size);
+    if (bytes == NULL) {
+        goto done;
+    }
+    Py_ssize_t filled = 0;
+    while (filled < info.st_size) {
+        ssize_t got = read(fd, PyBytes_AS_STRING(bytes) + filled, info.st_size - filled);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got < 0) {
+            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+            goto done;
+        }
+        if (got == 0) {
+            break;  /* truncated while reading: keep what is there */
+        }
+        filled += got;
+    }
+    if (filled != info.st_size && _PyBytes_Resize(&bytes, filled) < 0) {
+        goto done;
+    }
+    *mtime_ns = (long long)info.st_mtim.tv_sec * 1000000000LL + info.st_mtim.tv_nsec;
+    *size = filled;
+    *source = bytes;
+    bytes = NULL;
+    status = 0;
+done:
+    if (fd >= 0) {
+        close(fd);
+    }
+    Py_XDECREF(bytes);
+    Py_XDECREF(encoded);
+    return status;
+}
+
+/* 1 when `path` is inside one of the folders (str ending with '/'). */
+static int
+inside_any(PyObject *path, PyObject *folders)
+{
+    if (folders == NULL) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(folders); i++) {
+        Py_ssize_t match = PyUnicode_Tailmatch(path, PyTuple_GET_ITEM(folders, i),
+                                               0, PY_SSIZE_T_MAX, -1);
+        if (match != 0) {
+            return (int)match;
+        }
+    }
+    return 0;
+}
+
+int
+hr_path_allowed(hr_state *state, PyObject *path)
+{
+    int allowed = inside_any(path, state->allow_dirs);
+    if (allowed != 0) {
+        return allowed;
+    }
+    int denied = inside_any(path, state->deny_dirs);
+    return denied < 0 ? -1 : !denied;
+}
+
+PyObject *
+hr_record_get(hr_state *state, PyObject *name)
+{
+    PyObject *record = PyDict_GetItemWithError(state->records, name);
+    if (record == NULL) {
+        PyErr_Clear();
+    }
+    return record;
+}
+
+int
+hr_record_put(hr_state *state, PyObject *name, PyObject *path, PyObject *source,
+              long long mtime_ns, long long size)
+{
+    PyObject *record = Py_BuildValue("(OOLL)", path, source, mtime_ns, size);
+    if (record == NULL) {
+        return -1;
+    }
+    int status = PyDict_SetItem(state->records, name, record);
+    Py_DECREF(record);
+    return status;
+}
+
+/* Records the source of a module about to be imported, if it is a
+ * reloadable source file.  Failing to read is not the hook's business: the
+ * import itself will report it, so errors are cleared. */
+static void
+record_spec(hr_state *state, finder_object *finder, PyObject *name, PyObject *spec)
+{
+    PyObject *origin = NULL, *loader = NULL, *source = NULL;
+    long long mtime_ns, size;
+
+    loader = PyObject_GetAttrString(spec, "loader");
+    if (loader == NULL || PyObject_IsInstance(loader, finder->source_loader) != 1) {
+        goto done;
+    }
+    origin = PyObject_GetAttrString(spec, "origin");
+    if (origin == NULL || !PyUnicode_Check(origin) || hr_path_allowed(state, origin) != 1) {
+        goto done;
+    }
+    if (hr_read_source(origin, &source, &mtime_ns, &size) < 0) {
+        goto done;
+    }
+    (void)hr_record_put(state, name, origin, source, mtime_ns, size);
+done:
+    PyErr_Clear();
+    Py_XDECREF(source);
+    Py_XDECREF(origin);
+    Py_XDECREF(loader);
+}
+
+static PyObject *
+finder_find_spec(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    finder_object *finder = (finder_object *)self;
+    static char *keywords[] = {"fullname", "path", "target", NULL};
+    PyObject *name, *path = Py_None, *target = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "U|OO:find_spec", keywords,
+                                     &name, &path, &target)) {
+        return NULL;
+    }
+    PyObject *spec = PyObject_CallFunctionObjArgs(finder->find_spec, name, path, target, NULL);
+    if (spec == NULL || spec == Py_None) {
+        return spec;
+    }
+    hr_state *state = PyType_GetModuleState(Py_TYPE(self));
+    if (state != NULL) {
+        record_spec(state, finder, name, spec);
+    }
+    else {
+        PyErr_Clear();
+    }
+    return spec;
+}
+
+static int
+finder_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    finder_object *finder = (finder_object *)self;
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(finder->find_spec);
+    Py_VISIT(finder->source_loader);
+    return 0;
+}
+
+static int
+finder_clear(PyObject *self)
+{
+    finder_object *finder = (finder_object *)self;
+    Py_CLEAR(finder->find_spec);
+    Py_CLEAR(finder->source_loader);
+    return 0;
+}
+
+static void
+finder_dealloc(PyObject *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    finder_clear(self);
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+static PyMethodDef finder_methods[] = {
+    {"find_spec", (PyCFunction)(void (*)(void))finder_find_spec, METH_VARARGS | METH_KEYWORDS,
+     "Finds the spec through PathFinder and records the module's source."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot finder_slots[] = {
+    {Py_tp_doc, "hotreload's import hook: records the source of every module imported."},
+    {Py_tp_methods, finder_methods},
+    {Py_tp_traverse, finder_traverse},
+    {Py_tp_clear, finder_clear},
+    {Py_tp_dealloc, finder_dealloc},
+    {0, NULL},
+};
+
+static PyType_Spec finder_spec = {
+    .name = "hotreload._hotreload.SourceRecorder",
+    .basicsize = sizeof(finder_object),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = finder_slots,
+};
+
+int
+hr_records_init(PyObject *module, hr_state *state)
+{
+    state->FinderType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &finder_spec, NULL);
+    if (state->FinderType == NULL) {
+        return -1;
+    }
+    state->records = PyDict_New();
+    return state->records ? 0 : -1;
+}
+
+/* New reference: the finder, made on first use. */
+static PyObject *
+make_finder(hr_state *state)
+{
+    PyObject *machinery = PyImport_ImportModule("importlib.machinery");
+    if (machinery == NULL) {
+        return NULL;
+    }
+    finder_object *finder = PyObject_GC_New(finder_object, state->FinderType);
+    if (finder != NULL) {
+        PyObject *path_finder = PyObject_GetAttrString(machinery, "PathFinder");
+        finder->find_spec = path_finder ? PyObject_GetAttrString(path_finder, "find_spec") : NULL;
+        finder->source_loader = PyObject_GetAttrString(machinery, "SourceFileLoader");
+        Py_XDECREF(path_finder);
+        PyObject_GC_Track(finder);
+        if (finder->find_spec == NULL || finder->source_loader == NULL) {
+            Py_CLEAR(finder);
+        }
+    }
+    Py_DECREF(machinery);
+    return (PyObject *)finder;
+}
+
+int
+hr_install(PyObject *module, hr_state *state)
+{
+    (void)module;
+    PyObject *meta_path = PySys_GetObject("meta_path");  /* borrowed */
+    if (meta_path == NULL || !PyList_Check(meta_path)) {
+        PyErr_SetString(PyExc_RuntimeError, "sys.meta_path is not a list");
+        return -1;
+    }
+    if (state->finder == NULL && (state->finder = make_finder(state)) == NULL) {
+        return -1;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(meta_path);
+    Py_ssize_t where = n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *entry = PyList_GET_ITEM(meta_path, i);
+        if (entry == state->finder) {
+            return 0;
+        }
+        if (where == n && PyType_Check(entry)
+            && strcmp(((PyTypeObject *)entry)->tp_name, "PathFinder") == 0) {
+            where = i;
+        }
+    }
+    return PyList_Insert(meta_path, where, state->finder);
+}
+
+int
+hr_uninstall(hr_state *state)
+{
+    PyObject *meta_path = PySys_GetObject("meta_path");
+    if (state->finder == NULL || meta_path == NULL || !PyList_Check(meta_path)) {
+        return 0;
+    }
+    for (Py_ssize_t i = PyList_GET_SIZE(meta_path) - 1; i >= 0; i--) {
+        if (PyList_GET_ITEM(meta_path, i) == state->finder
+            && PySequence_DelItem(meta_path, i) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+PyObject *
+hr_changed_modules(hr_state *state, PyObject *missing)
+{
+    PyObject *changed = PyList_New(0);
+    PyObject *items = changed ? PyDict_Items(state->records) : NULL;
+    if (items == NULL) {
+        goto error;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
+        PyObject *record = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+        PyObject *path = PyTuple_GET_ITEM(record, HR_REC_PATH);
+        long long old_mtime = PyLong_AsLongLong(PyTuple_GET_ITEM(record, HR_REC_MTIME));
+        long long old_size = PyLong_AsLongLong(PyTuple_GET_ITEM(record, HR_REC_SIZE));
+        PyObject *encoded = NULL;
+        struct stat info;
+        if (!PyUnicode_FSConverter(path, &encoded)) {
+            goto error;
+        }
+        int gone = stat(PyBytes_AS_STRING(encoded), &info) < 0;
+        Py_DECREF(encoded);
+        if (gone) {
+            if (missing != NULL && PyList_Append(missing, name) < 0) {
+                goto error;
+            }
+            continue;
+        }
+        long long mtime = (long long)info.st_mtim.tv_sec * 1000000000LL + info.st_mtim.tv_nsec;
+        if (mtime == old_mtime && (long long)info.st_size == old_size) {
+            continue;
+        }
+        PyObject *source = NULL;
+        long long size;
+        if (hr_read_source(path, &source, &mtime, &size) < 0) {
+            if (!PyErr_ExceptionMatches(PyExc_OSError)) {
+                goto error;
+            }
+            PyErr_Clear();
+            if (missing != NULL && PyList_Append(missing, name) < 0) {
+                goto error;
+            }
+            continue;
+        }
+        int same = PyObject_RichCompareBool(source, PyTuple_GET_ITEM(record, HR_REC_SOURCE), Py_EQ);
+        int status = same ? hr_record_put(state, name, path,
+                                          PyTuple_GET_ITEM(record, HR_REC_SOURCE), mtime, size)
+                          : PyList_Append(changed, name);
+        Py_DECREF(source);
+        if (same < 0 || status < 0) {
+            goto error;
+        }
+    }
+    Py_DECREF(items);
+    if (PyList_Sort(changed) < 0) {
+        Py_DECREF(changed);
+        return NULL;
+    }
+    return changed;
+error:
+    Py_XDECREF(items);
+    Py_XDECREF(changed);
+    return NULL;
+}

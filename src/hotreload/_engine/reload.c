@@ -1,0 +1,703 @@
+/* One reload transaction over a batch of modules.
+ *
+ *   resolve   each target to a live module with a readable, allowed source
+ *   order     the batch so a module comes before those importing from it
+ *   prepare   per module: split both sources, plan, run the chosen
+ *             statements in a scratch namespace, diff into actions
+ *   commit    apply every action through a journal; no Python code runs
+ *   hooks     __reload_module__(old) per module; a hook that raises undoes
+ *             the commit
+ *
+ * Until the commit nothing live is written, so any failure leaves every
+ * module as it was.  Automatic garbage collection is paused from prepare to
+ * commit (see execute.c). */
+#include "hotreload.h"
+
+#include <string.h>
+#include <time.h>
+
+static double
+now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void
+unit_clear(hr_unit *u)
+{
+    Py_CLEAR(u->name);
+    Py_CLEAR(u->module);
+    Py_CLEAR(u->live);
+    Py_CLEAR(u->path);
+    Py_CLEAR(u->old_text);
+    Py_CLEAR(u->new_text);
+    Py_CLEAR(u->new_bytes);
+    hr_stmts_clear(&u->old_stmts);
+    hr_stmts_clear(&u->new_stmts);
+    PyMem_Free(u->match);
+    PyMem_Free(u->old_used);
+    PyMem_Free(u->run);
+    PyMem_Free(u->strip);
+    PyMem_Free(u->emulate);
+    u->match = NULL;
+    u->old_used = u->run = u->strip = u->emulate = NULL;
+    Py_CLEAR(u->binds);
+    Py_CLEAR(u->keep);
+    Py_CLEAR(u->update);
+    Py_CLEAR(u->removed);
+    Py_CLEAR(u->stripped);
+    Py_CLEAR(u->rebound);
+    Py_CLEAR(u->scratch);
+    Py_CLEAR(u->old_values);
+}
+
+static void
+batch_clear(hr_batch *b)
+{
+    for (Py_ssize_t i = 0; i < b->count; i++) {
+        unit_clear(&b->units[i]);
+    }
+    PyMem_Free(b->units);
+    b->units = NULL;
+    b->count = 0;
+    hr_actions_clear(&b->actions);
+    Py_CLEAR(b->identity);
+    Py_CLEAR(b->updated);
+    Py_CLEAR(b->added);
+    Py_CLEAR(b->removed);
+    Py_CLEAR(b->kept);
+    Py_CLEAR(b->replaced);
+}
+
+/* New reference: the text of a source file's bytes, decoded as the import
+ * system does (coding cookie or BOM, universal newlines). */
+static PyObject *
+decode_source(PyObject *bytes)
+{
+    PyObject *util = PyImport_ImportModule("importlib.util");
+    if (util == NULL) {
+        return NULL;
+    }
+    PyObject *text = PyObject_CallMethod(util, "decode_source", "O", bytes);
+    Py_DECREF(util);
+    return text;
+}
+
+static int
+ends_with(PyObject *str, const char *suffix)
+{
+    PyObject *tail = PyUnicode_FromString(suffix);
+    if (tail == NULL) {
+        return -1;
+    }
+    Py_ssize_t match = PyUnicode_Tailmatch(str, tail, 0, PY_SSIZE_T_MAX, 1);
+    Py_DECREF(tail);
+    return (int)match;
+}
+
+/* Finds the live module for a target (module object or dotted name) and
+ * reads what it needs.  Raises ReloadError for anything it cannot reload. */
+static int
+unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
+{
+    PyObject *modules = PyImport_GetModuleDict();  /* borrowed */
+    if (PyUnicode_Check(target)) {
+        u->name = Py_NewRef(target);
+        u->module = Py_XNewRef(PyDict_GetItemWithError(modules, target));
+        if (u->module == NULL) {
+            return PyErr_Occurred() ? -1
+                : hr_raise(state, target, NULL, "it is not imported (not in sys.modules)");
+        }
+    }
+    else if (PyModule_Check(target)) {
+        u->module = Py_NewRef(target);
+        u->name = PyModule_GetNameObject(target);
+        if (u->name == NULL) {
+            return hr_raise(state, NULL, NULL, "a module object without a name");
+        }
+        if (PyDict_GetItemWithError(modules, u->name) != target) {
+            return PyErr_Occurred() ? -1
+                : hr_raise(state, u->name, NULL,
+                           "this module object is no longer the one in sys.modules "
+                           "(it was removed or replaced)");
+        }
+    }
+    else {
+        return hr_raise(state, NULL, NULL, "expected a module or a module name, not %R", target);
+    }
+    if (!PyModule_Check(u->module)) {
+        return hr_raise(state, u->name, NULL, "sys.modules holds a %s, not a module",
+                        Py_TYPE(u->module)->tp_name);
+    }
+    u->live = Py_NewRef(PyModule_GetDict(u->module));
+    u->path = Py_XNewRef(PyDict_GetItemString(u->live, "__file__"));
+    if (u->path == NULL || !PyUnicode_Check(u->path)) {
+        return hr_raise(state, u->name, NULL,
+                        "it is a built-in module or has no source file (no __file__)");
+    }
+    int is_source = ends_with(u->path, ".py");
+    if (is_source <= 0) {
+        return is_source < 0 ? -1
+            : hr_raise(state, u->name, NULL, "its file %R is not Python source "
+                       "(an extension or compiled module)", u->path);
+    }
+    int allowed = hr_path_allowed(state, u->path);
+    if (allowed <= 0) {
+        return allowed < 0 ? -1
+            : hr_raise(state, u->name, NULL, "its file %R is in the standard library or "
+                       "site-packages, which are not reloaded (see hotreload.configure)", u->path);
+    }
+    if (hr_read_source(u->path, &u->new_bytes, &u->mtime_ns, &u->size) < 0) {
+        return hr_raise(state, u->name, NULL, "cannot read its source file");
+    }
+    if ((u->new_text = decode_source(u->new_bytes)) == NULL) {
+        return hr_raise(state, u->name, NULL, "cannot decode its source file");
+    }
+    PyObject *record = hr_record_get(state, u->name);
+    if (record != NULL && PyUnicode_Compare(PyTuple_GET_ITEM(record, HR_REC_PATH), u->path) == 0) {
+        u->old_text = decode_source(PyTuple_GET_ITEM(record, HR_REC_SOURCE));
+        if (u->old_text == NULL) {
+            return -1;
+        }
+    }
+    else if (PyErr_Occurred()) {
+        return -1;
+    }
+    u->full = u->old_text == NULL;
+    u->new_utf8 = PyUnicode_AsUTF8AndSize(u->new_text, &u->new_len);
+    if (u->new_utf8 == NULL) {
+        return -1;
+    }
+    if (!u->full) {
+        u->old_utf8 = PyUnicode_AsUTF8AndSize(u->old_text, &u->old_len);
+        if (u->old_utf8 == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Splits the sources and sizes the per-statement arrays. */
+static int
+unit_prepare(hr_unit *u)
+{
+    if (hr_split(u->new_utf8, 0, u->new_len, 0, 1, &u->new_stmts) < 0
+        || (!u->full && hr_split(u->old_utf8, 0, u->old_len, 0, 1, &u->old_stmts) < 0)) {
+        return -1;
+    }
+    Py_ssize_t n = u->new_stmts.count + 1;
+    u->match = PyMem_Calloc(n, sizeof(Py_ssize_t));
+    u->old_used = PyMem_Calloc(u->old_stmts.count + 1, 1);
+    u->run = PyMem_Calloc(n, 1);
+    u->strip = PyMem_Calloc(n, 1);
+    u->emulate = PyMem_Calloc(n, 1);
+    if (!u->match || !u->old_used || !u->run || !u->strip || !u->emulate) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    u->binds = PyList_New(u->new_stmts.count);
+    if (u->binds == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < u->new_stmts.count; i++) {
+        PyList_SET_ITEM(u->binds, i, Py_NewRef(Py_None));
+    }
+    u->keep = PySet_New(NULL);
+    u->update = PySet_New(NULL);
+    u->removed = PySet_New(NULL);
+    u->stripped = PySet_New(NULL);
+    u->rebound = PySet_New(NULL);
+    if (!u->keep || !u->update || !u->removed || !u->stripped || !u->rebound) {
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dependency order                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* New reference: the absolute module a top-level import statement names,
+ * read from its text ("import a.b", "from .x import y"); NULL with no
+ * exception when it is not one we can read. */
+static PyObject *
+imported_module(hr_unit *u, const hr_stmt *st)
+{
+    const char *norm = PyBytes_AS_STRING(st->norm);
+    Py_ssize_t len = PyBytes_GET_SIZE(st->norm);
+    Py_ssize_t k = st->kind == HR_STMT_FROM ? 5 : 7;  /* past "from " / "import " */
+    if (len <= k) {
+        return NULL;
+    }
+    int level = 0;
+    while (k < len && (norm[k] == '.' || norm[k] == ' ')) {
+        level += norm[k] == '.';
+        k++;
+    }
+    Py_ssize_t start = k;
+    while (k < len && norm[k] != ' ' && norm[k] != ',' && norm[k] != '\n' && norm[k] != '(') {
+        k++;
+    }
+    PyObject *name = PyUnicode_DecodeUTF8(norm + start, k - start, NULL);
+    if (name == NULL || level == 0) {
+        PyErr_Clear();
+        return name;
+    }
+    PyObject *package = PyDict_GetItemString(u->live, "__package__");
+    if (package == NULL || !PyUnicode_Check(package)) {
+        Py_DECREF(name);
+        return NULL;
+    }
+    PyObject *base = Py_NewRef(package);
+    for (int i = 1; i < level && base; i++) {
+        Py_ssize_t dot = PyUnicode_FindChar(base, '.', 0, PY_SSIZE_T_MAX, -1);
+        Py_SETREF(base, PyUnicode_Substring(base, 0, dot > 0 ? dot : 0));
+    }
+    PyObject *full = base == NULL ? NULL
+        : PyUnicode_GET_LENGTH(name) == 0 ? Py_NewRef(base)
+        : PyUnicode_FromFormat("%U.%U", base, name);
+    Py_XDECREF(base);
+    Py_DECREF(name);
+    PyErr_Clear();
+    return full;
+}
+
+/* 1 when unit u imports unit v at its top level. */
+static int
+imports(hr_unit *u, hr_unit *v)
+{
+    for (Py_ssize_t i = 0; i < u->new_stmts.count; i++) {
+        const hr_stmt *st = &u->new_stmts.items[i];
+        if (st->kind != HR_STMT_IMPORT && st->kind != HR_STMT_FROM) {
+            continue;
+        }
+        PyObject *name = imported_module(u, st);
+        int hit = name != NULL && PyUnicode_Compare(name, v->name) == 0;
+        Py_XDECREF(name);
+        if (hit) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void
+visit(hr_unit *units, Py_ssize_t n, Py_ssize_t i, char *mark, Py_ssize_t *order, Py_ssize_t *count)
+{
+    if (mark[i]) {
+        return;  /* done, or on the current path: an import cycle keeps the given order */
+    }
+    mark[i] = 1;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        if (j != i && imports(&units[i], &units[j])) {
+            visit(units, n, j, mark, order, count);
+        }
+    }
+    order[(*count)++] = i;
+}
+
+/* Reorders the units so that a module comes before those importing it. */
+static int
+order_units(hr_batch *b)
+{
+    if (b->count < 2) {
+        return 0;
+    }
+    char *mark = PyMem_Calloc(b->count, 1);
+    Py_ssize_t *order = PyMem_Calloc(b->count, sizeof(Py_ssize_t));
+    hr_unit *sorted = PyMem_Calloc(b->count, sizeof(hr_unit));
+    if (!mark || !order || !sorted) {
+        PyMem_Free(mark);
+        PyMem_Free(order);
+        PyMem_Free(sorted);
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t count = 0;
+    for (Py_ssize_t i = 0; i < b->count; i++) {
+        visit(b->units, b->count, i, mark, order, &count);
+    }
+    for (Py_ssize_t i = 0; i < b->count; i++) {
+        sorted[i] = b->units[order[i]];
+    }
+    PyMem_Free(b->units);
+    b->units = sorted;
+    PyMem_Free(mark);
+    PyMem_Free(order);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The transaction                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* New reference: the objects of the youngest GC generation, or all tracked
+ * objects if a collection ran meanwhile (user code may call gc.collect()). */
+static PyObject *
+young_objects(long collections_before)
+{
+    PyObject *gc = PyImport_ImportModule("gc");
+    if (gc == NULL) {
+        return NULL;
+    }
+    PyObject *stats = PyObject_CallMethod(gc, "get_stats", NULL);
+    long collections = 0;
+    for (Py_ssize_t i = 0; stats && i < PyList_GET_SIZE(stats); i++) {
+        PyObject *count = PyDict_GetItemString(PyList_GET_ITEM(stats, i), "collections");
+        collections += count ? PyLong_AsLong(count) : 0;
+    }
+    PyObject *objects = NULL;
+    if (stats != NULL) {
+        objects = collections == collections_before
+            ? PyObject_CallMethod(gc, "get_objects", "i", 0)
+            : PyObject_CallMethod(gc, "get_objects", NULL);
+    }
+    Py_XDECREF(stats);
+    Py_DECREF(gc);
+    return objects;
+}
+
+static long
+gc_collections(void)
+{
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *stats = gc ? PyObject_CallMethod(gc, "get_stats", NULL) : NULL;
+    long collections = 0;
+    for (Py_ssize_t i = 0; stats && i < PyList_GET_SIZE(stats); i++) {
+        PyObject *count = PyDict_GetItemString(PyList_GET_ITEM(stats, i), "collections");
+        collections += count ? PyLong_AsLong(count) : 0;
+    }
+    Py_XDECREF(stats);
+    Py_XDECREF(gc);
+    PyErr_Clear();
+    return collections;
+}
+
+static int
+has_hook(hr_unit *u)
+{
+    return PyDict_GetItemString(u->scratch, "__reload_module__") != NULL
+           || PyDict_GetItemString(u->live, "__reload_module__") != NULL;
+}
+
+/* Planning parses single statements out of context; when one does not
+ * parse, compiling the whole file gives CPython's own SyntaxError with the
+ * right file, line and column.  Only on this error path. */
+static int
+explain_plan_error(hr_batch *b, hr_unit *u)
+{
+    if (PyErr_ExceptionMatches(b->state->ReloadError)
+        || !PyErr_ExceptionMatches(PyExc_SyntaxError)) {
+        return hr_raise(b->state, u->name, NULL, "cannot plan the reload");
+    }
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyCompilerFlags flags = {PyCF_IGNORE_COOKIE | PyCF_ONLY_AST, PY_MINOR_VERSION};
+    PyObject *tree = Py_CompileStringObject(u->new_utf8, u->path, Py_file_input, &flags, -1);
+    if (tree != NULL) {
+        Py_DECREF(tree);
+        PyErr_Restore(type, value, tb);
+    }
+    else {
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+    }
+    return hr_raise(b->state, u->name, NULL, "the new source does not compile");
+}
+
+/* Runs the prepare phase of every unit, in order. */
+static int
+prepare(hr_batch *b)
+{
+    for (Py_ssize_t i = 0; i < b->count; i++) {
+        hr_unit *u = &b->units[i];
+        if (hr_plan(b, u) < 0) {
+            return explain_plan_error(b, u);
+        }
+        if (hr_execute(b, u) < 0 || hr_diff(b, u) < 0) {
+            return -1;
+        }
+        u->done = 1;
+    }
+    return 0;
+}
+
+/* New reference: the list of the batch's module names. */
+static PyObject *
+module_names(hr_batch *b)
+{
+    PyObject *names = PyList_New(b->count);
+    for (Py_ssize_t i = 0; names && i < b->count; i++) {
+        PyList_SET_ITEM(names, i, Py_NewRef(b->units[i].name));
+    }
+    return names;
+}
+
+/* Calls each module's __reload_module__(old) after the commit. */
+static int
+run_hooks(hr_batch *b)
+{
+    for (Py_ssize_t i = 0; i < b->count; i++) {
+        hr_unit *u = &b->units[i];
+        PyObject *hook = PyDict_GetItemString(u->live, "__reload_module__");
+        if (hook == NULL || u->old_values == NULL) {
+            continue;
+        }
+        Py_INCREF(hook);
+        PyObject *result = PyObject_CallOneArg(hook, u->old_values);
+        Py_DECREF(hook);
+        if (result == NULL) {
+            return hr_raise(b->state, u->name, NULL, "its __reload_module__ hook raised; "
+                            "the reload was undone");
+        }
+        Py_DECREF(result);
+    }
+    return 0;
+}
+
+/* New reference: the report as a dict, for the Python layer's Report. */
+static PyObject *
+make_report(hr_batch *b, double seconds)
+{
+    PyObject *names = module_names(b);
+    if (names == NULL) {
+        return NULL;
+    }
+    return Py_BuildValue("{sNsOsOsOsOsOsd}", "modules", names, "updated", b->updated,
+                         "added", b->added, "removed", b->removed, "kept", b->kept,
+                         "replaced", b->replaced, "seconds", seconds);
+}
+
+static int
+save_records(hr_batch *b)
+{
+    for (Py_ssize_t i = 0; i < b->count; i++) {
+        hr_unit *u = &b->units[i];
+        if (hr_record_put(b->state, u->name, u->path, u->new_bytes, u->mtime_ns, u->size) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Runs a resolved, ordered batch.  New reference: the report dict. */
+static PyObject *
+transact(hr_batch *b, double started)
+{
+    PyObject *young = NULL, *report = NULL, *saved_records = NULL;
+    hr_journal *journal = NULL;
+    long collections = gc_collections();
+    int gc_was = hr_gc_pause();
+    if (gc_was < 0) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < b->count; i++) {
+        if (unit_prepare(&b->units[i]) < 0) {
+            goto done;
+        }
+    }
+    if (order_units(b) < 0 || prepare(b) < 0) {
+        goto done;
+    }
+    if ((young = young_objects(collections)) == NULL || hr_collect_made(b, young) < 0) {
+        goto done;
+    }
+    Py_CLEAR(young);
+    for (Py_ssize_t i = 0; i < b->count; i++) {
+        hr_unit *u = &b->units[i];
+        if (has_hook(u) && (u->old_values = PyDict_Copy(u->live)) == NULL) {
+            goto done;
+        }
+    }
+    PyObject *names = module_names(b);
+    int audit = names ? PySys_Audit("hotreload.commit", "(O)", names) : -1;
+    Py_XDECREF(names);
+    if (audit < 0 || (saved_records = PyDict_Copy(b->state->records)) == NULL
+        || (journal = hr_journal_new()) == NULL) {
+        goto done;
+    }
+    /* The commit: no Python code runs from here to the end of it. */
+    if (hr_actions_commit(&b->actions, journal, b->identity) < 0) {
+        goto done;
+    }
+    if (save_records(b) < 0) {
+        hr_journal_rollback(journal);
+        goto done;
+    }
+    hr_gc_resume(gc_was);
+    gc_was = 0;
+    if (run_hooks(b) < 0) {
+        hr_journal_rollback(journal);
+        PyDict_Clear(b->state->records);
+        if (PyDict_Update(b->state->records, saved_records) < 0) {
+            PyErr_WriteUnraisable(NULL);
+        }
+        goto done;
+    }
+    report = make_report(b, now() - started);
+done:
+    hr_gc_resume(gc_was);
+    Py_XDECREF(young);
+    Py_XDECREF(saved_records);
+    /* Freed last: releases the replaced objects, whose finalizers may run. */
+    hr_journal_free(journal);
+    return report;
+}
+
+PyObject *
+hr_reload(hr_state *state, PyObject *targets)
+{
+    double started = now();
+    hr_batch b;
+    memset(&b, 0, sizeof(b));
+    b.state = state;
+    PyObject *report = NULL;
+    if (state->busy) {
+        hr_raise(state, NULL, NULL, "a reload is already under way (reload() was "
+                 "called from code that a reload runs, e.g. a hook)");
+        return NULL;
+    }
+    state->busy = 1;
+    b.count = PyTuple_GET_SIZE(targets);
+    b.units = PyMem_Calloc(b.count + 1, sizeof(hr_unit));
+    b.identity = PyDict_New();
+    b.updated = PyList_New(0);
+    b.added = PyList_New(0);
+    b.removed = PyList_New(0);
+    b.kept = PyList_New(0);
+    b.replaced = PyList_New(0);
+    if (b.units == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (!b.identity || !b.updated || !b.added || !b.removed || !b.kept || !b.replaced) {
+        goto done;
+    }
+    Py_ssize_t n_targets = b.count;
+    b.count = 0;
+    for (Py_ssize_t t = 0; t < n_targets; t++) {
+        hr_unit *u = &b.units[b.count++];
+        if (unit_resolve(state, u, PyTuple_GET_ITEM(targets, t)) < 0) {
+            goto done;
+        }
+        for (Py_ssize_t j = 0; j < b.count - 1; j++) {
+            if (b.units[j].module == u->module) {
+                /* The same module named twice: once is enough. */
+                unit_clear(u);
+                b.count--;
+                break;
+            }
+        }
+    }
+    report = transact(&b, started);
+done:
+    state->busy = 0;
+    batch_clear(&b);
+    return report;
+}
+
+PyObject *
+hr_reload_changed(hr_state *state, PyObject *missing)
+{
+    PyObject *names = hr_changed_modules(state, missing);
+    if (names == NULL) {
+        return NULL;
+    }
+    /* Only modules still imported: a record outlives a module removed from
+     * sys.modules, which is not reloaded behind the user's back. */
+    PyObject *modules = PyImport_GetModuleDict();
+    PyObject *targets = PyList_New(0);
+    for (Py_ssize_t i = 0; targets && i < PyList_GET_SIZE(names); i++) {
+        PyObject *name = PyList_GET_ITEM(names, i);
+        if (PyDict_GetItemWithError(modules, name) != NULL) {
+            if (PyList_Append(targets, name) < 0) {
+                Py_CLEAR(targets);
+            }
+        }
+        else if (PyErr_Occurred()) {
+            Py_CLEAR(targets);
+        }
+    }
+    Py_DECREF(names);
+    if (targets == NULL) {
+        return NULL;
+    }
+    PyObject *tuple = PyList_AsTuple(targets);
+    Py_DECREF(targets);
+    if (tuple == NULL) {
+        return NULL;
+    }
+    PyObject *report = hr_reload(state, tuple);
+    Py_DECREF(tuple);
+    return report;
+}
+
+PyObject *
+hr_patch(hr_state *state, PyObject *old, PyObject *fresh)
+{
+    hr_batch b;
+    hr_unit u;
+    memset(&b, 0, sizeof(b));
+    memset(&u, 0, sizeof(u));
+    b.state = state;
+    b.units = NULL;
+    PyObject *report = NULL;
+    hr_journal *journal = NULL;
+    double started = now();
+    PyObject *qualname = PyObject_GetAttrString(old, "__qualname__");
+    u.name = PyObject_GetAttrString(old, "__module__");
+    if (qualname == NULL || u.name == NULL || !PyUnicode_Check(u.name)) {
+        PyErr_Clear();
+        hr_raise(state, NULL, NULL, "patch() takes a function or a class, not %R", old);
+        goto done;
+    }
+    u.full = 1;  /* no source to compare: class data is kept, code is patched */
+    b.take_globals = 1;
+    b.identity = PyDict_New();
+    b.updated = PyList_New(0);
+    b.added = PyList_New(0);
+    b.removed = PyList_New(0);
+    b.kept = PyList_New(0);
+    b.replaced = PyList_New(0);
+    if (!b.identity || !b.updated || !b.added || !b.removed || !b.kept || !b.replaced) {
+        goto done;
+    }
+    if (PyFunction_Check(old) && PyFunction_Check(fresh)) {
+        PyObject *name = ((PyFunctionObject *)old)->func_name;
+        if (hr_function_diff(&b, old, fresh, name, 0) < 0
+            || hr_report(b.updated, u.name, qualname) < 0) {
+            goto done;
+        }
+    }
+    else if (PyType_Check(old) && PyType_Check(fresh)) {
+        if (hr_class_diff(&b, &u, (PyTypeObject *)old, (PyTypeObject *)fresh, NULL, NULL,
+                          qualname) < 0
+            || hr_report(b.updated, u.name, qualname) < 0) {
+            goto done;
+        }
+    }
+    else {
+        hr_raise(state, u.name, qualname, "cannot patch a %s with a %s: patch() takes two "
+                 "functions or two classes", Py_TYPE(old)->tp_name, Py_TYPE(fresh)->tp_name);
+        goto done;
+    }
+    if ((journal = hr_journal_new()) == NULL
+        || hr_actions_commit(&b.actions, journal, b.identity) < 0) {
+        goto done;
+    }
+    PyObject *modules = PyList_New(0);
+    if (modules != NULL) {
+        report = Py_BuildValue("{sNsOsOsOsOsOsd}", "modules", modules, "updated", b.updated,
+                               "added", b.added, "removed", b.removed, "kept", b.kept,
+                               "replaced", b.replaced, "seconds", now() - started);
+    }
+done:
+    hr_journal_free(journal);
+    Py_XDECREF(qualname);
+    unit_clear(&u);
+    batch_clear(&b);
+    return report;
+}
