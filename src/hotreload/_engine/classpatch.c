@@ -53,7 +53,7 @@ add_binds(hr_state *state, PyObject *set, const char *text, const hr_stmt *st, i
     if (binds == NULL) {
         return -1;
     }
-    int status = _PySet_Update(set, binds);
+    int status = hr_set_update(set, binds);
     Py_DECREF(binds);
     return status;
 }
@@ -359,13 +359,13 @@ skippable_name(const char *text, const hr_stmt *st)
     if (set == NULL) {
         return NULL;
     }
-    PyObject *name = NULL;
-    Py_ssize_t pos = 0;
-    Py_hash_t hash;
-    if (_PySet_NextEntry(set, &pos, &name, &hash)) {
-        Py_INCREF(name);
-    }
+    PyObject *iterator = PyObject_GetIter(set);
+    PyObject *name = iterator ? PyIter_Next(iterator) : NULL;  /* the only one */
+    Py_XDECREF(iterator);
     Py_DECREF(set);
+    if (name == NULL) {
+        return NULL;
+    }
     /* __slots__, __annotations__-building and other dunders shape the
      * class itself: they always run. */
     if (name != NULL && PyUnicode_GET_LENGTH(name) > 4

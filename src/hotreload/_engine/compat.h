@@ -35,6 +35,13 @@ hr_compat_xnewref(PyObject *obj)
 #  define Py_IsNone(obj) ((obj) == Py_None)
 #endif
 
+/* Number of free variables of a code object (a field only since 3.11). */
+#if HR_PY311
+#  define HR_CODE_NFREEVARS(code) ((Py_ssize_t)(code)->co_nfreevars)
+#else
+#  define HR_CODE_NFREEVARS(code) PyTuple_GET_SIZE((code)->co_freevars)
+#endif
+
 /* Forget the specialisation version of a function after one of its fields
  * was written directly, as CPython's own setters do (func_set_code). */
 static inline int
@@ -88,6 +95,25 @@ hr_function_set_typeparams(PyFunctionObject *func, PyObject *typeparams)
     (void)func;
     (void)typeparams;
 #endif
+}
+
+/* Adds every item of an iterable to a set (_PySet_Update left the public
+ * API in 3.13).  0 or -1 with an exception set. */
+static inline int
+hr_set_update(PyObject *set, PyObject *iterable)
+{
+    PyObject *iterator = PyObject_GetIter(iterable);
+    if (iterator == NULL) {
+        return -1;
+    }
+    PyObject *item;
+    int status = 0;
+    while (status == 0 && (item = PyIter_Next(iterator)) != NULL) {
+        status = PySet_Add(set, item);
+        Py_DECREF(item);
+    }
+    Py_DECREF(iterator);
+    return status == 0 && PyErr_Occurred() ? -1 : status;
 }
 
 /* Automatic garbage collection, paused while a reload runs so that every

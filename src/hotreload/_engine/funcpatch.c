@@ -73,10 +73,10 @@ hr_function_patch(hr_journal *journal, PyFunctionObject *target,
     }
     PyCodeObject *code = (PyCodeObject *)source->func_code;
     Py_ssize_t nclosure = source->func_closure ? PyTuple_GET_SIZE(source->func_closure) : 0;
-    if (code->co_nfreevars != nclosure) {
+    if (HR_CODE_NFREEVARS(code) != nclosure) {
         PyErr_Format(PyExc_ValueError,
-                     "%U() has %zd closure cells for %d free variables",
-                     source->func_qualname, nclosure, code->co_nfreevars);
+                     "%U() has %zd closure cells for %zd free variables",
+                     source->func_qualname, nclosure, HR_CODE_NFREEVARS(code));
         return -1;
     }
     /* Everything that can fail comes before the first write. */

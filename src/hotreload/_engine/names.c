@@ -326,6 +326,28 @@ hr_line_start(const char *text, Py_ssize_t pos)
     return pos;
 }
 
+/* 1 when text[0:len] holds `name` as a whole identifier. */
+static int
+mentions_one(const char *text, Py_ssize_t len, PyObject *name)
+{
+    Py_ssize_t nlen;
+    const char *needle = PyUnicode_AsUTF8AndSize(name, &nlen);
+    if (needle == NULL) {
+        return -1;
+    }
+    const char *at = text;
+    const char *end = text + len;
+    while (nlen > 0 && (at = memmem(at, end - at, needle, nlen)) != NULL) {
+        int starts = at == text || !is_identifier_byte((unsigned char)at[-1]);
+        int ends = at + nlen == end || !is_identifier_byte((unsigned char)at[nlen]);
+        if (starts && ends) {
+            return 1;
+        }
+        at += 1;
+    }
+    return 0;
+}
+
 int
 hr_mentions(PyObject *norm, PyObject *names)
 {
@@ -334,27 +356,18 @@ hr_mentions(PyObject *norm, PyObject *names)
     }
     const char *text = PyBytes_AS_STRING(norm);
     Py_ssize_t len = PyBytes_GET_SIZE(norm);
-    Py_ssize_t pos = 0;
-    PyObject *name;
-    Py_hash_t hash;
-    while (_PySet_NextEntry(names, &pos, &name, &hash)) {
-        Py_ssize_t nlen;
-        const char *needle = PyUnicode_AsUTF8AndSize(name, &nlen);
-        if (needle == NULL) {
-            return -1;
-        }
-        const char *at = text;
-        const char *end = text + len;
-        while (nlen > 0 && (at = memmem(at, end - at, needle, nlen)) != NULL) {
-            int starts = at == text || !is_identifier_byte((unsigned char)at[-1]);
-            int ends = at + nlen == end || !is_identifier_byte((unsigned char)at[nlen]);
-            if (starts && ends) {
-                return 1;
-            }
-            at += 1;
-        }
+    PyObject *iterator = PyObject_GetIter(names);
+    if (iterator == NULL) {
+        return -1;
     }
-    return 0;
+    PyObject *name;
+    int found = 0;
+    while (!found && (name = PyIter_Next(iterator)) != NULL) {
+        found = mentions_one(text, len, name);
+        Py_DECREF(name);
+    }
+    Py_DECREF(iterator);
+    return found == 0 && PyErr_Occurred() ? -1 : found;
 }
 
 /* New reference: {name} for `name = <expr without '='>` or

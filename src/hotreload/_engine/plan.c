@@ -21,8 +21,12 @@ static PyObject *
 match_key(const char *text, const hr_stmt *stmt)
 {
     if (stmt->kind == HR_STMT_DEF || stmt->kind == HR_STMT_CLASS) {
-        return PyUnicode_FromFormat("%s %.*s", stmt->kind == HR_STMT_DEF ? "def" : "class",
-                                    (int)stmt->name_len, text + stmt->name);
+        /* (PyUnicode_FromFormat's "%.*s" needs 3.12.) */
+        PyObject *name = PyUnicode_DecodeUTF8(text + stmt->name, stmt->name_len, NULL);
+        PyObject *key = name ? PyUnicode_FromFormat("%s %U", stmt->kind == HR_STMT_DEF
+                                                    ? "def" : "class", name) : NULL;
+        Py_XDECREF(name);
+        return key;
     }
     return Py_NewRef(stmt->norm);
 }
@@ -201,16 +205,18 @@ intersects(PyObject *a, PyObject *b)
     if (a == NULL || b == NULL) {
         return 0;
     }
-    Py_ssize_t pos = 0;
-    PyObject *key;
-    Py_hash_t hash;
-    while (_PySet_NextEntry(a, &pos, &key, &hash)) {
-        int found = PySet_Contains(b, key);
-        if (found != 0) {
-            return found;
-        }
+    PyObject *iterator = PyObject_GetIter(a);
+    if (iterator == NULL) {
+        return -1;
     }
-    return 0;
+    PyObject *key;
+    int found = 0;
+    while (found == 0 && (key = PyIter_Next(iterator)) != NULL) {
+        found = PySet_Contains(b, key);
+        Py_DECREF(key);
+    }
+    Py_DECREF(iterator);
+    return found == 0 && PyErr_Occurred() ? -1 : found;
 }
 
 /* The module a `from X import ...` statement imports from, resolved to an
@@ -401,7 +407,7 @@ find_removed(hr_batch *batch, hr_unit *u)
             continue;
         }
         PyObject *binds = hr_stmt_binds(batch->state, u->old_utf8, &u->old_stmts.items[j], 0);
-        if (binds == NULL || _PySet_Update(candidates, binds) < 0) {
+        if (binds == NULL || hr_set_update(candidates, binds) < 0) {
             Py_XDECREF(binds);
             goto error;
         }
@@ -532,7 +538,7 @@ hr_plan(hr_batch *batch, hr_unit *u)
         if (run) {
             PyObject *binds = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
             PyObject *fresh = binds ? PyNumber_Subtract(binds, u->keep) : NULL;
-            int status = fresh ? _PySet_Update(rebound, fresh) : -1;
+            int status = fresh ? hr_set_update(rebound, fresh) : -1;
             if (status == 0) {
                 status = PyList_SetItem(u->binds, i, binds);
                 binds = NULL;  /* stolen */
