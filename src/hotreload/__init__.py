@@ -37,6 +37,8 @@ __all__ = [
     "reload_changed",
     "patch",
     "configure",
+    "hotfix",
+    "call_on_main_thread",
     "Report",
     "ReloadError",
 ]
@@ -72,7 +74,7 @@ class Report:
     seconds: float = 0.0
 
     def __str__(self) -> str:
-        if not self.modules:
+        if not (self.modules or self.updated or self.added or self.removed):
             return "nothing to reload"
         parts = [
             f"{len(getattr(self, kind))} {kind}"
@@ -80,7 +82,8 @@ class Report:
             if getattr(self, kind)
         ]
         changes = ", ".join(parts) if parts else "no change"
-        return f"{', '.join(self.modules)}: {changes} in {self.seconds * 1000:.1f} ms"
+        where = ", ".join(self.modules) if self.modules else "patch"
+        return f"{where}: {changes} in {self.seconds * 1000:.1f} ms"
 
 
 ModuleRef = Union[ModuleType, str]
@@ -126,7 +129,7 @@ def installed() -> bool:
 
 def _finish(raw: dict) -> Report:
     report = Report(**raw)
-    if report.modules:
+    if report.modules or report.updated:
         log.info("reloaded %s", report)
     return report
 
@@ -163,6 +166,41 @@ def patch(old, new) -> Report:
     runs the new code.  Raises ReloadError, with nothing changed, if it cannot.
     """
     return _finish(_hotreload.patch(old, new))
+
+
+def hotfix(path_or_source: Union[str, "os.PathLike[str]"]) -> Report:
+    """Run a hotfix script as one transaction.
+
+    The argument is a path to a ``.py`` file, or the script's source text.  The
+    ``hotreload.patch(old, new)`` calls the script makes are collected and
+    applied together when it ends; if the script raises (or a patch is
+    refused), none is applied and ReloadError says why.  Other statements of
+    the script (``weapon_data.gun.damage = 100``) act as they run.
+    """
+    if isinstance(path_or_source, os.PathLike) or (
+        isinstance(path_or_source, str) and "\n" not in path_or_source
+        and path_or_source.endswith(".py")
+    ):
+        filename = os.fspath(path_or_source)
+        with open(filename, "rb") as f:
+            from importlib.util import decode_source
+
+            source = decode_source(f.read())
+    else:
+        filename, source = "<hotfix>", path_or_source
+    try:
+        return _finish(_hotreload.hotfix(source, filename))
+    except ReloadError as error:
+        log.warning("%s", error)
+        raise
+
+
+def call_on_main_thread(callable) -> None:
+    """Run ``callable()`` on the main thread at its next safe point between
+    bytecodes (CPython's pending calls).  Callable from any thread; errors are
+    reported through ``sys.unraisablehook`` and never raised into the main
+    thread's code."""
+    _hotreload.call_on_main_thread(callable)
 
 
 configure(deny=_default_deny())

@@ -102,6 +102,9 @@ typedef struct {
     PyObject *ast_types[16];    /* ast node classes used by names.c, loaded on first use */
     PyObject *gc_get_objects;   /* gc.get_objects */
     int busy;                   /* a reload is under way: refuse re-entry */
+    struct hr_batch_s *hotfix;  /* the batch patch() calls go to while a hotfix
+                                   script runs, else NULL */
+    PyObject *pending;          /* list: callables to run on the main thread */
 } hr_state;
 
 /* Raises ReloadError(module, object, reason), chaining the current exception
@@ -258,7 +261,7 @@ typedef struct hr_unit {
     int done;                /* executed and diffed */
 } hr_unit;
 
-typedef struct {
+typedef struct hr_batch_s {
     hr_state *state;
     hr_unit *units;
     Py_ssize_t count;
@@ -281,6 +284,16 @@ PyObject *hr_reload_changed(hr_state *state, PyObject *missing);
 /* reload.c: pours `fresh` (function or class) into `old`, in one
  * transaction.  New reference: the report as a dict. */
 PyObject *hr_patch(hr_state *state, PyObject *old, PyObject *fresh);
+
+/* reload.c: runs a hotfix script; the patch() calls it makes are applied
+ * together at its end, or none of them if it raises.  New reference: the
+ * report dict. */
+PyObject *hr_hotfix(hr_state *state, PyObject *source, PyObject *filename);
+
+/* schedule.c: runs `callable()` on the main thread at the next safe point
+ * between bytecodes (Py_AddPendingCall).  Safe from any thread holding the
+ * GIL.  Errors of the callable are reported as unraisable. */
+int hr_call_on_main_thread(PyObject *module, PyObject *callable);
 
 /* plan.c: pairs each new statement with an old one: def and class
  * statements by kind and name, others by normalized text; match[i] is the

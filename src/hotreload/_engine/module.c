@@ -104,6 +104,9 @@ hr_raise(hr_state *state, PyObject *module_name, PyObject *object, const char *f
     else if (module_name) {
         message = PyUnicode_FromFormat("cannot reload %U: %U", module_name, reason);
     }
+    else if (object) {
+        message = PyUnicode_FromFormat("cannot reload (%U): %U", object, reason);
+    }
     else {
         message = PyUnicode_FromFormat("cannot reload: %U", reason);
     }
@@ -249,6 +252,25 @@ is_installed(PyObject *module, PyObject *Py_UNUSED(ignored))
 }
 
 static PyObject *
+hotfix(PyObject *module, PyObject *args)
+{
+    PyObject *source, *filename;
+    if (!PyArg_ParseTuple(args, "UU:hotfix", &source, &filename)) {
+        return NULL;
+    }
+    return hr_hotfix(state_of(module), source, filename);
+}
+
+static PyObject *
+call_on_main_thread(PyObject *module, PyObject *callable)
+{
+    if (hr_call_on_main_thread(module, callable) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
 split_statements(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *source;
@@ -273,6 +295,12 @@ static PyMethodDef module_methods[] = {
      "file is gone are appended to `missing`."},
     {"patch", patch, METH_VARARGS,
      "patch(old, new) -> dict\n\nPour function or class `new` into `old`, in place."},
+    {"hotfix", hotfix, METH_VARARGS,
+     "hotfix(source: str, filename: str) -> dict\n\n"
+     "Run a patch script; its patch() calls apply together at its end, or none."},
+    {"call_on_main_thread", call_on_main_thread, METH_O,
+     "call_on_main_thread(callable)\n\n"
+     "Run callable() on the main thread at its next safe point between bytecodes."},
     {"_configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
      "_configure(deny=None, allow=None) -> dict\n\nFolders not reloaded / allowed anyway."},
     {"_records", records, METH_NOARGS, "_records() -> dict\n\nThe recorded sources (a copy)."},
@@ -318,6 +346,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->records);
     Py_VISIT(state->deny_dirs);
     Py_VISIT(state->allow_dirs);
+    Py_VISIT(state->pending);
     for (size_t i = 0; i < sizeof(state->ast_types) / sizeof(state->ast_types[0]); i++) {
         Py_VISIT(state->ast_types[i]);
     }
@@ -334,6 +363,7 @@ module_clear(PyObject *module)
     Py_CLEAR(state->records);
     Py_CLEAR(state->deny_dirs);
     Py_CLEAR(state->allow_dirs);
+    Py_CLEAR(state->pending);
     for (size_t i = 0; i < sizeof(state->ast_types) / sizeof(state->ast_types[0]); i++) {
         Py_CLEAR(state->ast_types[i]);
     }

@@ -635,69 +635,141 @@ hr_reload_changed(hr_state *state, PyObject *missing)
     return report;
 }
 
-PyObject *
-hr_patch(hr_state *state, PyObject *old, PyObject *fresh)
+/* ------------------------------------------------------------------------ */
+/* patch() and hotfix scripts                                                */
+/* ------------------------------------------------------------------------ */
+
+static int
+batch_open(hr_batch *b, hr_state *state)
 {
-    hr_batch b;
+    memset(b, 0, sizeof(*b));
+    b->state = state;
+    b->take_globals = 1;  /* the new code reads the names of its own module */
+    b->identity = PyDict_New();
+    b->updated = PyList_New(0);
+    b->added = PyList_New(0);
+    b->removed = PyList_New(0);
+    b->kept = PyList_New(0);
+    b->replaced = PyList_New(0);
+    if (!b->identity || !b->updated || !b->added || !b->removed || !b->kept || !b->replaced) {
+        batch_clear(b);
+        return -1;
+    }
+    return 0;
+}
+
+/* Plans old <- fresh into the batch; nothing is written. */
+static int
+plan_patch_call(hr_batch *b, PyObject *old, PyObject *fresh)
+{
     hr_unit u;
-    memset(&b, 0, sizeof(b));
     memset(&u, 0, sizeof(u));
-    b.state = state;
-    b.units = NULL;
-    PyObject *report = NULL;
-    hr_journal *journal = NULL;
-    double started = now();
+    int status = -1;
     PyObject *qualname = PyObject_GetAttrString(old, "__qualname__");
     u.name = PyObject_GetAttrString(old, "__module__");
     if (qualname == NULL || u.name == NULL || !PyUnicode_Check(u.name)) {
         PyErr_Clear();
-        hr_raise(state, NULL, NULL, "patch() takes a function or a class, not %R", old);
+        hr_raise(b->state, NULL, NULL, "patch() takes a function or a class, not %R", old);
         goto done;
     }
     u.full = 1;  /* no source to compare: class data is kept, code is patched */
-    b.take_globals = 1;
-    b.identity = PyDict_New();
-    b.updated = PyList_New(0);
-    b.added = PyList_New(0);
-    b.removed = PyList_New(0);
-    b.kept = PyList_New(0);
-    b.replaced = PyList_New(0);
-    if (!b.identity || !b.updated || !b.added || !b.removed || !b.kept || !b.replaced) {
-        goto done;
-    }
     if (PyFunction_Check(old) && PyFunction_Check(fresh)) {
         PyObject *name = ((PyFunctionObject *)old)->func_name;
-        if (hr_function_diff(&b, old, fresh, name, 0) < 0
-            || hr_report(b.updated, u.name, qualname) < 0) {
+        if (hr_function_diff(b, old, fresh, name, 0) < 0) {
             goto done;
         }
     }
     else if (PyType_Check(old) && PyType_Check(fresh)) {
-        if (hr_class_diff(&b, &u, (PyTypeObject *)old, (PyTypeObject *)fresh, NULL, NULL,
-                          qualname) < 0
-            || hr_report(b.updated, u.name, qualname) < 0) {
+        if (hr_class_diff(b, &u, (PyTypeObject *)old, (PyTypeObject *)fresh, NULL, NULL,
+                          qualname) < 0) {
             goto done;
         }
     }
     else {
-        hr_raise(state, u.name, qualname, "cannot patch a %s with a %s: patch() takes two "
+        hr_raise(b->state, u.name, qualname, "cannot patch a %s with a %s: patch() takes two "
                  "functions or two classes", Py_TYPE(old)->tp_name, Py_TYPE(fresh)->tp_name);
         goto done;
     }
-    if ((journal = hr_journal_new()) == NULL
-        || hr_actions_commit(&b.actions, journal, b.identity) < 0) {
-        goto done;
-    }
-    PyObject *modules = PyList_New(0);
-    if (modules != NULL) {
-        report = Py_BuildValue("{sNsOsOsOsOsOsd}", "modules", modules, "updated", b.updated,
-                               "added", b.added, "removed", b.removed, "kept", b.kept,
-                               "replaced", b.replaced, "seconds", now() - started);
-    }
+    status = hr_report(b->updated, u.name, qualname);
 done:
-    hr_journal_free(journal);
     Py_XDECREF(qualname);
     unit_clear(&u);
+    return status;
+}
+
+/* Applies a batch of patches.  New reference: the report dict. */
+static PyObject *
+batch_commit(hr_batch *b, double started)
+{
+    hr_journal *journal = hr_journal_new();
+    PyObject *report = NULL;
+    if (journal != NULL && hr_actions_commit(&b->actions, journal, b->identity) == 0) {
+        report = make_report(b, now() - started);
+    }
+    hr_journal_free(journal);
+    return report;
+}
+
+PyObject *
+hr_patch(hr_state *state, PyObject *old, PyObject *fresh)
+{
+    if (state->hotfix != NULL) {
+        /* Inside a hotfix script: collected, applied with the others. */
+        if (plan_patch_call(state->hotfix, old, fresh) < 0) {
+            return NULL;
+        }
+        return make_report(state->hotfix, 0.0);
+    }
+    if (state->busy) {
+        hr_raise(state, NULL, NULL, "a reload is already under way");
+        return NULL;
+    }
+    hr_batch b;
+    double started = now();
+    if (batch_open(&b, state) < 0) {
+        return NULL;
+    }
+    PyObject *report = plan_patch_call(&b, old, fresh) < 0 ? NULL : batch_commit(&b, started);
+    batch_clear(&b);
+    return report;
+}
+
+PyObject *
+hr_hotfix(hr_state *state, PyObject *source, PyObject *filename)
+{
+    if (state->busy || state->hotfix != NULL) {
+        hr_raise(state, NULL, NULL, "a reload or hotfix is already under way");
+        return NULL;
+    }
+    hr_batch b;
+    double started = now();
+    PyObject *namespace = NULL, *code = NULL, *result = NULL, *report = NULL;
+    if (batch_open(&b, state) < 0) {
+        return NULL;
+    }
+    namespace = Py_BuildValue("{sssOsO}", "__name__", "__hotfix__", "__file__", filename,
+                              "__builtins__", PyEval_GetBuiltins());
+    if (namespace == NULL) {
+        goto done;
+    }
+    code = Py_CompileStringObject(PyUnicode_AsUTF8(source), filename, Py_file_input, NULL, -1);
+    if (code == NULL) {
+        hr_raise(state, NULL, filename, "the hotfix script does not compile");
+        goto done;
+    }
+    state->hotfix = &b;
+    result = PyEval_EvalCode(code, namespace, namespace);
+    state->hotfix = NULL;
+    if (result == NULL) {
+        hr_raise(state, NULL, filename, "the hotfix script raised; none of its patches "
+                 "were applied");
+        goto done;
+    }
+    report = batch_commit(&b, started);
+done:
+    Py_XDECREF(result);
+    Py_XDECREF(code);
+    Py_XDECREF(namespace);
     batch_clear(&b);
     return report;
 }
