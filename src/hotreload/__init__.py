@@ -24,7 +24,7 @@ import sys
 import sysconfig
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Iterable, List, Union
+from typing import Any, Dict, Iterable, List, Union
 
 from hotreload import _hotreload
 from hotreload._hotreload import ReloadError
@@ -60,8 +60,13 @@ class Report:
       was kept (``__reload_keep__``, or data of a module without a recorded
       source);
     - ``replaced``: names bound to a new object (changed data statements, a
-      decorator that now returns another kind of object).
+      decorator that now returns another kind of object);
+    - ``stale``: live functions made at run time (closures, lambdas) that keep
+      their old code because their definition no longer exists, or its new
+      code needs a variable their closure does not have.
 
+    ``instances`` maps each class name to the number of live instances its
+    ``__reload_instance__`` hook ran on; ``classes`` groups the lists by class.
     ``seconds`` is the time the engine took.
     """
 
@@ -71,16 +76,45 @@ class Report:
     removed: List[str] = field(default_factory=list)
     kept: List[str] = field(default_factory=list)
     replaced: List[str] = field(default_factory=list)
+    stale: List[str] = field(default_factory=list)
+    instances: Dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+
+    @property
+    def classes(self) -> Dict[str, Dict[str, Any]]:
+        """Per patched class: its members ``updated``, ``added``, ``removed``
+        (member names) and the number of ``instances`` its hook ran on."""
+        classes = {name: {"updated": [], "added": [], "removed": [], "instances": 0}
+                   for name in self.updated if self._is_class(name)}
+        classes.update((name, {"updated": [], "added": [], "removed": [], "instances": 0})
+                       for name in self.instances if name not in classes)
+        for kind in ("updated", "added", "removed"):
+            for name in getattr(self, kind):
+                owner, _, member = name.rpartition(".")
+                if owner in classes:
+                    classes[owner][kind].append(member)
+        for name, count in self.instances.items():
+            classes[name]["instances"] = count
+        return classes
+
+    def _is_class(self, name: str) -> bool:
+        # A class is an updated name that other reported names are members of.
+        prefix = name + "."
+        return any(other.startswith(prefix)
+                   for kind in ("updated", "added", "removed", "replaced")
+                   for other in getattr(self, kind)) or name in self.instances
 
     def __str__(self) -> str:
         if not (self.modules or self.updated or self.added or self.removed):
             return "nothing to reload"
         parts = [
             f"{len(getattr(self, kind))} {kind}"
-            for kind in ("updated", "added", "removed", "replaced", "kept")
+            for kind in ("updated", "added", "removed", "replaced", "kept", "stale")
             if getattr(self, kind)
         ]
+        hooked = sum(self.instances.values())
+        if hooked:
+            parts.append(f"{hooked} instances migrated")
         changes = ", ".join(parts) if parts else "no change"
         where = ", ".join(self.modules) if self.modules else "patch"
         return f"{where}: {changes} in {self.seconds * 1000:.1f} ms"

@@ -274,7 +274,10 @@ hr_class_diff(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fre
 {
     members m;
     int status = -1;
-    if (hr_identity_add(batch->identity, (PyObject *)fresh, (PyObject *)live) < 0) {
+    PyObject *pair = PyTuple_Pack(2, (PyObject *)live, (PyObject *)fresh);
+    int listed = pair ? PyList_Append(batch->patched, pair) : -1;
+    Py_XDECREF(pair);
+    if (listed < 0 || hr_identity_add(batch->identity, (PyObject *)fresh, (PyObject *)live) < 0) {
         return -1;
     }
     if (members_read(batch, u, old_stmt, new_stmt, &m) < 0

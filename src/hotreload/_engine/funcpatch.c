@@ -119,6 +119,24 @@ hr_function_patch(hr_journal *journal, PyFunctionObject *target,
     return 0;
 }
 
+int
+hr_function_set_code(hr_journal *journal, PyFunctionObject *func, PyObject *code,
+                     PyObject *closure)
+{
+    if (HR_CODE_NFREEVARS((PyCodeObject *)code) != PyTuple_GET_SIZE(closure)) {
+        PyErr_SetString(PyExc_ValueError, "closure does not match the code's free variables");
+        return -1;
+    }
+    if (hr_journal_save_function(journal, func) < 0) {
+        return -1;
+    }
+    hr_function_forget_version(func);
+    Py_XSETREF(func->func_closure, PyTuple_GET_SIZE(closure) ? Py_NewRef(closure) : NULL);
+    Py_XSETREF(func->func_code, Py_NewRef(code));
+    hr_function_forget_version(func);
+    return 0;
+}
+
 /* New reference: the builtins dict a function with these globals sees. */
 static PyObject *
 builtins_of(PyObject *globals)

@@ -178,6 +178,10 @@ void hr_journal_rollback(hr_journal *journal);
  * holding a new object get the live one.  The journal saves `target` first. */
 int hr_function_patch(hr_journal *journal, PyFunctionObject *target,
                       PyFunctionObject *source, PyObject *globals, PyObject *identity);
+/* Gives a live function new code and the closure it needs (same cells,
+ * reordered), saving its state in the journal first. */
+int hr_function_set_code(hr_journal *journal, PyFunctionObject *func, PyObject *code,
+                         PyObject *closure);
 /* New reference: the function a decorator wrapped, found through
  * __wrapped__, __func__, fget, partial.func and closure cells, whose code is
  * named `name`; `wrapper` itself when it is that function; NULL with no
@@ -187,6 +191,31 @@ PyFunctionObject *hr_unwrap(PyObject *wrapper, PyObject *name);
  * its closure cells at the live objects new ones stand for.  Only for
  * functions the reload made: nothing live is written. */
 int hr_function_adopt(PyFunctionObject *func, PyObject *globals, PyObject *identity);
+
+/* ------------------------------------------------------------------------ */
+/* heap.c: one walk over the tracked objects                                */
+/* ------------------------------------------------------------------------ */
+
+/* A set of pointers, for membership tests in the walk. */
+typedef struct {
+    const void **slots;
+    Py_ssize_t count, capacity;
+} hr_ptrset;
+
+int hr_ptrset_add(hr_ptrset *set, const void *ptr);
+int hr_ptrset_has(const hr_ptrset *set, const void *ptr);
+void hr_ptrset_clear(hr_ptrset *set);
+
+/* What the walk looks for, and what it found (lists of new references). */
+typedef struct {
+    hr_ptrset old_codes;      /* code objects whose functions must be found */
+    hr_ptrset hooked_types;   /* types whose instances must be found */
+    PyObject *functions;      /* list: functions holding one of old_codes */
+    PyObject *instances;      /* list: instances of hooked_types */
+} hr_heap_query;
+
+/* Walks the heap once (not at all when the query is empty). */
+int hr_heap_walk(hr_heap_query *query);
 
 /* ------------------------------------------------------------------------ */
 /* identity map: new object -> the live object it stands for                 */
@@ -207,6 +236,7 @@ typedef enum {
     HR_ACT_PATCH,       /* target: live function, value: new function, key: globals
                            the live function takes (patch()), or NULL to keep its own */
     HR_ACT_ADOPT,       /* target: function made by the reload, value: live globals */
+    HR_ACT_CODE,        /* target: live closure, value: its new code, key: its closure */
 } hr_action_kind;
 
 typedef struct {
@@ -270,8 +300,11 @@ typedef struct hr_batch_s {
                                 functions are patched; NULL for patch() */
     int take_globals;        /* patch(): live functions take the new ones' globals */
     hr_actions actions;
+    PyObject *code_map;      /* id(old nested code) -> new code or None (closures.c) */
+    PyObject *patched;       /* list of (live class, new class) patched */
     /* the report: lists of qualified names */
-    PyObject *updated, *added, *removed, *kept, *replaced;
+    PyObject *updated, *added, *removed, *kept, *replaced, *stale;
+    PyObject *instances;     /* dict: class name -> instances its hook ran on */
 } hr_batch;
 
 /* reload.c: reloads the modules of `targets` (a tuple of modules or
@@ -294,6 +327,21 @@ PyObject *hr_hotfix(hr_state *state, PyObject *source, PyObject *filename);
  * between bytecodes (Py_AddPendingCall).  Safe from any thread holding the
  * GIL.  Errors of the callable are reported as unraisable. */
 int hr_call_on_main_thread(PyObject *module, PyObject *callable);
+
+/* closures.c: adds to the heap query the old code nested in every patched
+ * function, paired with the new code in batch->code_map. */
+int hr_closures_query(hr_batch *batch, hr_heap_query *query);
+/* closures.c: after the walk, plans the new code for each live closure
+ * found (or reports it as stale). */
+int hr_closures_plan(hr_batch *batch, hr_heap_query *query);
+
+/* hooks.c: adds to the heap query the classes whose instances get
+ * __reload_instance__ (patched classes defining it, and their subclasses). */
+int hr_hooks_query(hr_batch *batch, hr_heap_query *query);
+/* hooks.c: after the commit: __reload_module__(old) per module, then
+ * __reload_class__(cls) per patched class, then __reload_instance__(self)
+ * per instance found.  -1 with ReloadError set when one raises. */
+int hr_hooks_run(hr_batch *batch, hr_heap_query *query);
 
 /* plan.c: pairs each new statement with an old one: def and class
  * statements by kind and name, others by normalized text; match[i] is the

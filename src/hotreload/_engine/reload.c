@@ -69,6 +69,28 @@ batch_clear(hr_batch *b)
     Py_CLEAR(b->removed);
     Py_CLEAR(b->kept);
     Py_CLEAR(b->replaced);
+    Py_CLEAR(b->stale);
+    Py_CLEAR(b->instances);
+    Py_CLEAR(b->code_map);
+    Py_CLEAR(b->patched);
+}
+
+/* The batch's bookkeeping and report lists. */
+static int
+batch_lists(hr_batch *b)
+{
+    b->identity = PyDict_New();
+    b->code_map = PyDict_New();
+    b->patched = PyList_New(0);
+    b->updated = PyList_New(0);
+    b->added = PyList_New(0);
+    b->removed = PyList_New(0);
+    b->kept = PyList_New(0);
+    b->replaced = PyList_New(0);
+    b->stale = PyList_New(0);
+    b->instances = PyDict_New();
+    return b->identity && b->code_map && b->patched && b->updated && b->added && b->removed
+                   && b->kept && b->replaced && b->stale && b->instances ? 0 : -1;
 }
 
 /* New reference: the text of a source file's bytes, decoded as the import
@@ -436,28 +458,6 @@ module_names(hr_batch *b)
     return names;
 }
 
-/* Calls each module's __reload_module__(old) after the commit. */
-static int
-run_hooks(hr_batch *b)
-{
-    for (Py_ssize_t i = 0; i < b->count; i++) {
-        hr_unit *u = &b->units[i];
-        PyObject *hook = PyDict_GetItemString(u->live, "__reload_module__");
-        if (hook == NULL || u->old_values == NULL) {
-            continue;
-        }
-        Py_INCREF(hook);
-        PyObject *result = PyObject_CallOneArg(hook, u->old_values);
-        Py_DECREF(hook);
-        if (result == NULL) {
-            return hr_raise(b->state, u->name, NULL, "its __reload_module__ hook raised; "
-                            "the reload was undone");
-        }
-        Py_DECREF(result);
-    }
-    return 0;
-}
-
 /* New reference: the report as a dict, for the Python layer's Report. */
 static PyObject *
 make_report(hr_batch *b, double seconds)
@@ -466,9 +466,10 @@ make_report(hr_batch *b, double seconds)
     if (names == NULL) {
         return NULL;
     }
-    return Py_BuildValue("{sNsOsOsOsOsOsd}", "modules", names, "updated", b->updated,
+    return Py_BuildValue("{sNsOsOsOsOsOsOsOsd}", "modules", names, "updated", b->updated,
                          "added", b->added, "removed", b->removed, "kept", b->kept,
-                         "replaced", b->replaced, "seconds", seconds);
+                         "replaced", b->replaced, "stale", b->stale,
+                         "instances", b->instances, "seconds", seconds);
 }
 
 static int
@@ -489,6 +490,8 @@ transact(hr_batch *b, double started)
 {
     PyObject *young = NULL, *report = NULL, *saved_records = NULL;
     hr_journal *journal = NULL;
+    hr_heap_query query;
+    memset(&query, 0, sizeof(query));
     long collections = gc_collections();
     int gc_was = hr_gc_pause();
     if (gc_was < 0) {
@@ -506,6 +509,14 @@ transact(hr_batch *b, double started)
         goto done;
     }
     Py_CLEAR(young);
+    /* One walk over the heap for the whole batch, if anything needs it. */
+    query.functions = PyList_New(0);
+    query.instances = PyList_New(0);
+    if (query.functions == NULL || query.instances == NULL
+        || hr_closures_query(b, &query) < 0 || hr_hooks_query(b, &query) < 0
+        || hr_heap_walk(&query) < 0 || hr_closures_plan(b, &query) < 0) {
+        goto done;
+    }
     for (Py_ssize_t i = 0; i < b->count; i++) {
         hr_unit *u = &b->units[i];
         if (has_hook(u) && (u->old_values = PyDict_Copy(u->live)) == NULL) {
@@ -529,7 +540,7 @@ transact(hr_batch *b, double started)
     }
     hr_gc_resume(gc_was);
     gc_was = 0;
-    if (run_hooks(b) < 0) {
+    if (hr_hooks_run(b, &query) < 0) {
         hr_journal_rollback(journal);
         PyDict_Clear(b->state->records);
         if (PyDict_Update(b->state->records, saved_records) < 0) {
@@ -542,6 +553,10 @@ done:
     hr_gc_resume(gc_was);
     Py_XDECREF(young);
     Py_XDECREF(saved_records);
+    Py_XDECREF(query.functions);
+    Py_XDECREF(query.instances);
+    hr_ptrset_clear(&query.old_codes);
+    hr_ptrset_clear(&query.hooked_types);
     /* Freed last: releases the replaced objects, whose finalizers may run. */
     hr_journal_free(journal);
     return report;
@@ -563,17 +578,11 @@ hr_reload(hr_state *state, PyObject *targets)
     state->busy = 1;
     b.count = PyTuple_GET_SIZE(targets);
     b.units = PyMem_Calloc(b.count + 1, sizeof(hr_unit));
-    b.identity = PyDict_New();
-    b.updated = PyList_New(0);
-    b.added = PyList_New(0);
-    b.removed = PyList_New(0);
-    b.kept = PyList_New(0);
-    b.replaced = PyList_New(0);
     if (b.units == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    if (!b.identity || !b.updated || !b.added || !b.removed || !b.kept || !b.replaced) {
+    if (batch_lists(&b) < 0) {
         goto done;
     }
     Py_ssize_t n_targets = b.count;
@@ -645,13 +654,7 @@ batch_open(hr_batch *b, hr_state *state)
     memset(b, 0, sizeof(*b));
     b->state = state;
     b->take_globals = 1;  /* the new code reads the names of its own module */
-    b->identity = PyDict_New();
-    b->updated = PyList_New(0);
-    b->added = PyList_New(0);
-    b->removed = PyList_New(0);
-    b->kept = PyList_New(0);
-    b->replaced = PyList_New(0);
-    if (!b->identity || !b->updated || !b->added || !b->removed || !b->kept || !b->replaced) {
+    if (batch_lists(b) < 0) {
         batch_clear(b);
         return -1;
     }

@@ -306,6 +306,9 @@ apply(hr_action *action, hr_journal *journal, PyObject *identity)
                                  (PyFunctionObject *)action->value, action->key, identity);
     case HR_ACT_ADOPT:
         return hr_function_adopt((PyFunctionObject *)action->target, action->value, identity);
+    case HR_ACT_CODE:
+        return hr_function_set_code(journal, (PyFunctionObject *)action->target, action->value,
+                                    action->key);
     }
     return 0;
 }
@@ -317,7 +320,7 @@ hr_actions_commit(hr_actions *actions, hr_journal *journal, PyObject *identity)
      * already sees the live globals; then code into live functions; then
      * the names that make the new objects reachable. */
     static const hr_action_kind order[] = {
-        HR_ACT_ADOPT, HR_ACT_PATCH, HR_ACT_TYPE_SET, HR_ACT_DICT_SET,
+        HR_ACT_ADOPT, HR_ACT_PATCH, HR_ACT_CODE, HR_ACT_TYPE_SET, HR_ACT_DICT_SET,
     };
     for (size_t pass = 0; pass < sizeof(order) / sizeof(order[0]); pass++) {
         for (Py_ssize_t i = 0; i < actions->count; i++) {

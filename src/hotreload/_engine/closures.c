@@ -1,0 +1,183 @@
+/* Live closures: functions made at run time from code nested in a patched
+ * function.
+ *
+ * `def make_handler(n): def handler(x): ...; return handler` - each handler
+ * the factory made before the reload is its own function object, holding
+ * the old nested code.  Patching make_handler does not reach them.  The old
+ * and new nested code objects are paired by their position in the source
+ * (the path of names from the patched function down, with an occurrence
+ * number for repeated names such as <lambda>), the heap walk finds the live
+ * functions holding an old one, and each takes the new code; its closure
+ * cells are matched by free-variable name.  A function whose code has no
+ * counterpart any more (its definition was deleted), or whose new code
+ * needs a variable its closure does not have, keeps its old code and is
+ * reported as stale. */
+#include "hotreload.h"
+
+#include <string.h>
+
+/* Comprehensions are nested code too, but their functions never outlive
+ * the expression that made them. */
+static int
+is_comprehension(PyObject *name)
+{
+    static const char *const names[] = {"<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>", NULL};
+    for (int i = 0; names[i]; i++) {
+        if (PyUnicode_CompareWithASCIIString(name, names[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Fills `paths` (path -> code) with the code objects nested in `code`. */
+static int
+collect_nested(PyObject *code, PyObject *prefix, PyObject *paths)
+{
+    PyObject *consts = PyObject_GetAttrString(code, "co_consts");
+    PyObject *seen = consts ? PyDict_New() : NULL;  /* name -> occurrences so far */
+    int status = -1;
+    if (seen == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); i++) {
+        PyObject *inner = PyTuple_GET_ITEM(consts, i);
+        if (!PyCode_Check(inner)) {
+            continue;
+        }
+        PyObject *name = ((PyCodeObject *)inner)->co_name;
+        if (is_comprehension(name)) {
+            continue;
+        }
+        PyObject *count = PyDict_GetItemWithError(seen, name);
+        long k = count ? PyLong_AsLong(count) : 0;
+        PyObject *next = PyLong_FromLong(k + 1);
+        PyObject *path = next ? PyUnicode_FromFormat("%U/%U#%ld", prefix, name, k) : NULL;
+        int ok = path != NULL && PyDict_SetItem(seen, name, next) == 0
+                 && PyDict_SetItem(paths, path, inner) == 0
+                 && collect_nested(inner, path, paths) == 0;
+        Py_XDECREF(next);
+        Py_XDECREF(path);
+        if (!ok) {
+            goto done;
+        }
+    }
+    status = 0;
+done:
+    Py_XDECREF(seen);
+    Py_XDECREF(consts);
+    return status;
+}
+
+/* Pairs the nested code of one patched function with the new one's. */
+static int
+pair_nested(hr_batch *b, hr_heap_query *q, PyObject *old_code, PyObject *new_code)
+{
+    PyObject *old_paths = PyDict_New();
+    PyObject *new_paths = PyDict_New();
+    PyObject *root = PyUnicode_FromString("");
+    int status = -1;
+    if (!old_paths || !new_paths || !root || collect_nested(old_code, root, old_paths) < 0
+        || collect_nested(new_code, root, new_paths) < 0) {
+        goto done;
+    }
+    PyObject *path, *old_inner;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(old_paths, &pos, &path, &old_inner)) {
+        PyObject *new_inner = PyDict_GetItemWithError(new_paths, path);
+        if (new_inner == NULL && PyErr_Occurred()) {
+            goto done;
+        }
+        /* Value None: the definition is gone; its live functions are stale. */
+        if (hr_identity_add(b->code_map, old_inner, new_inner ? new_inner : Py_None) < 0
+            || hr_ptrset_add(&q->old_codes, old_inner) < 0) {
+            goto done;
+        }
+    }
+    status = 0;
+done:
+    Py_XDECREF(old_paths);
+    Py_XDECREF(new_paths);
+    Py_XDECREF(root);
+    return status;
+}
+
+int
+hr_closures_query(hr_batch *b, hr_heap_query *q)
+{
+    for (Py_ssize_t i = 0; i < b->actions.count; i++) {
+        hr_action *action = &b->actions.items[i];
+        if (action->kind != HR_ACT_PATCH) {
+            continue;
+        }
+        PyObject *old_code = PyFunction_GET_CODE(action->target);
+        PyObject *new_code = PyFunction_GET_CODE(action->value);
+        if (old_code != new_code && pair_nested(b, q, old_code, new_code) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* New reference: the closure `func` needs for `code`: its own cells,
+ * reordered by free-variable name.  NULL with no exception when a variable
+ * has no cell. */
+static PyObject *
+closure_for(PyFunctionObject *func, PyObject *code)
+{
+    PyObject *old_names = PyObject_GetAttrString(func->func_code, "co_freevars");
+    PyObject *new_names = old_names ? PyObject_GetAttrString(code, "co_freevars") : NULL;
+    PyObject *closure = NULL;
+    if (new_names == NULL) {
+        goto done;
+    }
+    closure = PyTuple_New(PyTuple_GET_SIZE(new_names));
+    for (Py_ssize_t i = 0; closure && i < PyTuple_GET_SIZE(new_names); i++) {
+        Py_ssize_t found = -1;
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(old_names); j++) {
+            if (PyUnicode_Compare(PyTuple_GET_ITEM(old_names, j),
+                                  PyTuple_GET_ITEM(new_names, i)) == 0) {
+                found = j;
+                break;
+            }
+        }
+        if (found < 0 || func->func_closure == NULL) {
+            Py_CLEAR(closure);
+            break;
+        }
+        PyTuple_SET_ITEM(closure, i, Py_NewRef(PyTuple_GET_ITEM(func->func_closure, found)));
+    }
+done:
+    Py_XDECREF(old_names);
+    Py_XDECREF(new_names);
+    return closure;
+}
+
+int
+hr_closures_plan(hr_batch *b, hr_heap_query *q)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(q->functions); i++) {
+        PyFunctionObject *func = (PyFunctionObject *)PyList_GET_ITEM(q->functions, i);
+        PyObject *code = hr_identity_get(b->code_map, func->func_code);
+        PyObject *closure = code != Py_None ? closure_for(func, code) : NULL;
+        if (closure == NULL) {
+            if (PyErr_Occurred()) {
+                return -1;
+            }
+            PyObject *module = func->func_module ? func->func_module : Py_None;
+            PyObject *line = PyUnicode_FromFormat("%S.%U", module, func->func_qualname);
+            int status = line ? PyList_Append(b->stale, line) : -1;
+            Py_XDECREF(line);
+            if (status < 0) {
+                return -1;
+            }
+            continue;
+        }
+        int status = hr_actions_add(&b->actions, HR_ACT_CODE, (PyObject *)func, closure, code);
+        Py_DECREF(closure);
+        if (status < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,135 @@
+/* One pass over the interpreter's tracked objects, for the whole batch.
+ *
+ * Two things need the heap after a batch is prepared, and only then:
+ *   - live closures: functions made at run time from code nested in a
+ *     patched function (a factory's handlers, lambdas, methods of classes
+ *     defined in functions) still hold the old nested code;
+ *   - instance hooks: every live instance of a patched class that defines
+ *     __reload_instance__ (or of its subclasses) gets it called once.
+ * Both are answered by the same single walk, made only when one of them has
+ * something to look for.  Membership tests use a pointer set, so the walk
+ * costs a few nanoseconds per object and allocates nothing but its results.
+ *
+ * 3.12+ walks with PyUnstable_GC_VisitObjects; older interpreters only offer
+ * gc.get_objects(), which builds a list of every object first. */
+#include "hotreload.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------------------ */
+/* A set of pointers (open addressing, power-of-two table)                   */
+/* ------------------------------------------------------------------------ */
+
+int
+hr_ptrset_add(hr_ptrset *set, const void *ptr)
+{
+    if ((set->count + 1) * 2 > set->capacity) {
+        Py_ssize_t capacity = set->capacity ? set->capacity * 2 : 64;
+        const void **slots = PyMem_Calloc(capacity, sizeof(void *));
+        if (slots == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < set->capacity; i++) {
+            if (set->slots[i] != NULL) {
+                size_t k = ((uintptr_t)set->slots[i] >> 4) & (capacity - 1);
+                while (slots[k] != NULL) {
+                    k = (k + 1) & (capacity - 1);
+                }
+                slots[k] = set->slots[i];
+            }
+        }
+        PyMem_Free(set->slots);
+        set->slots = slots;
+        set->capacity = capacity;
+    }
+    size_t k = ((uintptr_t)ptr >> 4) & (set->capacity - 1);
+    while (set->slots[k] != NULL) {
+        if (set->slots[k] == ptr) {
+            return 0;
+        }
+        k = (k + 1) & (set->capacity - 1);
+    }
+    set->slots[k] = ptr;
+    set->count++;
+    return 0;
+}
+
+int
+hr_ptrset_has(const hr_ptrset *set, const void *ptr)
+{
+    if (set->count == 0) {
+        return 0;
+    }
+    size_t k = ((uintptr_t)ptr >> 4) & (set->capacity - 1);
+    while (set->slots[k] != NULL) {
+        if (set->slots[k] == ptr) {
+            return 1;
+        }
+        k = (k + 1) & (set->capacity - 1);
+    }
+    return 0;
+}
+
+void
+hr_ptrset_clear(hr_ptrset *set)
+{
+    PyMem_Free(set->slots);
+    memset(set, 0, sizeof(*set));
+}
+
+/* ------------------------------------------------------------------------ */
+/* The walk                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    hr_heap_query *query;
+    int failed;
+} walk_state;
+
+/* Returns 1 to go on, 0 to stop (an error is set). */
+static int
+visit(PyObject *obj, void *arg)
+{
+    walk_state *walk = (walk_state *)arg;
+    hr_heap_query *q = walk->query;
+    PyObject *into = NULL;
+    if (PyFunction_Check(obj)) {
+        if (hr_ptrset_has(&q->old_codes, PyFunction_GET_CODE(obj))) {
+            into = q->functions;
+        }
+    }
+    else if (hr_ptrset_has(&q->hooked_types, Py_TYPE(obj))) {
+        into = q->instances;
+    }
+    if (into != NULL && PyList_Append(into, obj) < 0) {
+        walk->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+int
+hr_heap_walk(hr_heap_query *query)
+{
+    walk_state walk = {query, 0};
+    if (query->old_codes.count == 0 && query->hooked_types.count == 0) {
+        return 0;
+    }
+#if HR_PY312
+    PyUnstable_GC_VisitObjects(visit, &walk);
+    return walk.failed ? -1 : 0;
+#else
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *objects = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
+    Py_XDECREF(gc);
+    if (objects == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objects) && !walk.failed; i++) {
+        visit(PyList_GET_ITEM(objects, i), &walk);
+    }
+    Py_DECREF(objects);
+    return walk.failed ? -1 : 0;
+#endif
+}
