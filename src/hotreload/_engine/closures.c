@@ -153,31 +153,52 @@ done:
     return closure;
 }
 
+/* Plans the new code of one live closure, or reports it stale. */
+static int
+plan_closure(hr_batch *b, PyFunctionObject *func)
+{
+    PyObject *code = hr_identity_get(b->code_map, func->func_code);
+    PyObject *closure = code != Py_None ? closure_for(func, code) : NULL;
+    if (closure == NULL) {
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+        PyObject *module = func->func_module ? func->func_module : Py_None;
+        PyObject *line = PyUnicode_FromFormat("%S.%U", module, func->func_qualname);
+        int status = line ? PyList_Append(b->stale, line) : -1;
+        Py_XDECREF(line);
+        return status;
+    }
+    int status = hr_actions_add(&b->actions, HR_ACT_CODE, (PyObject *)func, closure, code);
+    Py_DECREF(closure);
+    return status;
+}
+
 int
 hr_closures_plan(hr_batch *b, hr_heap_query *q)
 {
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(q->functions); i++) {
-        PyFunctionObject *func = (PyFunctionObject *)PyList_GET_ITEM(q->functions, i);
-        PyObject *code = hr_identity_get(b->code_map, func->func_code);
-        PyObject *closure = code != Py_None ? closure_for(func, code) : NULL;
-        if (closure == NULL) {
-            if (PyErr_Occurred()) {
-                return -1;
-            }
-            PyObject *module = func->func_module ? func->func_module : Py_None;
-            PyObject *line = PyUnicode_FromFormat("%S.%U", module, func->func_qualname);
-            int status = line ? PyList_Append(b->stale, line) : -1;
-            Py_XDECREF(line);
-            if (status < 0) {
-                return -1;
-            }
-            continue;
-        }
-        int status = hr_actions_add(&b->actions, HR_ACT_CODE, (PyObject *)func, closure, code);
-        Py_DECREF(closure);
-        if (status < 0) {
-            return -1;
+    /* A function that a patch already pours new code into (a closure bound
+     * to a name whose statement ran again) takes that patch, not this. */
+    hr_ptrset patched = {0};
+    int status = -1;
+    for (Py_ssize_t i = 0; i < b->actions.count; i++) {
+        if (b->actions.items[i].kind == HR_ACT_PATCH
+            && hr_ptrset_add(&patched, b->actions.items[i].target) < 0) {
+            goto done;
         }
     }
-    return 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(q->functions); i++) {
+        PyFunctionObject *func = (PyFunctionObject *)PyList_GET_ITEM(q->functions, i);
+        if (hr_ptrset_has(&patched, func)) {
+            continue;
+        }
+        if (plan_closure(b, func) < 0) {
+            goto done;
+        }
+    }
+    status = 0;
+done:
+    hr_ptrset_clear(&patched);
+    return status;
 }
+
