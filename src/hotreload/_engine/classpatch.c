@@ -154,16 +154,34 @@ check_layout(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fres
         return hr_raise(batch->state, u->name, qualname, "its metaclass changed from %s to %s",
                         Py_TYPE(live)->tp_name, Py_TYPE(fresh)->tp_name);
     }
+    return 0;
+}
+
+/* New bases, when the class statement names others: given at the commit
+ * through type.__bases__'s own checks (layout, MRO), which refuse an
+ * incompatible change; the commit is then undone. */
+static int
+plan_bases(hr_batch *batch, PyTypeObject *live, PyTypeObject *fresh)
+{
     PyObject *bases = fresh->tp_bases;
-    int same = PyTuple_GET_SIZE(bases) == PyTuple_GET_SIZE(live->tp_bases);
-    for (Py_ssize_t i = 0; same && i < PyTuple_GET_SIZE(bases); i++) {
+    Py_ssize_t n = PyTuple_GET_SIZE(bases);
+    int same = n == PyTuple_GET_SIZE(live->tp_bases);
+    for (Py_ssize_t i = 0; same && i < n; i++) {
         same = hr_identity_get(batch->identity, PyTuple_GET_ITEM(bases, i))
                == PyTuple_GET_ITEM(live->tp_bases, i);
     }
-    if (!same) {
-        return hr_raise(batch->state, u->name, qualname, "its base classes changed");
+    if (same) {
+        return 0;
     }
-    return 0;
+    PyObject *mapped = PyTuple_New(n);
+    for (Py_ssize_t i = 0; mapped && i < n; i++) {
+        PyTuple_SET_ITEM(mapped, i, Py_NewRef(hr_identity_get(batch->identity,
+                                                              PyTuple_GET_ITEM(bases, i))));
+    }
+    int status = mapped ? hr_actions_add(&batch->actions, HR_ACT_BASES, (PyObject *)live, NULL,
+                                         mapped) : -1;
+    Py_XDECREF(mapped);
+    return status;
 }
 
 static int
@@ -268,6 +286,189 @@ defined_in_class(PyObject *value, PyObject *class_qualname)
     return inside;
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* Declarative classes                                                       */
+/* ------------------------------------------------------------------------ */
+
+int
+hr_class_is_declarative(PyObject *cls)
+{
+    static const char *const marks[] = {
+        "_member_map_",          /* enum */
+        "__dataclass_fields__",  /* dataclasses */
+        "_fields",               /* namedtuple, typing.NamedTuple */
+        "__attrs_attrs__",       /* attrs */
+        NULL,
+    };
+    if (!PyType_Check(cls)) {
+        return 0;
+    }
+    PyObject *dict = ((PyTypeObject *)cls)->tp_dict;
+    for (int i = 0; marks[i]; i++) {
+        if (PyDict_GetItemString(dict, marks[i]) != NULL) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+is_enum(PyTypeObject *type)
+{
+    return PyDict_GetItemString(type->tp_dict, "_member_map_") != NULL
+           && PyDict_GetItemString(type->tp_dict, "_member_names_") != NULL;
+}
+
+/* Enum bookkeeping whose values are members (or lists of them). */
+static const char *const enum_tables[] = {
+    "_member_map_", "_member_names_", "_value2member_map_", "_unhashable_values_",
+    "_unhashable_values_map_", NULL,
+};
+
+/* New reference: a copy of an enum table whose members are the live ones. */
+static PyObject *
+map_table(hr_batch *b, PyObject *table)
+{
+    if (PyDict_Check(table)) {
+        PyObject *copy = PyDict_New();
+        PyObject *key, *value;
+        Py_ssize_t pos = 0;
+        while (copy && PyDict_Next(table, &pos, &key, &value)) {
+            if (PyDict_SetItem(copy, key, hr_identity_get(b->identity, value)) < 0) {
+                Py_CLEAR(copy);
+            }
+        }
+        return copy;
+    }
+    if (PyList_Check(table)) {
+        PyObject *copy = PyList_New(PyList_GET_SIZE(table));
+        for (Py_ssize_t i = 0; copy && i < PyList_GET_SIZE(table); i++) {
+            PyList_SET_ITEM(copy, i, Py_NewRef(hr_identity_get(b->identity, PyList_GET_ITEM(table, i))));
+        }
+        return copy;
+    }
+    return Py_NewRef(table);
+}
+
+/* A member whose value is its own immutable payload (IntEnum, StrEnum...)
+ * cannot take another value in place. */
+static int
+value_is_payload(PyObject *member)
+{
+    return PyLong_Check(member) || PyUnicode_Check(member) || PyFloat_Check(member)
+           || PyBytes_Check(member) || PyTuple_Check(member);
+}
+
+/* Enums: a member that stays keeps its identity (`old is Color.RED`) and
+ * takes a changed value; new members move to the live class; removed ones
+ * go.  EnumMeta refuses these writes from Python; the commit writes through
+ * type.__setattr__ itself.  Adds the names it handled to `handled`. */
+static int
+enum_diff(hr_batch *b, hr_unit *u, PyTypeObject *live, PyTypeObject *fresh, PyObject *qualname,
+          PyObject *handled)
+{
+    PyObject *live_map = PyDict_GetItemString(live->tp_dict, "_member_map_");
+    PyObject *fresh_map = PyDict_GetItemString(fresh->tp_dict, "_member_map_");
+    PyObject *name, *member;
+    Py_ssize_t pos = 0;
+    if (live_map == NULL || fresh_map == NULL) {
+        return 0;
+    }
+    /* First the identities, so the tables below map to live members. */
+    while (PyDict_Next(fresh_map, &pos, &name, &member)) {
+        PyObject *canonical = PyObject_GetAttrString(member, "_name_");
+        PyObject *old = canonical ? PyDict_GetItemWithError(live_map, canonical) : NULL;
+        PyObject *path = canonical ? member_path(qualname, name) : NULL;
+        int status = path == NULL || PySet_Add(handled, name) < 0 ? -1 : 0;
+        if (status == 0 && PyUnicode_Compare(canonical, name) != 0) {
+            /* An alias: it follows its canonical member. */
+        }
+        else if (status == 0 && old == NULL) {
+            PyObject *member_dict = PyObject_GetAttrString(member, "__dict__");
+            status = member_dict ? PyDict_SetItemString(member_dict, "__objclass__", (PyObject *)live) : -1;
+            Py_XDECREF(member_dict);
+            if (status == 0) {
+                status = hr_report(b->added, u->name, path);
+            }
+        }
+        else if (status == 0) {
+            PyObject *old_value = PyObject_GetAttrString(old, "_value_");
+            PyObject *new_value = old_value ? PyObject_GetAttrString(member, "_value_") : NULL;
+            int same = new_value ? PyObject_RichCompareBool(old_value, new_value, Py_EQ) : -1;
+            if (same < 0) {
+                status = -1;
+            }
+            else if (same || !value_is_payload(old)) {
+                PyObject *old_dict = same ? NULL : PyObject_GetAttrString(old, "__dict__");
+                status = hr_identity_add(b->identity, member, old);
+                if (status == 0 && !same) {
+                    PyObject *key = old_dict ? PyUnicode_FromString("_value_") : NULL;
+                    status = key ? hr_actions_add(&b->actions, HR_ACT_DICT_SET, old_dict, key,
+                                                  new_value) : -1;
+                    Py_XDECREF(key);
+                    status = status == 0 ? hr_report(b->updated, u->name, path) : -1;
+                }
+                Py_XDECREF(old_dict);
+            }
+            else {
+                status = hr_report(b->replaced, u->name, path);
+            }
+            Py_XDECREF(old_value);
+            Py_XDECREF(new_value);
+        }
+        Py_XDECREF(canonical);
+        Py_XDECREF(path);
+        if (status < 0) {
+            return -1;
+        }
+    }
+    /* Members that left the source. */
+    pos = 0;
+    while (PyDict_Next(live_map, &pos, &name, &member)) {
+        int present = PyDict_Contains(fresh_map, name);
+        if (present < 0 || PySet_Add(handled, name) < 0) {
+            return -1;
+        }
+        if (!present) {
+            PyObject *path = member_path(qualname, name);
+            int ok = path && hr_actions_add(&b->actions, HR_ACT_TYPE_SET, (PyObject *)live, name, NULL) == 0
+                     && hr_report(b->removed, u->name, path) == 0;
+            Py_XDECREF(path);
+            if (!ok) {
+                return -1;
+            }
+        }
+    }
+    /* The class attributes of members, and the tables, now with live members. */
+    pos = 0;
+    while (PyDict_Next(fresh_map, &pos, &name, &member)) {
+        PyObject *target = hr_identity_get(b->identity, member);
+        if (PyDict_GetItem(live->tp_dict, name) != target
+            && hr_actions_add(&b->actions, HR_ACT_TYPE_SET, (PyObject *)live, name, target) < 0) {
+            return -1;
+        }
+    }
+    for (int i = 0; enum_tables[i]; i++) {
+        PyObject *table = PyDict_GetItemString(fresh->tp_dict, enum_tables[i]);
+        PyObject *key = PyUnicode_FromString(enum_tables[i]);
+        PyObject *mapped = table && key ? map_table(b, table) : NULL;
+        int status = key == NULL || PySet_Add(handled, key) < 0 ? -1 : 0;
+        if (status == 0 && mapped != NULL) {
+            status = hr_actions_add(&b->actions, HR_ACT_TYPE_SET, (PyObject *)live, key, mapped);
+        }
+        else if (status == 0 && table != NULL) {
+            status = -1;
+        }
+        Py_XDECREF(mapped);
+        Py_XDECREF(key);
+        if (status < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int
 hr_class_diff(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fresh,
               const hr_stmt *old_stmt, const hr_stmt *new_stmt, PyObject *qualname)
@@ -280,14 +481,19 @@ hr_class_diff(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fre
     if (listed < 0 || hr_identity_add(batch->identity, (PyObject *)fresh, (PyObject *)live) < 0) {
         return -1;
     }
-    if (members_read(batch, u, old_stmt, new_stmt, &m) < 0
-        || check_layout(batch, u, live, fresh, qualname) < 0) {
+    PyObject *handled = PySet_New(NULL);
+    if (handled == NULL || members_read(batch, u, old_stmt, new_stmt, &m) < 0
+        || check_layout(batch, u, live, fresh, qualname) < 0
+        || plan_bases(batch, live, fresh) < 0
+        || (is_enum(live) && is_enum(fresh)
+            && enum_diff(batch, u, live, fresh, qualname, handled) < 0)) {
         goto done;
     }
     PyObject *name, *fresh_value, *live_value;
     Py_ssize_t pos = 0;
     while (PyDict_Next(fresh->tp_dict, &pos, &name, &fresh_value)) {
-        if (!PyUnicode_Check(name) || is_class_bookkeeping(fresh, name, fresh_value)) {
+        if (!PyUnicode_Check(name) || is_class_bookkeeping(fresh, name, fresh_value)
+            || PySet_Contains(handled, name) > 0) {
             continue;
         }
         live_value = PyDict_GetItemWithError(live->tp_dict, name);
@@ -312,6 +518,9 @@ hr_class_diff(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fre
     pos = 0;
     while (PyDict_Next(live->tp_dict, &pos, &name, &live_value)) {
         int present = PyDict_Contains(fresh->tp_dict, name);
+        if (present == 0 && PySet_Contains(handled, name) > 0) {
+            continue;
+        }
         if (present != 0 || !PyUnicode_Check(name)) {
             if (present < 0) {
                 goto done;
@@ -338,6 +547,7 @@ hr_class_diff(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fre
     }
     status = 0;
 done:
+    Py_XDECREF(handled);
     members_clear(&m);
     return status;
 }
@@ -390,6 +600,14 @@ hr_blank_unchanged_members(hr_unit *u, Py_ssize_t i, char *buffer)
     if (old_stmt->body < 0 || new_stmt->body < 0) {
         return 0;
     }
+    /* The data members of an enum or a dataclass are its structure. */
+    PyObject *name_obj = PyUnicode_DecodeUTF8(u->new_utf8 + new_stmt->name, new_stmt->name_len, NULL);
+    PyObject *live_cls = name_obj ? PyDict_GetItemWithError(u->live, name_obj) : NULL;
+    Py_XDECREF(name_obj);
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    int declarative = live_cls != NULL && hr_class_is_declarative(live_cls);
     if (split_body(u->old_utf8, old_stmt, &old_members) < 0
         || split_body(u->new_utf8, new_stmt, &new_members) < 0) {
         goto done;
@@ -406,6 +624,9 @@ hr_blank_unchanged_members(hr_unit *u, Py_ssize_t i, char *buffer)
     for (Py_ssize_t k = 0; k < new_members.count; k++) {
         const hr_stmt *st = &new_members.items[k];
         if (match[k] < 0 || !hr_same_norm(st->norm, old_members.items[match[k]].norm)) {
+            continue;
+        }
+        if (declarative && st->kind != HR_STMT_DEF) {
             continue;
         }
         PyObject *name = skippable_name(u->new_utf8, st);

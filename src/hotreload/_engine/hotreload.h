@@ -163,6 +163,8 @@ int hr_journal_dict_set(hr_journal *journal, PyObject *dict, PyObject *key, PyOb
 int hr_journal_type_set(hr_journal *journal, PyTypeObject *type, PyObject *name, PyObject *value);
 /* Saves the whole state of a function before it is patched. */
 int hr_journal_save_function(hr_journal *journal, PyFunctionObject *func);
+/* Gives a class new bases through type.__bases__ (which checks them). */
+int hr_journal_set_bases(hr_journal *journal, PyTypeObject *type, PyObject *bases);
 /* Undoes every write, newest first.  Keeps any current exception. */
 void hr_journal_rollback(hr_journal *journal);
 
@@ -237,6 +239,7 @@ typedef enum {
                            the live function takes (patch()), or NULL to keep its own */
     HR_ACT_ADOPT,       /* target: function made by the reload, value: live globals */
     HR_ACT_CODE,        /* target: live closure, value: its new code, key: its closure */
+    HR_ACT_BASES,       /* target: live class, value: its new bases */
 } hr_action_kind;
 
 typedef struct {
@@ -368,6 +371,10 @@ int hr_diff(hr_batch *batch, hr_unit *unit);
  * when unknown: then every member counts as changed and data is kept). */
 int hr_class_diff(hr_batch *batch, hr_unit *unit, PyTypeObject *live, PyTypeObject *fresh,
                   const hr_stmt *old_stmt, const hr_stmt *new_stmt, PyObject *qualname);
+/* classpatch.c: 1 for classes whose data members define their structure
+ * (enums, dataclasses, named tuples, attrs): those members always run, and
+ * their class decorators, which generate members, run again too. */
+int hr_class_is_declarative(PyObject *cls);
 /* diff.c: plans the patch of a live function (or wrapper) from a new one.
  * `stripped` when the new function was made without its decorators.
  * Returns 1 when patched in place, 0 when it cannot be (the caller

@@ -374,7 +374,9 @@ can_strip(hr_unit *u, Py_ssize_t i, PyObject *name)
         return PyErr_Occurred() ? -1 : 0;
     }
     if (st->kind == HR_STMT_CLASS) {
-        return PyType_Check(live);
+        /* @dataclass and the like generate members from the body: they
+         * run again, on the new class. */
+        return PyType_Check(live) && !hr_class_is_declarative(live);
     }
     PyFunctionObject *inner = hr_unwrap(live, name);
     if (inner == NULL) {

@@ -532,6 +532,10 @@ transact(hr_batch *b, double started)
     }
     /* The commit: no Python code runs from here to the end of it. */
     if (hr_actions_commit(&b->actions, journal, b->identity) < 0) {
+        /* CPython refused a write (type.__bases__ checks the new bases'
+         * layout and MRO); the journal has undone the others. */
+        hr_raise(b->state, b->count == 1 ? b->units[0].name : NULL, NULL,
+                 "a change was refused by the interpreter; nothing was changed");
         goto done;
     }
     if (save_records(b) < 0) {

@@ -12,6 +12,7 @@ typedef enum {
     UNDO_DICT_ITEM,
     UNDO_TYPE_ATTR,
     UNDO_FUNCTION,
+    UNDO_BASES,
 } undo_kind;
 
 /* The fields of a function that a patch may change. */
@@ -179,6 +180,33 @@ hr_journal_type_set(hr_journal *journal, PyTypeObject *type, PyObject *name, PyO
     return 0;
 }
 
+static int
+bases_write(PyTypeObject *type, PyObject *bases)
+{
+    static PyObject *name = NULL;
+    if (name == NULL && (name = PyUnicode_InternFromString("__bases__")) == NULL) {
+        return -1;
+    }
+    return PyType_Type.tp_setattro((PyObject *)type, name, bases);
+}
+
+int
+hr_journal_set_bases(hr_journal *journal, PyTypeObject *type, PyObject *bases)
+{
+    undo *entry = journal_append(journal);
+    if (entry == NULL) {
+        return -1;
+    }
+    entry->kind = UNDO_BASES;
+    entry->target = Py_NewRef(type);
+    entry->old = Py_NewRef(type->tp_bases);
+    if (bases_write(type, bases) < 0) {
+        journal_pop(journal);
+        return -1;
+    }
+    return 0;
+}
+
 int
 hr_journal_save_function(hr_journal *journal, PyFunctionObject *func)
 {
@@ -243,6 +271,9 @@ hr_journal_rollback(hr_journal *journal)
         case UNDO_FUNCTION:
             function_restore((PyFunctionObject *)entry->target, &entry->func);
             break;
+        case UNDO_BASES:
+            status = bases_write((PyTypeObject *)entry->target, entry->old);
+            break;
         }
         if (status < 0) {
             /* Restoring a value that was there a moment ago can only fail
@@ -306,6 +337,8 @@ apply(hr_action *action, hr_journal *journal, PyObject *identity)
                                  (PyFunctionObject *)action->value, action->key, identity);
     case HR_ACT_ADOPT:
         return hr_function_adopt((PyFunctionObject *)action->target, action->value, identity);
+    case HR_ACT_BASES:
+        return hr_journal_set_bases(journal, (PyTypeObject *)action->target, action->value);
     case HR_ACT_CODE:
         return hr_function_set_code(journal, (PyFunctionObject *)action->target, action->value,
                                     action->key);
@@ -320,7 +353,8 @@ hr_actions_commit(hr_actions *actions, hr_journal *journal, PyObject *identity)
      * already sees the live globals; then code into live functions; then
      * the names that make the new objects reachable. */
     static const hr_action_kind order[] = {
-        HR_ACT_ADOPT, HR_ACT_PATCH, HR_ACT_CODE, HR_ACT_TYPE_SET, HR_ACT_DICT_SET,
+        HR_ACT_ADOPT, HR_ACT_PATCH, HR_ACT_CODE, HR_ACT_BASES, HR_ACT_TYPE_SET,
+        HR_ACT_DICT_SET,
     };
     for (size_t pass = 0; pass < sizeof(order) / sizeof(order[0]); pass++) {
         for (Py_ssize_t i = 0; i < actions->count; i++) {
