@@ -22,6 +22,8 @@ typedef struct {
     PyObject *unchanged;       /* set: names bound by members whose text did not change */
     PyObject *in_old_source;   /* set: names bound by the old source's members */
     PyObject *in_new_source;   /* set: names bound by the new source's members */
+    PyObject *keep;            /* set: the class's __reload_keep__ */
+    PyObject *update;          /* set: the class's __reload_update__ */
 } members;
 
 static void
@@ -34,6 +36,8 @@ members_clear(members *m)
     Py_CLEAR(m->unchanged);
     Py_CLEAR(m->in_old_source);
     Py_CLEAR(m->in_new_source);
+    Py_CLEAR(m->keep);
+    Py_CLEAR(m->update);
 }
 
 static int
@@ -85,6 +89,12 @@ members_read(hr_batch *batch, hr_unit *u, const hr_stmt *old_stmt, const hr_stmt
                     m->match, m->old_used) < 0) {
         return -1;
     }
+    if (hr_read_declaration(batch->state, u->name, u->new_utf8, &m->new_members,
+                            "__reload_keep__", &m->keep) < 0
+        || hr_read_declaration(batch->state, u->name, u->new_utf8, &m->new_members,
+                               "__reload_update__", &m->update) < 0) {
+        return -1;
+    }
     for (Py_ssize_t i = 0; i < n_new; i++) {
         Py_ssize_t j = m->match[i];
         const hr_stmt *st = &m->new_members.items[i];
@@ -102,6 +112,13 @@ members_read(hr_batch *batch, hr_unit *u, const hr_stmt *old_stmt, const hr_stmt
             return -1;
         }
     }
+    if (PySet_GET_SIZE(m->update) > 0) {
+        PyObject *rest = PyNumber_Subtract(m->unchanged, m->update);
+        if (rest == NULL) {
+            return -1;
+        }
+        Py_SETREF(m->unchanged, rest);
+    }
     m->known = 1;
     return 0;
 }
@@ -113,7 +130,10 @@ is_class_bookkeeping(PyTypeObject *owner, PyObject *name, PyObject *value)
 {
     static const char *const names[] = {
         "__dict__", "__weakref__", "__module__", "__qualname__", "__slots__",
-        "__classcell__", "__static_attributes__", "__firstlineno__", NULL,
+        "__classcell__", "__static_attributes__", "__firstlineno__",
+        /* abc: the virtual-subclass registry stays; the abstract set is
+         * recomputed on the live class after the commit */
+        "_abc_impl", "__abstractmethods__", NULL,
     };
     for (int i = 0; names[i]; i++) {
         if (PyUnicode_CompareWithASCIIString(name, names[i]) == 0) {
@@ -215,6 +235,11 @@ diff_member(hr_batch *batch, hr_unit *u, PyTypeObject *live_cls, members *m, PyO
                  : hr_report(batch->added, u->name, path);
         goto done;
     }
+    int keep = m->known ? PySet_Contains(m->keep, name) : 0;
+    if (keep != 0) {
+        status = keep < 0 ? -1 : hr_report(batch->kept, u->name, path);
+        goto done;
+    }
     if (unchanged) {
         /* Same text: the live member stays; the new one, if it is a
          * function or class, stands for it. */
@@ -299,6 +324,7 @@ hr_class_is_declarative(PyObject *cls)
         "__dataclass_fields__",  /* dataclasses */
         "_fields",               /* namedtuple, typing.NamedTuple */
         "__attrs_attrs__",       /* attrs */
+        "_is_protocol",          /* typing.Protocol: its attribute set is its body */
         NULL,
     };
     if (!PyType_Check(cls)) {
@@ -589,7 +615,7 @@ skippable_name(const char *text, const hr_stmt *st)
 }
 
 int
-hr_blank_unchanged_members(hr_unit *u, Py_ssize_t i, char *buffer)
+hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buffer)
 {
     const hr_stmt *new_stmt = &u->new_stmts.items[i];
     const hr_stmt *old_stmt = &u->old_stmts.items[u->match[i]];
@@ -608,8 +634,11 @@ hr_blank_unchanged_members(hr_unit *u, Py_ssize_t i, char *buffer)
         return -1;
     }
     int declarative = live_cls != NULL && hr_class_is_declarative(live_cls);
+    PyObject *update = NULL;
     if (split_body(u->old_utf8, old_stmt, &old_members) < 0
-        || split_body(u->new_utf8, new_stmt, &new_members) < 0) {
+        || split_body(u->new_utf8, new_stmt, &new_members) < 0
+        || hr_read_declaration(state, u->name, u->new_utf8, &new_members,
+                               "__reload_update__", &update) < 0) {
         goto done;
     }
     match = PyMem_Calloc(new_members.count + 1, sizeof(Py_ssize_t));
@@ -636,6 +665,10 @@ hr_blank_unchanged_members(hr_unit *u, Py_ssize_t i, char *buffer)
             }
             continue;
         }
+        if (PySet_Contains(update, name) != 0) {
+            Py_DECREF(name);
+            continue;
+        }
         /* Needed by a member that runs (`y = x * 2`, `@x.setter`): keep it. */
         PyObject *names = PySet_New(NULL);
         int needed = names ? PySet_Add(names, name) : -1;
@@ -660,9 +693,111 @@ hr_blank_unchanged_members(hr_unit *u, Py_ssize_t i, char *buffer)
     }
     status = 0;
 done:
+    Py_XDECREF(update);
     hr_stmts_clear(&old_members);
     hr_stmts_clear(&new_members);
     PyMem_Free(match);
     PyMem_Free(old_used);
     return status;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Abstract classes                                                          */
+/* ------------------------------------------------------------------------ */
+
+static int
+is_abstract_value(PyObject *value)
+{
+    PyObject *flag = PyObject_GetAttrString(value, "__isabstractmethod__");
+    if (flag == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int result = PyObject_IsTrue(flag);
+    Py_DECREF(flag);
+    return result;
+}
+
+/* New reference: the abstract names of `cls` as abc.update_abstractmethods
+ * computes them: its own abstract members, and the abstract names of its
+ * bases that it still resolves to an abstract member. */
+static PyObject *
+abstract_names(PyTypeObject *cls)
+{
+    PyObject *names = PySet_New(NULL);
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (names && PyDict_Next(cls->tp_dict, &pos, &key, &value)) {
+        int abstract = is_abstract_value(value);
+        if (abstract < 0 || (abstract && PySet_Add(names, key) < 0)) {
+            Py_CLEAR(names);
+        }
+    }
+    for (Py_ssize_t i = 0; names && i < PyTuple_GET_SIZE(cls->tp_bases); i++) {
+        PyObject *inherited = PyObject_GetAttrString(PyTuple_GET_ITEM(cls->tp_bases, i),
+                                                     "__abstractmethods__");
+        if (inherited == NULL) {
+            PyErr_Clear();
+            continue;
+        }
+        PyObject *iterator = PyObject_GetIter(inherited);
+        PyObject *name;
+        while (iterator && names && (name = PyIter_Next(iterator)) != NULL) {
+            PyObject *resolved = PyObject_GetAttr((PyObject *)cls, name);
+            int abstract = resolved ? is_abstract_value(resolved) : 0;
+            PyErr_Clear();
+            if (abstract && PySet_Add(names, name) < 0) {
+                Py_CLEAR(names);
+            }
+            Py_XDECREF(resolved);
+            Py_DECREF(name);
+        }
+        Py_XDECREF(iterator);
+        Py_DECREF(inherited);
+    }
+    return names;
+}
+
+/* Recomputes one class, then its subclasses (bases first). */
+static int
+abc_refresh_one(hr_journal *journal, PyTypeObject *cls, int depth)
+{
+    static PyObject *attr = NULL;
+    if (attr == NULL && (attr = PyUnicode_InternFromString("__abstractmethods__")) == NULL) {
+        return -1;
+    }
+    PyObject *current = PyDict_GetItemWithError(cls->tp_dict, attr);
+    if (current == NULL) {
+        return PyErr_Occurred() ? -1 : 0;  /* not made by ABCMeta */
+    }
+    PyObject *names = abstract_names(cls);
+    PyObject *frozen = names ? PyFrozenSet_New(names) : NULL;
+    Py_XDECREF(names);
+    if (frozen == NULL) {
+        return -1;
+    }
+    int same = PyObject_RichCompareBool(frozen, current, Py_EQ);
+    int status = same < 0 ? -1 : same ? 0 : hr_journal_type_set(journal, cls, attr, frozen);
+    Py_DECREF(frozen);
+    if (status < 0 || depth > 64) {
+        return status;
+    }
+    PyObject *subclasses = PyObject_CallMethod((PyObject *)cls, "__subclasses__", NULL);
+    for (Py_ssize_t i = 0; subclasses && status == 0 && i < PyList_GET_SIZE(subclasses); i++) {
+        status = abc_refresh_one(journal, (PyTypeObject *)PyList_GET_ITEM(subclasses, i), depth + 1);
+    }
+    Py_XDECREF(subclasses);
+    return subclasses ? status : -1;
+}
+
+int
+hr_abc_refresh(hr_batch *batch, hr_journal *journal)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(batch->patched); i++) {
+        PyObject *live = PyTuple_GET_ITEM(PyList_GET_ITEM(batch->patched, i), 0);
+        if (abc_refresh_one(journal, (PyTypeObject *)live, 0) < 0) {
+            return -1;
+        }
+    }
+    return 0;
 }

@@ -133,7 +133,7 @@ hr_execute(hr_batch *batch, hr_unit *u)
         Py_ssize_t from = u->strip[i] ? st->head : st->start;
         memcpy(buffer + from, text + from, st->end - from);
         if (st->kind == HR_STMT_CLASS && u->match[i] >= 0
-            && hr_blank_unchanged_members(u, i, buffer) < 0) {
+            && hr_blank_unchanged_members(batch->state, u, i, buffer) < 0) {
             goto done;
         }
         pending = 1;

@@ -338,6 +338,10 @@ int hr_closures_query(hr_batch *batch, hr_heap_query *query);
  * found (or reports it as stale). */
 int hr_closures_plan(hr_batch *batch, hr_heap_query *query);
 
+/* classpatch.c: after the commit, recomputes __abstractmethods__ of the
+ * patched abstract classes and their subclasses (journaled). */
+int hr_abc_refresh(hr_batch *batch, hr_journal *journal);
+
 /* hooks.c: adds to the heap query the classes whose instances get
  * __reload_instance__ (patched classes defining it, and their subclasses). */
 int hr_hooks_query(hr_batch *batch, hr_heap_query *query);
@@ -351,6 +355,11 @@ int hr_hooks_run(hr_batch *batch, hr_heap_query *query);
  * old index or -1; old_used[j] is set for paired old statements. */
 int hr_match(const char *old_text, const hr_stmts *old, const char *new_text,
              const hr_stmts *fresh, Py_ssize_t *match, char *old_used);
+/* plan.c: *out = the set of names a declaration such as
+ * `__reload_keep__ = ("a", "b")` among `stmts` holds (empty when there is
+ * none).  Raises ReloadError when it is not a sequence of names. */
+int hr_read_declaration(hr_state *state, PyObject *module_name, const char *text,
+                        const hr_stmts *stmts, const char *name, PyObject **out);
 /* plan.c: 1 when two normalized texts are equal. */
 int hr_same_norm(PyObject *a, PyObject *b);
 /* plan.c: decides, per new statement, whether it runs again. */
@@ -402,7 +411,7 @@ PyObject *hr_simple_assignment(const char *text, Py_ssize_t start, Py_ssize_t en
  * statement i of the unit), blanks the members whose text did not change
  * and that no changed member mentions: they keep their live values and do
  * not run again.  Each leaves a `0` so that the body is never empty. */
-int hr_blank_unchanged_members(hr_unit *unit, Py_ssize_t i, char *buffer);
+int hr_blank_unchanged_members(hr_state *state, hr_unit *unit, Py_ssize_t i, char *buffer);
 /* names.c: the offset of the start of the line holding `pos`. */
 Py_ssize_t hr_line_start(const char *text, Py_ssize_t pos);
 /* names.c: 1 when the text mentions (as a whole identifier) any name of the

@@ -109,47 +109,49 @@ declares(const hr_stmt *stmt, const char *name)
 {
     size_t n = strlen(name);
     const char *norm = PyBytes_AS_STRING(stmt->norm);
-    return stmt->kind == HR_STMT_OTHER && (size_t)PyBytes_GET_SIZE(stmt->norm) > n
-           && memcmp(norm, name, n) == 0 && (norm[n] == ' ' || norm[n] == '=' || norm[n] == ':');
+    Py_ssize_t len = PyBytes_GET_SIZE(stmt->norm);
+    while (len > 0 && (*norm == ' ' || *norm == '\t')) {  /* a class member's indentation */
+        norm++;
+        len--;
+    }
+    return stmt->kind == HR_STMT_OTHER && (size_t)len > n && memcmp(norm, name, n) == 0
+           && (norm[n] == ' ' || norm[n] == '=' || norm[n] == ':');
 }
 
-/* Reads a declaration such as __reload_keep__ = ("a", "b") from the new
- * source into *out (a new set).  The statement runs alone in an empty
- * namespace: it must be a plain sequence of names. */
-static int
-read_declaration(hr_batch *batch, hr_unit *u, const char *name, PyObject **out)
+int
+hr_read_declaration(hr_state *state, PyObject *module_name, const char *text,
+                    const hr_stmts *stmts, const char *name, PyObject **out)
 {
-    PyObject *ns = NULL, *code = NULL, *result = NULL, *value = NULL, *names = NULL;
+    PyObject *code = NULL, *globals = NULL, *value = NULL, *names = NULL;
     *out = PySet_New(NULL);
     if (*out == NULL) {
         return -1;
     }
     const hr_stmt *stmt = NULL;
-    for (Py_ssize_t i = 0; i < u->new_stmts.count; i++) {
-        if (declares(&u->new_stmts.items[i], name)) {
-            stmt = &u->new_stmts.items[i];
+    for (Py_ssize_t i = 0; i < stmts->count; i++) {
+        if (declares(&stmts->items[i], name)) {
+            stmt = &stmts->items[i];
         }
     }
     if (stmt == NULL) {
         return 0;
     }
-    PyObject *text = PyUnicode_DecodeUTF8(u->new_utf8 + stmt->start, stmt->end - stmt->start, NULL);
-    if (text == NULL) {
+    /* The value alone, as an expression: it works at any indentation. */
+    const char *eq = memchr(text + stmt->start, '=', stmt->end - stmt->start);
+    PyObject *expr = eq ? PyUnicode_DecodeUTF8(eq + 1, text + stmt->end - eq - 1, NULL) : NULL;
+    PyObject *stripped = expr ? PyObject_CallMethod(expr, "strip", NULL) : NULL;
+    Py_XDECREF(expr);
+    if (stripped == NULL) {
+        goto refuse;
+    }
+    code = Py_CompileString(PyUnicode_AsUTF8(stripped), name, Py_eval_input);
+    Py_DECREF(stripped);
+    globals = code ? Py_BuildValue("{sO}", "__builtins__", PyEval_GetBuiltins()) : NULL;
+    value = globals ? PyEval_EvalCode(code, globals, globals) : NULL;
+    if (value == NULL) {
         goto error;
     }
-    code = Py_CompileStringObject(PyUnicode_AsUTF8(text), u->path, Py_file_input, NULL, -1);
-    Py_DECREF(text);
-    ns = code ? PyDict_New() : NULL;
-    if (ns == NULL || PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) < 0) {
-        goto error;
-    }
-    if ((result = PyEval_EvalCode(code, ns, ns)) == NULL) {
-        goto error;
-    }
-    value = PyDict_GetItemString(ns, name);
-    if (value == NULL || PyUnicode_Check(value) || PyBytes_Check(value)
-        || (names = PySequence_List(value)) == NULL) {
-        PyErr_Clear();
+    if (PyUnicode_Check(value) || PyBytes_Check(value) || (names = PySequence_List(value)) == NULL) {
         goto refuse;
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names); i++) {
@@ -162,22 +164,22 @@ read_declaration(hr_batch *batch, hr_unit *u, const char *name, PyObject **out)
         }
     }
     Py_DECREF(names);
-    Py_DECREF(result);
+    Py_DECREF(value);
+    Py_DECREF(globals);
     Py_DECREF(code);
-    Py_DECREF(ns);
     return 0;
 refuse:
     PyErr_Clear();
-    hr_raise(batch->state, u->name, NULL, "%s must be a sequence of names (str), not %R",
+    hr_raise(state, module_name, NULL, "%s must be a sequence of names (str), not %R",
              name, value ? value : Py_None);
 error:
-    if (!PyErr_ExceptionMatches(batch->state->ReloadError)) {
-        hr_raise(batch->state, u->name, NULL, "cannot evaluate %s", name);
+    if (!PyErr_ExceptionMatches(state->ReloadError)) {
+        hr_raise(state, module_name, NULL, "cannot evaluate %s", name);
     }
     Py_XDECREF(names);
-    Py_XDECREF(result);
+    Py_XDECREF(value);
+    Py_XDECREF(globals);
     Py_XDECREF(code);
-    Py_XDECREF(ns);
     Py_CLEAR(*out);
     return -1;
 }
@@ -456,8 +458,10 @@ hr_plan(hr_batch *batch, hr_unit *u)
         return plan_full(u);
     }
     if (hr_match(u->old_utf8, &u->old_stmts, u->new_utf8, &u->new_stmts, u->match, u->old_used) < 0
-        || read_declaration(batch, u, "__reload_keep__", &u->keep) < 0
-        || read_declaration(batch, u, "__reload_update__", &u->update) < 0) {
+        || hr_read_declaration(batch->state, u->name, u->new_utf8, &u->new_stmts,
+                               "__reload_keep__", &u->keep) < 0
+        || hr_read_declaration(batch->state, u->name, u->new_utf8, &u->new_stmts,
+                               "__reload_update__", &u->update) < 0) {
         return -1;
     }
     rebound = PySet_New(NULL);

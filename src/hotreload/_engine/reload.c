@@ -544,7 +544,10 @@ transact(hr_batch *b, double started)
     }
     hr_gc_resume(gc_was);
     gc_was = 0;
-    if (hr_hooks_run(b, &query) < 0) {
+    /* After the commit, where Python code may run again: abstract sets are
+     * recomputed on the live classes (descriptors answer
+     * __isabstractmethod__), then the hooks. */
+    if (hr_abc_refresh(b, journal) < 0 || hr_hooks_run(b, &query) < 0) {
         hr_journal_rollback(journal);
         PyDict_Clear(b->state->records);
         if (PyDict_Update(b->state->records, saved_records) < 0) {
