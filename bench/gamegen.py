@@ -60,6 +60,7 @@ def generate(
     n_classes: int = N_CLASSES,
     n_data: int = N_DATA,
     func0_version: int | None = None,
+    hooks: bool = False,
 ) -> str:
     """Return the source text of the game module at `version`.
 
@@ -69,6 +70,8 @@ def generate(
     "one body edited" scenario).
 
     The data (``LEVEL_DATA``, ``CONFIG``) does not depend on the version.
+    With `hooks`, every class defines ``__reload_instance__`` (it records the
+    version on the instance: ``self.migrated``), for the instance-hook pass.
     """
     out: list[str] = [
         '"""Generated game module (see bench/gamegen.py)."""',
@@ -86,7 +89,7 @@ def generate(
         out += _function(i, _k(v, i))
 
     for c in range(n_classes):
-        out += _class(c, version, n_funcs)
+        out += _class(c, version, n_funcs, hooks)
 
     out += [
         "",
@@ -117,7 +120,7 @@ def _function(i: int, k: int) -> list[str]:
     return lines
 
 
-def _class(c: int, version: int, n_funcs: int) -> list[str]:
+def _class(c: int, version: int, n_funcs: int, hooks: bool = False) -> list[str]:
     """Source lines of class ``Entity_c``.  Methods read instance attributes,
     some call the previous method or a module-level function."""
     salt = 100_000 + c * 100
@@ -137,6 +140,12 @@ def _class(c: int, version: int, n_funcs: int) -> list[str]:
         "        self.y = 0.0",
         f"        self.level = {_k(version, salt) % 5 + 1}",
     ]
+    if hooks:
+        lines += [
+            "",
+            "    def __reload_instance__(self):",
+            f"        self.migrated = {version}",
+        ]
     for m, name in enumerate(METHODS):
         k = _k(version, salt + 1 + m)
         lines += [

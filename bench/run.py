@@ -5,6 +5,8 @@ Benchmarks (see each module's docstring for what its figures mean):
 * core    (bench_core.py)    reload of a big game-like module with a live heap,
                              hotreload against the floor, importlib.reload;
 * import  (bench_import.py)  overhead of hotreload.install() on ordinary imports.
+* hooks   (bench_hooks.py)   __reload_instance__ on 100,000 live instances, and
+                             IPython's autoreload on the same reload.
 
 How to extend:
 
@@ -34,6 +36,7 @@ from typing import Callable
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_core  # noqa: E402
+import bench_hooks  # noqa: E402
 import bench_import  # noqa: E402
 
 
@@ -47,6 +50,7 @@ class Benchmark:
 BENCHMARKS = [
     Benchmark("core", bench_core.run, bench_core.format_block),
     Benchmark("import", bench_import.run, bench_import.format_block),
+    Benchmark("hooks", bench_hooks.run, bench_hooks.format_block),
 ]
 
 

@@ -65,21 +65,6 @@ class_name(PyTypeObject *type)
 }
 
 static int
-count_instance(hr_batch *b, PyTypeObject *type)
-{
-    PyObject *name = class_name(type);
-    if (name == NULL) {
-        return -1;
-    }
-    PyObject *count = PyDict_GetItemWithError(b->instances, name);
-    PyObject *next = PyLong_FromLong(count ? PyLong_AsLong(count) + 1 : 1);
-    int status = next ? PyDict_SetItem(b->instances, name, next) : -1;
-    Py_XDECREF(next);
-    Py_DECREF(name);
-    return status;
-}
-
-static int
 run_module_hooks(hr_batch *b)
 {
     for (Py_ssize_t i = 0; i < b->count; i++) {
@@ -134,28 +119,86 @@ run_class_hooks(hr_batch *b)
     return 0;
 }
 
+/* Per hooked class met in the walk: its hook and how many instances got it.
+ * Instances of different classes are interleaved on the heap, so the hook
+ * is looked up once per class, not once per instance. */
+typedef struct {
+    PyTypeObject *type;
+    PyObject *hook;     /* strong, or NULL when the class has none */
+    Py_ssize_t count;
+} hooked_class;
+
+typedef struct {
+    hooked_class *items;
+    Py_ssize_t count, capacity;
+} hooked_classes;
+
+/* Borrowed: the entry of `type`, added on first sight. */
+static hooked_class *
+entry_of(hooked_classes *table, PyTypeObject *type)
+{
+    for (Py_ssize_t i = 0; i < table->count; i++) {
+        if (table->items[i].type == type) {
+            return &table->items[i];
+        }
+    }
+    if (table->count == table->capacity) {
+        Py_ssize_t capacity = table->capacity ? table->capacity * 2 : 16;
+        hooked_class *items = PyMem_Realloc(table->items, capacity * sizeof(hooked_class));
+        if (items == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        table->items = items;
+        table->capacity = capacity;
+    }
+    hooked_class *entry = &table->items[table->count++];
+    entry->type = type;
+    entry->count = 0;
+    entry->hook = PyObject_GetAttrString((PyObject *)type, "__reload_instance__");
+    if (entry->hook == NULL) {
+        PyErr_Clear();
+    }
+    return entry;
+}
+
+/* Writes the counts into the report and releases the table. */
+static int
+flush_counts(hr_batch *b, hooked_classes *table)
+{
+    int status = 0;
+    for (Py_ssize_t i = 0; i < table->count; i++) {
+        hooked_class *entry = &table->items[i];
+        if (status == 0 && entry->count > 0) {
+            PyObject *name = class_name(entry->type);
+            PyObject *count = name ? PyLong_FromSsize_t(entry->count) : NULL;
+            status = count ? PyDict_SetItem(b->instances, name, count) : -1;
+            Py_XDECREF(name);
+            Py_XDECREF(count);
+        }
+        Py_XDECREF(entry->hook);
+    }
+    PyMem_Free(table->items);
+    return status;
+}
+
 static int
 run_instance_hooks(hr_batch *b, hr_heap_query *q)
 {
-    PyTypeObject *last_type = NULL;
-    PyObject *hook = NULL;
+    hooked_classes table = {NULL, 0, 0};
     int status = 0;
     for (Py_ssize_t i = 0; status == 0 && i < PyList_GET_SIZE(q->instances); i++) {
         PyObject *obj = PyList_GET_ITEM(q->instances, i);
-        if (Py_TYPE(obj) != last_type) {
-            /* Instances of one class tend to sit together: look up once. */
-            Py_CLEAR(hook);
-            last_type = Py_TYPE(obj);
-            hook = PyObject_GetAttrString((PyObject *)last_type, "__reload_instance__");
-            if (hook == NULL) {
-                PyErr_Clear();
-            }
+        hooked_class *entry = entry_of(&table, Py_TYPE(obj));
+        if (entry == NULL) {
+            status = -1;
+            break;
         }
-        if (hook == NULL) {
+        if (entry->hook == NULL) {
             continue;
         }
-        PyObject *result = PyMethod_Check(hook) ? PyObject_CallNoArgs(hook)
-                                                : PyObject_CallOneArg(hook, obj);
+        PyObject *result = PyMethod_Check(entry->hook) ? PyObject_CallNoArgs(entry->hook)
+                                                       : PyObject_CallOneArg(entry->hook, obj);
         if (result == NULL) {
             PyObject *name = class_name(Py_TYPE(obj));
             hr_raise(b->state, NULL, name,
@@ -165,9 +208,11 @@ run_instance_hooks(hr_batch *b, hr_heap_query *q)
             break;
         }
         Py_DECREF(result);
-        status = count_instance(b, Py_TYPE(obj));
+        entry->count++;
     }
-    Py_XDECREF(hook);
+    if (flush_counts(b, &table) < 0) {
+        status = -1;
+    }
     return status;
 }
 
