@@ -49,9 +49,11 @@ def _write(folder: str, name: str, source: str, stamp: list) -> None:
 
 
 def run(rounds: int = ROUNDS, n_instances: int = gamegen.N_INSTANCES,
-        n_objects: int = gamegen.N_OBJECTS) -> dict:
+        n_objects: int = gamegen.N_OBJECTS, quick: bool = False) -> dict:
     import hotreload
 
+    if quick:
+        rounds, n_instances, n_objects = 2, 10_000, 100_000
     try:
         from IPython.extensions.autoreload import superreload
     except ImportError:  # measured only where IPython is installed
@@ -128,10 +130,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10,000 instances, 100,000 objects")
     args = parser.parse_args(argv)
-    if args.quick:
-        result = run(rounds=2, n_instances=10_000, n_objects=100_000)
-    else:
-        result = run()
+    result = run(quick=args.quick)
     print(format_block(result))
     return 0
 
