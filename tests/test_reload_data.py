@@ -427,3 +427,24 @@ def test_reload_module_hook_sees_previous_values_of_all_names(workspace):
     hotreload.reload(m)
     hooks = [e for e in workspace.events.EVENTS if e[0] == "hook"]
     assert hooks == [("hook", 1, 2, "set at run time")]
+
+
+def test_star_import_of_batch_module_takes_new_values_and_reruns_readers(workspace):
+    """`from a import *` in b, both reloaded: b gets a's new values, and a
+    statement of b reading a star-imported name that changed runs again."""
+    a = workspace.load("a", """
+        BASE = 1
+        _private = "p"
+    """)
+    b = workspace.load("b", """
+        from $a import *
+        LIMIT = BASE * 2
+    """)
+    workspace.edit("a", """
+        BASE = 5
+        _private = "q"
+    """)
+    hotreload.reload(b, a)
+    assert b.BASE == 5
+    assert b.LIMIT == 10
+    assert not hasattr(b, "_private"), "a star import does not bring private names"

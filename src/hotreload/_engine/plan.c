@@ -338,6 +338,29 @@ imports_changed_name(hr_batch *batch, hr_unit *u, const hr_stmt *stmt)
     return result;
 }
 
+/* For `from <batch module> import *`: adds the module's changed names to
+ * `rebound`.  Other from-imports add nothing here (their names are bound
+ * statically). */
+static int
+star_source_changes(hr_batch *batch, hr_unit *u, const hr_stmt *stmt, PyObject *rebound)
+{
+    PyObject *module, *names;
+    if (from_import(u, stmt, &module, &names) < 0) {
+        return 0;
+    }
+    int status = 0;
+    hr_unit *source = done_unit(batch, module);
+    for (Py_ssize_t i = 0; source && status == 0 && i < PyList_GET_SIZE(names); i++) {
+        PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(names, i), 0);
+        if (PyUnicode_CompareWithASCIIString(name, "*") == 0) {
+            status = hr_set_update(rebound, source->rebound);
+        }
+    }
+    Py_DECREF(module);
+    Py_DECREF(names);
+    return status;
+}
+
 static int
 any_rebound(hr_batch *batch)
 {
@@ -536,6 +559,10 @@ hr_plan(hr_batch *batch, hr_unit *u)
         if (check_imports && st->kind == HR_STMT_FROM && imports_changed_name(batch, u, st)) {
             run = 1;
             u->emulate[i] = 1;
+            /* `from m import *` names nothing: what changed in m is what it rebinds. */
+            if (star_source_changes(batch, u, st, rebound) < 0) {
+                goto error;
+            }
         }
         if (run < 0) {
             goto error;
@@ -568,6 +595,31 @@ error:
     return -1;
 }
 
+/* `from m import *`: the names of m's __all__, else its public names. */
+static int
+emulate_star(hr_unit *u, hr_unit *source)
+{
+    PyObject *all = PyDict_GetItemString(source->scratch, "__all__");
+    PyObject *names = all ? PySequence_List(all) : PyDict_Keys(source->scratch);
+    int status = names ? 0 : -1;
+    for (Py_ssize_t i = 0; status == 0 && i < PyList_GET_SIZE(names); i++) {
+        PyObject *name = PyList_GET_ITEM(names, i);
+        if (!PyUnicode_Check(name)
+            || (all == NULL && PyUnicode_READ_CHAR(name, 0) == '_')) {
+            continue;
+        }
+        PyObject *value = PyDict_GetItemWithError(source->scratch, name);
+        if (value != NULL) {
+            status = PyDict_SetItem(u->scratch, name, value);
+        }
+        else if (PyErr_Occurred()) {
+            status = -1;
+        }
+    }
+    Py_XDECREF(names);
+    return status;
+}
+
 /* For execute.c: emulates `from <batch module> import names` with the new
  * values of that module, so that statements after it compute with them. */
 int
@@ -582,6 +634,10 @@ hr_emulate_from(hr_batch *batch, hr_unit *u, const hr_stmt *stmt)
     for (Py_ssize_t i = 0; source && status == 0 && i < PyList_GET_SIZE(names); i++) {
         PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(names, i), 0);
         PyObject *asname = PyTuple_GET_ITEM(PyList_GET_ITEM(names, i), 1);
+        if (PyUnicode_CompareWithASCIIString(name, "*") == 0) {
+            status = emulate_star(u, source);
+            continue;
+        }
         PyObject *value = PyDict_GetItemWithError(source->scratch, name);
         if (value != NULL) {
             status = PyDict_SetItem(u->scratch, asname == Py_None ? name : asname, value);
