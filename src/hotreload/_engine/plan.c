@@ -480,13 +480,18 @@ hr_plan(hr_batch *batch, hr_unit *u)
     if (u->full) {
         return plan_full(u);
     }
+    PyObject *keep, *update;
     if (hr_match(u->old_utf8, &u->old_stmts, u->new_utf8, &u->new_stmts, u->match, u->old_used) < 0
         || hr_read_declaration(batch->state, u->name, u->new_utf8, &u->new_stmts,
-                               "__reload_keep__", &u->keep) < 0
-        || hr_read_declaration(batch->state, u->name, u->new_utf8, &u->new_stmts,
-                               "__reload_update__", &u->update) < 0) {
+                               "__reload_keep__", &keep) < 0) {
         return -1;
     }
+    Py_SETREF(u->keep, keep);
+    if (hr_read_declaration(batch->state, u->name, u->new_utf8, &u->new_stmts,
+                            "__reload_update__", &update) < 0) {
+        return -1;
+    }
+    Py_SETREF(u->update, update);
     rebound = PySet_New(NULL);
     changed_defs = PySet_New(NULL);
     if (rebound == NULL || changed_defs == NULL) {
