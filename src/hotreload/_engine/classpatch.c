@@ -634,6 +634,13 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
         return -1;
     }
     int declarative = live_cls != NULL && hr_class_is_declarative(live_cls);
+    /* A custom metaclass may read or validate the whole namespace (an ORM's
+     * declarative base, a registry): it gets the whole body.  Only type and
+     * ABCMeta, which do not, see a body with unchanged members left out. */
+    if (live_cls != NULL && PyType_Check(live_cls) && Py_TYPE(live_cls) != &PyType_Type
+        && strcmp(Py_TYPE(live_cls)->tp_name, "ABCMeta") != 0) {
+        return 0;
+    }
     PyObject *update = NULL;
     if (split_body(u->old_utf8, old_stmt, &old_members) < 0
         || split_body(u->new_utf8, new_stmt, &new_members) < 0
