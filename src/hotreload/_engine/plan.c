@@ -313,52 +313,53 @@ done_unit(hr_batch *batch, PyObject *name)
     return NULL;
 }
 
-/* 1 when a from-import reads a name that changed in a module of the batch
- * executed earlier: it then runs again, emulated with the new values. */
-static int
-imports_changed_name(hr_batch *batch, hr_unit *u, const hr_stmt *stmt)
+/* Borrowed: the unit of the batch, already executed, that a
+ * `from X import ...` statement imports from, with *names (new reference)
+ * the (name, asname) pairs it imports; NULL with *names NULL (and no
+ * exception) when the statement imports from no such module. */
+static hr_unit *
+batch_source(hr_batch *batch, hr_unit *u, const hr_stmt *stmt, PyObject **names)
 {
-    PyObject *module, *names;
-    if (from_import(u, stmt, &module, &names) < 0) {
-        return 0;
+    PyObject *module;
+    if (from_import(u, stmt, &module, names) < 0) {
+        return NULL;
     }
-    int result = 0;
     hr_unit *source = done_unit(batch, module);
-    for (Py_ssize_t i = 0; source && result == 0 && i < PyList_GET_SIZE(names); i++) {
-        PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(names, i), 0);
-        if (PyUnicode_CompareWithASCIIString(name, "*") == 0) {
-            result = PySet_GET_SIZE(source->rebound) > 0;
-        }
-        else {
-            result = PySet_Contains(source->rebound, name);
-        }
-    }
     Py_DECREF(module);
-    Py_DECREF(names);
-    return result;
+    if (source == NULL) {
+        Py_CLEAR(*names);
+    }
+    return source;
 }
 
-/* For `from <batch module> import *`: adds the module's changed names to
- * `rebound`.  Other from-imports add nothing here (their names are bound
- * statically). */
 static int
-star_source_changes(hr_batch *batch, hr_unit *u, const hr_stmt *stmt, PyObject *rebound)
+is_star(PyObject *pair)
 {
-    PyObject *module, *names;
-    if (from_import(u, stmt, &module, &names) < 0) {
-        return 0;
-    }
-    int status = 0;
-    hr_unit *source = done_unit(batch, module);
-    for (Py_ssize_t i = 0; source && status == 0 && i < PyList_GET_SIZE(names); i++) {
-        PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(names, i), 0);
-        if (PyUnicode_CompareWithASCIIString(name, "*") == 0) {
-            status = hr_set_update(rebound, source->rebound);
+    return PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(pair, 0), "*") == 0;
+}
+
+/* 1 when a from-import reads a name that changed in a module of the batch
+ * executed earlier: it then runs again, emulated with the new values.  A
+ * star import names nothing, so what changed there is added to `rebound`. */
+static int
+imports_changed_name(hr_batch *batch, hr_unit *u, const hr_stmt *stmt, PyObject *rebound)
+{
+    PyObject *names;
+    hr_unit *source = batch_source(batch, u, stmt, &names);
+    int result = 0;
+    for (Py_ssize_t i = 0; source && result >= 0 && i < PyList_GET_SIZE(names); i++) {
+        PyObject *pair = PyList_GET_ITEM(names, i);
+        if (is_star(pair)) {
+            if (PySet_GET_SIZE(source->rebound) > 0) {
+                result = hr_set_update(rebound, source->rebound) < 0 ? -1 : 1;
+            }
+        }
+        else if (result == 0) {
+            result = PySet_Contains(source->rebound, PyTuple_GET_ITEM(pair, 0));
         }
     }
-    Py_DECREF(module);
-    Py_DECREF(names);
-    return status;
+    Py_XDECREF(names);
+    return result;
 }
 
 static int
@@ -561,12 +562,14 @@ hr_plan(hr_batch *batch, hr_unit *u)
             run = binds ? intersects(binds, u->update) : -1;
             Py_XDECREF(binds);
         }
-        if (check_imports && st->kind == HR_STMT_FROM && imports_changed_name(batch, u, st)) {
-            run = 1;
-            u->emulate[i] = 1;
-            /* `from m import *` names nothing: what changed in m is what it rebinds. */
-            if (star_source_changes(batch, u, st, rebound) < 0) {
+        if (check_imports && st->kind == HR_STMT_FROM) {
+            int changed = imports_changed_name(batch, u, st, rebound);
+            if (changed < 0) {
                 goto error;
+            }
+            if (changed) {
+                run = 1;
+                u->emulate[i] = 1;
             }
         }
         if (run < 0) {
@@ -630,19 +633,17 @@ emulate_star(hr_unit *u, hr_unit *source)
 int
 hr_emulate_from(hr_batch *batch, hr_unit *u, const hr_stmt *stmt)
 {
-    PyObject *module, *names;
-    if (from_import(u, stmt, &module, &names) < 0) {
-        return 0;
-    }
+    PyObject *names;
+    hr_unit *source = batch_source(batch, u, stmt, &names);
     int status = 0;
-    hr_unit *source = done_unit(batch, module);
     for (Py_ssize_t i = 0; source && status == 0 && i < PyList_GET_SIZE(names); i++) {
-        PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(names, i), 0);
-        PyObject *asname = PyTuple_GET_ITEM(PyList_GET_ITEM(names, i), 1);
-        if (PyUnicode_CompareWithASCIIString(name, "*") == 0) {
+        PyObject *pair = PyList_GET_ITEM(names, i);
+        if (is_star(pair)) {
             status = emulate_star(u, source);
             continue;
         }
+        PyObject *name = PyTuple_GET_ITEM(pair, 0);
+        PyObject *asname = PyTuple_GET_ITEM(pair, 1);
         PyObject *value = PyDict_GetItemWithError(source->scratch, name);
         if (value != NULL) {
             status = PyDict_SetItem(u->scratch, asname == Py_None ? name : asname, value);
@@ -651,7 +652,6 @@ hr_emulate_from(hr_batch *batch, hr_unit *u, const hr_stmt *stmt)
             status = -1;
         }
     }
-    Py_DECREF(module);
-    Py_DECREF(names);
+    Py_XDECREF(names);
     return status;
 }
