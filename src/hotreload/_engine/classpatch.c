@@ -13,6 +13,15 @@
 
 #include <string.h>
 
+static int
+intersects_set(PyObject *a, PyObject *b)
+{
+    PyObject *common = PyNumber_And(a, b);
+    int result = common ? PySet_GET_SIZE(common) > 0 : -1;
+    Py_XDECREF(common);
+    return result;
+}
+
 /* What a class statement says about its members, for both sources. */
 typedef struct {
     int known;                 /* 0: no source to compare with */
@@ -62,6 +71,52 @@ add_binds(hr_state *state, PyObject *set, const char *text, const hr_stmt *st, i
     return status;
 }
 
+/* Decides, per member of the new class body, whether it runs again: its
+ * text changed, it is listed in the class's __reload_update__, or it
+ * mentions a name that a data member running before it rebinds
+ * (`DOUBLE = BASE * 2` after BASE changed) - the module's data rule, one
+ * level down.  runs[k] is set for those. */
+static int
+members_rerun(hr_state *state, const char *old_text, const hr_stmts *old_members,
+              const char *new_text, const hr_stmts *new_members, const Py_ssize_t *match,
+              PyObject *update, int indent, char *runs)
+{
+    PyObject *rebound = PySet_New(NULL);
+    if (rebound == NULL) {
+        return -1;
+    }
+    (void)old_text;
+    for (Py_ssize_t k = 0; k < new_members->count; k++) {
+        const hr_stmt *st = &new_members->items[k];
+        int run = match[k] < 0 || !hr_same_norm(st->norm, old_members->items[match[k]].norm);
+        if (!run && PySet_GET_SIZE(rebound) > 0) {
+            run = hr_mentions(st->norm, rebound);
+        }
+        PyObject *binds = NULL;
+        if (run == 0 && update != NULL && PySet_GET_SIZE(update) > 0
+            && hr_mentions(st->norm, update) > 0) {
+            binds = hr_stmt_binds(state, new_text, st, indent);
+            run = binds ? intersects_set(binds, update) : -1;
+        }
+        if (run > 0 && st->kind == HR_STMT_OTHER) {
+            if (binds == NULL) {
+                binds = hr_stmt_binds(state, new_text, st, indent);
+            }
+            if (binds == NULL || hr_set_update(rebound, binds) < 0) {
+                run = -1;
+            }
+        }
+        Py_XDECREF(binds);
+        if (run < 0) {
+            Py_DECREF(rebound);
+            return -1;
+        }
+        runs[k] = (char)run;
+    }
+    Py_DECREF(rebound);
+    return 0;
+}
+
 static int
 members_read(hr_batch *batch, hr_unit *u, const hr_stmt *old_stmt, const hr_stmt *new_stmt,
              members *m)
@@ -95,29 +150,34 @@ members_read(hr_batch *batch, hr_unit *u, const hr_stmt *old_stmt, const hr_stmt
                                "__reload_update__", &m->update) < 0) {
         return -1;
     }
+    char *runs = PyMem_Calloc(n_new + 1, 1);
+    if (runs == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (members_rerun(batch->state, u->old_utf8, &m->old_members, u->new_utf8, &m->new_members,
+                      m->match, m->update, new_stmt->body_indent, runs) < 0) {
+        PyMem_Free(runs);
+        return -1;
+    }
     for (Py_ssize_t i = 0; i < n_new; i++) {
-        Py_ssize_t j = m->match[i];
         const hr_stmt *st = &m->new_members.items[i];
-        if (j >= 0 && hr_same_norm(st->norm, m->old_members.items[j].norm)
+        if (!runs[i]
             && add_binds(batch->state, m->unchanged, u->new_utf8, st, new_stmt->body_indent) < 0) {
+            PyMem_Free(runs);
             return -1;
         }
         if (add_binds(batch->state, m->in_new_source, u->new_utf8, st, new_stmt->body_indent) < 0) {
+            PyMem_Free(runs);
             return -1;
         }
     }
+    PyMem_Free(runs);
     for (Py_ssize_t j = 0; j < n_old; j++) {
         if (add_binds(batch->state, m->in_old_source, u->old_utf8, &m->old_members.items[j],
                       old_stmt->body_indent) < 0) {
             return -1;
         }
-    }
-    if (PySet_GET_SIZE(m->update) > 0) {
-        PyObject *rest = PyNumber_Subtract(m->unchanged, m->update);
-        if (rest == NULL) {
-            return -1;
-        }
-        Py_SETREF(m->unchanged, rest);
     }
     m->known = 1;
     return 0;
@@ -153,6 +213,36 @@ is_function_like(PyObject *obj)
            || PyObject_TypeCheck(obj, &PyProperty_Type);
 }
 
+/* New reference: the names of the slots a class itself declares (its own
+ * member descriptors). */
+static PyObject *
+slot_names(PyTypeObject *type)
+{
+    PyObject *names = PySet_New(NULL);
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (names && PyDict_Next(type->tp_dict, &pos, &key, &value)) {
+        if (PyObject_TypeCheck(value, &PyMemberDescr_Type)
+            && ((PyDescrObject *)value)->d_type == type && PySet_Add(names, key) < 0) {
+            Py_CLEAR(names);
+        }
+    }
+    return names;
+}
+
+/* 1 when both classes declare slots of the same names (the sizes may match
+ * while the names differ: x, y -> x, z). */
+static int
+same_slot_names(PyTypeObject *live, PyTypeObject *fresh)
+{
+    PyObject *a = slot_names(live);
+    PyObject *b = a ? slot_names(fresh) : NULL;
+    int same = b ? PyObject_RichCompareBool(a, b, Py_EQ) : -1;
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    return same;
+}
+
 /* The layout of instances cannot change under live objects. */
 static int
 check_layout(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fresh,
@@ -168,6 +258,12 @@ check_layout(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fres
         return hr_raise(batch->state, u->name, qualname,
                         "the memory layout of its instances changed (__slots__ or a base "
                         "with a different layout); live instances cannot take it");
+    }
+    int same_slots = same_slot_names(live, fresh);
+    if (same_slots <= 0) {
+        return same_slots < 0 ? -1
+            : hr_raise(batch->state, u->name, qualname,
+                       "its __slots__ changed; live instances cannot take the new layout");
     }
     PyObject *meta = hr_identity_get(batch->identity, (PyObject *)Py_TYPE(fresh));
     if (meta != (PyObject *)Py_TYPE(live)) {
@@ -495,6 +591,76 @@ enum_diff(hr_batch *b, hr_unit *u, PyTypeObject *live, PyTypeObject *fresh, PyOb
     return 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Named tuples                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* __repr__ for a named tuple whose fields changed: an old instance is a
+ * tuple of the old length, which the generated repr (a format string with
+ * one slot per field) cannot print.  Pairs fields and items as far as both
+ * go: Point(x=1, y=2). */
+static PyObject *
+tolerant_repr(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *fields = PyObject_GetAttrString((PyObject *)Py_TYPE(self), "_fields");
+    PyObject *parts = fields ? PyList_New(0) : NULL;
+    PyObject *result = NULL;
+    if (parts == NULL || !PyTuple_Check(fields)) {
+        goto done;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(fields) < PyTuple_GET_SIZE(self)
+                   ? PyTuple_GET_SIZE(fields) : PyTuple_GET_SIZE(self);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *part = PyUnicode_FromFormat("%S=%R", PyTuple_GET_ITEM(fields, i),
+                                              PyTuple_GET_ITEM(self, i));
+        if (part == NULL || PyList_Append(parts, part) < 0) {
+            Py_XDECREF(part);
+            goto done;
+        }
+        Py_DECREF(part);
+    }
+    PyObject *sep = PyUnicode_FromString(", ");
+    PyObject *inner = sep ? PyUnicode_Join(sep, parts) : NULL;
+    Py_XDECREF(sep);
+    PyObject *name = inner ? PyObject_GetAttrString((PyObject *)Py_TYPE(self), "__name__") : NULL;
+    result = name ? PyUnicode_FromFormat("%S(%U)", name, inner) : NULL;
+    Py_XDECREF(name);
+    Py_XDECREF(inner);
+done:
+    Py_XDECREF(parts);
+    Py_XDECREF(fields);
+    return result;
+}
+
+static PyMethodDef tolerant_repr_def = {
+    "__repr__", tolerant_repr, METH_NOARGS,
+    "Return a repr that pairs the current fields with the tuple's items "
+    "(set by hotreload when the fields changed).",
+};
+
+/* When a named tuple's fields changed, old instances keep their length:
+ * the class's __repr__ becomes one that prints them too. */
+static int
+plan_named_tuple(hr_batch *batch, PyTypeObject *live, PyTypeObject *fresh)
+{
+    PyObject *old_fields = PyDict_GetItemString(live->tp_dict, "_fields");
+    PyObject *new_fields = PyDict_GetItemString(fresh->tp_dict, "_fields");
+    if (old_fields == NULL || new_fields == NULL || !PyType_IsSubtype(live, &PyTuple_Type)) {
+        return 0;
+    }
+    int same = PyObject_RichCompareBool(old_fields, new_fields, Py_EQ);
+    if (same != 0) {
+        return same < 0 ? -1 : 0;
+    }
+    PyObject *repr = PyDescr_NewMethod(&PyTuple_Type, &tolerant_repr_def);
+    PyObject *name = repr ? PyUnicode_FromString("__repr__") : NULL;
+    int status = name ? hr_actions_add(&batch->actions, HR_ACT_TYPE_SET, (PyObject *)live,
+                                       name, repr) : -1;
+    Py_XDECREF(name);
+    Py_XDECREF(repr);
+    return status;
+}
+
 int
 hr_class_diff(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fresh,
               const hr_stmt *old_stmt, const hr_stmt *new_stmt, PyObject *qualname)
@@ -571,6 +737,9 @@ hr_class_diff(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fre
             }
         }
     }
+    if (plan_named_tuple(batch, live, fresh) < 0) {
+        goto done;
+    }
     status = 0;
 done:
     Py_XDECREF(handled);
@@ -621,7 +790,7 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
     const hr_stmt *old_stmt = &u->old_stmts.items[u->match[i]];
     hr_stmts old_members = {0}, new_members = {0};
     Py_ssize_t *match = NULL;
-    char *old_used = NULL;
+    char *old_used = NULL, *runs = NULL;
     int status = -1;
     if (old_stmt->body < 0 || new_stmt->body < 0) {
         return 0;
@@ -657,9 +826,18 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
     if (hr_match(u->old_utf8, &old_members, u->new_utf8, &new_members, match, old_used) < 0) {
         goto done;
     }
+    runs = PyMem_Calloc(new_members.count + 1, 1);
+    if (runs == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (members_rerun(state, u->old_utf8, &old_members, u->new_utf8, &new_members, match, update,
+                      new_stmt->body_indent, runs) < 0) {
+        goto done;
+    }
     for (Py_ssize_t k = 0; k < new_members.count; k++) {
         const hr_stmt *st = &new_members.items[k];
-        if (match[k] < 0 || !hr_same_norm(st->norm, old_members.items[match[k]].norm)) {
+        if (runs[k]) {
             continue;
         }
         if (declarative && st->kind != HR_STMT_DEF) {
@@ -672,18 +850,13 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
             }
             continue;
         }
-        if (PySet_Contains(update, name) != 0) {
-            Py_DECREF(name);
-            continue;
-        }
+
         /* Needed by a member that runs (`y = x * 2`, `@x.setter`): keep it. */
         PyObject *names = PySet_New(NULL);
         int needed = names ? PySet_Add(names, name) : -1;
         for (Py_ssize_t other = 0; needed == 0 && other < new_members.count; other++) {
-            const hr_stmt *o = &new_members.items[other];
-            int runs = match[other] < 0 || !hr_same_norm(o->norm, old_members.items[match[other]].norm);
-            if (runs && other != k) {
-                needed = hr_mentions(o->norm, names);
+            if (runs[other] && other != k) {
+                needed = hr_mentions(new_members.items[other].norm, names);
             }
         }
         Py_XDECREF(names);
@@ -701,6 +874,7 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
     status = 0;
 done:
     Py_XDECREF(update);
+    PyMem_Free(runs);
     hr_stmts_clear(&old_members);
     hr_stmts_clear(&new_members);
     PyMem_Free(match);
@@ -777,6 +951,13 @@ abc_refresh_one(hr_journal *journal, PyTypeObject *cls, int depth)
     if (current == NULL) {
         return PyErr_Occurred() ? -1 : 0;  /* not made by ABCMeta */
     }
+    /* isinstance() answers are cached per ABC (protocols too); the members
+     * they were computed from changed.  Registrations are kept. */
+    PyObject *cleared = PyObject_CallMethod((PyObject *)cls, "_abc_caches_clear", NULL);
+    if (cleared == NULL) {
+        PyErr_Clear();  /* an ABCMeta look-alike without the method */
+    }
+    Py_XDECREF(cleared);
     PyObject *names = abstract_names(cls);
     PyObject *frozen = names ? PyFrozenSet_New(names) : NULL;
     Py_XDECREF(names);

@@ -46,15 +46,15 @@ collect_nested(PyObject *code, PyObject *prefix, PyObject *paths)
             continue;
         }
         PyObject *name = ((PyCodeObject *)inner)->co_name;
-        if (is_comprehension(name)) {
-            continue;
-        }
         PyObject *count = PyDict_GetItemWithError(seen, name);
         long k = count ? PyLong_AsLong(count) : 0;
         PyObject *next = PyLong_FromLong(k + 1);
         PyObject *path = next ? PyUnicode_FromFormat("%U/%U#%ld", prefix, name, k) : NULL;
+        /* A comprehension itself is not paired (its functions do not outlive
+         * it), but before 3.12 a lambda made inside one is nested in its
+         * code: look inside. */
         int ok = path != NULL && PyDict_SetItem(seen, name, next) == 0
-                 && PyDict_SetItem(paths, path, inner) == 0
+                 && (is_comprehension(name) || PyDict_SetItem(paths, path, inner) == 0)
                  && collect_nested(inner, path, paths) == 0;
         Py_XDECREF(next);
         Py_XDECREF(path);

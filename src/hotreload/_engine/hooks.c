@@ -52,6 +52,26 @@ hr_hooks_query(hr_batch *b, hr_heap_query *q)
     return 0;
 }
 
+/* Raises ReloadError for a hook of `type` that raised, naming its module
+ * and class and chaining the hook's exception. */
+static int
+hook_failed(hr_batch *b, PyTypeObject *type, const char *hook)
+{
+    PyObject *exc_type, *exc_value, *exc_tb;
+    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+    PyObject *module = PyObject_GetAttrString((PyObject *)type, "__module__");
+    PyObject *qualname = PyObject_GetAttrString((PyObject *)type, "__qualname__");
+    PyErr_Clear();
+    if (module != NULL && !PyUnicode_Check(module)) {
+        Py_CLEAR(module);
+    }
+    PyErr_Restore(exc_type, exc_value, exc_tb);
+    hr_raise(b->state, module, qualname, "its %s hook raised; the reload was undone", hook);
+    Py_XDECREF(module);
+    Py_XDECREF(qualname);
+    return -1;
+}
+
 /* New reference: "module.Qualname" of a class. */
 static PyObject *
 class_name(PyTypeObject *type)
@@ -109,10 +129,7 @@ run_class_hooks(hr_batch *b)
         PyObject *result = call_hook(hook, live);
         Py_DECREF(hook);
         if (result == NULL) {
-            PyObject *name = class_name((PyTypeObject *)live);
-            hr_raise(b->state, NULL, name, "its __reload_class__ hook raised; the reload was undone");
-            Py_XDECREF(name);
-            return -1;
+            return hook_failed(b, (PyTypeObject *)live, "__reload_class__");
         }
         Py_DECREF(result);
     }
@@ -200,11 +217,7 @@ run_instance_hooks(hr_batch *b, hr_heap_query *q)
         PyObject *result = PyMethod_Check(entry->hook) ? PyObject_CallNoArgs(entry->hook)
                                                        : PyObject_CallOneArg(entry->hook, obj);
         if (result == NULL) {
-            PyObject *name = class_name(Py_TYPE(obj));
-            hr_raise(b->state, NULL, name,
-                     "its __reload_instance__ hook raised; the reload was undone");
-            Py_XDECREF(name);
-            status = -1;
+            status = hook_failed(b, Py_TYPE(obj), "__reload_instance__");
             break;
         }
         Py_DECREF(result);

@@ -522,6 +522,12 @@ hr_plan(hr_batch *batch, hr_unit *u)
             }
             int forced = PySet_Contains(u->update, name);
             run = run || forced > 0;
+            /* A class declaring __reload_update__ re-runs those members on
+             * every reload of its module, as a module's declaration does. */
+            static const char class_update[] = "__reload_update__";
+            run = run || (st->kind == HR_STMT_CLASS
+                          && memmem(PyBytes_AS_STRING(st->norm), PyBytes_GET_SIZE(st->norm),
+                                    class_update, sizeof(class_update) - 1) != NULL);
             /* A decorator that changed in this reload is applied again,
              * even to a definition whose own text did not change. */
             int redecorate = 0;
