@@ -423,3 +423,32 @@ def test_raising_hook_error_names_module_and_class(workspace, hook):
     assert info.value.module == m.__name__
     assert info.value.object == "Unit"
     assert keep.attack() == 1
+
+
+def test_instance_hook_defined_only_on_a_subclass_runs_when_the_base_is_patched(workspace):
+    """Instances of a subclass are instances of the patched base: the
+    subclass's own hook runs on them, though the base has none."""
+    m = workspace.load("a", """
+        class Base:
+            def value(self):
+                return 1
+
+        class Child(Base):
+            def __reload_instance__(self):
+                self.seen = getattr(self, "seen", 0) + 1
+    """)
+    child, base = m.Child(), m.Base()
+    workspace.edit("a", """
+        class Base:
+            def value(self):
+                return 2
+
+        class Child(Base):
+            def __reload_instance__(self):
+                self.seen = getattr(self, "seen", 0) + 1
+    """)
+    report = hotreload.reload(m)
+    assert child.value() == 2
+    assert child.seen == 1
+    assert not hasattr(base, "seen")
+    assert report.instances == {f"{m.__name__}.Child": 1}

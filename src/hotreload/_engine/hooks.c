@@ -13,11 +13,14 @@
  * instances were found by the batch's single heap walk (heap.c). */
 #include "hotreload.h"
 
-/* Adds `type` and all its subclasses, in any module, to the set. */
+/* Adds to the set `type` and its subclasses, in any module, that have the
+ * hook or will inherit it (`inherited`: the patched base gains it in this
+ * reload), so that a class without one costs no walk. */
 static int
-add_with_subclasses(hr_ptrset *types, PyObject *type, int depth)
+add_hooked(hr_ptrset *types, PyObject *type, int inherited, int depth)
 {
-    if (hr_ptrset_add(types, type) < 0) {
+    int has = inherited || PyObject_HasAttrString(type, "__reload_instance__");
+    if (has && hr_ptrset_add(types, type) < 0) {
         return -1;
     }
     if (depth > 64) {
@@ -29,7 +32,7 @@ add_with_subclasses(hr_ptrset *types, PyObject *type, int depth)
     }
     int status = 0;
     for (Py_ssize_t i = 0; status == 0 && i < PyList_GET_SIZE(subclasses); i++) {
-        status = add_with_subclasses(types, PyList_GET_ITEM(subclasses, i), depth + 1);
+        status = add_hooked(types, PyList_GET_ITEM(subclasses, i), has, depth + 1);
     }
     Py_DECREF(subclasses);
     return status;
@@ -43,9 +46,8 @@ hr_hooks_query(hr_batch *b, hr_heap_query *q)
         PyObject *live = PyTuple_GET_ITEM(pair, 0);
         PyObject *fresh = PyTuple_GET_ITEM(pair, 1);
         /* The hook may be new in this reload: look at the new class too. */
-        int has = PyObject_HasAttrString(live, "__reload_instance__")
-                  || PyObject_HasAttrString(fresh, "__reload_instance__");
-        if (has && add_with_subclasses(&q->hooked_types, live, 0) < 0) {
+        int gains = PyObject_HasAttrString(fresh, "__reload_instance__");
+        if (add_hooked(&q->hooked_types, live, gains, 0) < 0) {
             return -1;
         }
     }
