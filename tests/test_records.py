@@ -213,3 +213,11 @@ def test_package_submodule_by_dotted_name(workspace):
     assert report.modules == [sub.__name__]
     assert sub.f() == 2
     assert hotreload.reload_changed().modules == []
+
+
+def test_recorded_lists_module_names_without_copying_sources(workspace):
+    m = workspace.load("a", "X = 1\n")
+    names = hotreload.recorded()
+    assert m.__name__ in names
+    assert names == sorted(names)
+    assert all(isinstance(name, str) for name in names)

@@ -442,3 +442,39 @@ def test_reload_logs_at_info_naming_the_module(workspace, caplog):
         f"no INFO record of logger 'hotreload' names {m.__name__}: "
         f"{[r.getMessage() for r in caplog.records]}"
     )
+
+
+@pytest.mark.parametrize("raised", ["KeyboardInterrupt()", "SystemExit(3)"])
+def test_keyboard_interrupt_and_exit_in_module_body_propagate_and_change_nothing(workspace, raised):
+    """Ctrl-C (or sys.exit) while the new code runs is the user's to handle:
+    it is not turned into ReloadError, and nothing was changed."""
+    m = workspace.load("a", """
+        def f():
+            return 1
+    """)
+    f = m.f
+    workspace.edit("a", f"""
+        def f():
+            return 2
+        raise {raised}
+    """)
+    expected = KeyboardInterrupt if raised.startswith("Keyboard") else SystemExit
+    with pytest.raises(expected):
+        hotreload.reload(m)
+    assert m.f is f and f() == 1
+    assert not hotreload.reloading()
+
+
+def test_reloading_is_true_only_while_a_reload_runs(workspace):
+    m = workspace.load("a", """
+        import hotreload
+        SEEN = []
+    """)
+    workspace.edit("a", """
+        import hotreload
+        SEEN = [hotreload.reloading()]
+    """)
+    assert not hotreload.reloading()
+    hotreload.reload(m)
+    assert m.SEEN == [True]
+    assert not hotreload.reloading()

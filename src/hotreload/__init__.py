@@ -39,6 +39,8 @@ __all__ = [
     "configure",
     "hotfix",
     "call_on_main_thread",
+    "reloading",
+    "recorded",
     "Report",
     "ReloadError",
 ]
@@ -227,6 +229,16 @@ def hotfix(path_or_source: Union[str, "os.PathLike[str]"]) -> Report:
     except ReloadError as error:
         log.warning("%s", error)
         raise
+
+
+def reloading() -> bool:
+    """Whether a reload or hotfix is under way (a new one would be refused)."""
+    return _hotreload.reloading()
+
+
+def recorded() -> List[str]:
+    """The names of the modules whose source is recorded, sorted."""
+    return _hotreload.recorded()
 
 
 def call_on_main_thread(callable) -> None:

@@ -970,7 +970,7 @@ abc_refresh_one(hr_journal *journal, PyTypeObject *cls, int depth)
     if (status < 0 || depth > 64) {
         return status;
     }
-    PyObject *subclasses = PyObject_CallMethod((PyObject *)cls, "__subclasses__", NULL);
+    PyObject *subclasses = hr_subclasses((PyObject *)cls);
     for (Py_ssize_t i = 0; subclasses && status == 0 && i < PyList_GET_SIZE(subclasses); i++) {
         status = abc_refresh_one(journal, (PyTypeObject *)PyList_GET_ITEM(subclasses, i), depth + 1);
     }

@@ -116,6 +116,15 @@ hr_set_update(PyObject *set, PyObject *iterable)
     return status == 0 && PyErr_Occurred() ? -1 : status;
 }
 
+/* New reference: the direct subclasses of a class, as a list.  Called as
+ * type.__subclasses__(cls): for a metaclass, cls.__subclasses__ would find
+ * type's own unbound method first. */
+static inline PyObject *
+hr_subclasses(PyObject *cls)
+{
+    return PyObject_CallMethod((PyObject *)&PyType_Type, "__subclasses__", "O", cls);
+}
+
 /* Automatic garbage collection, paused while a reload runs so that every
  * object it creates stays in the youngest generation.  Returns the previous
  * state (1 enabled, 0 disabled) or -1 with an exception set. */

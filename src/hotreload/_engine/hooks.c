@@ -26,7 +26,7 @@ add_hooked(hr_ptrset *types, PyObject *type, int inherited, int depth)
     if (depth > 64) {
         return 0;
     }
-    PyObject *subclasses = PyObject_CallMethod(type, "__subclasses__", NULL);
+    PyObject *subclasses = hr_subclasses(type);
     if (subclasses == NULL) {
         return -1;
     }

@@ -72,8 +72,12 @@ hr_raise(hr_state *state, PyObject *module_name, PyObject *object, const char *f
 {
     PyObject *cause_type, *cause, *cause_tb;
     PyErr_Fetch(&cause_type, &cause, &cause_tb);
-    if (cause_type != NULL && PyErr_GivenExceptionMatches(cause_type, state->ReloadError)) {
-        /* Already explained closer to where it happened. */
+    if (cause_type != NULL
+        && (PyErr_GivenExceptionMatches(cause_type, state->ReloadError)
+            || !PyErr_GivenExceptionMatches(cause_type, PyExc_Exception))) {
+        /* Already explained closer to where it happened; or KeyboardInterrupt,
+         * SystemExit and the like, which are the user's to handle (nothing
+         * was changed). */
         PyErr_Restore(cause_type, cause, cause_tb);
         return -1;
     }
@@ -271,6 +275,23 @@ call_on_main_thread(PyObject *module, PyObject *callable)
 }
 
 static PyObject *
+reloading(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    hr_state *state = state_of(module);
+    return PyBool_FromLong(state->busy || state->hotfix != NULL);
+}
+
+static PyObject *
+recorded(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *names = PyDict_Keys(state_of(module)->records);
+    if (names != NULL && PyList_Sort(names) < 0) {
+        Py_CLEAR(names);
+    }
+    return names;
+}
+
+static PyObject *
 split_statements(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *source;
@@ -301,6 +322,10 @@ static PyMethodDef module_methods[] = {
     {"call_on_main_thread", call_on_main_thread, METH_O,
      "call_on_main_thread(callable)\n\n"
      "Run callable() on the main thread at its next safe point between bytecodes."},
+    {"reloading", reloading, METH_NOARGS,
+     "reloading() -> bool\n\nWhether a reload or hotfix is under way (a new one would be refused)."},
+    {"recorded", recorded, METH_NOARGS,
+     "recorded() -> list[str]\n\nThe names of the modules whose source is recorded."},
     {"_configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
      "_configure(deny=None, allow=None) -> dict\n\nFolders not reloaded / allowed anyway."},
     {"_records", records, METH_NOARGS, "_records() -> dict\n\nThe recorded sources (a copy)."},

@@ -618,10 +618,29 @@ done:
 PyObject *
 hr_reload_changed(hr_state *state, PyObject *missing)
 {
-    PyObject *names = hr_changed_modules(state, missing);
+    PyObject *gone = PyList_New(0);
+    PyObject *names = gone ? hr_changed_modules(state, gone) : NULL;
     if (names == NULL) {
+        Py_XDECREF(gone);
         return NULL;
     }
+    /* A module no longer imported is not reported missing either. */
+    for (Py_ssize_t i = 0; missing && i < PyList_GET_SIZE(gone); i++) {
+        PyObject *name = PyList_GET_ITEM(gone, i);
+        if (PyDict_GetItemWithError(PyImport_GetModuleDict(), name) != NULL) {
+            if (PyList_Append(missing, name) < 0) {
+                Py_DECREF(gone);
+                Py_DECREF(names);
+                return NULL;
+            }
+        }
+        else if (PyErr_Occurred()) {
+            Py_DECREF(gone);
+            Py_DECREF(names);
+            return NULL;
+        }
+    }
+    Py_DECREF(gone);
     /* Only modules still imported: a record outlives a module removed from
      * sys.modules, which is not reloaded behind the user's back. */
     PyObject *modules = PyImport_GetModuleDict();

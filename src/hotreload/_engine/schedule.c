@@ -54,10 +54,13 @@ hr_call_on_main_thread(PyObject *module, PyObject *callable)
     }
     Py_INCREF(module);
     if (Py_AddPendingCall(run_pending, module) < 0) {
-        /* CPython's queue of pending calls is full; the callable stays queued
-         * and runs with the next pending call that gets in. */
+        /* CPython's queue of pending calls is full: take the callable back,
+         * so that a caller who retries does not get it run twice. */
         Py_DECREF(module);
-        PyErr_SetString(PyExc_RuntimeError, "the interpreter's pending-call queue is full");
+        Py_ssize_t n = PyList_GET_SIZE(state->pending);
+        (void)PyList_SetSlice(state->pending, n - 1, n, NULL);
+        PyErr_SetString(PyExc_RuntimeError, "the interpreter's pending-call queue is full; "
+                        "nothing was queued");
         return -1;
     }
     return 0;
