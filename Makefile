@@ -9,7 +9,7 @@
 
 SHELL := /bin/bash
 VENVS := .venv
-TEST_DEPS := pytest hypothesis
+TEST_DEPS := pytest hypothesis ipython watchdog
 PYTEST_ARGS ?=
 
 .PHONY: test demo bench dev clean
