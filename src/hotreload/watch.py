@@ -221,8 +221,12 @@ class Watcher:
 
     def describe(self) -> str:
         """One line: what is watched and how."""
-        how = ("watchdog (native events)" if self.backend == "watchdog"
-               else f"polling every {self.poll:g} s")
+        if self.backend == "watchdog":
+            how = "watchdog (native events)"
+        else:
+            how = f"polling every {self.poll:g} s"
+            if not _watchdog_available():
+                how += " (install watchdog for native events)"
         where = ", ".join(self.folders)
         extra = f"; hotfix scripts from {self.hotfix_dir}" if self.hotfix_dir else ""
         return f"watching {where} with {how}; applying on the {self.apply} thread{extra}"
