@@ -147,6 +147,19 @@ def test_apply_reloads_changed_modules_in_one_transaction(workspace):
     assert (a.value(), b.value()) == (2, 2)
 
 
+def test_a_save_refused_with_a_broken_one_applies_when_that_one_is_fixed(workspace):
+    a = workspace.load("a", V1)
+    b = workspace.load("b", V1)
+    reloader = Reloader()
+    workspace.edit("a", V2)
+    workspace.edit("b", BROKEN)
+    reloader.apply([str(workspace.path("a")), str(workspace.path("b"))])
+    workspace.edit("b", V2)
+    events = reloader.apply([str(workspace.path("b"))])  # only b is seen to change
+    assert sorted(events[0].report.modules) == sorted([a.__name__, b.__name__])
+    assert (a.value(), b.value()) == (2, 2)
+
+
 @pytest.mark.no_install
 def test_modules_imported_before_install_are_reloaded_too(workspace):
     m = workspace.load("a", V1)

@@ -144,6 +144,7 @@ class Reloader:
         self._told_files: Dict[str, Optional[bytes]] = {}
         self._adopted: Dict[str, Tuple[str, Optional[Tuple[int, int]], Optional[bytes]]] = {}
         self._standing: List[Event] = []
+        self._unapplied: Set[str] = set()  # files of the last refused batch
         self.last: Optional[Event] = None
         self._adopt_imported()
 
@@ -157,7 +158,8 @@ class Reloader:
         """Reload, in one transaction, the modules whose source changed.
 
         ``paths``: only the modules of these files (a watcher passes the
-        files it saw change); None: every recorded module
+        files it saw change), and those of a batch refused before, which
+        apply with it once it is fixed; None: every recorded module
         (``reload_changed()``).  Returns the events not told before: what
         was reloaded, or why nothing was (ReloadError is never raised), and
         source files gone missing.
@@ -165,6 +167,8 @@ class Reloader:
         with self._lock:
             events: List[Event] = []
             missing: List[str] = []
+            if paths is not None:
+                paths = self._unapplied | set(paths)
             try:
                 if paths is None:
                     checked = set(_hotreload._records()) | set(self._adopted)
@@ -178,9 +182,12 @@ class Reloader:
                         events += self._reloaded(_hotreload.reload(*changed), changed)
             except ReloadError as error:
                 events += self._refused(error)
+                if paths is not None:
+                    self._unapplied = paths
             else:
                 self._told_errors.clear()
                 self._standing = []
+                self._unapplied = set()
             events += self._missing(missing, checked)
             if events:
                 self.last = events[-1]

@@ -155,7 +155,7 @@ class Watcher:
             folders = [folders]
         self.folders = [os.path.realpath(os.fspath(f)) for f in folders]
         self.hotfix_dir = os.path.realpath(hotfix_dir) if hotfix_dir is not None else None
-        for folder in self.folders + [self.hotfix_dir] * (hotfix_dir is not None):
+        for folder in self._roots():
             if not os.path.isdir(folder):
                 raise NotADirectoryError(f"not a folder: {folder}")
         self.exclude = tuple(DEFAULT_EXCLUDE) + tuple(exclude)
@@ -173,7 +173,8 @@ class Watcher:
         self._queued = False  # an application waits on the main thread
         self._running = False
         self._threads: List[threading.Thread] = []
-        self._observer = None
+        self._observer = None  # watchdog's, when it is the backend
+        self._snapshot: Dict[str, Tuple[int, int, int]] = {}  # the last poll's
         self._stop = threading.Event()
 
     # -- life cycle -------------------------------------------------------
@@ -211,7 +212,7 @@ class Watcher:
             if thread is not threading.current_thread():
                 thread.join(timeout=5)
         self._threads = []
-        self._debouncer = Debouncer(self._debouncer.quiet)
+        self._debouncer = Debouncer(self._debouncer.quiet)  # a closed one stays closed
 
     def __enter__(self) -> "Watcher":
         return self.start()
