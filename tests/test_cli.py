@@ -309,7 +309,8 @@ def test_run_reports_a_missing_module_as_python_does(tmp_path):
 
 
 @pytest.mark.parametrize("argv", [["run"], ["run", "missing.py"], ["nothing"],
-                                  ["run", "--watch", "missing_dir", "x.py"]])
+                                  ["run", "--watch", "missing_dir", "x.py"],
+                                  ["run", "--poll", "0", "x.py"]])
 def test_cli_usage_errors_exit_2(tmp_path, argv):
     (tmp_path / "x.py").write_text("")
     ours = subprocess.run([sys.executable, "-m", "hotreload", *argv], cwd=str(tmp_path),

@@ -256,6 +256,8 @@ def test_watcher_says_the_main_script_cannot_be_reloaded(workspace):
 def test_watcher_arguments_are_checked(tmp_path):
     with pytest.raises(ValueError):
         Watcher([tmp_path], apply="elsewhere")
+    with pytest.raises(ValueError):
+        Watcher([tmp_path], poll=0)
     with pytest.raises(NotADirectoryError):
         Watcher([tmp_path / "missing"])
 

@@ -35,7 +35,9 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _RUNPY = os.path.abspath(runpy.__file__)
 
 
-def _is_internal(filename: str) -> bool:
+def internal_file(filename: str) -> bool:
+    """Whether code in ``filename`` is the machinery's (hotreload, runpy,
+    importlib), which the user's tracebacks leave out."""
     return (
         filename.startswith(_PACKAGE_DIR)
         or filename == _RUNPY
@@ -49,7 +51,7 @@ def user_traceback(tb, limit: int = 8) -> List[str]:
     hotreload itself, runpy and importlib left out), formatted as the
     ``traceback`` module does: file, line, function and the source line.
     Only the innermost ``limit`` frames are kept."""
-    frames = [frame for frame in traceback.extract_tb(tb) if not _is_internal(frame.filename)]
+    frames = [frame for frame in traceback.extract_tb(tb) if not internal_file(frame.filename)]
     return traceback.format_list(frames[-limit:])
 
 
@@ -284,7 +286,9 @@ class Reloader:
             self._adopted[name] = (path, _stat(path), _fingerprint(path))
 
     def _changed_adopted(self, names: Optional[Iterable[str]], missing: List[str]) -> List[str]:
-        """The adopted modules (of ``names``, or all) whose file changed."""
+        """The adopted modules whose file changed: of ``names`` (files seen to
+        change: their bytes are compared), or of all (those whose size or
+        mtime moved)."""
         changed = []
         for name in list(self._adopted if names is None else names):
             path, stat, digest = self._adopted[name]
@@ -294,7 +298,7 @@ class Reloader:
             now = _stat(path)
             if now is None:
                 missing.append(name)
-            elif now != stat:
+            elif names is not None or now != stat:
                 if _fingerprint(path) == digest:
                     self._adopted[name] = (path, now, digest)  # touched, not changed
                 else:

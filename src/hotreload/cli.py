@@ -20,10 +20,17 @@ import sys
 from typing import List, Optional, Tuple
 
 import hotreload
-from hotreload.changes import Event, _is_internal
+from hotreload.changes import Event, internal_file
 from hotreload.watch import DEFAULT_POLL, Watcher
 
 PREFIX = "[hotreload] "
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    return value
 
 
 def _run_parser() -> argparse.ArgumentParser:
@@ -40,7 +47,7 @@ def _run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--exclude", metavar="GLOB", action="append", default=[],
                         help="ignore files whose relative path, name or folder matches "
                         "(repeatable)")
-    parser.add_argument("--poll", metavar="SECONDS", type=float,
+    parser.add_argument("--poll", metavar="SECONDS", type=_seconds,
                         help="poll os.stat every SECONDS instead of native events "
                         f"(the default without watchdog: every {DEFAULT_POLL:g} s)")
     parser.add_argument("--apply", choices=("main", "thread"), default="main",
@@ -57,12 +64,18 @@ def _run_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _split(parser: argparse.ArgumentParser, argv: List[str]) -> Tuple[List[str], Optional[str], Optional[str], List[str]]:
+Split = Tuple[List[str], Optional[str], Optional[str], List[str]]
+
+
+def _split(parser: argparse.ArgumentParser, argv: List[str]) -> Split:
     """Splits ``run``'s arguments into (its options, script, module, the
     program's arguments) at the script or ``-m MODULE``, as Python does:
     everything after belongs to the program, even what looks like an option."""
     takes_value = {
-        option for action in parser._actions if action.nargs != 0 for option in action.option_strings
+        option
+        for action in parser._actions
+        if action.nargs != 0
+        for option in action.option_strings
     }
     i = 0
     while i < len(argv):
@@ -185,7 +198,7 @@ def _print_uncaught(error: BaseException) -> None:
     """Print an exception that ended the program as Python would (through
     sys.excepthook), without the frames of hotreload and runpy."""
     tb = error.__traceback__
-    while tb is not None and _is_internal(tb.tb_frame.f_code.co_filename):
+    while tb is not None and internal_file(tb.tb_frame.f_code.co_filename):
         tb = tb.tb_next
     if tb is None and isinstance(error, ImportError):
         # runpy could not find the program: say it as `python -m` does.

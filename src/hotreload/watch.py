@@ -151,6 +151,8 @@ class Watcher:
     ) -> None:
         if apply not in ("main", "thread"):
             raise ValueError(f"apply must be 'main' or 'thread', not {apply!r}")
+        if poll is not None and not poll > 0:
+            raise ValueError(f"poll must be more than 0 seconds, not {poll!r}")
         if isinstance(folders, (str, os.PathLike)):
             folders = [folders]
         self.folders = [os.path.realpath(os.fspath(f)) for f in folders]
