@@ -100,10 +100,12 @@ class Event:
         if self.error is not None:
             lines += [line.rstrip("\n") for line in _error_details(self.error)]
         elif verbose and self.report is not None:
-            for kind in ("updated", "added", "removed", "replaced", "kept"):
+            for kind in ("updated", "added", "removed", "replaced", "kept", "stale"):
                 names = getattr(self.report, kind)
                 if names:
                     lines.append(f"  {kind}: {', '.join(names)}")
+            for name, count in self.report.instances.items():
+                lines.append(f"  {name}: __reload_instance__ ran on {count} instances")
         return "\n".join(lines)
 
 
