@@ -9,7 +9,7 @@
 
 SHELL := /bin/bash
 VENVS := .venv
-TEST_DEPS := pytest hypothesis
+TEST_DEPS := pytest hypothesis ipython watchdog
 PYTEST_ARGS ?=
 
 .PHONY: test demo bench dev clean
@@ -44,7 +44,7 @@ demo:
 
 bench:
 	@set -e; read -r minor python <<< "$(NEWEST)"; \
-	$(call venv_install,$$minor,$$python,ipython jurigged matplotlib,) \
+	$(call venv_install,$$minor,$$python,ipython jurigged matplotlib watchdog,) \
 	$(VENVS)/$$minor/bin/python bench/run.py
 
 dev:

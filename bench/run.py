@@ -4,9 +4,11 @@ Benchmarks (see each module's docstring for what its figures mean):
 
 * core    (bench_core.py)    reload of a big game-like module with a live heap,
                              hotreload against the floor, importlib.reload;
-* import  (bench_import.py)  overhead of hotreload.install() on ordinary imports.
+* import  (bench_import.py)  overhead of hotreload.install() on ordinary imports;
 * hooks   (bench_hooks.py)   __reload_instance__ on 100,000 live instances, and
-                             IPython's autoreload on the same reload.
+                             IPython's autoreload on the same reload;
+* watch   (bench_watch.py)   latency from a save to the new code running in
+                             `hotreload run`, native events and polling.
 
 How to extend:
 
@@ -38,6 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_core  # noqa: E402
 import bench_hooks  # noqa: E402
 import bench_import  # noqa: E402
+import bench_watch  # noqa: E402
 
 
 @dataclass
@@ -51,6 +54,7 @@ BENCHMARKS = [
     Benchmark("core", bench_core.run, bench_core.format_block),
     Benchmark("import", bench_import.run, bench_import.format_block),
     Benchmark("hooks", bench_hooks.run, bench_hooks.format_block),
+    Benchmark("watch", bench_watch.run, bench_watch.format_block),
 ]
 
 

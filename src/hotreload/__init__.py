@@ -43,7 +43,30 @@ __all__ = [
     "recorded",
     "Report",
     "ReloadError",
+    "Watcher",
+    "Reloader",
+    "Event",
+    "load_ipython_extension",
+    "unload_ipython_extension",
 ]
+
+# Tools on top of the engine, imported on first use so that `import hotreload`
+# stays as light as the import hook it provides (PEP 562).
+_LAZY = {
+    "Watcher": "hotreload.watch",
+    "Reloader": "hotreload.changes",
+    "Event": "hotreload.changes",
+    "load_ipython_extension": "hotreload.ipython",
+    "unload_ipython_extension": "hotreload.ipython",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'hotreload' has no attribute {name!r}")
 
 log = logging.getLogger("hotreload")
 
@@ -204,6 +227,21 @@ def patch(old, new) -> Report:
     return _finish(_hotreload.patch(old, new))
 
 
+def _script(path_or_source: Union[str, "os.PathLike[str]"]) -> tuple[str, str]:
+    """The file name and source text of a hotfix script given as a path to a
+    ``.py`` file or as its source text."""
+    if isinstance(path_or_source, os.PathLike) or (
+        isinstance(path_or_source, str) and "\n" not in path_or_source
+        and path_or_source.endswith(".py")
+    ):
+        from importlib.util import decode_source
+
+        filename = os.fspath(path_or_source)
+        with open(filename, "rb") as f:
+            return filename, decode_source(f.read())
+    return "<hotfix>", path_or_source
+
+
 def hotfix(path_or_source: Union[str, "os.PathLike[str]"]) -> Report:
     """Run a hotfix script as one transaction.
 
@@ -213,17 +251,7 @@ def hotfix(path_or_source: Union[str, "os.PathLike[str]"]) -> Report:
     refused), none is applied and ReloadError says why.  Other statements of
     the script (``weapon_data.gun.damage = 100``) act as they run.
     """
-    if isinstance(path_or_source, os.PathLike) or (
-        isinstance(path_or_source, str) and "\n" not in path_or_source
-        and path_or_source.endswith(".py")
-    ):
-        filename = os.fspath(path_or_source)
-        with open(filename, "rb") as f:
-            from importlib.util import decode_source
-
-            source = decode_source(f.read())
-    else:
-        filename, source = "<hotfix>", path_or_source
+    filename, source = _script(path_or_source)
     try:
         return _finish(_hotreload.hotfix(source, filename))
     except ReloadError as error:

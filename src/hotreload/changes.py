@@ -1,0 +1,353 @@
+"""Applying what changed on disk, and telling what came of it once.
+
+A watcher, the IPython extension and the demo all do the same thing when a
+file may have changed: reload the modules whose files changed (or run a
+hotfix script) and tell the user the outcome.  `Reloader` does it; each
+outcome is an `Event`.  An outcome that would only repeat one already told
+is not told again: a save that does not compile is told once, and seeing
+the same bytes again (the editor saved twice, another module changed) says
+nothing; a deleted file is told once, until it comes back.
+
+    reloader = Reloader()
+    for event in reloader.apply():     # never raises ReloadError
+        print(event.format())
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import runpy
+import sys
+import threading
+import traceback
+from dataclasses import dataclass
+from importlib.machinery import SourceFileLoader
+from typing import Dict, Iterable, List, Optional, Set, Tuple
+
+import hotreload
+from hotreload import Report, ReloadError, _hotreload
+
+__all__ = ["Event", "Reloader", "user_traceback"]
+
+# Frames from these files are the machinery's, not the user's: they are left
+# out of the tracebacks shown to the user.
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_RUNPY = os.path.abspath(runpy.__file__)
+
+
+def internal_file(filename: str) -> bool:
+    """Whether code in ``filename`` is the machinery's (hotreload, runpy,
+    importlib), which the user's tracebacks leave out."""
+    return (
+        filename.startswith(_PACKAGE_DIR)
+        or filename == _RUNPY
+        or filename.startswith("<frozen importlib")
+        or filename.startswith("<frozen runpy")
+    )
+
+
+def user_traceback(tb, limit: int = 8) -> List[str]:
+    """The frames of traceback ``tb`` that belong to the user's code (those of
+    hotreload itself, runpy and importlib left out), formatted as the
+    ``traceback`` module does: file, line, function and the source line.
+    Only the innermost ``limit`` frames are kept."""
+    frames = [frame for frame in traceback.extract_tb(tb) if not internal_file(frame.filename)]
+    return traceback.format_list(frames[-limit:])
+
+
+def _error_details(error: BaseException) -> List[str]:
+    """Where in the user's code a refused reload or hotfix went wrong."""
+    cause = error.__cause__
+    if cause is None:
+        return []
+    if isinstance(cause, SyntaxError):
+        # File, line, the source line and a caret; the message itself is
+        # already in the first line of the event.
+        return traceback.format_exception_only(type(cause), cause)[:-1]
+    return user_traceback(cause.__traceback__)
+
+
+PROBLEMS = ("failed", "gone", "unreadable", "hotfix failed", "script")
+
+
+@dataclass
+class Event:
+    """One outcome to tell.
+
+    ``kind`` is one of ``"reloaded"`` (``report`` says what changed),
+    ``"hotfix"`` (a hotfix script applied; ``report``), ``"failed"`` (a
+    reload was refused and nothing changed; ``error`` is the ReloadError),
+    ``"hotfix failed"`` (``error``), ``"gone"`` / ``"unreadable"`` (a
+    module's source file was deleted / cannot be read: the module keeps
+    running what it has) and ``"script"`` (the program's ``__main__`` file
+    changed, which cannot be reloaded in place).  ``message`` is one line.
+    """
+
+    kind: str
+    message: str
+    report: Optional[Report] = None
+    error: Optional[BaseException] = None
+
+    @property
+    def problem(self) -> bool:
+        """Whether the user needs to act (everything but a success)."""
+        return self.kind in PROBLEMS
+
+    def format(self, verbose: bool = False) -> str:
+        """The message; for an error, the user's code where it happened (file,
+        line and source line); with ``verbose``, every name a reload touched."""
+        lines = [self.message]
+        if self.error is not None:
+            lines += [line.rstrip("\n") for line in _error_details(self.error)]
+        elif verbose and self.report is not None:
+            for kind in ("updated", "added", "removed", "replaced", "kept", "stale"):
+                names = getattr(self.report, kind)
+                if names:
+                    lines.append(f"  {kind}: {', '.join(names)}")
+            for name, count in self.report.instances.items():
+                lines.append(f"  {name}: __reload_instance__ ran on {count} instances")
+        return "\n".join(lines)
+
+
+def _fingerprint(path: Optional[str]) -> Optional[bytes]:
+    """A digest of a file's bytes, or None if it cannot be read."""
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha1(f.read()).digest()
+    except OSError:
+        return None
+
+
+def _stat(path: str) -> Optional[Tuple[int, int]]:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
+
+
+class Reloader:
+    """Reloads changed modules and runs hotfix scripts; tells each outcome once.
+
+    Modules imported before ``hotreload.install()`` have no recorded source,
+    so ``reload_changed()`` cannot see their edits; the Reloader notes the
+    files of those already imported when it is made (outside the standard
+    library and site-packages) and reloads them when their bytes change:
+    the engine runs such a module in full, keeps its data and records it
+    from then on.
+
+    Safe to call from several threads: one call applies at a time.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._told_errors: Dict[Optional[str], Tuple[Optional[bytes], str]] = {}
+        self._told_missing: Set[str] = set()
+        self._told_files: Dict[str, Optional[bytes]] = {}
+        self._adopted: Dict[str, Tuple[str, Optional[Tuple[int, int]], Optional[bytes]]] = {}
+        self._standing: List[Event] = []
+        self._unapplied: Set[str] = set()  # files of the last refused batch
+        self.last: Optional[Event] = None
+        self._adopt_imported()
+
+    def standing_errors(self) -> List[Event]:
+        """Refused reloads not yet followed by a good one (already told)."""
+        with self._lock:
+            return list(self._standing)
+
+    # -- modules ------------------------------------------------------------
+    def apply(self, paths: Optional[Iterable[str]] = None) -> List[Event]:
+        """Reload, in one transaction, the modules whose source changed.
+
+        ``paths``: only the modules of these files (a watcher passes the
+        files it saw change), and those of a batch refused before, which
+        apply with it once it is fixed; None: every recorded module
+        (``reload_changed()``).  Returns the events not told before: what
+        was reloaded, or why nothing was (ReloadError is never raised), and
+        source files gone missing.
+        """
+        with self._lock:
+            events: List[Event] = []
+            missing: List[str] = []
+            if paths is not None:
+                paths = self._unapplied | set(paths)
+            try:
+                if paths is None:
+                    checked = set(_hotreload._records()) | set(self._adopted)
+                    adopted = self._changed_adopted(None, missing)
+                    if adopted:
+                        events += self._reloaded(_hotreload.reload(*adopted), adopted)
+                    events += self._reloaded(_hotreload.reload_changed(missing))
+                else:
+                    checked, changed = self._changed_at(paths, missing)
+                    if changed:
+                        events += self._reloaded(_hotreload.reload(*changed), changed)
+            except ReloadError as error:
+                events += self._refused(error)
+                if paths is not None:
+                    self._unapplied = paths
+            else:
+                self._told_errors.clear()
+                self._standing = []
+                self._unapplied = set()
+            events += self._missing(missing, checked)
+            if events:
+                self.last = events[-1]
+            return events
+
+    def _changed_at(self, paths: Iterable[str], missing: List[str]) -> Tuple[Set[str], List[str]]:
+        """(the modules of these files, those whose file no longer holds the
+        text they were built from).  The bytes are compared, whatever the
+        file's mtime says."""
+        wanted = {os.path.realpath(path) for path in paths}
+        checked: Set[str] = set()
+        changed: List[str] = []
+        for name, record in _hotreload._records().items():
+            path, source = record[0], record[1]
+            if name not in sys.modules or os.path.realpath(path) not in wanted:
+                continue
+            checked.add(name)
+            try:
+                with open(path, "rb") as f:
+                    now = f.read()
+            except OSError:
+                missing.append(name)
+                continue
+            if now != source:
+                changed.append(name)
+        adopted = [name for name, state in self._adopted.items()
+                   if os.path.realpath(state[0]) in wanted]
+        checked.update(adopted)
+        changed += self._changed_adopted(adopted, missing)
+        return checked, sorted(changed)
+
+    def _reloaded(self, raw: dict, adopted: Iterable[str] = ()) -> List[Event]:
+        report = hotreload._finish(raw)
+        for name in adopted:
+            self._adopted.pop(name, None)  # recorded by the engine from now on
+        if not report.modules:
+            return []
+        return [Event("reloaded", str(report), report=report)]
+
+    def _refused(self, error: ReloadError) -> List[Event]:
+        module = getattr(error, "module", None)
+        told = (_fingerprint(self._source_path(module)), str(error))
+        if self._told_errors.get(module) == told:
+            return []
+        self._told_errors[module] = told
+        event = Event("failed", str(error), error=error)
+        self._standing = [e for e in self._standing if getattr(e.error, "module", None) != module]
+        self._standing.append(event)
+        return [event]
+
+    def _missing(self, names: List[str], checked: Set[str]) -> List[Event]:
+        # The engine also lists records of modules no longer imported.
+        names = [name for name in names if name in sys.modules]
+        # A module whose file is back is told again if the file goes again.
+        self._told_missing -= checked - set(names)
+        events = []
+        for name in names:
+            if name in self._told_missing:
+                continue
+            self._told_missing.add(name)
+            path = self._source_path(name)
+            if path is not None and os.path.exists(path):
+                events.append(Event("unreadable", f"{name}: cannot read {path}; "
+                                    "the module keeps running its current code"))
+            else:
+                events.append(Event("gone", f"{name}: its source file {path} is gone; "
+                                    "the module keeps running its current code"))
+        return events
+
+    @staticmethod
+    def _source_path(module: Optional[str]) -> Optional[str]:
+        if module is None:
+            return None
+        record = _hotreload._records().get(module)
+        if record is not None:
+            return record[0]
+        return getattr(sys.modules.get(module), "__file__", None)
+
+    # -- modules imported before install() ---------------------------------
+    def _adopt_imported(self) -> None:
+        folders = hotreload.configure()
+        recorded = _hotreload._records()
+        for name, module in list(sys.modules.items()):
+            spec = getattr(module, "__spec__", None)
+            path = getattr(spec, "origin", None)
+            if (
+                name in recorded
+                or name == "__main__"
+                or not isinstance(getattr(spec, "loader", None), SourceFileLoader)
+                or not isinstance(path, str)
+                or (path.startswith(folders["deny"]) and not path.startswith(folders["allow"]))
+            ):
+                continue
+            self._adopted[name] = (path, _stat(path), _fingerprint(path))
+
+    def _changed_adopted(self, names: Optional[Iterable[str]], missing: List[str]) -> List[str]:
+        """The adopted modules whose file changed: of ``names`` (files seen to
+        change: their bytes are compared), or of all (those whose size or
+        mtime moved)."""
+        changed = []
+        for name in list(self._adopted if names is None else names):
+            path, stat, digest = self._adopted[name]
+            if name not in sys.modules:
+                del self._adopted[name]
+                continue
+            now = _stat(path)
+            if now is None:
+                missing.append(name)
+            elif names is not None or now != stat:
+                if _fingerprint(path) == digest:
+                    self._adopted[name] = (path, now, digest)  # touched, not changed
+                else:
+                    changed.append(name)
+        return changed
+
+    # -- other files -------------------------------------------------------
+    def hotfix(self, path: str) -> List[Event]:
+        """Run the hotfix script at ``path`` (see ``hotreload.hotfix``), once
+        for each content the file has: the same bytes are not run again."""
+        with self._lock:
+            fingerprint = _fingerprint(path)
+            if fingerprint is None or self._told_files.get(path) == fingerprint:
+                return []
+            self._told_files[path] = fingerprint
+            name = os.path.basename(path)
+            try:
+                filename, source = hotreload._script(path)
+                report = hotreload._finish(_hotreload.hotfix(source, filename))
+            except ReloadError as error:
+                event = Event("hotfix failed", f"hotfix {name} not applied: {error.reason}",
+                              error=error)
+            except (OSError, UnicodeDecodeError, SyntaxError) as error:
+                # The file vanished or is not a Python source text.
+                event = Event("hotfix failed", f"hotfix {name} not applied: "
+                              f"{type(error).__name__}: {error}")
+            else:
+                event = Event("hotfix", f"hotfix {name} applied ({report})", report=report)
+            self.last = event
+            return [event]
+
+    def seen(self, path: str) -> None:
+        """Take the current bytes of ``path`` as already told (a hotfix script
+        present before the watcher started, the program's own script)."""
+        with self._lock:
+            self._told_files[path] = _fingerprint(path)
+
+    def script_changed(self, path: str) -> List[Event]:
+        """The program's ``__main__`` file changed: say, once per content,
+        that it cannot be reloaded in place."""
+        with self._lock:
+            fingerprint = _fingerprint(path)
+            if fingerprint is None or self._told_files.get(path) == fingerprint:
+                return []
+            self._told_files[path] = fingerprint
+            event = Event("script", f"{os.path.basename(path)} changed, but it runs as "
+                          "__main__, which cannot be reloaded in place: the change applies "
+                          "at the next start (put the code to reload in modules it imports)")
+            self.last = event
+            return [event]

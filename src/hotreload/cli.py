@@ -1,0 +1,244 @@
+"""The command line: ``hotreload run`` and ``hotreload demo``.
+
+    hotreload run [options] script.py [args...]
+    hotreload run [options] -m package.module [args...]
+    hotreload demo
+
+``run`` runs a program as ``python script.py`` (or ``python -m``) would,
+with ``hotreload.install()`` done first and a `Watcher` applying every save
+of the modules it imports.  Each reload prints one line on stderr; a
+refused one prints why, with the user's code where it went wrong.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import runpy
+import signal
+import sys
+from typing import List, Optional, Tuple
+
+import hotreload
+from hotreload.changes import Event, internal_file
+from hotreload.watch import DEFAULT_POLL, Watcher
+
+PREFIX = "[hotreload] "
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    return value
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hotreload run",
+        usage="hotreload run [options] (script.py | -m module) [args...]",
+        description="Run a Python program and reload the modules it imports when "
+        "their files are saved. The program itself runs as __main__, which is not "
+        "reloaded: put the code to reload in modules.",
+    )
+    parser.add_argument("--watch", metavar="DIR", action="append", default=[],
+                        help="folder to watch, with its subfolders (repeatable; default: "
+                        "the script's folder, or with -m the folder holding the package)")
+    parser.add_argument("--exclude", metavar="GLOB", action="append", default=[],
+                        help="ignore files whose relative path, name or folder matches "
+                        "(repeatable)")
+    parser.add_argument("--poll", metavar="SECONDS", type=_seconds,
+                        help="poll os.stat every SECONDS instead of native events "
+                        f"(the default without watchdog: every {DEFAULT_POLL:g} s)")
+    parser.add_argument("--apply", choices=("main", "thread"), default="main",
+                        help="where reloads run: at the main thread's next safe point "
+                        "(default), or on the watcher's thread (for a main thread "
+                        "blocked in C)")
+    parser.add_argument("--hotfix-dir", metavar="DIR",
+                        help="run each new *.py file that appears in DIR once as a "
+                        "hotfix script (hotreload.hotfix)")
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    loudness.add_argument("-v", "--verbose", action="store_true",
+                          help="print every name each reload touched")
+    return parser
+
+
+Split = Tuple[List[str], Optional[str], Optional[str], List[str]]
+
+
+def _split(parser: argparse.ArgumentParser, argv: List[str]) -> Split:
+    """Splits ``run``'s arguments into (its options, script, module, the
+    program's arguments) at the script or ``-m MODULE``, as Python does:
+    everything after belongs to the program, even what looks like an option."""
+    takes_value = {
+        option
+        for action in parser._actions
+        if action.nargs != 0
+        for option in action.option_strings
+    }
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "-m" or (arg.startswith("-m") and not arg.startswith("--")):
+            module = arg[2:] or (argv[i + 1] if i + 1 < len(argv) else None)
+            if module is None:
+                parser.error("-m takes a module name")
+            rest = argv[i + 1:] if arg[2:] else argv[i + 2:]
+            return argv[:i], None, module, rest
+        if arg == "--":
+            if i + 1 >= len(argv):
+                break
+            return argv[:i], argv[i + 1], None, argv[i + 2:]
+        if not arg.startswith("-") or arg == "-":
+            return argv[:i], arg, None, argv[i + 1:]
+        i += 2 if arg in takes_value else 1
+    return argv, None, None, []
+
+
+def _printer(quiet: bool, verbose: bool):
+    def tell(event: Event) -> None:
+        if quiet and not event.problem:
+            return
+        print(PREFIX + event.format(verbose), file=sys.stderr, flush=True)
+
+    return tell
+
+
+def _main_spec(module: str):
+    """The spec of the file ``python -m module`` runs (a package's
+    ``__main__``), or None if it cannot be found (runpy will say why)."""
+    try:
+        spec = importlib.util.find_spec(module)
+        if spec is not None and spec.submodule_search_locations is not None:
+            spec = importlib.util.find_spec(module + ".__main__")
+    except (ImportError, ValueError):
+        return None
+    return spec
+
+
+def _default_folder(script: Optional[str], module: Optional[str]) -> str:
+    """The script's folder; with -m, the folder on sys.path that holds the
+    top-level package (the current folder, for a project run from its root)."""
+    if script is not None:
+        return os.path.dirname(os.path.realpath(script))
+    try:
+        spec = importlib.util.find_spec(module.split(".")[0])  # imports nothing
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        return os.path.dirname(list(spec.submodule_search_locations)[0])
+    if spec is not None and isinstance(spec.origin, str) and os.path.isfile(spec.origin):
+        return os.path.dirname(spec.origin)
+    return os.getcwd()
+
+
+def run(argv: List[str]) -> int:
+    """``hotreload run``: returns the exit status (SystemExit passes through)."""
+    parser = _run_parser()
+    options, script, module, args = _split(parser, argv)
+    opts = parser.parse_args(options)
+    if script is None and module is None:
+        parser.error("a script or -m module is required")
+    if script is not None and not os.path.isfile(script):
+        parser.error(f"can't open file {script!r}: no such file")
+
+    # As `python script.py` / `python -m module` set them up.
+    if script is not None:
+        sys.argv = [script] + args
+        sys.path[0] = os.path.dirname(os.path.realpath(script))
+    else:
+        sys.argv = ["-m"] + args  # run_module puts the module's file in argv[0]
+        sys.path[0] = os.getcwd()
+
+    hotreload.install()  # before anything of the program is imported
+    main_file = script
+    if module is not None:
+        spec = _main_spec(module)
+        main_file = spec.origin if spec is not None else None
+    watcher = None
+    if isinstance(main_file, str):  # else runpy says what is wrong, as Python would
+        try:
+            watcher = Watcher(
+                opts.watch or [_default_folder(script, module)],
+                exclude=opts.exclude,
+                poll=opts.poll,
+                apply=opts.apply,
+                hotfix_dir=opts.hotfix_dir,
+                script=main_file,
+                on_event=_printer(opts.quiet, opts.verbose),
+            )
+        except NotADirectoryError as error:
+            parser.error(str(error))
+        if opts.verbose:
+            print(PREFIX + watcher.describe(), file=sys.stderr, flush=True)
+        watcher.start()
+    try:
+        if script is not None:
+            runpy.run_path(script, run_name="__main__")
+        else:
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except SystemExit:
+        raise
+    except BaseException as error:
+        if watcher is not None:
+            watcher.stop()
+        _print_uncaught(error)
+        if isinstance(error, KeyboardInterrupt):
+            _die_of_sigint()
+            return 130
+        return 1
+    finally:
+        if watcher is not None:
+            watcher.stop()
+    return 0
+
+
+def _print_uncaught(error: BaseException) -> None:
+    """Print an exception that ended the program as Python would (through
+    sys.excepthook), without the frames of hotreload and runpy."""
+    tb = error.__traceback__
+    while tb is not None and internal_file(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    if tb is None and isinstance(error, ImportError):
+        # runpy could not find the program: say it as `python -m` does.
+        print(f"{sys.executable}: {error}", file=sys.stderr)
+        return
+    sys.excepthook(type(error), error.with_traceback(tb), tb)
+
+
+def _die_of_sigint() -> None:
+    """End as Python ends on an uncaught KeyboardInterrupt: killed by SIGINT,
+    which a shell reports as status 130 and which stops a calling script's
+    loop too."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if hasattr(signal, "SIGINT") and hasattr(os, "kill"):
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+USAGE = """\
+usage: hotreload run [options] (script.py | -m module) [args...]
+       hotreload demo
+
+  run    run a program; reload the modules it imports when their files are saved
+         (`hotreload run --help` for its options)
+  demo   a small game server that edits its own code while it runs"""
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of ``hotreload`` and ``python -m hotreload``."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = argv[0] if argv else None
+    if command == "run":
+        return run(argv[1:])
+    if command == "demo":
+        from hotreload import demo
+
+        return demo.main(argv[1:])
+    if command in ("-h", "--help"):
+        print(USAGE)
+        return 0
+    print(USAGE, file=sys.stderr)
+    return 2

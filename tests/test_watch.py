@@ -1,0 +1,266 @@
+"""hotreload.Watcher: notice saves, debounce them, apply them at a safe point.
+
+The watcher runs in this process here; tests/test_cli.py runs it end to end
+in `hotreload run`.  Every wait is bounded: a watcher that misses a save
+fails the test after a few seconds instead of hanging it.
+"""
+import os
+import threading
+import time
+
+import pytest
+
+import hotreload
+from hotreload.watch import Debouncer, Watcher
+
+BACKENDS = [
+    pytest.param({}, id="watchdog"),
+    pytest.param({"poll": 0.05}, id="poll"),
+]
+TIMEOUT = 10.0
+
+V1 = """
+    def value():
+        return 1
+"""
+V2 = V1.replace("return 1", "return 2")
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+# ---------------------------------------------------------------------------
+# Debouncer
+
+
+def test_debouncer_is_due_a_quiet_period_after_the_last_poke():
+    clock = FakeClock()
+    debouncer = Debouncer(0.05, clock=clock)
+    assert debouncer.due_in() is None and not debouncer.take()
+    debouncer.poke()
+    clock.now += 0.04
+    assert not debouncer.take()
+    debouncer.poke()  # the burst goes on: the quiet period starts again
+    clock.now += 0.04
+    assert debouncer.due_in() == pytest.approx(0.01)
+    assert not debouncer.take()
+    clock.now += 0.01
+    assert debouncer.take()
+    assert not debouncer.take(), "a burst is consumed once"
+    assert debouncer.due_in() is None
+
+
+def test_debouncer_wait_returns_once_per_burst():
+    debouncer = Debouncer(0.2)
+    fired = []
+
+    def waiter():
+        while debouncer.wait():
+            fired.append(time.monotonic())
+
+    thread = threading.Thread(target=waiter, daemon=True)
+    thread.start()
+    for _ in range(50):
+        debouncer.poke()
+    last_poke = time.monotonic()
+    deadline = time.monotonic() + TIMEOUT
+    while not fired and time.monotonic() < deadline:
+        time.sleep(0.01)
+    debouncer.close()
+    thread.join(TIMEOUT)
+    assert not thread.is_alive(), "close() must wake wait()"
+    assert len(fired) == 1
+    assert fired[0] - last_poke >= 0.2 - 0.01
+
+
+def test_debouncer_close_wakes_a_waiting_thread():
+    debouncer = Debouncer(0.05)
+    result = []
+    thread = threading.Thread(target=lambda: result.append(debouncer.wait()), daemon=True)
+    thread.start()
+    debouncer.close()
+    thread.join(TIMEOUT)
+    assert result == [False]
+
+
+# ---------------------------------------------------------------------------
+# Watcher
+
+
+class Collector:
+    """on_event for a watcher: remembers events and the thread they came on."""
+
+    def __init__(self):
+        self.events = []
+        self.threads = []
+        self.arrived = threading.Event()
+
+    def __call__(self, event):
+        self.events.append(event)
+        self.threads.append(threading.current_thread())
+        self.arrived.set()
+
+    def wait_in_c(self, count=1):
+        """Waits (blocked in C, so the main thread runs no bytecode)."""
+        deadline = time.monotonic() + TIMEOUT
+        while len(self.events) < count and time.monotonic() < deadline:
+            self.arrived.wait(0.05)
+            self.arrived.clear()
+        assert len(self.events) >= count, f"no event within {TIMEOUT} s"
+
+    def wait_running_bytecode(self, count=1):
+        """Waits while running Python code: pending calls run in between."""
+        deadline = time.monotonic() + TIMEOUT
+        while len(self.events) < count and time.monotonic() < deadline:
+            sum(range(100))
+        assert len(self.events) >= count, f"no event within {TIMEOUT} s"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_watcher_applies_a_save_on_the_main_thread(workspace, backend):
+    m = workspace.load("a", V1)
+    value = m.value
+    collector = Collector()
+    with Watcher([workspace.root], on_event=collector, **backend) as watcher:
+        assert watcher.backend == ("poll" if backend else "watchdog")
+        workspace.edit("a", V2)
+        collector.wait_running_bytecode()
+    assert [e.kind for e in collector.events] == ["reloaded"]
+    assert collector.threads == [threading.main_thread()]
+    assert value() == 2
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_watcher_can_apply_on_its_own_thread(workspace, backend):
+    m = workspace.load("a", V1)
+    collector = Collector()
+    with Watcher([workspace.root], apply="thread", on_event=collector, **backend):
+        workspace.edit("a", V2)
+        collector.wait_in_c()
+    assert collector.threads[0] is not threading.main_thread()
+    assert m.value() == 2
+
+
+def test_watcher_on_the_main_thread_waits_for_it_to_run_bytecode(workspace):
+    # The reload is queued while the main thread is blocked in C; it applies
+    # only when the main thread runs Python code again.
+    m = workspace.load("a", V1)
+    collector = Collector()
+    release = threading.Event()
+    seen_while_blocked = []
+
+    def helper():
+        deadline = time.monotonic() + TIMEOUT
+        while not watcher._queued and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen_while_blocked.append((watcher._queued, m.value()))
+        release.set()
+
+    # A long quiet period: the main thread is surely blocked when it ends.
+    with Watcher([workspace.root], quiet=0.5, on_event=collector) as watcher:
+        thread = threading.Thread(target=helper, daemon=True)
+        thread.start()
+        workspace.edit("a", V2)
+        release.wait(TIMEOUT)  # blocked in C: no bytecode, no pending call
+        collector.wait_running_bytecode()
+    thread.join(TIMEOUT)
+    assert seen_while_blocked == [(True, 1)]
+    assert collector.threads == [threading.main_thread()]
+    assert m.value() == 2
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_watcher_ignores_excluded_and_foreign_files(workspace, backend):
+    kept = workspace.load("kept", V1)
+    skipped = workspace.load("skip", V1)
+    collector = Collector()
+    with Watcher([workspace.root], exclude=["*_skip.py"], apply="thread",
+                 on_event=collector, **backend):
+        workspace.edit("skip", V2)
+        (workspace.root / "notes.txt").write_text("not python")
+        workspace.edit("kept", V2)
+        collector.wait_in_c()
+    assert [e.report.modules for e in collector.events] == [[kept.__name__]]
+    assert (kept.value(), skipped.value()) == (2, 1)
+
+
+def test_watcher_excludes_hidden_folders_and_patterns_on_folders(workspace, tmp_path):
+    watcher = Watcher([tmp_path], exclude=["build"])
+    inside = str(tmp_path)
+    assert watcher._wanted(os.path.join(inside, "pkg", "mod.py"))
+    assert not watcher._wanted(os.path.join(inside, "pkg", "mod.txt"))
+    assert not watcher._wanted(os.path.join(inside, ".venv", "lib", "x.py"))
+    assert not watcher._wanted(os.path.join(inside, "__pycache__", "x.py"))
+    assert not watcher._wanted(os.path.join(inside, "build", "x.py"))
+    assert not watcher._wanted(os.path.join(inside, ".#mod.py"))
+    assert not watcher._wanted(os.path.join(os.path.dirname(inside), "elsewhere.py"))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_watcher_tells_a_broken_save_once(workspace, backend):
+    m = workspace.load("a", V1)
+    collector = Collector()
+    with Watcher([workspace.root], apply="thread", on_event=collector, **backend):
+        workspace.edit("a", V1.replace("value():", "value(:"))
+        collector.wait_in_c(1)
+        workspace.edit("a", V1.replace("value():", "value(:"))  # same bytes again
+        workspace.edit("a", V2)
+        collector.wait_in_c(2)
+    assert [e.kind for e in collector.events] == ["failed", "reloaded"]
+    assert m.value() == 2
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_watcher_runs_each_new_hotfix_script_once(workspace, tmp_path, backend):
+    m = workspace.load("a", V1)
+    fixes = tmp_path / "fixes"
+    fixes.mkdir()
+    (fixes / "old.py").write_text("raise SystemExit('a script present at start is not run')\n")
+    script = f"""
+import hotreload
+import {m.__name__} as target
+
+def value():
+    return {{}}
+
+hotreload.patch(target.value, value)
+"""
+    collector = Collector()
+    with Watcher([workspace.root], hotfix_dir=fixes, apply="thread",
+                 on_event=collector, **backend):
+        (fixes / "fix1.py").write_text(script.format(10))
+        collector.wait_in_c(1)
+        assert m.value() == 10
+        (fixes / "fix2.py").write_text(script.format(20))
+        collector.wait_in_c(2)
+    assert [e.kind for e in collector.events] == ["hotfix", "hotfix"]
+    assert "fix1.py" in collector.events[0].message
+    assert m.value() == 20
+
+
+def test_watcher_says_the_main_script_cannot_be_reloaded(workspace):
+    script = workspace.root / "main.py"
+    script.write_text("print('v1')\n")
+    collector = Collector()
+    with Watcher([workspace.root], script=str(script), apply="thread", on_event=collector):
+        script.write_text("print('v2')\n")
+        collector.wait_in_c()
+    assert [e.kind for e in collector.events] == ["script"]
+
+
+def test_watcher_arguments_are_checked(tmp_path):
+    with pytest.raises(ValueError):
+        Watcher([tmp_path], apply="elsewhere")
+    with pytest.raises(ValueError):
+        Watcher([tmp_path], poll=0)
+    with pytest.raises(NotADirectoryError):
+        Watcher([tmp_path / "missing"])
+
+
+def test_watcher_is_exported():
+    assert hotreload.Watcher is Watcher
