@@ -175,7 +175,7 @@ class Reloader:
                 paths = self._unapplied | set(paths)
             try:
                 if paths is None:
-                    checked = set(_hotreload._records()) | set(self._adopted)
+                    checked = set(hotreload.recorded()) | set(self._adopted)
                     adopted = self._changed_adopted(None, missing)
                     if adopted:
                         events += self._reloaded(_hotreload.reload(*adopted), adopted)
@@ -243,8 +243,6 @@ class Reloader:
         return [event]
 
     def _missing(self, names: List[str], checked: Set[str]) -> List[Event]:
-        # The engine also lists records of modules no longer imported.
-        names = [name for name in names if name in sys.modules]
         # A module whose file is back is told again if the file goes again.
         self._told_missing -= checked - set(names)
         events = []

@@ -71,7 +71,7 @@ class Extension:
         lines = [
             f"{PREFIX}{'on' if self.enabled else 'off'}; import hook "
             f"{'installed' if hotreload.installed() else 'not installed'}; "
-            f"{len(_hotreload._records())} modules recorded",
+            f"{len(hotreload.recorded())} modules recorded",
         ]
         last: Optional[Event] = self.reloader.last
         lines.append(f"  last: {last.message if last else 'no reload yet'}")
