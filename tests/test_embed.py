@@ -78,11 +78,15 @@ class Game:
         self._write(self.text)
 
     def _write(self, text):
-        self.path.write_text(text, encoding="utf-8")
-        # The file check and the engine compare mtime and size: move the
-        # mtime well forward so that no clock granularity hides an edit.
+        # Saved whole, as editors that write a new file and rename it do: the
+        # host's check never sees half a file.  The file check and the engine
+        # compare mtime and size: the mtime moves well forward, so that no
+        # clock granularity hides an edit.
+        draft = self.path.with_name("game.py.draft")
+        draft.write_text(text, encoding="utf-8")
         self._stamp += 2
-        os.utime(self.path, (self._stamp, self._stamp))
+        os.utime(draft, (self._stamp, self._stamp))
+        os.replace(draft, self.path)
 
     def edit(self, *replacements):
         """Replaces text in the script; each old text must be there."""
@@ -124,14 +128,21 @@ class Host:
             cwd=folder, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, bufsize=1,
         )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self.errors = []  # stderr, drained as it comes so that the host never blocks on it
+        self._readers = [threading.Thread(target=self._read, daemon=True),
+                         threading.Thread(target=self._read_errors, daemon=True)]
+        for reader in self._readers:
+            reader.start()
         self._seen = 0
 
     def _read(self):
         for line in self.proc.stdout:
             self._queue.put(line.rstrip("\n"))
         self._queue.put(None)
+
+    def _read_errors(self):
+        for line in self.proc.stderr:
+            self.errors.append(line)
 
     def transcript(self):
         return "\n".join(self.lines)
@@ -156,8 +167,11 @@ class Host:
                 ended = "the host exited"
             if line is None:
                 self.proc.kill()
+                self.proc.wait()
+                for reader in self._readers:
+                    reader.join(self.timeout)
                 pytest.fail(f"{ended} waiting for {pattern!r}\n--- stdout\n{self.transcript()}"
-                            f"\n--- stderr\n{self.proc.stderr.read()}", pytrace=False)
+                            f"\n--- stderr\n{''.join(self.errors)}", pytrace=False)
             self.lines.append(line)
 
     def frames(self, count=2):
@@ -187,21 +201,30 @@ class Host:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise
-        self._reader.join(self.timeout)
+        for reader in self._readers:
+            reader.join(self.timeout)
         while not self._queue.empty():
             line = self._queue.get()
             if line is not None:
                 self.lines.append(line)
-        err = self.proc.stderr.read()
+        err = "".join(self.errors)
         assert self.proc.returncode == 0, f"host exited with {self.proc.returncode}\n{err}"
+        self.assert_no_game_error()
         return err
+
+    def assert_no_game_error(self):
+        """No frame raised: every reload left a working game."""
+        err = "".join(self.errors)
+        assert "Traceback" not in err and "tick raised" not in self.transcript(), (
+            f"--- stdout\n{self.transcript()}\n--- stderr\n{err}")
 
     def close(self):
         """Kills the host if it still runs and closes its pipes."""
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        self._reader.join(self.timeout)
+        for reader in self._readers:
+            reader.join(self.timeout)
         for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             try:
                 pipe.close()
@@ -444,6 +467,7 @@ def test_valgrind_memcheck(play, tmp_path):
     host.proc.stdin.close()
     host.expect("^host: quit$")
     assert host.proc.wait(timeout=180) in (0, 99)
+    host.assert_no_game_error()
     text = log.read_text()
     assert "ERROR SUMMARY" in text, text[-2000:]
     engine = Path(__file__).resolve().parent.parent / "src" / "hotreload" / "_engine"

@@ -7,7 +7,8 @@
  *
  *   --path DIR    put DIR on sys.path (the site-packages holding hotreload)
  *   --frame-ms N  milliseconds per frame (100)
- *   --watch N     check game.py's mtime and size every N frames; 0: never (10)
+ *   --watch N     check game.py's mtime and size every N frames, and reload
+ *                 once they stayed the same for one check; 0: never (10)
  *   --frames N    stop after N frames; 0: run until "quit" or end of input (0)
  *
  * Console, one command per line on stdin, read between frames:
@@ -40,7 +41,8 @@ typedef struct {
     PyObject *tick;          /* game.tick as it was at start: never refreshed */
     PyObject *state;         /* the dict handed to tick() */
     char game_path[4096];    /* game.py, for the file check */
-    struct stat seen;        /* its stat when last checked */
+    struct stat seen;        /* its stat at the last check */
+    struct stat handed;      /* its stat when last handed to the engine */
     int running;
 } host;
 
@@ -174,8 +176,18 @@ wait_input(int open, char *input, size_t *len, size_t size, int ms)
     return 1;
 }
 
-/* 1 when game.py's mtime or size changed since the last check.  The
- * engine decides whether its text changed (a touch is not a change). */
+static int
+same_stat(const struct stat *a, const struct stat *b)
+{
+    return a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec
+           && a->st_size == b->st_size && a->st_ino == b->st_ino;
+}
+
+/* 1 when game.py's stat changed since it was last handed to the engine and
+ * has then stayed the same for one check: an editor that saves in place
+ * truncates the file and writes it, and a reload of the half-written text
+ * would apply it (an empty file removes every name).  The engine decides
+ * whether the text changed (a touch is not a change). */
 static int
 game_changed(host *h)
 {
@@ -183,11 +195,12 @@ game_changed(host *h)
     if (stat(h->game_path, &now) < 0) {
         return 0;
     }
-    int changed = now.st_mtim.tv_sec != h->seen.st_mtim.tv_sec
-                  || now.st_mtim.tv_nsec != h->seen.st_mtim.tv_nsec
-                  || now.st_size != h->seen.st_size;
+    int settled = same_stat(&now, &h->seen) && !same_stat(&now, &h->handed);
     h->seen = now;
-    return changed;
+    if (settled) {
+        h->handed = now;
+    }
+    return settled;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -240,7 +253,11 @@ start(host *h, const char *game_dir, char **paths, int n_paths)
     }
     snprintf(h->game_path, sizeof(h->game_path), "%s", PyBytes_AS_STRING(encoded));
     Py_DECREF(encoded);
-    (void)game_changed(h);
+    if (stat(h->game_path, &h->seen) < 0) {
+        PyErr_SetFromErrnoWithFilename(PyExc_OSError, h->game_path);
+        return -1;
+    }
+    h->handed = h->seen;
     printf("host: hotreload C API %d.%d, Python %s, playing %s\n", h->hr->version_major,
            h->hr->version_minor, Py_GetVersion(), h->game_path);
     return 0;
