@@ -13,6 +13,8 @@ import os
 from setuptools import Extension, setup
 
 ENGINE = "src/hotreload/_engine"
+# The public C API header (hotreload.get_include()); capi.c implements it.
+INCLUDE = "src/hotreload/include"
 
 
 def flag(name):
@@ -36,8 +38,8 @@ setup(
             "hotreload._hotreload",
             sources=sorted(glob.glob(f"{ENGINE}/*.c")),
             # Listed so that editing a header rebuilds every engine file.
-            depends=sorted(glob.glob(f"{ENGINE}/*.h")),
-            include_dirs=[ENGINE],
+            depends=sorted(glob.glob(f"{ENGINE}/*.h") + glob.glob(f"{INCLUDE}/hotreload/*.h")),
+            include_dirs=[ENGINE, INCLUDE],
             extra_compile_args=compile_args,
             extra_link_args=link_args,
         )

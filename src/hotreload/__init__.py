@@ -41,6 +41,7 @@ __all__ = [
     "call_on_main_thread",
     "reloading",
     "recorded",
+    "get_include",
     "Report",
     "ReloadError",
     "Watcher",
@@ -275,6 +276,13 @@ def call_on_main_thread(callable) -> None:
     reported through ``sys.unraisablehook`` and never raised into the main
     thread's code."""
     _hotreload.call_on_main_thread(callable)
+
+
+def get_include() -> str:
+    """The folder holding ``hotreload/hotreload_api.h``, the C API for programs
+    that embed CPython: compile them with ``-I`` this folder (as with
+    ``numpy.get_include()``).  See the README's section for engine authors."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
 
 
 configure(deny=_default_deny())

@@ -13,6 +13,8 @@
  *   names.c       the names a statement binds and reads
  *   records.c     the import hook that records sources
  *   reload.c      one reload transaction over a batch of modules
+ *   capi.c        the C API for programs embedding CPython
+ *                 (include/hotreload/hotreload_api.h)
  *
  * Ownership: every helper's comment says "new reference", "borrowed" or
  * "steals"; functions returning int give 0 on success and -1 with an
@@ -349,6 +351,10 @@ int hr_hooks_query(hr_batch *batch, hr_heap_query *query);
  * __reload_class__(cls) per patched class, then __reload_instance__(self)
  * per instance found.  -1 with ReloadError set when one raises. */
 int hr_hooks_run(hr_batch *batch, hr_heap_query *query);
+
+/* capi.c: adds the capsule of the C API (hotreload_api.h) to the module as
+ * _C_API; called once from module_exec. */
+int hr_capi_export(PyObject *module);
 
 /* plan.c: pairs each new statement with an old one: def and class
  * statements by kind and name, others by normalized text; match[i] is the

@@ -358,6 +358,9 @@ module_exec(PyObject *module)
     if (state->deny_dirs == NULL || state->allow_dirs == NULL) {
         return -1;
     }
+    if (hr_capi_export(module) < 0) {
+        return -1;
+    }
     return hr_records_init(module, state);
 }
 
