@@ -478,3 +478,30 @@ def test_reloading_is_true_only_while_a_reload_runs(workspace):
     hotreload.reload(m)
     assert m.SEEN == [True]
     assert not hotreload.reloading()
+
+
+def test_a_file_emptied_mid_save_is_refused_and_changes_nothing(workspace):
+    """An empty file where there was code is most likely a save caught
+    between truncating and writing: applying it would remove every name."""
+    m = workspace.load("a", """
+        def f():
+            return 1
+    """)
+    with open(m.__file__, "w"):
+        pass
+    with pytest.raises(hotreload.ReloadError, match="empty"):
+        hotreload.reload(m)
+    assert m.f() == 1
+
+
+def test_reload_inside_a_hotfix_script_is_refused(workspace):
+    m = workspace.load("a", "X = 1\n")
+    workspace.edit("a", "X = 2\n")
+    with pytest.raises(hotreload.ReloadError):
+        hotreload.hotfix(f"import hotreload, {m.__name__}\nhotreload.reload({m.__name__})\n")
+    assert m.X == 1
+
+
+def test_hotfix_source_with_a_lone_surrogate_is_refused_cleanly():
+    with pytest.raises((hotreload.ReloadError, UnicodeEncodeError)):
+        hotreload.hotfix('x = "\udcff"\n')

@@ -2,19 +2,26 @@
  *
  * Files and what they own:
  *   module.c      the binding: method table, module state, PEP 489 init
+ *   capi.c        the C API for programs that embed CPython (a capsule)
+ *   records.c     the import hook that records sources
+ *   reload.c      one reload transaction over a batch of modules; patch()
+ *                 and hotfix scripts
  *   statements.c  splitting a source text into top-level statements
+ *   names.c       the names a statement binds and reads
  *   plan.c        deciding which statements of a new source run again
  *   execute.c     running them in a scratch namespace, finding what they made
+ *   diff.c        turning what they made into planned writes
  *   funcpatch.c   pouring a new function into a live one
- *   classpatch.c  patching a live class from a new one
+ *   classpatch.c  patching a live class from a new one (enums, dataclasses,
+ *                 named tuples, ABCs)
+ *   identity.c    which new object stands for which live one
+ *   closures.c    live closures: functions made at run time from nested code
+ *   heap.c        the one walk over the heap a batch may need
+ *   hooks.c       __reload_module__, __reload_class__, __reload_instance__
  *   transaction.c the commit: planned writes applied through a journal that
  *                 can undo them
- *   identity.c    which new object stands for which live one
- *   names.c       the names a statement binds and reads
- *   records.c     the import hook that records sources
- *   reload.c      one reload transaction over a batch of modules
- *   capi.c        the C API for programs embedding CPython
- *                 (include/hotreload/hotreload_api.h)
+ *   schedule.c    running a callable on the main thread (pending calls)
+ *   gc.c          pausing automatic garbage collection
  *
  * Ownership: every helper's comment says "new reference", "borrowed" or
  * "steals"; functions returning int give 0 on success and -1 with an

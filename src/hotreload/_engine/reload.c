@@ -178,6 +178,13 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
         return hr_raise(state, u->name, NULL, "cannot decode its source file");
     }
     PyObject *record = hr_record_get(state, u->name);
+    if (PyBytes_GET_SIZE(u->new_bytes) == 0 && record != NULL
+        && PyBytes_GET_SIZE(PyTuple_GET_ITEM(record, HR_REC_SOURCE)) > 0) {
+        /* Most likely a save caught between truncating and writing; applying
+         * it would remove every name of the module. */
+        return hr_raise(state, u->name, NULL, "its file %R is empty (a save in progress?); "
+                        "the module was left as it is", u->path);
+    }
     if (record != NULL && PyUnicode_Compare(PyTuple_GET_ITEM(record, HR_REC_PATH), u->path) == 0) {
         u->old_text = decode_source(PyTuple_GET_ITEM(record, HR_REC_SOURCE));
         if (u->old_text == NULL) {
@@ -582,6 +589,12 @@ hr_reload(hr_state *state, PyObject *targets)
                  "called from code that a reload runs, e.g. a hook)");
         return NULL;
     }
+    if (state->hotfix != NULL) {
+        /* It would commit on its own, outside the script's transaction. */
+        hr_raise(state, NULL, NULL, "reload() cannot run inside a hotfix script, whose "
+                 "changes apply together at its end; use hotreload.patch() there");
+        return NULL;
+    }
     state->busy = 1;
     b.count = PyTuple_GET_SIZE(targets);
     b.units = PyMem_Calloc(b.count + 1, sizeof(hr_unit));
@@ -781,7 +794,8 @@ hr_hotfix(hr_state *state, PyObject *source, PyObject *filename)
     if (namespace == NULL) {
         goto done;
     }
-    code = Py_CompileStringObject(PyUnicode_AsUTF8(source), filename, Py_file_input, NULL, -1);
+    const char *utf8 = PyUnicode_AsUTF8(source);  /* NULL for a lone surrogate */
+    code = utf8 ? Py_CompileStringObject(utf8, filename, Py_file_input, NULL, -1) : NULL;
     if (code == NULL) {
         hr_raise(state, NULL, filename, "the hotfix script does not compile");
         goto done;
