@@ -107,6 +107,23 @@ def _watchdog_available() -> bool:
     return True
 
 
+class _ShutdownRaceFilter(logging.Filter):
+    """Drops the one error watchdog's inotify emitter logs when it is stopped
+    while a read is in flight ("queue_events() called when the thread is
+    inactive"): a benign race inside watchdog, which, with logging not
+    configured, Python's last-resort handler would print on the program's
+    stderr at exit.  Every other watchdog message passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "called when the thread is inactive" not in record.getMessage()
+
+
+def _quiet_watchdog_shutdown_race() -> None:
+    logger = logging.getLogger("watchdog.observers.inotify")
+    if not any(isinstance(f, _ShutdownRaceFilter) for f in logger.filters):
+        logger.addFilter(_ShutdownRaceFilter())
+
+
 class Watcher:
     """Reloads the modules whose files change in some folders.
 
@@ -291,6 +308,7 @@ class Watcher:
 
     # -- noticing changes -------------------------------------------------
     def _start_watchdog(self) -> None:
+        _quiet_watchdog_shutdown_race()
         from watchdog.events import FileSystemEventHandler
         from watchdog.observers import Observer
 
