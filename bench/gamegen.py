@@ -177,6 +177,49 @@ def _class(c: int, version: int, n_funcs: int, hooks: bool = False) -> list[str]
 
 
 # --------------------------------------------------------------------------
+# A package of small modules
+
+
+def generate_small(index: int, version: int = 0) -> str:
+    """Return the source of small module `index` of a package, at `version`:
+    module data (``TABLE``, a list the reload must keep), five functions
+    (``helper_0 .. helper_4``, the later ones calling the earlier ones) and a
+    class ``Thing`` of three methods, about 45 lines.  Every body depends on
+    `version`, as in `generate`."""
+    k = _k(version, index)
+    out = [
+        f'"""Generated small module {index} of a package (see bench/gamegen.py)."""',
+        "import math",
+        "",
+        f"TABLE = [(j, 'item_{index}_' + str(j)) for j in range({index % 7 + 5})]",
+        f"LIMIT = {index % 17 + 3}",
+    ]
+    for f in range(5):
+        out += ["", "", f"def helper_{f}(x):", f"    y = x * {f + 2} + {k + f}"]
+        if f:
+            out.append(f"    y += helper_{f - 1}(x % 11)")
+        out.append("    return y % 100003")
+    out += [
+        "",
+        "",
+        "class Thing:",
+        "    def __init__(self, v):",
+        "        self.v = v",
+        "",
+        "    def value(self):",
+        f"        return self.v * LIMIT + {k}",
+        "",
+        "    def describe(self):",
+        f"        return 'thing %d of {index}' % self.value()",
+        "",
+        "    def norm(self):",
+        f"        return int(math.sqrt(abs(self.value()))) + {k % 97}",
+        "",
+    ]
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------
 # The live heap
 
 
