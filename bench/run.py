@@ -1,29 +1,41 @@
-"""Entry point of ``make bench``: run every benchmark and print its block.
+"""Entry point of ``make bench``: run every benchmark, print its block, then
+the summary table of the whole run.
 
 Benchmarks (see each module's docstring for what its figures mean):
 
-* core    (bench_core.py)    reload of a big game-like module with a live heap,
-                             hotreload against the floor, importlib.reload;
-* import  (bench_import.py)  overhead of hotreload.install() on ordinary imports;
-* hooks   (bench_hooks.py)   __reload_instance__ on 100,000 live instances, and
-                             IPython's autoreload on the same reload;
+* core    (bench_core.py)    scenarios 1, 2 and 4: reload of a big game-like
+                             module with a live heap (one body edited, every
+                             body edited, instance hooks), every tool side by
+                             side with the floor (importlib.reload), and
+                             scenario 2 at smaller heaps for the plot;
+* modules (bench_modules.py) scenario 3: many small modules loaded, one
+                             edited: finding what changed;
+* import  (bench_import.py)  scenario 5: overhead of hotreload.install() on
+                             ordinary imports;
+* memory  (bench_memory.py)  scenario 6: what a reloader keeps per module;
 * watch   (bench_watch.py)   latency from a save to the new code running in
                              `hotreload run`, native events and polling.
+
+The tools are the floor, hotreload and the peers a user would pick instead:
+IPython's autoreload (superreload, and IPython 9's %autoreload) and jurigged;
+a peer that is not installed is reported as such (``make bench`` installs
+them into the bench environment).
 
 How to extend:
 
 * a new benchmark: a module with ``run(quick=False) -> dict`` and
   ``format_block(result) -> str``, listed in `BENCHMARKS`;
-* a new reloader to compare (a peer such as IPython's autoreload or jurigged):
-  a subclass of `bench_core.Tool`, added to `bench_core.default_tools()`;
-* a new kind of edit: a `bench_core.Scenario` in
-  `bench_core.default_scenarios()`;
-* a new output (a table in bench/results.md, a plot): a function taking the
-  dict of all results, added to `reporters()`.
+* a new reloader to compare: a subclass of `bench_core.Tool`, added to
+  `bench_core.TOOLS` (and a `bench_modules.Finder` for scenario 3);
+* a new kind of edit: a `bench_core.Scenario` in `bench_core.SCENARIOS`;
+* a new output: a function taking the dict of all results, added to
+  `reporters()`.
 
 Options: ``--quick`` (smaller sizes, fewer runs), ``--only core,import``,
-``--json PATH`` (all results as JSON).  The exit status is 1 if a
-correctness check failed (performance targets missed are only reported).
+``--json PATH`` (all results as JSON), ``--out DIR`` (where results.md and
+results.png go; by default bench/ for a full run, nowhere for ``--quick`` or
+``--only``).  The exit status is 1 if hotreload failed a correctness check
+(performance targets missed are only reported).
 """
 from __future__ import annotations
 
@@ -38,9 +50,13 @@ from typing import Callable
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_core  # noqa: E402
-import bench_hooks  # noqa: E402
 import bench_import  # noqa: E402
+import bench_memory  # noqa: E402
+import bench_modules  # noqa: E402
+import bench_report  # noqa: E402
 import bench_watch  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 @dataclass
@@ -52,8 +68,9 @@ class Benchmark:
 
 BENCHMARKS = [
     Benchmark("core", bench_core.run, bench_core.format_block),
+    Benchmark("modules", bench_modules.run, bench_modules.format_block),
     Benchmark("import", bench_import.run, bench_import.format_block),
-    Benchmark("hooks", bench_hooks.run, bench_hooks.format_block),
+    Benchmark("memory", bench_memory.run, bench_memory.format_block),
     Benchmark("watch", bench_watch.run, bench_watch.format_block),
 ]
 
@@ -67,9 +84,31 @@ def write_json(path: str) -> Callable[[dict], None]:
     return reporter
 
 
-def reporters(args) -> list[Callable[[dict], None]]:
+def write_summary(folder: str | None, seconds: float) -> Callable[[dict], None]:
+    """Print the summary table; write it to folder/results.md and the plot to
+    folder/results.png (when `folder` is given)."""
+
+    def reporter(results: dict) -> None:
+        text = bench_report.summary(results, seconds)
+        print(text)
+        if folder is None:
+            return
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, "results.md")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"summary written to {path}")
+        png = os.path.join(folder, "results.png")
+        why_not = bench_report.plot(results, png)
+        print(f"plot written to {png}" if why_not is None else f"no plot: {why_not}")
+
+    return reporter
+
+
+def reporters(args, seconds: float) -> list[Callable[[dict], None]]:
     """Outputs made from the results of all benchmarks, after they ran."""
-    out = []
+    folder = args.out if args.out else (None if args.quick or args.only else HERE)
+    out = [write_summary(folder, seconds)]
     if args.json:
         out.append(write_json(args.json))
     return out
@@ -80,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer runs")
     parser.add_argument("--only", help="comma-separated benchmark names: " + ",".join(b.name for b in BENCHMARKS))
     parser.add_argument("--json", metavar="PATH", help="write all results as JSON")
+    parser.add_argument("--out", metavar="DIR", help="write results.md and results.png there")
     args = parser.parse_args(argv)
 
     chosen = BENCHMARKS
@@ -97,10 +137,12 @@ def main(argv: list[str] | None = None) -> int:
         results[bench.name] = bench.run(quick=args.quick)
         print(bench.format_block(results[bench.name]))
         print(f"({bench.name}: {time.perf_counter() - t0:.1f} s)\n", flush=True)
-    print(f"all benchmarks: {time.perf_counter() - start:.1f} s")
-    for report in reporters(args):
+    seconds = time.perf_counter() - start
+    print(f"all benchmarks: {seconds:.1f} s\n")
+    for report in reporters(args, seconds):
         report(results)
-    return 0 if results.get("core", {}).get("correct", True) else 1
+    correct = all(results.get(name, {}).get("correct", True) for name in ("core", "modules"))
+    return 0 if correct else 1
 
 
 if __name__ == "__main__":
