@@ -11,6 +11,7 @@ did.  It is printed, and written to ``bench/results.md``; `plot` draws
 from __future__ import annotations
 
 import datetime
+import importlib.metadata
 import math
 import os
 import platform
@@ -218,7 +219,14 @@ def summary(results: dict, seconds: float | None = None) -> str:
         f"CPython {py}, {now}, {machine()}.",
     ]
     if seconds is not None:
-        lines[-1] += f" `make bench` ran its benchmarks in {seconds:.0f} s."
+        lines[-1] += f" The benchmarks ran in {seconds:.0f} s."
+    versions = []
+    for dist in ("hotreload", "ipython", "jurigged"):
+        try:
+            versions.append(f"{dist} {importlib.metadata.version(dist)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{dist} not installed")
+    lines[-1] += " Versions: " + ", ".join(versions) + "."
     if core:
         home = next((w for w in core["workers"].values() if "error" not in w), None)
         if home:
