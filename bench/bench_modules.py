@@ -195,6 +195,10 @@ class JuriggedFinder(Finder):
         found, self.errors = self.errors, []
         return found
 
+    def notes(self):
+        return ["each edit is a module's first change: its CodeFile (the parsed old source) is made "
+                "then, as the watcher would on a first save"]
+
 
 FINDERS = {cls.name: cls for cls in (FloorFinder, HotreloadFinder, IPythonFinder, JuriggedFinder)}
 
