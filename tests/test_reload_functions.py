@@ -646,6 +646,44 @@ def test_factory_made_function_in_rerun_statement_uses_live_globals(workspace):
     assert m.triple() == 41, "the function made during the reload must read the live globals"
 
 
+def test_closure_of_unchanged_factory_in_rerun_statement_keeps_identity(workspace):
+    """Found by the fuzzer: a statement named in __reload_update__ calls a
+    factory that did not change; the closure it makes reads the live
+    globals (the factory is the live one) and must still be poured into the
+    live closure rather than replace it."""
+    m = workspace.load("a", """
+        __reload_update__ = ("handler",)
+
+        def make(base):
+            def handle(x):
+                return base + x
+            return handle
+
+        handler = make(10)
+
+        def other():
+            return 1
+    """)
+    handler = m.handler
+    workspace.edit("a", """
+        __reload_update__ = ("handler",)
+
+        def make(base):
+            def handle(x):
+                return base + x
+            return handle
+
+        handler = make(20)
+
+        def other():
+            return 2
+    """)
+    report = hotreload.reload(m)
+    assert m.handler is handler
+    assert handler(1) == 21
+    assert f"{m.__name__}.handler" in report.updated
+
+
 def test_lambda_in_changed_statement_keeps_identity_and_live_globals(workspace):
     """Decision: a name bound to a function of this module (here a lambda)
     whose statement changed keeps its function object, patched with the new
