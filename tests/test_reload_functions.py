@@ -5,6 +5,7 @@ method, a registry entry, a decorator's wrapper) must run the new code.
 """
 import asyncio
 import functools
+import inspect
 import sys
 
 import hotreload
@@ -380,6 +381,42 @@ def test_functools_wraps_wrapper_runs_new_wrapped_body(workspace):
     hotreload.reload(m)
     assert m.hello is hello
     assert hello("bob") == "GOODBYE BOB"
+
+
+def test_wrapper_whose_decorator_left_the_source_forgets_what_it_wrapped(workspace):
+    """Found by the fuzzer: the live wrapper takes the plain function's code
+    but kept functools.wraps' __wrapped__, so inspect.signature still
+    described the function it no longer wraps."""
+    m = workspace.load("a", """
+        import functools
+
+        def logged(fn):
+            @functools.wraps(fn)
+            def wrapper(*args, **kwargs):
+                return fn(*args, **kwargs)
+            return wrapper
+
+        @logged
+        def f(a):
+            return a
+    """)
+    f = m.f
+    workspace.edit("a", """
+        import functools
+
+        def logged(fn):
+            @functools.wraps(fn)
+            def wrapper(*args, **kwargs):
+                return fn(*args, **kwargs)
+            return wrapper
+
+        def f(a, b=2):
+            return a + b
+    """)
+    hotreload.reload(m)
+    assert m.f is f and f(1) == 3
+    assert not hasattr(f, "__wrapped__")
+    assert str(inspect.signature(f)) == "(a, b=2)"
 
 
 def test_plain_closure_wrapper_runs_new_wrapped_body(workspace):
