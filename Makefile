@@ -1,6 +1,7 @@
 # hotreload: build and test against every supported CPython that is present.
 #
 #   make test      build the engine (-Wall -Wextra -Werror) and run pytest on each interpreter
+#   make fuzz      the edit fuzzer's long run (12,000 reloads) on each interpreter
 #   make demo      the simulated game server that reloads itself (newest interpreter)
 #   make bench     benchmarks against the floor (importlib.reload) and the peers
 #   make dev       build in place for the newest interpreter (PY=3.11 to choose)
@@ -11,8 +12,10 @@ SHELL := /bin/bash
 VENVS := .venv
 TEST_DEPS := pytest hypothesis ipython watchdog
 PYTEST_ARGS ?=
+FUZZ_SEEDS ?= 1-400
+FUZZ_STEPS ?= 30
 
-.PHONY: test demo bench dev clean
+.PHONY: test fuzz demo bench dev clean
 
 # One virtual environment per interpreter, with the package built strictly.
 # $(1) = X.Y, $(2) = python path, $(3) = extra packages, $(4) = extra env for the build
@@ -24,16 +27,29 @@ define venv_install
 		--no-build-isolation --no-deps --force-reinstall . ;
 endef
 
-test:
-	@set -e; status=0; summary=""; \
+# Runs $(2) (a shell command; $$venv is the environment) with every
+# interpreter, after building the engine there with the environment $(1);
+# prints a summary and fails if any run failed.
+define each_python
+	set -e; status=0; summary=""; \
 	while read -r minor python; do \
 		echo "=== CPython $$minor ($$python)"; \
-		$(call venv_install,$$minor,$$python,$(TEST_DEPS),HOTRELOAD_STRICT=1) \
-		if $(VENVS)/$$minor/bin/python -m pytest $(PYTEST_ARGS); then \
+		$(call venv_install,$$minor,$$python,$(TEST_DEPS),$(1)) \
+		if $(2); then \
 			summary="$$summary\n  $$minor: ok"; \
 		else status=1; summary="$$summary\n  $$minor: FAILED"; fi; \
 	done < <(tools/pythons); \
 	echo -e "=== summary$$summary"; exit $$status
+endef
+
+test:
+	@$(call each_python,HOTRELOAD_STRICT=1,$$venv/bin/python -m pytest $(PYTEST_ARGS))
+
+# The long run of the edit fuzzer (tests/test_fuzz.py): FUZZ_SEEDS x FUZZ_STEPS
+# reloads per interpreter.
+fuzz:
+	@$(call each_python,HOTRELOAD_STRICT=1,HOTRELOAD_FUZZ_SEEDS=$(FUZZ_SEEDS) \
+		HOTRELOAD_FUZZ_STEPS=$(FUZZ_STEPS) $$venv/bin/python -m pytest -q tests/test_fuzz.py)
 
 NEWEST = $(shell tools/pythons | tail -n 1)
 
