@@ -119,6 +119,21 @@ ends_with(PyObject *str, const char *suffix)
     return (int)match;
 }
 
+/* The engine hands the new text to the compiler as a C string, which ends
+ * at the first null byte: the rest of the file would be dropped without a
+ * word, where an import refuses the file.  -1 with ReloadError set when
+ * the text holds one. */
+static int
+refuse_null_bytes(hr_state *state, hr_unit *u)
+{
+    const char *null = memchr(u->new_utf8, '\0', u->new_len);
+    if (null == NULL) {
+        return 0;
+    }
+    return hr_raise(state, u->name, NULL, "its source file %R holds a null byte at offset "
+                    "%zd: it is not Python source", u->path, (Py_ssize_t)(null - u->new_utf8));
+}
+
 /* Finds the live module for a target (module object or dotted name) and
  * reads what it needs.  Raises ReloadError for anything it cannot reload. */
 static int
@@ -196,7 +211,7 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
     }
     u->full = u->old_text == NULL;
     u->new_utf8 = PyUnicode_AsUTF8AndSize(u->new_text, &u->new_len);
-    if (u->new_utf8 == NULL) {
+    if (u->new_utf8 == NULL || refuse_null_bytes(state, u) < 0) {
         return -1;
     }
     if (!u->full) {
