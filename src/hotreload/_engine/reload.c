@@ -809,13 +809,27 @@ hr_hotfix(hr_state *state, PyObject *source, PyObject *filename)
     if (namespace == NULL) {
         goto done;
     }
-    const char *utf8 = PyUnicode_AsUTF8(source);  /* NULL for a lone surrogate */
-    code = utf8 ? Py_CompileStringObject(utf8, filename, Py_file_input, NULL, -1) : NULL;
+    /* The compiler takes a C string: text it cannot encode (a lone
+     * surrogate) must not reach it as NULL, nor text cut short at a null
+     * byte run as if it were the whole script. */
+    Py_ssize_t length;
+    const char *text = PyUnicode_AsUTF8AndSize(source, &length);
+    if (text == NULL) {
+        hr_raise(state, NULL, filename, "the hotfix script cannot be encoded as UTF-8");
+        goto done;
+    }
+    if (memchr(text, '\0', length) != NULL) {
+        hr_raise(state, NULL, filename, "the hotfix script holds a null byte: it is not "
+                 "Python source");
+        goto done;
+    }
+    code = Py_CompileStringObject(text, filename, Py_file_input, NULL, -1);
     if (code == NULL) {
         hr_raise(state, NULL, filename, "the hotfix script does not compile");
         goto done;
     }
     state->hotfix = &b;
+    state->owner = PyThread_get_thread_ident();
     result = PyEval_EvalCode(code, namespace, namespace);
     state->hotfix = NULL;
     if (result == NULL) {
