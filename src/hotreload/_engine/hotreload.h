@@ -113,6 +113,8 @@ typedef struct {
     int busy;                   /* a reload is under way: refuse re-entry */
     struct hr_batch_s *hotfix;  /* the batch patch() calls go to while a hotfix
                                    script runs, else NULL */
+    unsigned long owner;        /* the thread running the reload or the hotfix
+                                   script, while busy or hotfix is set */
     PyObject *pending;          /* list: callables to run on the main thread */
 } hr_state;
 

@@ -591,6 +591,37 @@ done:
     return report;
 }
 
+/* Refuses a reload, patch() or hotfix while another is under way: called
+ * from code that one runs (a module body, a hook, the script) on the same
+ * thread, or from another thread while that one runs Python code and has
+ * let go of the GIL.  `target` names what was asked for (a module, a
+ * module name, anything else), or is NULL.  Always returns NULL with
+ * ReloadError set. */
+static PyObject *
+refuse_reentry(hr_state *state, PyObject *target)
+{
+    PyObject *name = NULL;
+    if (target != NULL && PyModule_Check(target)) {
+        name = PyModule_GetNameObject(target);
+        PyErr_Clear();
+    }
+    else if (target != NULL && PyUnicode_Check(target)) {
+        name = Py_NewRef(target);
+    }
+    const char *what = state->busy ? "a reload" : "a hotfix script";
+    if (state->owner != PyThread_get_thread_ident()) {
+        hr_raise(state, name, NULL, "%s is under way in another thread; call again when it "
+                 "has ended", what);
+    }
+    else {
+        hr_raise(state, name, NULL, "%s is already under way, and this call comes from the "
+                 "code it runs (%s)", what,
+                 state->busy ? "a module body or a __reload_module__ hook" : "the script");
+    }
+    Py_XDECREF(name);
+    return NULL;
+}
+
 PyObject *
 hr_reload(hr_state *state, PyObject *targets)
 {
@@ -599,10 +630,9 @@ hr_reload(hr_state *state, PyObject *targets)
     memset(&b, 0, sizeof(b));
     b.state = state;
     PyObject *report = NULL;
-    if (state->busy) {
-        hr_raise(state, NULL, NULL, "a reload is already under way (reload() was "
-                 "called from code that a reload runs, e.g. a hook)");
-        return NULL;
+    if (state->busy || (state->hotfix != NULL && state->owner != PyThread_get_thread_ident())) {
+        return refuse_reentry(state, PyTuple_GET_SIZE(targets) ? PyTuple_GET_ITEM(targets, 0)
+                                                               : NULL);
     }
     if (state->hotfix != NULL) {
         /* It would commit on its own, outside the script's transaction. */
@@ -611,6 +641,7 @@ hr_reload(hr_state *state, PyObject *targets)
         return NULL;
     }
     state->busy = 1;
+    state->owner = PyThread_get_thread_ident();
     b.count = PyTuple_GET_SIZE(targets);
     b.units = PyMem_Calloc(b.count + 1, sizeof(hr_unit));
     if (b.units == NULL) {
@@ -770,16 +801,15 @@ batch_commit(hr_batch *b, double started)
 PyObject *
 hr_patch(hr_state *state, PyObject *old, PyObject *fresh)
 {
+    if (state->busy || (state->hotfix != NULL && state->owner != PyThread_get_thread_ident())) {
+        return refuse_reentry(state, NULL);
+    }
     if (state->hotfix != NULL) {
         /* Inside a hotfix script: collected, applied with the others. */
         if (plan_patch_call(state->hotfix, old, fresh) < 0) {
             return NULL;
         }
         return make_report(state->hotfix, 0.0);
-    }
-    if (state->busy) {
-        hr_raise(state, NULL, NULL, "a reload is already under way");
-        return NULL;
     }
     hr_batch b;
     double started = now();
@@ -795,8 +825,7 @@ PyObject *
 hr_hotfix(hr_state *state, PyObject *source, PyObject *filename)
 {
     if (state->busy || state->hotfix != NULL) {
-        hr_raise(state, NULL, NULL, "a reload or hotfix is already under way");
-        return NULL;
+        return refuse_reentry(state, NULL);
     }
     hr_batch b;
     double started = now();
