@@ -215,7 +215,8 @@ def reload_changed() -> Report:
         log.warning("%s", error)
         raise
     for name in missing:
-        log.warning("%s: its source file is gone; the module was left as it is", name)
+        log.warning("%s: its source file is gone or cannot be read; the module was left "
+                    "as it is", name)
     return report
 
 

@@ -31,7 +31,10 @@ hr_read_source(PyObject *path, PyObject **source, long long *mtime_ns, long long
     if (!PyUnicode_FSConverter(path, &encoded)) {
         goto done;
     }
-    fd = open(PyBytes_AS_STRING(encoded), O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO put in place of a source file must not hang the
+     * reload (or a watcher) until something writes to it; fstat below
+     * refuses anything but a regular file, where the flag changes nothing. */
+    fd = open(PyBytes_AS_STRING(encoded), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat info;
     if (fd < 0 || fstat(fd, &info) < 0) {
         PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
