@@ -159,16 +159,37 @@ def _default_deny() -> list[str]:
     return sorted({os.path.realpath(f) for f in folders} | folders)
 
 
-def configure(*, deny: Iterable[str] | None = None, allow: Iterable[str] | None = None) -> dict:
-    """Set which folders' modules may be reloaded (and recorded by ``install``).
+def _folders(paths: Iterable[str] | None) -> list[str] | None:
+    """Each folder as given and, when it differs, as its real path: a module
+    may be imported through either, and symbolic links are checked against
+    the real one."""
+    if paths is None:
+        return None
+    out = {}
+    for path in paths:
+        given = os.path.abspath(os.fspath(path))
+        out.update(dict.fromkeys([given, os.path.realpath(given)]))
+    return list(out)
 
-    ``deny``: folders whose modules are refused (default: the standard library
-    and site-packages).  ``allow``: folders allowed even inside a denied one.
-    Returns the folders in force.
+
+def configure(
+    *,
+    deny: Iterable[str] | None = None,
+    allow: Iterable[str] | None = None,
+    follow_symlinks: bool | None = None,
+) -> dict:
+    """Set the folders hotreload trusts (see README, "Trust model").
+
+    ``deny``: folders whose modules are not reloaded (default: the standard
+    library and site-packages).  ``allow``: folders allowed even inside a
+    denied one; when there is an allow list, hotfix script files are read
+    from its folders only.  ``follow_symlinks``: a module or hotfix file whose
+    symbolic links lead out of the folders that allow it (or into a denied
+    one) is refused unless this is true (default false).  Arguments left out
+    keep their value.  Returns the settings in force.
     """
     return _hotreload._configure(
-        deny=None if deny is None else [os.fspath(p) for p in deny],
-        allow=None if allow is None else [os.fspath(p) for p in allow],
+        deny=_folders(deny), allow=_folders(allow), follow_symlinks=follow_symlinks
     )
 
 

@@ -216,9 +216,10 @@ folders(PyObject *paths)
 static PyObject *
 configure(PyObject *module, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"deny", "allow", NULL};
-    PyObject *deny = NULL, *allow = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO:_configure", keywords, &deny, &allow)) {
+    static char *keywords[] = {"deny", "allow", "follow_symlinks", NULL};
+    PyObject *deny = NULL, *allow = NULL, *follow = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OOO:_configure", keywords, &deny, &allow,
+                                     &follow)) {
         return NULL;
     }
     hr_state *state = state_of(module);
@@ -236,7 +237,15 @@ configure(PyObject *module, PyObject *args, PyObject *kwargs)
         }
         Py_XSETREF(state->allow_dirs, tuple);
     }
-    return Py_BuildValue("{sOsO}", "deny", state->deny_dirs, "allow", state->allow_dirs);
+    if (follow != NULL && follow != Py_None) {
+        int value = PyObject_IsTrue(follow);
+        if (value < 0) {
+            return NULL;
+        }
+        state->follow_symlinks = value;
+    }
+    return Py_BuildValue("{sOsOsO}", "deny", state->deny_dirs, "allow", state->allow_dirs,
+                         "follow_symlinks", state->follow_symlinks ? Py_True : Py_False);
 }
 
 static PyObject *
@@ -317,8 +326,9 @@ static PyMethodDef module_methods[] = {
     {"patch", patch, METH_VARARGS,
      "patch(old, new) -> dict\n\nPour function or class `new` into `old`, in place."},
     {"hotfix", hotfix, METH_VARARGS,
-     "hotfix(source: str, filename: str) -> dict\n\n"
-     "Run a patch script; its patch() calls apply together at its end, or none."},
+     "hotfix(source: str | None, filename: str) -> dict\n\n"
+     "Run a patch script (its text, or None to read the file `filename` under the\n"
+     "folder policy); its patch() calls apply together at its end, or none."},
     {"call_on_main_thread", call_on_main_thread, METH_O,
      "call_on_main_thread(callable)\n\n"
      "Run callable() on the main thread at its next safe point between bytecodes."},

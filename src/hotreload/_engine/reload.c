@@ -134,6 +134,33 @@ refuse_null_bytes(hr_state *state, hr_unit *u)
                     "%zd: it is not Python source", u->path, (Py_ssize_t)(null - u->new_utf8));
 }
 
+/* Reads the module's source through its real path, once the folder policy
+ * agrees to where its symbolic links lead (records.c).  The file read is
+ * the one checked, whatever the link is changed to afterwards. */
+static int
+read_real_source(hr_state *state, hr_unit *u)
+{
+    PyObject *real = hr_real_path(u->path);
+    if (real == NULL) {
+        return hr_raise(state, u->name, NULL, "cannot read its source file");
+    }
+    int allowed = hr_link_allowed(state, u->path, real);
+    int status = -1;
+    if (allowed == 0) {
+        hr_raise(state, u->name, NULL, "its file %R is a symbolic link to %R, outside the "
+                 "folders hotreload may reload from (hotreload.configure(follow_symlinks=True) "
+                 "follows links)", u->path, real);
+    }
+    else if (allowed > 0) {
+        status = hr_read_source(real, &u->new_bytes, &u->mtime_ns, &u->size);
+        if (status < 0) {
+            hr_raise(state, u->name, NULL, "cannot read its source file");
+        }
+    }
+    Py_DECREF(real);
+    return status;
+}
+
 /* Finds the live module for a target (module object or dotted name) and
  * reads what it needs.  Raises ReloadError for anything it cannot reload. */
 static int
@@ -186,8 +213,8 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
             : hr_raise(state, u->name, NULL, "its file %R is in the standard library or "
                        "site-packages, which are not reloaded (see hotreload.configure)", u->path);
     }
-    if (hr_read_source(u->path, &u->new_bytes, &u->mtime_ns, &u->size) < 0) {
-        return hr_raise(state, u->name, NULL, "cannot read its source file");
+    if (read_real_source(state, u) < 0) {
+        return -1;
     }
     if ((u->new_text = decode_source(u->new_bytes)) == NULL) {
         return hr_raise(state, u->name, NULL, "cannot decode its source file");
