@@ -24,7 +24,7 @@ import sys
 import sysconfig
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Dict, Iterable, List, Union
+from typing import Any, Dict, Iterable, List, Optional, Union
 
 from hotreload import _hotreload
 from hotreload._hotreload import ReloadError
@@ -250,18 +250,15 @@ def patch(old, new) -> Report:
     return _finish(_hotreload.patch(old, new))
 
 
-def _script(path_or_source: Union[str, "os.PathLike[str]"]) -> tuple[str, str]:
+def _script(path_or_source: Union[str, "os.PathLike[str]"]) -> tuple[str, Optional[str]]:
     """The file name and source text of a hotfix script given as a path to a
-    ``.py`` file or as its source text."""
+    ``.py`` file or as its source text.  For a file the text is None: the
+    engine reads the file itself, after the folder policy."""
     if isinstance(path_or_source, os.PathLike) or (
         isinstance(path_or_source, str) and "\n" not in path_or_source
         and path_or_source.endswith(".py")
     ):
-        from importlib.util import decode_source
-
-        filename = os.fspath(path_or_source)
-        with open(filename, "rb") as f:
-            return filename, decode_source(f.read())
+        return os.path.abspath(os.fspath(path_or_source)), None
     return "<hotfix>", path_or_source
 
 
@@ -273,6 +270,10 @@ def hotfix(path_or_source: Union[str, "os.PathLike[str]"]) -> Report:
     applied together when it ends; if the script raises (or a patch is
     refused), none is applied and ReloadError says why.  Other statements of
     the script (``weapon_data.gun.damage = 100``) act as they run.
+
+    A script file is read only from the folders ``configure()`` trusts (from
+    the allow list when there is one), and not through a symbolic link that
+    leads out of them; a source text is trusted as the caller is.
     """
     filename, source = _script(path_or_source)
     try:

@@ -346,8 +346,9 @@ PyObject *hr_reload_changed(hr_state *state, PyObject *missing);
 PyObject *hr_patch(hr_state *state, PyObject *old, PyObject *fresh);
 
 /* reload.c: runs a hotfix script; the patch() calls it makes are applied
- * together at its end, or none of them if it raises.  New reference: the
- * report dict. */
+ * together at its end, or none of them if it raises.  `source` is its text,
+ * or NULL to read the file `filename` (hotfix folder policy).  New
+ * reference: the report dict. */
 PyObject *hr_hotfix(hr_state *state, PyObject *source, PyObject *filename);
 
 /* schedule.c: runs `callable()` on the main thread at the next safe point

@@ -268,10 +268,15 @@ static PyObject *
 hotfix(PyObject *module, PyObject *args)
 {
     PyObject *source, *filename;
-    if (!PyArg_ParseTuple(args, "UU:hotfix", &source, &filename)) {
+    if (!PyArg_ParseTuple(args, "OU:hotfix", &source, &filename)) {
         return NULL;
     }
-    return hr_hotfix(state_of(module), source, filename);
+    if (source != Py_None && !PyUnicode_Check(source)) {
+        PyErr_Format(PyExc_TypeError, "hotfix() source must be str or None, not %s",
+                     Py_TYPE(source)->tp_name);
+        return NULL;
+    }
+    return hr_hotfix(state_of(module), source == Py_None ? NULL : source, filename);
 }
 
 static PyObject *
@@ -337,7 +342,8 @@ static PyMethodDef module_methods[] = {
     {"recorded", recorded, METH_NOARGS,
      "recorded() -> list[str]\n\nThe names of the modules whose source is recorded."},
     {"_configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
-     "_configure(deny=None, allow=None) -> dict\n\nFolders not reloaded / allowed anyway."},
+     "_configure(deny=None, allow=None, follow_symlinks=None) -> dict\n\n"
+     "Folders not reloaded / allowed anyway; whether links may lead out of them."},
     {"_records", records, METH_NOARGS, "_records() -> dict\n\nThe recorded sources (a copy)."},
     {"_split", split_statements, METH_VARARGS,
      "_split(source: bytes, indent: int = 0) -> list[dict]\n\n"

@@ -848,6 +848,41 @@ hr_patch(hr_state *state, PyObject *old, PyObject *fresh)
     return report;
 }
 
+/* New reference: the text of a hotfix script file, read through its real
+ * path once the policy allows both the path and where its links lead;
+ * NULL with ReloadError set otherwise. */
+static PyObject *
+read_hotfix_script(hr_state *state, PyObject *path)
+{
+    PyObject *real = NULL, *bytes = NULL, *text = NULL;
+    long long mtime_ns, size;
+    int allowed = hr_hotfix_path_allowed(state, path);
+    if (allowed == 0) {
+        hr_raise(state, NULL, path, "hotfix scripts are read only from the folders "
+                 "hotreload.configure() allows, and this one is outside them");
+        goto done;
+    }
+    if (allowed < 0 || (real = hr_real_path(path)) == NULL) {
+        hr_raise(state, NULL, path, "cannot read the hotfix script");
+        goto done;
+    }
+    allowed = hr_link_allowed(state, path, real);
+    if (allowed == 0) {
+        hr_raise(state, NULL, path, "the hotfix script is a symbolic link to %R, outside the "
+                 "folders hotreload may read from (hotreload.configure(follow_symlinks=True) "
+                 "follows links)", real);
+        goto done;
+    }
+    if (allowed < 0 || hr_read_source(real, &bytes, &mtime_ns, &size) < 0
+        || (text = decode_source(bytes)) == NULL) {
+        hr_raise(state, NULL, path, "cannot read the hotfix script");
+    }
+done:
+    Py_XDECREF(real);
+    Py_XDECREF(bytes);
+    return text;
+}
+
 PyObject *
 hr_hotfix(hr_state *state, PyObject *source, PyObject *filename)
 {
@@ -859,6 +894,11 @@ hr_hotfix(hr_state *state, PyObject *source, PyObject *filename)
     PyObject *namespace = NULL, *code = NULL, *result = NULL, *report = NULL;
     if (batch_open(&b, state) < 0) {
         return NULL;
+    }
+    /* Without a source text the script is the file `filename`. */
+    source = source != NULL ? Py_NewRef(source) : read_hotfix_script(state, filename);
+    if (source == NULL) {
+        goto done;
     }
     namespace = Py_BuildValue("{sssOsO}", "__name__", "__hotfix__", "__file__", filename,
                               "__builtins__", PyEval_GetBuiltins());
@@ -898,6 +938,7 @@ done:
     Py_XDECREF(result);
     Py_XDECREF(code);
     Py_XDECREF(namespace);
+    Py_XDECREF(source);
     batch_clear(&b);
     return report;
 }
