@@ -418,3 +418,10 @@ def test_hotfix_script_that_is_not_python_is_refused(workspace, source, reason):
     assert info.value.object == "<hotfix>"
     assert m.f() == 1
 
+
+def test_hotfix_file_that_does_not_exist_is_refused(workspace, tmp_path):
+    missing = tmp_path / "fix.py"
+    with pytest.raises(hotreload.ReloadError) as info:
+        hotreload.hotfix(missing)
+    assert str(missing) in str(info.value)
+    assert isinstance(info.value.__cause__, FileNotFoundError)
