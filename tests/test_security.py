@@ -161,6 +161,24 @@ def test_fifo_in_place_of_the_source_file_does_not_block(isolated):
     assert "changed: []" in lines and lines[-1] == "1"
 
 
+def test_watcher_does_not_block_on_a_fifo(isolated):
+    """The Reloader (what the watcher and IPython apply saves with) reads the
+    files it is told changed: a FIFO among them is unreadable, not a hang."""
+    out = isolated("""
+        write("piped", "def f():\\n    return 1\\n")
+        import piped
+        path = piped.__file__
+        os.remove(path)
+        os.mkfifo(path)
+        reloader = hotreload.Reloader()
+        for event in reloader.apply([path]) + reloader.apply():
+            print(event.kind, event.message)
+        print(piped.f())
+    """, timeout=60)
+    assert "unreadable piped: cannot read" in out
+    assert out.splitlines()[-1] == "1"
+
+
 # -- hotfix scripts -----------------------------------------------------------------
 
 HOTFIX = """
