@@ -88,11 +88,18 @@ def run_seed(workspace, seed, steps, fresh_folder):
         workspace.edit("m", new_text)
 
         def fail(message, problems=()):
+            # Both versions whole, for a reproduction outside the fuzzer.
+            kept = os.path.join(fresh_folder, "failure")
+            os.makedirs(kept, exist_ok=True)
+            for version, source in (("before", text), ("after", new_text)):
+                with open(os.path.join(kept, version + ".py"), "w", encoding="utf-8") as f:
+                    f.write(source)
             pytest.fail(
                 f"seed {seed}, step {step}: {message}\nedits: {edits}\n"
                 + "".join(f"  {p}\n" for p in problems)
                 + f"--- source diff\n{_diff(text, new_text)}"
-                + f"(replay: HOTRELOAD_FUZZ_SEEDS={seed} HOTRELOAD_FUZZ_STEPS={step + 1})",
+                + f"(both versions: {kept}/before.py, after.py; "
+                + f"replay: HOTRELOAD_FUZZ_SEEDS={seed} HOTRELOAD_FUZZ_STEPS={step + 1})",
                 pytrace=False,
             )
 
