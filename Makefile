@@ -1,6 +1,8 @@
 # hotreload: build and test against every supported CPython that is present.
 #
 #   make test      build the engine (-Wall -Wextra -Werror) and run pytest on each interpreter
+#   make fuzz      the edit fuzzer's long run (12,000 reloads) on each interpreter
+#   make sanitize  the tests against an engine built with ASan and UBSan, then valgrind
 #   make demo      the simulated game server that reloads itself (newest interpreter)
 #   make bench     benchmarks against the floor (importlib.reload) and the peers
 #   make dev       build in place for the newest interpreter (PY=3.11 to choose)
@@ -11,8 +13,10 @@ SHELL := /bin/bash
 VENVS := .venv
 TEST_DEPS := pytest hypothesis ipython watchdog
 PYTEST_ARGS ?=
+FUZZ_SEEDS ?= 1-400
+FUZZ_STEPS ?= 30
 
-.PHONY: test demo bench dev clean
+.PHONY: test fuzz sanitize sanitizers valgrind demo bench dev clean
 
 # One virtual environment per interpreter, with the package built strictly.
 # $(1) = X.Y, $(2) = python path, $(3) = extra packages, $(4) = extra env for the build
@@ -24,16 +28,70 @@ define venv_install
 		--no-build-isolation --no-deps --force-reinstall . ;
 endef
 
-test:
-	@set -e; status=0; summary=""; \
+# Runs $(2) (a shell command; $$venv is the environment) with every
+# interpreter, after building the engine there with the environment $(1);
+# prints a summary and fails if any run failed.
+define each_python
+	set -e; status=0; summary=""; \
 	while read -r minor python; do \
 		echo "=== CPython $$minor ($$python)"; \
-		$(call venv_install,$$minor,$$python,$(TEST_DEPS),HOTRELOAD_STRICT=1) \
-		if $(VENVS)/$$minor/bin/python -m pytest $(PYTEST_ARGS); then \
+		$(call venv_install,$$minor,$$python,$(TEST_DEPS),$(1)) \
+		if $(2); then \
 			summary="$$summary\n  $$minor: ok"; \
 		else status=1; summary="$$summary\n  $$minor: FAILED"; fi; \
 	done < <(tools/pythons); \
 	echo -e "=== summary$$summary"; exit $$status
+endef
+
+test:
+	@$(call each_python,HOTRELOAD_STRICT=1,$$venv/bin/python -m pytest $(PYTEST_ARGS))
+
+# The long run of the edit fuzzer (tests/test_fuzz.py): FUZZ_SEEDS x FUZZ_STEPS
+# reloads per interpreter.
+fuzz:
+	@$(call each_python,HOTRELOAD_STRICT=1,HOTRELOAD_FUZZ_SEEDS=$(FUZZ_SEEDS) \
+		HOTRELOAD_FUZZ_STEPS=$(FUZZ_STEPS) $$venv/bin/python -m pytest -q tests/test_fuzz.py)
+
+# Memory checkers, each in environments of its own (.venv/sanitize-X.Y,
+# .venv/valgrind-X.Y) so that the plain ones stay plain.
+#   make sanitizers  the test suite against an engine built with AddressSanitizer
+#                    and UndefinedBehaviorSanitizer (SANITIZE_PY: interpreters)
+#   make valgrind    memcheck over the fuzzer's short run (VALGRIND_PY)
+#   make sanitize    both
+# A CPython not built with ASan needs the ASan runtime preloaded; CPython
+# leaks at exit by design, so leak detection is off (the leak test in
+# `make test` covers the engine's leaks).  UBSan stops at the first report.
+SANITIZE_PY ?= 3.12
+VALGRIND_PY ?= 3.12
+ASAN_ENV = LD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
+	PYTHONMALLOC=malloc ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:strict_string_checks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+VALGRIND = valgrind --tool=memcheck --error-exitcode=99 --leak-check=no \
+	--track-origins=yes --num-callers=30 --suppressions=tools/valgrind-python.supp
+
+# $(1) = environment prefix, $(2) = X.Y list, $(3) = build env, $(4) = command
+define on_pythons
+	set -e; status=0; summary=""; \
+	for minor in $(2); do \
+		python=$$(tools/pythons | awk -v m="$$minor" '$$1 == m {print $$2}'); \
+		if [ -z "$$python" ]; then echo "no CPython $$minor"; exit 1; fi; \
+		echo "=== CPython $$minor ($$python), $(1)"; \
+		$(call venv_install,$(1)-$$minor,$$python,$(TEST_DEPS),$(3)) \
+		if $(4); then summary="$$summary\n  $$minor: ok"; \
+		else status=1; summary="$$summary\n  $$minor: FAILED"; fi; \
+	done; \
+	echo -e "=== $(1) summary$$summary"; exit $$status
+endef
+
+sanitize: sanitizers valgrind
+
+sanitizers:
+	@$(call on_pythons,sanitize,$(SANITIZE_PY),HOTRELOAD_STRICT=1 HOTRELOAD_DEBUG=1 HOTRELOAD_SANITIZE=1,\
+		env $(ASAN_ENV) $$venv/bin/python -m pytest -p no:cacheprovider --capture=sys $(PYTEST_ARGS))
+
+valgrind:
+	@$(call on_pythons,valgrind,$(VALGRIND_PY),HOTRELOAD_STRICT=1 HOTRELOAD_DEBUG=1,\
+		PYTHONMALLOC=malloc $(VALGRIND) $$venv/bin/python -m pytest -p no:cacheprovider -q tests/test_fuzz.py)
 
 NEWEST = $(shell tools/pythons | tail -n 1)
 

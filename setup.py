@@ -32,7 +32,16 @@ if flag("HOTRELOAD_SANITIZE"):
     compile_args += sanitize + ["-O1", "-g"]
     link_args += sanitize
 
+# Objects built with one set of switches must never be linked into a build
+# with another: setuptools only recompiles a source older than its object,
+# so a sanitized build would otherwise reuse the plain objects (and a plain
+# one the sanitized).  Each set gets a build folder of its own.
+variant = "-".join(
+    name.lower() for name in ("STRICT", "DEBUG", "SANITIZE") if flag(f"HOTRELOAD_{name}")
+) or "default"
+
 setup(
+    options={"build": {"build_base": f"build/{variant}"}},
     ext_modules=[
         Extension(
             "hotreload._hotreload",

@@ -279,6 +279,33 @@ def test_subclass_in_other_module_sees_new_inherited_method(workspace):
     assert b.Fast().speed() == 2
 
 
+def test_class_added_with_a_changed_base_derives_from_the_live_base(workspace):
+    """Found by the fuzzer: a class added in the reload that also changes its
+    base was built on the throw-away copy of the base, so isinstance
+    against the live base was false."""
+    m = workspace.load("a", """
+        class Base:
+            def hello(self):
+                return "v1"
+    """)
+    base = m.Base
+    old = m.Base()
+    workspace.edit("a", """
+        class Base:
+            def hello(self):
+                return "v2"
+
+        class Child(Base):
+            pass
+    """)
+    hotreload.reload(m)
+    assert m.Base is base
+    assert m.Child.__bases__ == (base,)
+    assert m.Child.__mro__ == (m.Child, base, object)
+    assert isinstance(m.Child(), base) and issubclass(m.Child, base)
+    assert m.Child().hello() == old.hello() == "v2"
+
+
 def test_override_added_in_subclass_takes_effect_on_old_instances(workspace):
     m = workspace.load("a", """
         class Base:

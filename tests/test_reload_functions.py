@@ -5,6 +5,7 @@ method, a registry entry, a decorator's wrapper) must run the new code.
 """
 import asyncio
 import functools
+import inspect
 import sys
 
 import hotreload
@@ -382,6 +383,42 @@ def test_functools_wraps_wrapper_runs_new_wrapped_body(workspace):
     assert hello("bob") == "GOODBYE BOB"
 
 
+def test_wrapper_whose_decorator_left_the_source_forgets_what_it_wrapped(workspace):
+    """Found by the fuzzer: the live wrapper takes the plain function's code
+    but kept functools.wraps' __wrapped__, so inspect.signature still
+    described the function it no longer wraps."""
+    m = workspace.load("a", """
+        import functools
+
+        def logged(fn):
+            @functools.wraps(fn)
+            def wrapper(*args, **kwargs):
+                return fn(*args, **kwargs)
+            return wrapper
+
+        @logged
+        def f(a):
+            return a
+    """)
+    f = m.f
+    workspace.edit("a", """
+        import functools
+
+        def logged(fn):
+            @functools.wraps(fn)
+            def wrapper(*args, **kwargs):
+                return fn(*args, **kwargs)
+            return wrapper
+
+        def f(a, b=2):
+            return a + b
+    """)
+    hotreload.reload(m)
+    assert m.f is f and f(1) == 3
+    assert not hasattr(f, "__wrapped__")
+    assert str(inspect.signature(f)) == "(a, b=2)"
+
+
 def test_plain_closure_wrapper_runs_new_wrapped_body(workspace):
     """Decision: a wrapper that holds the original only in its closure (no
     functools.wraps, no __wrapped__) still runs the new body: the engine
@@ -644,6 +681,44 @@ def test_factory_made_function_in_rerun_statement_uses_live_globals(workspace):
     assert m.triple.__globals__ is m.__dict__
     m.SCALE = 10
     assert m.triple() == 41, "the function made during the reload must read the live globals"
+
+
+def test_closure_of_unchanged_factory_in_rerun_statement_keeps_identity(workspace):
+    """Found by the fuzzer: a statement named in __reload_update__ calls a
+    factory that did not change; the closure it makes reads the live
+    globals (the factory is the live one) and must still be poured into the
+    live closure rather than replace it."""
+    m = workspace.load("a", """
+        __reload_update__ = ("handler",)
+
+        def make(base):
+            def handle(x):
+                return base + x
+            return handle
+
+        handler = make(10)
+
+        def other():
+            return 1
+    """)
+    handler = m.handler
+    workspace.edit("a", """
+        __reload_update__ = ("handler",)
+
+        def make(base):
+            def handle(x):
+                return base + x
+            return handle
+
+        handler = make(20)
+
+        def other():
+            return 2
+    """)
+    report = hotreload.reload(m)
+    assert m.handler is handler
+    assert handler(1) == 21
+    assert f"{m.__name__}.handler" in report.updated
 
 
 def test_lambda_in_changed_statement_keeps_identity_and_live_globals(workspace):

@@ -24,7 +24,7 @@ import sys
 import sysconfig
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Dict, Iterable, List, Union
+from typing import Any, Dict, Iterable, List, Optional, Union
 
 from hotreload import _hotreload
 from hotreload._hotreload import ReloadError
@@ -159,16 +159,37 @@ def _default_deny() -> list[str]:
     return sorted({os.path.realpath(f) for f in folders} | folders)
 
 
-def configure(*, deny: Iterable[str] | None = None, allow: Iterable[str] | None = None) -> dict:
-    """Set which folders' modules may be reloaded (and recorded by ``install``).
+def _folders(paths: Iterable[str] | None) -> list[str] | None:
+    """Each folder as given and, when it differs, as its real path: a module
+    may be imported through either, and symbolic links are checked against
+    the real one."""
+    if paths is None:
+        return None
+    out = {}
+    for path in paths:
+        given = os.path.abspath(os.fspath(path))
+        out.update(dict.fromkeys([given, os.path.realpath(given)]))
+    return list(out)
 
-    ``deny``: folders whose modules are refused (default: the standard library
-    and site-packages).  ``allow``: folders allowed even inside a denied one.
-    Returns the folders in force.
+
+def configure(
+    *,
+    deny: Iterable[str] | None = None,
+    allow: Iterable[str] | None = None,
+    follow_symlinks: bool | None = None,
+) -> dict:
+    """Set the folders hotreload trusts (see README, "Trust model").
+
+    ``deny``: folders whose modules are not reloaded (default: the standard
+    library and site-packages).  ``allow``: folders allowed even inside a
+    denied one; when there is an allow list, hotfix script files are read
+    from its folders only.  ``follow_symlinks``: a module or hotfix file whose
+    symbolic links lead out of the folders that allow it (or into a denied
+    one) is refused unless this is true (default false).  Arguments left out
+    keep their value.  Returns the settings in force.
     """
     return _hotreload._configure(
-        deny=None if deny is None else [os.fspath(p) for p in deny],
-        allow=None if allow is None else [os.fspath(p) for p in allow],
+        deny=_folders(deny), allow=_folders(allow), follow_symlinks=follow_symlinks
     )
 
 
@@ -215,7 +236,8 @@ def reload_changed() -> Report:
         log.warning("%s", error)
         raise
     for name in missing:
-        log.warning("%s: its source file is gone; the module was left as it is", name)
+        log.warning("%s: its source file is gone or cannot be read; the module was left "
+                    "as it is", name)
     return report
 
 
@@ -228,18 +250,15 @@ def patch(old, new) -> Report:
     return _finish(_hotreload.patch(old, new))
 
 
-def _script(path_or_source: Union[str, "os.PathLike[str]"]) -> tuple[str, str]:
+def _script(path_or_source: Union[str, "os.PathLike[str]"]) -> tuple[str, Optional[str]]:
     """The file name and source text of a hotfix script given as a path to a
-    ``.py`` file or as its source text."""
+    ``.py`` file or as its source text.  For a file the text is None: the
+    engine reads the file itself, after the folder policy."""
     if isinstance(path_or_source, os.PathLike) or (
         isinstance(path_or_source, str) and "\n" not in path_or_source
         and path_or_source.endswith(".py")
     ):
-        from importlib.util import decode_source
-
-        filename = os.fspath(path_or_source)
-        with open(filename, "rb") as f:
-            return filename, decode_source(f.read())
+        return os.path.abspath(os.fspath(path_or_source)), None
     return "<hotfix>", path_or_source
 
 
@@ -251,6 +270,10 @@ def hotfix(path_or_source: Union[str, "os.PathLike[str]"]) -> Report:
     applied together when it ends; if the script raises (or a patch is
     refused), none is applied and ReloadError says why.  Other statements of
     the script (``weapon_data.gun.damage = 100``) act as they run.
+
+    A script file is read only from the folders ``configure()`` trusts (from
+    the allow list when there is one), and not through a symbolic link that
+    leads out of them; a source text is trusted as the caller is.
     """
     filename, source = _script(path_or_source)
     try:

@@ -22,6 +22,7 @@ import threading
 import traceback
 from dataclasses import dataclass
 from importlib.machinery import SourceFileLoader
+from stat import S_ISREG
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 import hotreload
@@ -109,15 +110,27 @@ class Event:
         return "\n".join(lines)
 
 
-def _fingerprint(path: Optional[str]) -> Optional[bytes]:
-    """A digest of a file's bytes, or None if it cannot be read."""
-    if path is None:
-        return None
+def _read(path: str) -> Optional[bytes]:
+    """The bytes of a regular file, or None if it cannot be read.  Opened
+    without blocking and checked before reading: a FIFO put in place of a
+    source file would otherwise hang the reader until something writes."""
     try:
-        with open(path, "rb") as f:
-            return hashlib.sha1(f.read()).digest()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return None
+    try:
+        with open(fd, "rb") as f:
+            if not S_ISREG(os.fstat(f.fileno()).st_mode):
+                return None
+            return f.read()
+    except OSError:
+        return None
+
+
+def _fingerprint(path: Optional[str]) -> Optional[bytes]:
+    """A digest of a file's bytes, or None if it cannot be read."""
+    data = None if path is None else _read(path)
+    return None if data is None else hashlib.sha1(data).digest()
 
 
 def _stat(path: str) -> Optional[Tuple[int, int]]:
@@ -209,10 +222,8 @@ class Reloader:
             if name not in sys.modules or os.path.realpath(path) not in wanted:
                 continue
             checked.add(name)
-            try:
-                with open(path, "rb") as f:
-                    now = f.read()
-            except OSError:
+            now = _read(path)
+            if now is None:
                 missing.append(name)
                 continue
             if now != source:

@@ -184,6 +184,36 @@ set_name(hr_batch *batch, hr_unit *u, PyObject *name, PyObject *value)
     return hr_actions_add(&batch->actions, HR_ACT_DICT_SET, u->live, name, value);
 }
 
+/* 1 when `fresh` is a closure that a factory of this module made for a
+ * re-run statement (`handler = make_handler()`), standing for the live
+ * closure bound to the same name: both are nested functions ("<locals>"
+ * in their qualified names) of this module.  A factory that did not change
+ * keeps its live globals, so what it makes reads the live module rather
+ * than the scratch one, yet is as new as a lambda of the new code, and the
+ * live closure takes its code and cells the same way. */
+static int
+made_by_factory(hr_unit *u, PyObject *live, PyObject *fresh)
+{
+    if (!PyFunction_Check(live) || !PyFunction_Check(fresh)
+        || ((PyFunctionObject *)live)->func_globals != u->live
+        || ((PyFunctionObject *)fresh)->func_globals != u->live) {
+        return 0;
+    }
+    PyObject *locals = PyUnicode_FromString(".<locals>.");
+    if (locals == NULL) {
+        return -1;
+    }
+    Py_ssize_t in_live = PyUnicode_Find(((PyFunctionObject *)live)->func_qualname, locals,
+                                        0, PY_SSIZE_T_MAX, 1);
+    Py_ssize_t in_fresh = in_live < 0 ? in_live
+        : PyUnicode_Find(((PyFunctionObject *)fresh)->func_qualname, locals, 0, PY_SSIZE_T_MAX, 1);
+    Py_DECREF(locals);
+    if (in_live == -2 || in_fresh == -2) {
+        return -1;
+    }
+    return in_live >= 0 && in_fresh >= 0;
+}
+
 /* One name whose scratch value is not its live value. */
 static int
 diff_name(hr_batch *batch, hr_unit *u, PyObject *name, PyObject *live, PyObject *fresh)
@@ -209,6 +239,9 @@ diff_name(hr_batch *batch, hr_unit *u, PyObject *name, PyObject *live, PyObject 
     int is_def = hr_find_definition(u->new_utf8, &u->new_stmts, HR_STMT_DEF, name) != NULL;
     int made_here = PyFunction_Check(fresh)
                     && ((PyFunctionObject *)fresh)->func_globals == u->scratch;
+    if (!is_def && !made_here && (made_here = made_by_factory(u, live, fresh)) < 0) {
+        return -1;
+    }
     if (is_def || made_here) {
         int stripped = PySet_Contains(u->stripped, name);
         int patched = stripped < 0 ? -1 : hr_function_diff(batch, live, fresh, name, stripped);

@@ -173,11 +173,54 @@ adopt_instance(PyObject *obj, PyObject *live_type)
     return PyBaseObject_Type.tp_setattro(obj, class_name, live_type);
 }
 
+/* A class the reload made (a new subclass, `class Child(Base)` added while
+ * Base changed) was built on the throw-away copies of its bases; it takes
+ * the live classes they stand for, or isinstance(Child(), Base) would be
+ * false.  type.__bases__'s setter checks the layouts (equal: classdiff
+ * refused any other) and recomputes the MRO.  The class is new, so this
+ * happens before the commit. */
+static int
+rebase_made_class(hr_batch *batch, PyTypeObject *type)
+{
+    PyObject *bases = type->tp_bases;
+    Py_ssize_t n = bases && (type->tp_flags & Py_TPFLAGS_HEAPTYPE) ? PyTuple_GET_SIZE(bases) : 0;
+    PyObject *live_bases = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *base = PyTuple_GET_ITEM(bases, i);
+        PyObject *live = hr_identity_get(batch->identity, base);
+        if (live == base) {
+            continue;
+        }
+        if (live_bases == NULL && (live_bases = PyTuple_GetSlice(bases, 0, n)) == NULL) {
+            return -1;
+        }
+        Py_SETREF(PyTuple_GET_ITEM(live_bases, i), Py_NewRef(live));
+    }
+    if (live_bases == NULL) {
+        return 0;
+    }
+    PyObject *module = PyDict_GetItemString(type->tp_dict, "__module__");  /* borrowed */
+    Py_XINCREF(module);
+    int status = PyObject_SetAttrString((PyObject *)type, "__bases__", live_bases);
+    Py_DECREF(live_bases);
+    if (status < 0) {
+        hr_raise(batch->state, module && PyUnicode_Check(module) ? module : NULL,
+                 ((PyHeapTypeObject *)type)->ht_qualname,
+                 "a new class cannot take the live classes as its bases");
+    }
+    Py_XDECREF(module);
+    return status;
+}
+
 int
 hr_collect_made(hr_batch *batch, PyObject *young)
 {
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(young); i++) {
         PyObject *obj = PyList_GET_ITEM(young, i);
+        if (PyType_Check(obj) && hr_identity_get(batch->identity, obj) == obj
+            && rebase_made_class(batch, (PyTypeObject *)obj) < 0) {
+            return -1;
+        }
         if (PyFunction_Check(obj)) {
             hr_unit *u = unit_of_scratch(batch, PyFunction_GET_GLOBALS(obj));
             if (u != NULL

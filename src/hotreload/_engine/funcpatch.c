@@ -38,8 +38,11 @@ redirect_cells(PyObject *closure, PyObject *identity)
 /* New reference: the __dict__ the patched function gets.  Attributes the
  * new definition sets (functools.wraps' __wrapped__, a decorator's marks)
  * win; attributes only the live function has were set at run time by other
- * code and are kept, as the data rule asks.  NULL with no exception when
- * neither has a dict. */
+ * code and are kept, as the data rule asks.  Except __wrapped__: it says
+ * which function this one's code wraps, so it follows the new code (a
+ * wrapper whose decorator left the source must not send inspect.signature
+ * to the function it wrapped).  NULL with no exception when neither has a
+ * dict. */
 static PyObject *
 merged_dict(PyFunctionObject *target, PyFunctionObject *source, PyObject *identity)
 {
@@ -50,7 +53,16 @@ merged_dict(PyFunctionObject *target, PyFunctionObject *source, PyObject *identi
         return NULL;
     }
     PyObject *merged = live ? PyDict_Copy(live) : PyDict_New();
-    if (merged == NULL || fresh == NULL) {
+    if (merged == NULL) {
+        return NULL;
+    }
+    int wraps = fresh != NULL && PyDict_GetItemString(fresh, "__wrapped__") != NULL;
+    if (!wraps && PyDict_GetItemString(merged, "__wrapped__") != NULL
+        && PyDict_DelItemString(merged, "__wrapped__") < 0) {
+        Py_DECREF(merged);
+        return NULL;
+    }
+    if (fresh == NULL) {
         return merged;
     }
     PyObject *key, *value;

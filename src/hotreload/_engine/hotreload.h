@@ -108,11 +108,14 @@ typedef struct {
     PyObject *records;          /* dict: module name -> source record (records.c) */
     PyObject *deny_dirs;        /* tuple of str: folders whose modules are not reloaded */
     PyObject *allow_dirs;       /* tuple of str: folders allowed even inside deny_dirs */
+    int follow_symlinks;        /* read sources through links that leave those folders */
     PyObject *ast_types[16];    /* ast node classes used by names.c, loaded on first use */
     PyObject *gc_get_objects;   /* gc.get_objects */
     int busy;                   /* a reload is under way: refuse re-entry */
     struct hr_batch_s *hotfix;  /* the batch patch() calls go to while a hotfix
                                    script runs, else NULL */
+    unsigned long owner;        /* the thread running the reload or the hotfix
+                                   script, while busy or hotfix is set */
     PyObject *pending;          /* list: callables to run on the main thread */
 } hr_state;
 
@@ -141,6 +144,18 @@ int hr_uninstall(hr_state *state);
 int hr_read_source(PyObject *path, PyObject **source, long long *mtime_ns, long long *size);
 /* 1 when modules from `path` may be reloaded (policy), 0 when not, -1 on error. */
 int hr_path_allowed(hr_state *state, PyObject *path);
+/* 1 when a hotfix script may be read from `path`: inside an allowed folder
+ * when there is an allow list, else in no denied folder; 0 when not, -1 on
+ * error. */
+int hr_hotfix_path_allowed(hr_state *state, PyObject *path);
+/* New reference: `path` with every symbolic link resolved (realpath), or
+ * NULL with OSError set. */
+PyObject *hr_real_path(PyObject *path);
+/* 1 when reading `path` through its symbolic links, which end at `real`,
+ * stays where the policy trusts it as much as `path` itself (never out of
+ * an allowed folder, never into a denied one), or links may be followed
+ * (configure(follow_symlinks=True)); 0 when not, -1 on error. */
+int hr_link_allowed(hr_state *state, PyObject *path, PyObject *real);
 /* Borrowed: the record of a module, or NULL (no exception) when none. */
 PyObject *hr_record_get(hr_state *state, PyObject *name);
 int hr_record_put(hr_state *state, PyObject *name, PyObject *path, PyObject *source,
@@ -331,8 +346,9 @@ PyObject *hr_reload_changed(hr_state *state, PyObject *missing);
 PyObject *hr_patch(hr_state *state, PyObject *old, PyObject *fresh);
 
 /* reload.c: runs a hotfix script; the patch() calls it makes are applied
- * together at its end, or none of them if it raises.  New reference: the
- * report dict. */
+ * together at its end, or none of them if it raises.  `source` is its text,
+ * or NULL to read the file `filename` (hotfix folder policy).  New
+ * reference: the report dict. */
 PyObject *hr_hotfix(hr_state *state, PyObject *source, PyObject *filename);
 
 /* schedule.c: runs `callable()` on the main thread at the next safe point

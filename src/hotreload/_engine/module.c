@@ -216,9 +216,10 @@ folders(PyObject *paths)
 static PyObject *
 configure(PyObject *module, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"deny", "allow", NULL};
-    PyObject *deny = NULL, *allow = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO:_configure", keywords, &deny, &allow)) {
+    static char *keywords[] = {"deny", "allow", "follow_symlinks", NULL};
+    PyObject *deny = NULL, *allow = NULL, *follow = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OOO:_configure", keywords, &deny, &allow,
+                                     &follow)) {
         return NULL;
     }
     hr_state *state = state_of(module);
@@ -236,7 +237,15 @@ configure(PyObject *module, PyObject *args, PyObject *kwargs)
         }
         Py_XSETREF(state->allow_dirs, tuple);
     }
-    return Py_BuildValue("{sOsO}", "deny", state->deny_dirs, "allow", state->allow_dirs);
+    if (follow != NULL && follow != Py_None) {
+        int value = PyObject_IsTrue(follow);
+        if (value < 0) {
+            return NULL;
+        }
+        state->follow_symlinks = value;
+    }
+    return Py_BuildValue("{sOsOsO}", "deny", state->deny_dirs, "allow", state->allow_dirs,
+                         "follow_symlinks", state->follow_symlinks ? Py_True : Py_False);
 }
 
 static PyObject *
@@ -259,10 +268,15 @@ static PyObject *
 hotfix(PyObject *module, PyObject *args)
 {
     PyObject *source, *filename;
-    if (!PyArg_ParseTuple(args, "UU:hotfix", &source, &filename)) {
+    if (!PyArg_ParseTuple(args, "OU:hotfix", &source, &filename)) {
         return NULL;
     }
-    return hr_hotfix(state_of(module), source, filename);
+    if (source != Py_None && !PyUnicode_Check(source)) {
+        PyErr_Format(PyExc_TypeError, "hotfix() source must be str or None, not %s",
+                     Py_TYPE(source)->tp_name);
+        return NULL;
+    }
+    return hr_hotfix(state_of(module), source == Py_None ? NULL : source, filename);
 }
 
 static PyObject *
@@ -317,8 +331,9 @@ static PyMethodDef module_methods[] = {
     {"patch", patch, METH_VARARGS,
      "patch(old, new) -> dict\n\nPour function or class `new` into `old`, in place."},
     {"hotfix", hotfix, METH_VARARGS,
-     "hotfix(source: str, filename: str) -> dict\n\n"
-     "Run a patch script; its patch() calls apply together at its end, or none."},
+     "hotfix(source: str | None, filename: str) -> dict\n\n"
+     "Run a patch script (its text, or None to read the file `filename` under the\n"
+     "folder policy); its patch() calls apply together at its end, or none."},
     {"call_on_main_thread", call_on_main_thread, METH_O,
      "call_on_main_thread(callable)\n\n"
      "Run callable() on the main thread at its next safe point between bytecodes."},
@@ -327,7 +342,8 @@ static PyMethodDef module_methods[] = {
     {"recorded", recorded, METH_NOARGS,
      "recorded() -> list[str]\n\nThe names of the modules whose source is recorded."},
     {"_configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
-     "_configure(deny=None, allow=None) -> dict\n\nFolders not reloaded / allowed anyway."},
+     "_configure(deny=None, allow=None, follow_symlinks=None) -> dict\n\n"
+     "Folders not reloaded / allowed anyway; whether links may lead out of them."},
     {"_records", records, METH_NOARGS, "_records() -> dict\n\nThe recorded sources (a copy)."},
     {"_split", split_statements, METH_VARARGS,
      "_split(source: bytes, indent: int = 0) -> list[dict]\n\n"

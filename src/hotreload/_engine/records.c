@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,7 +32,10 @@ hr_read_source(PyObject *path, PyObject **source, long long *mtime_ns, long long
     if (!PyUnicode_FSConverter(path, &encoded)) {
         goto done;
     }
-    fd = open(PyBytes_AS_STRING(encoded), O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO put in place of a source file must not hang the
+     * reload (or a watcher) until something writes to it; fstat below
+     * refuses anything but a regular file, where the flag changes nothing. */
+    fd = open(PyBytes_AS_STRING(encoded), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat info;
     if (fd < 0 || fstat(fd, &info) < 0) {
         PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
@@ -95,15 +99,79 @@ inside_any(PyObject *path, PyObject *folders)
     return 0;
 }
 
-int
-hr_path_allowed(hr_state *state, PyObject *path)
+/* How far the folder policy trusts `path`: TRUST_ALLOWED inside an allowed
+ * folder, TRUST_DENIED inside a denied one (and no allowed one),
+ * TRUST_NEUTRAL elsewhere; -1 on error. */
+enum { TRUST_DENIED = 0, TRUST_NEUTRAL = 1, TRUST_ALLOWED = 2 };
+
+static int
+trust(hr_state *state, PyObject *path)
 {
     int allowed = inside_any(path, state->allow_dirs);
     if (allowed != 0) {
-        return allowed;
+        return allowed < 0 ? -1 : TRUST_ALLOWED;
     }
     int denied = inside_any(path, state->deny_dirs);
-    return denied < 0 ? -1 : !denied;
+    return denied < 0 ? -1 : denied ? TRUST_DENIED : TRUST_NEUTRAL;
+}
+
+int
+hr_path_allowed(hr_state *state, PyObject *path)
+{
+    int level = trust(state, path);
+    return level < 0 ? -1 : level != TRUST_DENIED;
+}
+
+int
+hr_hotfix_path_allowed(hr_state *state, PyObject *path)
+{
+    int level = trust(state, path);
+    if (level < 0) {
+        return -1;
+    }
+    /* With an allow list, hotfix scripts come from its folders only. */
+    return PyTuple_GET_SIZE(state->allow_dirs) > 0 ? level == TRUST_ALLOWED
+                                                   : level != TRUST_DENIED;
+}
+
+PyObject *
+hr_real_path(PyObject *path)
+{
+    PyObject *encoded = NULL;
+    if (!PyUnicode_FSConverter(path, &encoded)) {
+        return NULL;
+    }
+    char *real = realpath(PyBytes_AS_STRING(encoded), NULL);
+    Py_DECREF(encoded);
+    if (real == NULL) {
+        return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+    }
+    PyObject *result = PyUnicode_DecodeFSDefault(real);
+    free(real);
+    return result;
+}
+
+int
+hr_link_allowed(hr_state *state, PyObject *path, PyObject *real)
+{
+    if (state->follow_symlinks) {
+        return 1;
+    }
+    int same = PyUnicode_Compare(path, real);
+    if (same == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (same == 0) {
+        return 1;
+    }
+    int given = trust(state, path);
+    int resolved = given < 0 ? -1 : trust(state, real);
+    if (resolved < 0) {
+        return -1;
+    }
+    /* Following the links must not end anywhere trusted less than where
+     * they start: out of an allowed folder, or into a denied one. */
+    return resolved >= given && resolved != TRUST_DENIED;
 }
 
 PyObject *

@@ -119,6 +119,48 @@ ends_with(PyObject *str, const char *suffix)
     return (int)match;
 }
 
+/* The engine hands the new text to the compiler as a C string, which ends
+ * at the first null byte: the rest of the file would be dropped without a
+ * word, where an import refuses the file.  -1 with ReloadError set when
+ * the text holds one. */
+static int
+refuse_null_bytes(hr_state *state, hr_unit *u)
+{
+    const char *null = memchr(u->new_utf8, '\0', u->new_len);
+    if (null == NULL) {
+        return 0;
+    }
+    return hr_raise(state, u->name, NULL, "its source file %R holds a null byte at offset "
+                    "%zd: it is not Python source", u->path, (Py_ssize_t)(null - u->new_utf8));
+}
+
+/* Reads the module's source through its real path, once the folder policy
+ * agrees to where its symbolic links lead (records.c).  The file read is
+ * the one checked, whatever the link is changed to afterwards. */
+static int
+read_real_source(hr_state *state, hr_unit *u)
+{
+    PyObject *real = hr_real_path(u->path);
+    if (real == NULL) {
+        return hr_raise(state, u->name, NULL, "cannot read its source file");
+    }
+    int allowed = hr_link_allowed(state, u->path, real);
+    int status = -1;
+    if (allowed == 0) {
+        hr_raise(state, u->name, NULL, "its file %R is a symbolic link to %R, outside the "
+                 "folders hotreload may reload from (hotreload.configure(follow_symlinks=True) "
+                 "follows links)", u->path, real);
+    }
+    else if (allowed > 0) {
+        status = hr_read_source(real, &u->new_bytes, &u->mtime_ns, &u->size);
+        if (status < 0) {
+            hr_raise(state, u->name, NULL, "cannot read its source file");
+        }
+    }
+    Py_DECREF(real);
+    return status;
+}
+
 /* Finds the live module for a target (module object or dotted name) and
  * reads what it needs.  Raises ReloadError for anything it cannot reload. */
 static int
@@ -171,8 +213,8 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
             : hr_raise(state, u->name, NULL, "its file %R is in the standard library or "
                        "site-packages, which are not reloaded (see hotreload.configure)", u->path);
     }
-    if (hr_read_source(u->path, &u->new_bytes, &u->mtime_ns, &u->size) < 0) {
-        return hr_raise(state, u->name, NULL, "cannot read its source file");
+    if (read_real_source(state, u) < 0) {
+        return -1;
     }
     if ((u->new_text = decode_source(u->new_bytes)) == NULL) {
         return hr_raise(state, u->name, NULL, "cannot decode its source file");
@@ -196,7 +238,7 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
     }
     u->full = u->old_text == NULL;
     u->new_utf8 = PyUnicode_AsUTF8AndSize(u->new_text, &u->new_len);
-    if (u->new_utf8 == NULL) {
+    if (u->new_utf8 == NULL || refuse_null_bytes(state, u) < 0) {
         return -1;
     }
     if (!u->full) {
@@ -576,6 +618,37 @@ done:
     return report;
 }
 
+/* Refuses a reload, patch() or hotfix while another is under way: called
+ * from code that one runs (a module body, a hook, the script) on the same
+ * thread, or from another thread while that one runs Python code and has
+ * let go of the GIL.  `target` names what was asked for (a module, a
+ * module name, anything else), or is NULL.  Always returns NULL with
+ * ReloadError set. */
+static PyObject *
+refuse_reentry(hr_state *state, PyObject *target)
+{
+    PyObject *name = NULL;
+    if (target != NULL && PyModule_Check(target)) {
+        name = PyModule_GetNameObject(target);
+        PyErr_Clear();
+    }
+    else if (target != NULL && PyUnicode_Check(target)) {
+        name = Py_NewRef(target);
+    }
+    const char *what = state->busy ? "a reload" : "a hotfix script";
+    if (state->owner != PyThread_get_thread_ident()) {
+        hr_raise(state, name, NULL, "%s is under way in another thread; call again when it "
+                 "has ended", what);
+    }
+    else {
+        hr_raise(state, name, NULL, "%s is already under way, and this call comes from the "
+                 "code it runs (%s)", what,
+                 state->busy ? "a module body or a __reload_module__ hook" : "the script");
+    }
+    Py_XDECREF(name);
+    return NULL;
+}
+
 PyObject *
 hr_reload(hr_state *state, PyObject *targets)
 {
@@ -584,10 +657,9 @@ hr_reload(hr_state *state, PyObject *targets)
     memset(&b, 0, sizeof(b));
     b.state = state;
     PyObject *report = NULL;
-    if (state->busy) {
-        hr_raise(state, NULL, NULL, "a reload is already under way (reload() was "
-                 "called from code that a reload runs, e.g. a hook)");
-        return NULL;
+    if (state->busy || (state->hotfix != NULL && state->owner != PyThread_get_thread_ident())) {
+        return refuse_reentry(state, PyTuple_GET_SIZE(targets) ? PyTuple_GET_ITEM(targets, 0)
+                                                               : NULL);
     }
     if (state->hotfix != NULL) {
         /* It would commit on its own, outside the script's transaction. */
@@ -596,6 +668,7 @@ hr_reload(hr_state *state, PyObject *targets)
         return NULL;
     }
     state->busy = 1;
+    state->owner = PyThread_get_thread_ident();
     b.count = PyTuple_GET_SIZE(targets);
     b.units = PyMem_Calloc(b.count + 1, sizeof(hr_unit));
     if (b.units == NULL) {
@@ -755,16 +828,15 @@ batch_commit(hr_batch *b, double started)
 PyObject *
 hr_patch(hr_state *state, PyObject *old, PyObject *fresh)
 {
+    if (state->busy || (state->hotfix != NULL && state->owner != PyThread_get_thread_ident())) {
+        return refuse_reentry(state, NULL);
+    }
     if (state->hotfix != NULL) {
         /* Inside a hotfix script: collected, applied with the others. */
         if (plan_patch_call(state->hotfix, old, fresh) < 0) {
             return NULL;
         }
         return make_report(state->hotfix, 0.0);
-    }
-    if (state->busy) {
-        hr_raise(state, NULL, NULL, "a reload is already under way");
-        return NULL;
     }
     hr_batch b;
     double started = now();
@@ -776,12 +848,46 @@ hr_patch(hr_state *state, PyObject *old, PyObject *fresh)
     return report;
 }
 
+/* New reference: the text of a hotfix script file, read through its real
+ * path once the policy allows both the path and where its links lead;
+ * NULL with ReloadError set otherwise. */
+static PyObject *
+read_hotfix_script(hr_state *state, PyObject *path)
+{
+    PyObject *real = NULL, *bytes = NULL, *text = NULL;
+    long long mtime_ns, size;
+    int allowed = hr_hotfix_path_allowed(state, path);
+    if (allowed == 0) {
+        hr_raise(state, NULL, path, "hotfix scripts are read only from the folders "
+                 "hotreload.configure() allows, and this one is outside them");
+        goto done;
+    }
+    if (allowed < 0 || (real = hr_real_path(path)) == NULL) {
+        hr_raise(state, NULL, path, "cannot read the hotfix script");
+        goto done;
+    }
+    allowed = hr_link_allowed(state, path, real);
+    if (allowed == 0) {
+        hr_raise(state, NULL, path, "the hotfix script is a symbolic link to %R, outside the "
+                 "folders hotreload may read from (hotreload.configure(follow_symlinks=True) "
+                 "follows links)", real);
+        goto done;
+    }
+    if (allowed < 0 || hr_read_source(real, &bytes, &mtime_ns, &size) < 0
+        || (text = decode_source(bytes)) == NULL) {
+        hr_raise(state, NULL, path, "cannot read the hotfix script");
+    }
+done:
+    Py_XDECREF(real);
+    Py_XDECREF(bytes);
+    return text;
+}
+
 PyObject *
 hr_hotfix(hr_state *state, PyObject *source, PyObject *filename)
 {
     if (state->busy || state->hotfix != NULL) {
-        hr_raise(state, NULL, NULL, "a reload or hotfix is already under way");
-        return NULL;
+        return refuse_reentry(state, NULL);
     }
     hr_batch b;
     double started = now();
@@ -789,18 +895,37 @@ hr_hotfix(hr_state *state, PyObject *source, PyObject *filename)
     if (batch_open(&b, state) < 0) {
         return NULL;
     }
+    /* Without a source text the script is the file `filename`. */
+    source = source != NULL ? Py_NewRef(source) : read_hotfix_script(state, filename);
+    if (source == NULL) {
+        goto done;
+    }
     namespace = Py_BuildValue("{sssOsO}", "__name__", "__hotfix__", "__file__", filename,
                               "__builtins__", PyEval_GetBuiltins());
     if (namespace == NULL) {
         goto done;
     }
-    const char *utf8 = PyUnicode_AsUTF8(source);  /* NULL for a lone surrogate */
-    code = utf8 ? Py_CompileStringObject(utf8, filename, Py_file_input, NULL, -1) : NULL;
+    /* The compiler takes a C string: text it cannot encode (a lone
+     * surrogate) must not reach it as NULL, nor text cut short at a null
+     * byte run as if it were the whole script. */
+    Py_ssize_t length;
+    const char *text = PyUnicode_AsUTF8AndSize(source, &length);
+    if (text == NULL) {
+        hr_raise(state, NULL, filename, "the hotfix script cannot be encoded as UTF-8");
+        goto done;
+    }
+    if (memchr(text, '\0', length) != NULL) {
+        hr_raise(state, NULL, filename, "the hotfix script holds a null byte: it is not "
+                 "Python source");
+        goto done;
+    }
+    code = Py_CompileStringObject(text, filename, Py_file_input, NULL, -1);
     if (code == NULL) {
         hr_raise(state, NULL, filename, "the hotfix script does not compile");
         goto done;
     }
     state->hotfix = &b;
+    state->owner = PyThread_get_thread_ident();
     result = PyEval_EvalCode(code, namespace, namespace);
     state->hotfix = NULL;
     if (result == NULL) {
@@ -813,6 +938,7 @@ done:
     Py_XDECREF(result);
     Py_XDECREF(code);
     Py_XDECREF(namespace);
+    Py_XDECREF(source);
     batch_clear(&b);
     return report;
 }

@@ -1,0 +1,1153 @@
+"""A seeded generator of module versions and edits, and the checks the fuzzer
+makes after each reload (used by test_fuzz.py).
+
+A `Model` describes a module: constants, decorators, factories of closures,
+functions (with inner closures, calls, decorators), classes (inheritance,
+methods of every kind, class data, dunders), enums and dataclasses (named in
+__reload_update__, the documented way to make a class decorator run again
+when fields change; factories' closures likewise).
+`Model.render()` writes its source; `mutate()` applies random edits to a copy:
+add, remove, rename, change a body, a signature or free variables, change
+bases, change the kind of a name, move a definition, or only reformat.  Some
+edits are *risky*: they change a class's structure (bases, enum members,
+__slots__), which hotreload may either patch correctly or refuse with a
+ReloadError that changes nothing; anything else it must apply.  `break_source`
+turns a rendered source into one whose reload must fail (syntax error,
+raising module body, raising class body or decorator).
+
+Everything is drawn from one `random.Random(seed)`, so a seed replays exactly.
+
+
+The oracle is a fresh import of the same text under another module name
+(`fresh_module`): after a reload the live module must behave as it does
+(`compare`), every object captured before the reload that still exists with
+the same kind must be the module's object after it (`Captured.check_identity`),
+and a refused reload must leave everything exactly as before (the conftest
+Snapshot, the record, and behaviour equal to the previous version).
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import enum
+import importlib.util
+import inspect
+import itertools
+import os
+import sys
+import types
+
+_fresh_serial = itertools.count()
+
+# Kinds of classes generated besides plain ones.
+CLASS_FLAVOURS = ("dataclass", "enum")
+
+
+# ---------------------------------------------------------------------------
+# The model of a module
+
+
+@dataclasses.dataclass
+class Func:
+    """A function: module level (`def f0`) or a method (`kind` != "function")."""
+
+    name: str
+    params: list  # [(name, default or None)]
+    kwonly: list  # [(name, default)]
+    version: int = 0
+    kind: str = "function"  # function | method | classmethod | staticmethod | property
+    calls: str | None = None  # name of a module function it calls
+    reads: str | None = None  # name of a module constant it reads
+    cells: tuple = ()  # locals an inner helper closes over
+    deco: str | None = None  # decorator (module functions and methods)
+    doc: str | None = None
+    generator: bool = False
+    super_call: bool = False  # methods: also returns super().<name>(...) or its error
+    style: int = 0  # formatting only (comments, line breaks)
+
+
+@dataclasses.dataclass
+class Const:
+    name: str
+    value: object
+    depends: str | None = None  # `NAME = OTHER + value`
+    style: int = 0
+
+
+@dataclasses.dataclass
+class Decorator:
+    name: str
+    version: int = 0
+    scale: bool = False  # a second free variable in the wrapper
+    wraps: bool = True  # functools.wraps
+    style: int = 0
+
+
+@dataclasses.dataclass
+class Factory:
+    """`def make0(base)` returning a closure, and the names bound to its calls."""
+
+    name: str
+    version: int = 0
+    step: bool = False  # a second free variable
+    bindings: list = dataclasses.field(default_factory=list)  # [(name, arg)]
+    style: int = 0
+
+
+@dataclasses.dataclass
+class Class:
+    name: str
+    flavour: str = "plain"  # plain | enum | dataclass
+    bases: list = dataclasses.field(default_factory=list)  # names of earlier plain classes
+    attrs: list = dataclasses.field(default_factory=list)  # [(name, value)]; enum members;
+    # dataclass fields
+    methods: list = dataclasses.field(default_factory=list)  # [Func]
+    slots: tuple | None = None
+    dunders: tuple = ()  # subset of ("__len__", "__repr__")
+    doc: str | None = None
+    version: int = 0  # of the dunder bodies
+    style: int = 0
+
+
+class Model:
+    """One version of the fuzzed module."""
+
+    def __init__(self, rng):
+        self.rng = rng
+        self.serial = 0  # names are never reused: a renamed thing is new
+        self.consts = []
+        self.decorators = []
+        self.factories = []
+        self.functions = []
+        self.classes = []
+
+    # -- names ------------------------------------------------------------
+    def fresh_name(self, prefix):
+        self.serial += 1
+        return f"{prefix}{self.serial}"
+
+    def module_names(self):
+        names = [c.name for c in self.consts] + [d.name for d in self.decorators]
+        for factory in self.factories:
+            names.append(factory.name)
+            names.extend(name for name, _ in factory.bindings)
+        names += [f.name for f in self.functions] + [c.name for c in self.classes]
+        return names
+
+    def copy(self):
+        rng, self.rng = self.rng, None
+        try:
+            twin = copy.deepcopy(self)
+        finally:
+            self.rng = rng
+        twin.rng = rng
+        return twin
+
+    # -- random parts -----------------------------------------------------
+    def value(self):
+        rng = self.rng
+        pick = rng.randrange(4)
+        if pick == 0:
+            return rng.randrange(-5, 100)
+        if pick == 1:
+            return rng.choice(["a", "bc", "déf", "x y", ""])
+        if pick == 2:
+            return tuple(rng.randrange(10) for _ in range(rng.randrange(3)))
+        return rng.choice([None, True, 1.5])
+
+    def new_params(self, method=False):
+        rng = self.rng
+        params = []
+        for index in range(rng.randrange(0 if method else 1, 4)):
+            default = rng.randrange(10) if (params and params[-1][1] is not None) or rng.random() < 0.3 else None
+            params.append((f"p{index}", default))
+        kwonly = [(f"k{index}", rng.randrange(10)) for index in range(rng.randrange(2))]
+        return params, kwonly
+
+    def leaf_functions(self, exclude):
+        """Module functions that call nothing and are not `exclude`: safe callees."""
+        return [f.name for f in self.functions if f.calls is None and f.name != exclude]
+
+    def is_called(self, name):
+        everything = self.functions + [m for c in self.classes for m in c.methods]
+        return any(f.calls == name for f in everything)
+
+    def new_func(self, name, kind="function"):
+        rng = self.rng
+        params, kwonly = self.new_params(method=kind != "function")
+        if kind == "property":
+            params, kwonly = [], []
+        func = Func(name, params, kwonly, version=rng.randrange(100), kind=kind)
+        if rng.random() < 0.3 and self.consts:
+            func.reads = rng.choice(self.consts).name
+        if rng.random() < 0.3:
+            func.cells = tuple(rng.sample(["c0", "c1", "c2"], rng.randrange(1, 3)))
+        if rng.random() < 0.2:
+            func.doc = f"{name} doc {rng.randrange(10)}"
+        if kind == "function" and rng.random() < 0.1:
+            func.generator = True
+        if kind in ("function", "method") and self.decorators and rng.random() < 0.3:
+            func.deco = rng.choice(self.decorators).name
+        callees = self.leaf_functions(name)
+        if callees and rng.random() < 0.3 and (kind != "function" or not self.is_called(name)):
+            func.calls = rng.choice(callees)
+        return func
+
+    def enum_value(self, cls):
+        """A value no member of `cls` has: no aliases, whose removal the
+        engine gets wrong (README, "Reliability": known issues)."""
+        taken = {value for _, value in cls.attrs}
+        return self.rng.choice([v for v in range(100) if v not in taken])
+
+    def new_class(self, flavour=None):
+        rng = self.rng
+        flavour = flavour or rng.choice(["plain"] * 4 + list(CLASS_FLAVOURS))
+        prefix = {"plain": "C", "enum": "E", "dataclass": "D"}[flavour]
+        cls = Class(self.fresh_name(prefix), flavour=flavour)
+        if flavour == "plain":
+            plain = [c.name for c in self.classes if c.flavour == "plain" and c.slots is None]
+            if plain and rng.random() < 0.5:
+                cls.bases = [rng.choice(plain)]
+            cls.attrs = [(f"A{i}", self.value()) for i in range(rng.randrange(3))]
+            if rng.random() < 0.15:
+                cls.slots = ()
+            cls.dunders = tuple(d for d in ("__len__", "__repr__") if rng.random() < 0.25)
+        elif flavour == "enum":
+            for member in rng.sample("ABCDEFG", rng.randrange(1, 4)):
+                cls.attrs.append((member, self.enum_value(cls)))
+        else:
+            cls.attrs = [(f"x{i}", rng.randrange(10)) for i in range(rng.randrange(1, 3))]
+        for index in range(rng.randrange(1, 4)):
+            kind = "method" if flavour != "plain" else rng.choice(
+                ["method"] * 4 + ["classmethod", "staticmethod", "property"])
+            method = self.new_func(f"m{index}", kind)
+            method.super_call = flavour == "plain" and kind == "method" and rng.random() < 0.3
+            cls.methods.append(method)
+        if rng.random() < 0.2:
+            cls.doc = f"{cls.name} doc"
+        return cls
+
+    @classmethod
+    def random(cls, rng):
+        model = cls(rng)
+        for _ in range(rng.randrange(1, 4)):
+            model.consts.append(model.new_const())
+        for _ in range(rng.randrange(0, 3)):
+            model.decorators.append(Decorator(model.fresh_name("deco"), rng.randrange(10),
+                                              rng.random() < 0.5, rng.random() < 0.6))
+        for _ in range(rng.randrange(0, 2)):
+            model.factories.append(model.new_factory())
+        for _ in range(rng.randrange(2, 6)):
+            model.functions.append(model.new_func(model.fresh_name("f")))
+        for _ in range(rng.randrange(1, 4)):
+            model.classes.append(model.new_class())
+        return model
+
+    def new_const(self):
+        const = Const(self.fresh_name("K"), self.value())
+        numeric = [c.name for c in self.consts if type(c.value) is int]
+        if numeric and self.rng.random() < 0.4:
+            const.depends = self.rng.choice(numeric)
+            const.value = self.rng.randrange(10)
+        return const
+
+    def new_factory(self):
+        rng = self.rng
+        factory = Factory(self.fresh_name("make"), rng.randrange(10), rng.random() < 0.5)
+        factory.bindings = [(self.fresh_name("bound"), rng.randrange(10))
+                            for _ in range(rng.randrange(1, 3))]
+        return factory
+
+    # -- source -----------------------------------------------------------
+    def render(self):
+        out = ["import dataclasses", "import enum", "import functools", ""]
+        update = [name for factory in self.factories for name, _ in factory.bindings]
+        update += [c.name for c in self.classes if c.flavour == "dataclass"]
+        out.append(f"__reload_update__ = {tuple(update)!r}")
+        out.append("")
+        for const in self.consts:
+            out += _comment(const.style, const.name)
+            expr = f"{const.depends} + {const.value!r}" if const.depends else repr(const.value)
+            out.append(f"{const.name} = {expr}")
+        out.append("")
+        for deco in self.decorators:
+            out += render_decorator(deco)
+        for factory in self.factories:
+            out += render_factory(factory)
+        for func in self.functions:
+            out += render_func(func, "")
+        for cls in self.classes:
+            out += render_class(cls)
+        return "\n".join(out) + "\n"
+
+    # -- edits ------------------------------------------------------------
+    def mutate(self, count):
+        """Applies `count` random edits in place; returns (descriptions, risky)."""
+        done, risky = [], False
+        for _ in range(count):
+            edit = self.rng.choice(EDITS)
+            what, is_risky = edit(self)
+            done.append(what)
+            risky = risky or is_risky
+        return done, risky
+
+
+def _comment(style, name):
+    return [f"# {name}, style {style}"] if style % 3 == 1 else []
+
+
+def render_decorator(deco):
+    cells = "tag, scale, " if deco.scale else "tag, "
+    lines = _comment(deco.style, deco.name) + [
+        f"def {deco.name}(fn):",
+        f"    tag = ({deco.name!r}, {deco.version})",
+    ]
+    if deco.scale:
+        lines.append(f"    scale = {deco.version % 3 + 1}")
+    if deco.wraps:
+        lines.append("    @functools.wraps(fn)")
+    lines += [
+        "    def wrapper(*args, **kwargs):",
+        f"        return ({cells}fn(*args, **kwargs))",
+        "    return wrapper",
+        "",
+    ]
+    return lines
+
+
+def render_factory(factory):
+    step = " * step" if factory.step else ""
+    lines = _comment(factory.style, factory.name) + [f"def {factory.name}(base):"]
+    if factory.step:
+        lines.append(f"    step = {factory.version % 4 + 2}")
+    lines += [
+        "    def made(x):",
+        f"        return ({factory.name!r}, {factory.version}, base + x{step})",
+        "    return made",
+        "",
+    ]
+    lines += [f"{name} = {factory.name}({arg})" for name, arg in factory.bindings]
+    lines.append("")
+    return lines
+
+
+def render_func(func, indent, owner=None):
+    lines = [indent + line for line in _comment(func.style, func.name)]
+    if func.kind in ("classmethod", "staticmethod", "property"):
+        lines.append(f"{indent}@{func.kind}")
+    if func.deco:
+        lines.append(f"{indent}@{func.deco}")
+    params = [name if default is None else f"{name}={default}" for name, default in func.params]
+    if func.kind in ("method", "property"):
+        params.insert(0, "self")
+    elif func.kind == "classmethod":
+        params.insert(0, "cls")
+    if func.kwonly:
+        params.append("*")
+        params += [f"{name}={default}" for name, default in func.kwonly]
+    lines.append(f"{indent}def {func.name}({', '.join(params)}):")
+    body = indent + "    "
+    if func.doc is not None:
+        lines.append(f"{body}{func.doc!r}")
+    label = f"{owner}.{func.name}" if owner else func.name
+    parts = [repr(label), str(func.version)]
+    parts += [name for name, _ in func.params] + [name for name, _ in func.kwonly]
+    for index, cell in enumerate(func.cells):
+        lines.append(f"{body}{cell} = {index + func.version % 5}")
+    if func.cells:
+        lines.append(f"{body}def helper(x):")
+        lines.append(f"{body}    return x + {' + '.join(func.cells)}")
+        parts.append("helper(1)")
+    if func.reads:
+        parts.append(func.reads)
+    if func.calls:
+        # The callee's arity at generation time; a later change of it gives
+        # a TypeError, the same for the fresh module.
+        parts.append(f"{func.calls}(*range({func.version % 3}))")
+    if func.kind == "classmethod":
+        parts.append("cls.__name__")
+    if func.kind in ("method", "property") and owner:
+        parts.append("type(self).__name__")
+    if func.super_call:
+        args = ", ".join(name for name, _ in func.params)
+        lines.append(f"{body}try:")
+        lines.append(f"{body}    above = super().{func.name}({args})")
+        lines.append(f"{body}except (AttributeError, TypeError) as error:")
+        lines.append(f"{body}    above = type(error).__name__")
+        parts.append("above")
+    result = ", ".join(parts)
+    keyword = "yield" if func.generator else "return"
+    if func.style % 2:
+        lines.append(f"{body}{keyword} (")
+        lines += [f"{body}    {part}," for part in parts]
+        lines.append(f"{body})")
+    else:
+        lines.append(f"{body}{keyword} ({result})")
+    if func.generator:
+        lines.append(f"{body}yield {func.version}")
+    lines.append("")
+    return lines
+
+
+def render_class(cls):
+    lines = _comment(cls.style, cls.name)
+    if cls.flavour == "dataclass":
+        lines.append("@dataclasses.dataclass")
+    bases = list(cls.bases)
+    if cls.flavour == "enum":
+        bases = ["enum.Enum"]
+    head = f"class {cls.name}({', '.join(bases)}):" if bases else f"class {cls.name}:"
+    lines.append(head)
+    body = []
+    if cls.doc is not None:
+        body.append(f"    {cls.doc!r}")
+    if cls.slots is not None:
+        body.append(f"    __slots__ = {cls.slots!r}")
+    for name, value in cls.attrs:
+        if cls.flavour == "dataclass":
+            body.append(f"    {name}: int = {value!r}")
+        else:
+            body.append(f"    {name} = {value!r}")
+    if body:
+        body.append("")
+    for method in cls.methods:
+        body += render_func(method, "    ", owner=cls.name)
+    if "__len__" in cls.dunders:
+        body += ["    def __len__(self):", f"        return {cls.version % 7}", ""]
+    if "__repr__" in cls.dunders:
+        body += ["    def __repr__(self):",
+                 f"        return '<{cls.name} {cls.version}>'", ""]
+    if not body:
+        body = ["    pass", ""]
+    lines += body
+    lines.append("")
+    return lines
+
+
+# ---------------------------------------------------------------------------
+# Edits.  Each takes the model, edits it in place and returns
+# (description, risky).
+
+
+def _pick_function(model, kinds=("function",)):
+    choices = [f for f in model.functions if f.kind in kinds]
+    for cls in model.classes:
+        choices += [m for m in cls.methods if m.kind in kinds]
+    return model.rng.choice(choices) if choices else None
+
+
+def _any_func(model):
+    return _pick_function(model, ("function", "method", "classmethod", "staticmethod", "property"))
+
+
+def edit_add_function(model):
+    func = model.new_func(model.fresh_name("f"))
+    model.functions.insert(model.rng.randrange(len(model.functions) + 1), func)
+    return f"add function {func.name}", False
+
+
+def edit_remove_function(model):
+    if not model.functions:
+        return edit_add_function(model)
+    func = model.rng.choice(model.functions)
+    model.functions.remove(func)
+    return f"remove function {func.name}", False
+
+
+def edit_rename_function(model):
+    if not model.functions:
+        return edit_add_function(model)
+    func = model.rng.choice(model.functions)
+    old, func.name = func.name, model.fresh_name("f")
+    if model.is_called(func.name):  # cannot be: names are fresh; keeps the call graph acyclic
+        raise AssertionError("fresh name already called")
+    return f"rename function {old} -> {func.name}", False
+
+
+def edit_body(model):
+    func = _any_func(model)
+    if func is None:
+        return edit_add_function(model)
+    func.version += 1
+    return f"change body of {func.name} (v{func.version})", False
+
+
+def edit_signature(model):
+    func = _pick_function(model, ("function", "method", "classmethod", "staticmethod"))
+    if func is None:
+        return edit_add_function(model)
+    rng = model.rng
+    pick = rng.randrange(4)
+    if pick == 0 and func.params:
+        func.params.pop()
+    elif pick == 1:
+        default = rng.randrange(10) if not func.params or func.params[-1][1] is not None else None
+        if rng.random() < 0.5:
+            default = rng.randrange(10)
+        func.params.append((f"p{len(func.params)}", default))
+    elif pick == 2 and func.params:
+        index = rng.randrange(len(func.params))
+        name, default = func.params[index]
+        if default is not None:
+            func.params[index] = (name, default + 1)
+    else:
+        func.kwonly = [] if func.kwonly else [("k0", rng.randrange(10))]
+    return f"change signature of {func.name}", False
+
+
+def edit_cells(model):
+    func = _any_func(model)
+    if func is None:
+        return edit_add_function(model)
+    choices = [(), ("c0",), ("c1", "c2"), ("c0", "c1", "c2"), ("c2",)]
+    func.cells = model.rng.choice([c for c in choices if c != func.cells])
+    return f"change free variables of {func.name}'s helper to {func.cells}", False
+
+
+def edit_calls(model):
+    func = _any_func(model)
+    if func is None:
+        return edit_add_function(model)
+    callees = model.leaf_functions(func.name)
+    if func.calls is not None or not callees or (func.kind == "function" and model.is_called(func.name)):
+        func.calls = None
+    else:
+        func.calls = model.rng.choice(callees)
+    return f"{func.name} now calls {func.calls}", False
+
+
+def edit_reads(model):
+    func = _any_func(model)
+    if func is None or not model.consts:
+        return edit_const(model)
+    func.reads = None if func.reads else model.rng.choice(model.consts).name
+    return f"{func.name} now reads {func.reads}", False
+
+
+def edit_doc(model):
+    func = _any_func(model)
+    if func is None:
+        return edit_add_function(model)
+    func.doc = None if func.doc else f"{func.name} doc {model.rng.randrange(100)}"
+    return f"docstring of {func.name}", False
+
+
+def edit_generator(model):
+    func = _pick_function(model)
+    if func is None:
+        return edit_add_function(model)
+    func.generator = not func.generator
+    return f"{func.name} generator={func.generator}", False
+
+
+def edit_decorate(model):
+    func = _pick_function(model, ("function", "method"))
+    if func is None:
+        return edit_add_function(model)
+    choices = [None] + [d.name for d in model.decorators]
+    func.deco = model.rng.choice([c for c in choices if c != func.deco] or [None])
+    return f"decorator of {func.name} -> {func.deco}", False
+
+
+def edit_decorator(model):
+    rng = model.rng
+    if not model.decorators or rng.random() < 0.2:
+        deco = Decorator(model.fresh_name("deco"), rng.randrange(10))
+        model.decorators.append(deco)
+        return f"add decorator {deco.name}", False
+    # A decorator whose body changes is applied again to the functions it
+    # decorates but not to methods, which keep the values the old one
+    # computed (README, "Reliability": known issues), so only decorators of
+    # no method change.
+    on_methods = {m.deco for c in model.classes for m in c.methods}
+    choices = [d for d in model.decorators if d.name not in on_methods]
+    if not choices:
+        return edit_decorate(model)
+    deco = rng.choice(choices)
+    pick = rng.randrange(4)
+    if pick == 0:
+        deco.version += 1
+        what = "body"
+    elif pick == 1:
+        deco.scale = not deco.scale
+        what = f"free variables (scale={deco.scale})"
+    elif pick == 2:
+        deco.wraps = not deco.wraps
+        what = f"wraps={deco.wraps}"
+    else:
+        model.decorators.remove(deco)
+        for func in model.functions + [m for c in model.classes for m in c.methods]:
+            if func.deco == deco.name:
+                func.deco = None
+        return f"remove decorator {deco.name} and its uses", False
+    return f"change decorator {deco.name}: {what}", False
+
+
+def edit_factory(model):
+    rng = model.rng
+    if not model.factories or rng.random() < 0.2:
+        factory = model.new_factory()
+        model.factories.append(factory)
+        return f"add factory {factory.name}", False
+    factory = rng.choice(model.factories)
+    pick = rng.randrange(5)
+    if pick == 0:
+        factory.version += 1
+        return f"change body of {factory.name}", False
+    if pick == 1:
+        factory.step = not factory.step
+        return f"free variables of {factory.name} (step={factory.step})", False
+    if pick == 2:
+        index = rng.randrange(len(factory.bindings))
+        name, arg = factory.bindings[index]
+        factory.bindings[index] = (name, arg + 1)
+        return f"argument of {name}", False
+    if pick == 3:
+        name = model.fresh_name("bound")
+        factory.bindings.append((name, rng.randrange(10)))
+        return f"add binding {name}", False
+    model.factories.remove(factory)
+    return f"remove factory {factory.name}", False
+
+
+def edit_const(model):
+    rng = model.rng
+    pick = rng.randrange(4)
+    if pick == 0 or not model.consts:
+        const = model.new_const()
+        model.consts.append(const)
+        return f"add constant {const.name}", False
+    const = rng.choice(model.consts)
+    if pick == 1:
+        model.consts.remove(const)
+        for other in model.consts:
+            if other.depends == const.name:
+                other.depends = None
+        return f"remove constant {const.name}", False
+    if pick == 2 and const.depends is None:
+        const.value = model.value()
+        for other in model.consts:
+            if other.depends == const.name and type(const.value) is not int:
+                other.depends = None
+        return f"change constant {const.name}", False
+    if const.depends:
+        const.value += 1
+    else:
+        const.value = model.value()
+        for other in model.consts:
+            if other.depends == const.name and type(const.value) is not int:
+                other.depends = None
+    return f"change constant {const.name}", False
+
+
+def edit_reformat(model):
+    items = model.consts + model.decorators + model.factories + model.functions + model.classes
+    items += [m for c in model.classes for m in c.methods]
+    item = model.rng.choice(items)
+    item.style += 1
+    return f"reformat {item.name}", False
+
+
+def edit_move(model):
+    rng = model.rng
+    for group in (model.functions, model.classes):
+        if len(group) > 1 and rng.random() < 0.5:
+            item = group.pop(rng.randrange(len(group)))
+            if isinstance(item, Class):
+                # Classes stay after their bases and before their subclasses.
+                first = max([i + 1 for i, c in enumerate(group) if c.name in item.bases] + [0])
+                last = min([i for i, c in enumerate(group) if item.name in c.bases] + [len(group)])
+                group.insert(rng.randint(first, last), item)
+            else:
+                group.insert(rng.randrange(len(group) + 1), item)
+            return f"move {item.name}", False
+    return edit_reformat(model)
+
+
+def edit_kind(model):
+    """A name changes kind: function <-> constant <-> class."""
+    rng = model.rng
+    if model.functions and rng.random() < 0.5:
+        func = rng.choice(model.functions)
+        if model.is_called(func.name):
+            return edit_body(model)
+        model.functions.remove(func)
+        if rng.random() < 0.5:
+            model.consts.append(Const(func.name, model.value()))
+        else:
+            cls = model.new_class("plain")
+            cls.name = func.name
+            cls.bases = []
+            model.classes.append(cls)
+        return f"function {func.name} changes kind", False
+    if model.consts:
+        const = rng.choice(model.consts)
+        if any(c.depends == const.name for c in model.consts) or any(
+            f.reads == const.name for f in model.functions + [m for c in model.classes for m in c.methods]
+        ):
+            return edit_const(model)
+        model.consts.remove(const)
+        model.functions.append(model.new_func(const.name))
+        return f"constant {const.name} becomes a function", False
+    return edit_add_function(model)
+
+
+def _pick_class(model, flavour=None):
+    choices = [c for c in model.classes if flavour is None or c.flavour == flavour]
+    return model.rng.choice(choices) if choices else None
+
+
+def edit_add_class(model):
+    cls = model.new_class()
+    model.classes.append(cls)
+    return f"add class {cls.name}", False
+
+
+def edit_remove_class(model):
+    cls = _pick_class(model)
+    if cls is None:
+        return edit_add_class(model)
+    model.classes.remove(cls)
+    risky = False
+    for other in model.classes:
+        if cls.name in other.bases:
+            other.bases.remove(cls.name)
+            risky = True
+    return f"remove class {cls.name}" + (" (subclasses lose a base)" if risky else ""), risky
+
+
+def edit_rename_class(model):
+    cls = _pick_class(model)
+    if cls is None or any(cls.name in other.bases for other in model.classes):
+        return edit_add_class(model)
+    old, cls.name = cls.name, model.fresh_name(cls.name[0])
+    return f"rename class {old} -> {cls.name}", False
+
+
+def edit_method(model):
+    """Add, remove, rename a method or change its kind."""
+    rng = model.rng
+    cls = _pick_class(model)
+    if cls is None:
+        return edit_add_class(model)
+    pick = rng.randrange(4)
+    kinds = ["method"] if cls.flavour != "plain" else ["method", "classmethod", "staticmethod", "property"]
+    if pick == 0 or not cls.methods:
+        taken = {m.name for m in cls.methods}
+        name = next(f"m{i}" for i in itertools.count() if f"m{i}" not in taken)
+        method = model.new_func(name, rng.choice(kinds))
+        cls.methods.append(method)
+        return f"add method {cls.name}.{name}", False
+    method = rng.choice(cls.methods)
+    if pick == 1:
+        cls.methods.remove(method)
+        return f"remove method {cls.name}.{method.name}", False
+    if pick == 2:
+        old = method.name
+        taken = {m.name for m in cls.methods}
+        method.name = next(f"m{i}" for i in itertools.count() if f"m{i}" not in taken)
+        return f"rename method {cls.name}.{old} -> {method.name}", False
+    kind = rng.choice(kinds)
+    replacement = model.new_func(method.name, kind)
+    cls.methods[cls.methods.index(method)] = replacement
+    return f"method {cls.name}.{method.name} becomes a {kind}", False
+
+
+def edit_class_data(model):
+    rng = model.rng
+    cls = _pick_class(model)
+    if cls is None:
+        return edit_add_class(model)
+    if cls.flavour == "enum":
+        pick = rng.randrange(3)
+        if pick == 0 or len(cls.attrs) < 2:
+            free = [m for m in "ABCDEFG" if m not in dict(cls.attrs)]
+            cls.attrs.append((rng.choice(free), model.enum_value(cls)))
+        elif pick == 1:
+            cls.attrs.pop(rng.randrange(len(cls.attrs)))
+        else:
+            index = rng.randrange(len(cls.attrs))
+            cls.attrs[index] = (cls.attrs[index][0], model.enum_value(cls))
+        return f"enum members of {cls.name}", True
+    if cls.flavour == "dataclass":
+        pick = rng.randrange(3)
+        if pick == 0 or len(cls.attrs) < 2:
+            cls.attrs.append((f"x{len(cls.attrs) + rng.randrange(3)}", rng.randrange(10)))
+            cls.attrs = list(dict(cls.attrs).items())
+        elif pick == 1:
+            cls.attrs.pop(rng.randrange(len(cls.attrs)))
+        else:
+            index = rng.randrange(len(cls.attrs))
+            cls.attrs[index] = (cls.attrs[index][0], cls.attrs[index][1] + 1)
+        return f"dataclass fields of {cls.name}", False
+    pick = rng.randrange(3)
+    if pick == 0 or not cls.attrs:
+        cls.attrs.append((f"A{len(cls.attrs) + rng.randrange(3)}", model.value()))
+        cls.attrs = list(dict(cls.attrs).items())
+    elif pick == 1:
+        cls.attrs.pop(rng.randrange(len(cls.attrs)))
+    else:
+        index = rng.randrange(len(cls.attrs))
+        cls.attrs[index] = (cls.attrs[index][0], model.value())
+    return f"class data of {cls.name}", False
+
+
+def edit_bases(model):
+    cls = _pick_class(model, "plain")
+    if cls is None:
+        return edit_add_class(model)
+    index = model.classes.index(cls)
+    earlier = [c.name for c in model.classes[:index] if c.flavour == "plain" and c.slots is None]
+    cls.bases = model.rng.choice([[], *([name] for name in earlier)])
+    return f"bases of {cls.name} -> {cls.bases}", True
+
+
+def edit_dunders(model):
+    cls = _pick_class(model, "plain")
+    if cls is None:
+        return edit_add_class(model)
+    rng = model.rng
+    if rng.random() < 0.5:
+        cls.version += 1
+        return f"dunder bodies of {cls.name}", False
+    name = rng.choice(["__len__", "__repr__"])
+    cls.dunders = tuple(d for d in cls.dunders if d != name) if name in cls.dunders else cls.dunders + (name,)
+    return f"toggle {cls.name}.{name}", False
+
+
+def edit_slots(model):
+    cls = _pick_class(model, "plain")
+    if cls is None:
+        return edit_add_class(model)
+    if any(cls.name in other.bases for other in model.classes):
+        return edit_dunders(model)
+    cls.slots = model.rng.choice([s for s in (None, (), ("v",), ("v", "w")) if s != cls.slots])
+    return f"__slots__ of {cls.name} -> {cls.slots}", True
+
+
+def edit_class_doc(model):
+    cls = _pick_class(model)
+    if cls is None:
+        return edit_add_class(model)
+    cls.doc = None if cls.doc else f"{cls.name} doc {model.rng.randrange(9)}"
+    return f"docstring of {cls.name}", False
+
+
+# Weighted: the common edits of real work come more often.
+EDITS = (
+    [edit_body] * 8 + [edit_signature] * 3 + [edit_cells] * 3 + [edit_calls] * 2
+    + [edit_reads] * 2 + [edit_doc, edit_generator] + [edit_decorate] * 2 + [edit_decorator] * 2
+    + [edit_factory] * 2 + [edit_const] * 3 + [edit_reformat] * 2 + [edit_move]
+    + [edit_kind] + [edit_add_function] * 2 + [edit_remove_function, edit_rename_function]
+    + [edit_add_class, edit_remove_class, edit_rename_class] + [edit_method] * 3
+    + [edit_class_data] * 3 + [edit_bases, edit_dunders, edit_slots, edit_class_doc]
+)
+
+
+# ---------------------------------------------------------------------------
+# Sources whose reload must fail
+
+
+def break_source(rng, text):
+    """Returns (text, how): a version of `text` whose reload must be refused."""
+    lines = text.split("\n")
+    pick = rng.randrange(6)
+    where = rng.randrange(len(lines) + 1)
+    if pick == 0:
+        lines.insert(where, "def broken(:")
+        how = "syntax error (bad def)"
+    elif pick == 1:
+        # Inside whatever block is at that line, or at the top: either way
+        # the indentation or the open bracket does not compile.
+        lines.insert(where, "    x = (1,")
+        how = "syntax error (unclosed bracket)"
+    elif pick == 2:
+        lines.append("raise RuntimeError('fuzzed module body raises')")
+        how = "module body raises"
+    elif pick == 3:
+        lines.insert(where if lines[where - 1:where] == [""] else len(lines),
+                     "BROKEN = 1 // 0")
+        how = "a new statement raises"
+    elif pick == 4:
+        lines.append("class Broken:\n    x = [][1]")
+        how = "a class body raises"
+    else:
+        lines.append("def bad_deco(fn):\n    raise ValueError('bad decorator')\n\n"
+                     "@bad_deco\ndef decorated():\n    pass")
+        how = "a decorator raises"
+    return "\n".join(lines), how
+
+
+# ---------------------------------------------------------------------------
+# The oracle
+
+
+def fresh_module(text, folder):
+    """Imports `text` as a new module, the way a first import does: from a
+    file of its own in `folder`, under a name never used before."""
+    name = f"_hotreload_fuzz_fresh_{next(_fresh_serial)}"
+    path = os.path.join(folder, name + ".py")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and enum look their module up
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[name]
+        os.remove(path)
+    return module
+
+
+def plain(value):
+    """A value made comparable between two modules: generators, functions and
+    objects without a value of their own are described, not compared by id."""
+    if isinstance(value, tuple):
+        return tuple(plain(item) for item in value)
+    if isinstance(value, types.GeneratorType):
+        return ("generator", plain(tuple(value)))
+    if isinstance(value, types.FunctionType):  # a decorator's or factory's result
+        return ("function", value.__qualname__)
+    if type(value).__repr__ is object.__repr__:
+        return ("instance of", type(value).__qualname__)
+    return value
+
+
+def outcome(call):
+    """What a call gives: its value, or the kind and text of what it raised."""
+    try:
+        return ("value", plain(call()))
+    except Exception as error:  # the user code's own exceptions are compared too
+        return ("raised", type(error).__name__, str(error))
+
+
+def kind_of(value):
+    if isinstance(value, types.FunctionType):
+        return "function"
+    if isinstance(value, type):
+        return "class"
+    if isinstance(value, types.ModuleType):
+        return "module"
+    return "data"
+
+
+def public(namespace):
+    return {k for k in namespace if not (k.startswith("__") and k.endswith("__"))}
+
+
+def probe_args(fn):
+    """Positional arguments for every required positional parameter of `fn`."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return ()
+    required = [
+        p for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    return tuple(range(1, len(required) + 1))
+
+
+def describe_function(fn):
+    """What must be the same in a live function and its fresh twin."""
+    facts = {"signature": str(inspect.signature(fn)), "name": fn.__name__}
+    if not hasattr(fn, "__wrapped__"):
+        # A wrapper that did not run again keeps the metadata functools.wraps
+        # copied when it was made (documented: decorators do not run again
+        # when their lines did not change).
+        facts.update(qualname=fn.__qualname__, doc=fn.__doc__, defaults=fn.__defaults__,
+                     kwdefaults=fn.__kwdefaults__)
+    return facts
+
+
+def _instance(cls):
+    if issubclass(cls, enum.Enum):
+        members = list(cls)
+        return members[0] if members else None
+    try:
+        return cls()
+    except Exception:
+        return None
+
+
+def compare_class(path, live, fresh, old_instances, problems):
+    """Appends to `problems` every way class `live` differs from `fresh`.
+
+    `old_instances` were made before the reload (plain classes only: their
+    methods read no instance state, so they must answer as new ones do)."""
+    def check(what, a, b):
+        if a != b:
+            problems.append(f"{path}: {what}: live {a!r} != fresh {b!r}")
+
+    check("mro", [c.__qualname__ for c in live.__mro__], [c.__qualname__ for c in fresh.__mro__])
+    check("doc", live.__doc__, fresh.__doc__)
+    own = sorted(k for k in vars(fresh) if not k.startswith("_"))
+    check("own members", sorted(k for k in vars(live) if not k.startswith("_")), own)
+    is_enum = issubclass(fresh, enum.Enum)
+    if is_enum:
+        check("enum members", [(m.name, m.value) for m in live], [(m.name, m.value) for m in fresh])
+    if dataclasses.is_dataclass(fresh):
+        check("fields", [(f.name, f.default) for f in dataclasses.fields(live)],
+              [(f.name, f.default) for f in dataclasses.fields(fresh)])
+        check("repr", outcome(lambda: repr(live())), outcome(lambda: repr(fresh())))
+        check("eq", outcome(lambda: live() == live()), outcome(lambda: fresh() == fresh()))
+    names = sorted(n for n in dir(fresh) if not n.startswith("_"))
+    check("members", sorted(n for n in dir(live) if not n.startswith("_")), names)
+    instances = [("new instance", _instance(live), _instance(fresh))]
+    instances += [("old instance", old, _instance(fresh)) for old in old_instances]
+    for label, a, b in instances:
+        if (a is None) != (b is None):
+            problems.append(f"{path}: {label}: live {a!r} vs fresh {b!r}")
+            continue
+        if a is None:
+            continue
+        if fresh.__repr__ is not object.__repr__:
+            check(f"{label} repr", outcome(lambda: repr(a)), outcome(lambda: repr(b)))
+        check(f"{label} len", outcome(lambda: len(a)), outcome(lambda: len(b)))
+        for name in names:
+            if not hasattr(live, name):
+                continue
+            raw = inspect.getattr_static(fresh, name)
+            if isinstance(raw, property):
+                check(f"{label} .{name}", outcome(lambda: getattr(a, name)),
+                      outcome(lambda: getattr(b, name)))
+            elif callable(raw) or isinstance(raw, (classmethod, staticmethod)):
+                args = probe_args(getattr(b, name))
+                check(f"{label} .{name}{args}", outcome(lambda: getattr(a, name)(*args)),
+                      outcome(lambda: getattr(b, name)(*args)))
+            elif not is_enum:
+                check(f"{label} .{name}", getattr(a, name, None), getattr(b, name, None))
+
+
+def compare(live_module, fresh, old_instances):
+    """Every difference between a live module and a fresh import of its source."""
+    problems = []
+    live_ns, fresh_ns = vars(live_module), vars(fresh)
+    if public(live_ns) != public(fresh_ns):
+        problems.append(
+            f"names: only live {sorted(public(live_ns) - public(fresh_ns))}, "
+            f"only fresh {sorted(public(fresh_ns) - public(live_ns))}"
+        )
+    check_names = sorted(public(live_ns) & public(fresh_ns))
+    if live_ns.get("__reload_update__") != fresh_ns.get("__reload_update__"):
+        problems.append("__reload_update__ differs")
+    problems += check_globals(live_module)
+    for name in check_names:
+        live, new = live_ns[name], fresh_ns[name]
+        if kind_of(live) != kind_of(new):
+            problems.append(f"{name}: live is a {kind_of(live)}, fresh a {kind_of(new)}")
+            continue
+        if kind_of(live) == "function":
+            a, b = describe_function(live), describe_function(new)
+            if a != b:
+                problems.append(f"{name}: live {a} != fresh {b}")
+            args = probe_args(new)
+            a, b = outcome(lambda: live(*args)), outcome(lambda: new(*args))
+            if a != b:
+                problems.append(f"{name}{args}: live {a!r} != fresh {b!r}")
+        elif kind_of(live) == "class":
+            compare_class(name, live, new, old_instances.get(name, ()), problems)
+        elif kind_of(live) == "module":
+            if live is not new:
+                problems.append(f"{name}: another module")
+        elif live != new or type(live) is not type(new):
+            problems.append(f"{name}: live {live!r} != fresh {new!r}")
+    return problems
+
+
+def reachable_functions(module):
+    """Every function reachable from the module's names: module level, class
+    members, what wrappers wrap and what closures hold."""
+    seen, out = set(), []
+    todo = list(vars(module).values())
+    while todo:
+        value = todo.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, types.FunctionType):
+            out.append(value)
+            todo += [c.cell_contents for c in value.__closure__ or () if _has_contents(c)]
+            todo += list(value.__dict__.values())
+        elif isinstance(value, type) and value.__module__ == module.__name__:
+            todo += list(vars(value).values())
+        elif isinstance(value, (classmethod, staticmethod)):
+            todo.append(value.__func__)
+        elif isinstance(value, property):
+            todo += [value.fget, value.fset, value.fdel]
+    return out
+
+
+def _has_contents(cell):
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
+
+
+def check_globals(module):
+    """Functions of this module read its live globals, never a scratch copy."""
+    problems = []
+    for fn in reachable_functions(module):
+        if fn.__globals__.get("__name__") == module.__name__ and fn.__globals__ is not vars(module):
+            problems.append(f"{fn.__qualname__}: its globals are not the module's")
+    return problems
+
+
+class Captured:
+    """References taken before a reload, as user code would hold them."""
+
+    def __init__(self, module):
+        self.objects = {}  # name -> object (functions and classes)
+        self.members = {}  # (class name, member) -> raw class dict value (functions)
+        for name, value in vars(module).items():
+            if name.startswith("__") or kind_of(value) not in ("function", "class"):
+                continue
+            self.objects[name] = value
+            if isinstance(value, type):
+                for member, raw in vars(value).items():
+                    func = getattr(raw, "__func__", raw)
+                    # Functions of other modules (dataclass's __repr__ wrapper)
+                    # are never patched with this module's code: a new one
+                    # replaces them when the class's decorator runs again.
+                    if isinstance(func, types.FunctionType) and func.__globals__ is vars(module):
+                        self.members[(name, member)] = raw
+
+    def check_identity(self, module):
+        """Names that still exist with the same kind must be the same objects."""
+        problems = []
+        namespace = vars(module)
+        for name, before in self.objects.items():
+            after = namespace.get(name)
+            if after is not None and kind_of(after) == kind_of(before) and after is not before:
+                problems.append(f"{name}: a new {kind_of(after)} object replaced the live one")
+        for (cls_name, member), before in self.members.items():
+            cls = namespace.get(cls_name)
+            if not isinstance(cls, type) or cls is not self.objects.get(cls_name):
+                continue
+            after = vars(cls).get(member)
+            if after is not None and type(after) is type(before) and after is not before:
+                problems.append(f"{cls_name}.{member}: a new {type(after).__name__} replaced the live one")
+        return problems
+
+    def check_behaviour(self, module, fresh):
+        """Captured functions run what the module's functions of that name run now."""
+        problems = []
+        namespace = vars(module)
+        for name, before in self.objects.items():
+            after = namespace.get(name)
+            if after is before and isinstance(before, types.FunctionType) and name in vars(fresh):
+                args = probe_args(vars(fresh)[name])
+                a, b = outcome(lambda: before(*args)), outcome(lambda: vars(fresh)[name](*args))
+                if a != b:
+                    problems.append(f"captured {name}{args}: {a!r} != fresh {b!r}")
+        return problems
+
+
+def random_for(seed):
+    """The one random source of a fuzzing run."""
+    import random
+
+    return random.Random(f"hotreload-fuzz-{seed}")

@@ -1,0 +1,145 @@
+"""Generated edits: a module is edited at random and reloaded after each edit.
+
+After every reload the live module is compared with a fresh import of the
+same text (see fuzz_edits.py for the generator and the oracle):
+
+- a reload that succeeds leaves a module that behaves as the fresh import
+  (same names, same kinds, every function, method, property, class and datum
+  answering the same probes), and every function, class and method captured
+  before it that still exists with the same kind is still the module's object;
+- a source that must fail (syntax error, raising body) is refused with a
+  ReloadError naming the module, and nothing changed: module and class dicts,
+  functions' code, closures and defaults (conftest's Snapshot), the record,
+  and the behaviour of the previous version;
+- a risky edit (bases, enum members, __slots__) may be refused the same way.
+
+`make test` runs a short run; `make fuzz` a long one.  Environment:
+HOTRELOAD_FUZZ_SEEDS ("1-12", "3,7,40-45"), HOTRELOAD_FUZZ_STEPS (reloads per
+seed).  A failure names its seed and step; rerun it alone with
+HOTRELOAD_FUZZ_SEEDS=<seed>.
+"""
+import difflib
+import os
+
+import pytest
+
+import fuzz_edits
+import hotreload
+from hotreload import _hotreload
+
+
+def _seeds(spec):
+    seeds = []
+    for part in spec.split(","):
+        first, _, last = part.strip().partition("-")
+        seeds.extend(range(int(first), int(last or first) + 1))
+    return seeds
+
+
+SEEDS = _seeds(os.environ.get("HOTRELOAD_FUZZ_SEEDS", "1-24"))
+STEPS = int(os.environ.get("HOTRELOAD_FUZZ_STEPS", "25"))
+BROKEN = 0.12  # share of steps whose source must be refused
+
+
+def _diff(old, new):
+    return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), "before", "after"))
+
+
+def _old_instances(module, instances):
+    """One instance per plain class of the module, made when the class
+    first appeared, kept as long as the class object is the same."""
+    for name, value in vars(module).items():
+        if not isinstance(value, type) or value.__module__ != module.__name__:
+            continue
+        if issubclass(value, fuzz_edits.enum.Enum) or fuzz_edits.dataclasses.is_dataclass(value):
+            continue
+        kept = instances.get(name)
+        if kept is None or type(kept[0]) is not value:
+            instances[name] = [value()]
+    for name in list(instances):
+        if not isinstance(vars(module).get(name), type):
+            del instances[name]
+
+
+def run_seed(workspace, seed, steps, fresh_folder):
+    rng = fuzz_edits.random_for(seed)
+    model = fuzz_edits.Model.random(rng)
+    text = model.render()
+    module = workspace.load("m", text)
+    name = module.__name__
+    fresh = fuzz_edits.fresh_module(text, fresh_folder)
+    instances = {}
+    _old_instances(module, instances)
+    problems = fuzz_edits.compare(module, fresh, instances)
+    assert not problems, f"seed {seed}: first import differs from a fresh one:\n" + "\n".join(problems)
+    counts = {"applied": 0, "refused": 0, "broken": 0}
+    for step in range(steps):
+        captured = fuzz_edits.Captured(module)
+        before = workspace.snapshot(module)
+        record = _hotreload._records()[name]
+        candidate = model.copy()
+        edits, risky = candidate.mutate(rng.randint(1, 3))
+        new_text = candidate.render()
+        broken = None
+        if rng.random() < BROKEN:
+            new_text, broken = fuzz_edits.break_source(rng, new_text)
+            edits.append(broken)
+        assert "$" not in new_text
+        workspace.edit("m", new_text)
+
+        def fail(message, problems=()):
+            # Both versions whole, for a reproduction outside the fuzzer.
+            kept = os.path.join(fresh_folder, "failure")
+            os.makedirs(kept, exist_ok=True)
+            for version, source in (("before", text), ("after", new_text)):
+                with open(os.path.join(kept, version + ".py"), "w", encoding="utf-8") as f:
+                    f.write(source)
+            pytest.fail(
+                f"seed {seed}, step {step}: {message}\nedits: {edits}\n"
+                + "".join(f"  {p}\n" for p in problems)
+                + f"--- source diff\n{_diff(text, new_text)}"
+                + f"(both versions: {kept}/before.py, after.py; "
+                + f"replay: HOTRELOAD_FUZZ_SEEDS={seed} HOTRELOAD_FUZZ_STEPS={step + 1})",
+                pytrace=False,
+            )
+
+        try:
+            hotreload.reload(module)
+            error = None
+        except hotreload.ReloadError as caught:
+            error = caught
+        if error is None:
+            if broken:
+                fail(f"a source that must be refused ({broken}) was reloaded")
+            new_fresh = fuzz_edits.fresh_module(new_text, fresh_folder)
+            problems = fuzz_edits.compare(module, new_fresh, instances)
+            problems += captured.check_identity(module)
+            problems += captured.check_behaviour(module, new_fresh)
+            if _hotreload._records()[name][1] != new_text.encode():
+                problems.append("the record does not hold the reloaded text")
+            if problems:
+                fail("the reloaded module differs from a fresh import", problems)
+            model, text, fresh = candidate, new_text, new_fresh
+            _old_instances(module, instances)
+            counts["applied"] += 1
+            continue
+        # Refused: it must say why, about this module, and change nothing.
+        if not (broken or risky):
+            fail(f"an edit that must apply was refused: {error}")
+        problems = [f"snapshot: {line}" for line in before.diff(workspace.snapshot(module))]
+        if error.module != name or not error.reason or name not in str(error):
+            problems.append(f"the error does not name the module and the reason: {error!r}")
+        if _hotreload._records()[name] != record:
+            problems.append("the record changed")
+        problems += fuzz_edits.compare(module, fresh, instances)
+        problems += captured.check_identity(module)
+        if problems:
+            fail(f"the refused reload ({error}) changed something", problems)
+        counts["broken" if broken else "refused"] += 1
+    return counts
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_fuzzed_edits(workspace, seed, tmp_path):
+    counts = run_seed(workspace, seed, STEPS, str(tmp_path))
+    assert sum(counts.values()) == STEPS
