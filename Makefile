@@ -28,28 +28,34 @@ define venv_install
 		--no-build-isolation --no-deps --force-reinstall . ;
 endef
 
-# Runs $(2) (a shell command; $$venv is the environment) with every
-# interpreter, after building the engine there with the environment $(1);
-# prints a summary and fails if any run failed.
-define each_python
-	set -e; status=0; summary=""; \
-	while read -r minor python; do \
-		echo "=== CPython $$minor ($$python)"; \
-		$(call venv_install,$$minor,$$python,$(TEST_DEPS),$(1)) \
-		if $(2); then \
-			summary="$$summary\n  $$minor: ok"; \
+# Runs $(4), a shell command ($$venv is the environment), with each
+# interpreter X.Y of the list $(2), in the environment $(VENVS)/$(1)X.Y where
+# the engine was just built with the environment variables $(3); prints a
+# summary and fails if any run failed.
+define on_pythons
+	set -e; status=0; summary=""; minors="$(2)"; \
+	if [ -z "$$minors" ]; then echo "no supported CPython found" >&2; exit 1; fi; \
+	for minor in $$minors; do \
+		python=$$(tools/pythons | awk -v m="$$minor" '$$1 == m {print $$2}'); \
+		if [ -z "$$python" ]; then echo "no CPython $$minor" >&2; exit 1; fi; \
+		echo "=== CPython $$minor ($$python) $(VENVS)/$(1)$$minor"; \
+		$(call venv_install,$(1)$$minor,$$python,$(TEST_DEPS),$(3)) \
+		if $(4); then summary="$$summary\n  $$minor: ok"; \
 		else status=1; summary="$$summary\n  $$minor: FAILED"; fi; \
-	done < <(tools/pythons); \
+	done; \
 	echo -e "=== summary$$summary"; exit $$status
 endef
 
+# Evaluated by the recipe's shell, so that SUPPORTED=... given to make counts.
+ALL_PYTHONS = $$(tools/pythons | cut -d' ' -f1)
+
 test:
-	@$(call each_python,HOTRELOAD_STRICT=1,$$venv/bin/python -m pytest $(PYTEST_ARGS))
+	@$(call on_pythons,,$(ALL_PYTHONS),HOTRELOAD_STRICT=1,$$venv/bin/python -m pytest $(PYTEST_ARGS))
 
 # The long run of the edit fuzzer (tests/test_fuzz.py): FUZZ_SEEDS x FUZZ_STEPS
 # reloads per interpreter.
 fuzz:
-	@$(call each_python,HOTRELOAD_STRICT=1,HOTRELOAD_FUZZ_SEEDS=$(FUZZ_SEEDS) \
+	@$(call on_pythons,,$(ALL_PYTHONS),HOTRELOAD_STRICT=1,HOTRELOAD_FUZZ_SEEDS=$(FUZZ_SEEDS) \
 		HOTRELOAD_FUZZ_STEPS=$(FUZZ_STEPS) $$venv/bin/python -m pytest -q tests/test_fuzz.py)
 
 # Memory checkers, each in environments of its own (.venv/sanitize-X.Y,
@@ -69,28 +75,14 @@ ASAN_ENV = LD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
 VALGRIND = valgrind --tool=memcheck --error-exitcode=99 --leak-check=no \
 	--track-origins=yes --num-callers=30 --suppressions=tools/valgrind-python.supp
 
-# $(1) = environment prefix, $(2) = X.Y list, $(3) = build env, $(4) = command
-define on_pythons
-	set -e; status=0; summary=""; \
-	for minor in $(2); do \
-		python=$$(tools/pythons | awk -v m="$$minor" '$$1 == m {print $$2}'); \
-		if [ -z "$$python" ]; then echo "no CPython $$minor"; exit 1; fi; \
-		echo "=== CPython $$minor ($$python), $(1)"; \
-		$(call venv_install,$(1)-$$minor,$$python,$(TEST_DEPS),$(3)) \
-		if $(4); then summary="$$summary\n  $$minor: ok"; \
-		else status=1; summary="$$summary\n  $$minor: FAILED"; fi; \
-	done; \
-	echo -e "=== $(1) summary$$summary"; exit $$status
-endef
-
 sanitize: sanitizers valgrind
 
 sanitizers:
-	@$(call on_pythons,sanitize,$(SANITIZE_PY),HOTRELOAD_STRICT=1 HOTRELOAD_DEBUG=1 HOTRELOAD_SANITIZE=1,\
+	@$(call on_pythons,sanitize-,$(SANITIZE_PY),HOTRELOAD_STRICT=1 HOTRELOAD_DEBUG=1 HOTRELOAD_SANITIZE=1,\
 		env $(ASAN_ENV) $$venv/bin/python -m pytest -p no:cacheprovider --capture=sys $(PYTEST_ARGS))
 
 valgrind:
-	@$(call on_pythons,valgrind,$(VALGRIND_PY),HOTRELOAD_STRICT=1 HOTRELOAD_DEBUG=1,\
+	@$(call on_pythons,valgrind-,$(VALGRIND_PY),HOTRELOAD_STRICT=1 HOTRELOAD_DEBUG=1,\
 		PYTHONMALLOC=malloc $(VALGRIND) $$venv/bin/python -m pytest -p no:cacheprovider -q tests/test_fuzz.py)
 
 NEWEST = $(shell tools/pythons | tail -n 1)
