@@ -405,21 +405,6 @@ capi_reload_changed(void)
     return result;
 }
 
-/* New reference: a source file's bytes decoded as the import system does
- * (coding cookie or BOM, universal newlines), as hotreload.hotfix() reads
- * a script. */
-static PyObject *
-decode_source(PyObject *bytes)
-{
-    PyObject *util = PyImport_ImportModule("importlib.util");
-    if (util == NULL) {
-        return NULL;
-    }
-    PyObject *text = PyObject_CallMethod(util, "decode_source", "O", bytes);
-    Py_DECREF(util);
-    return text;
-}
-
 static HotReload_Result *
 capi_hotfix(const char *path)
 {
@@ -438,7 +423,7 @@ capi_hotfix(const char *path)
         goto done;
     }
     if (hr_read_source(filename, &bytes, &mtime_ns, &size) < 0
-        || (source = decode_source(bytes)) == NULL) {
+        || (source = hr_decode_source(bytes)) == NULL) {
         hr_raise(state, NULL, filename, "cannot read the hotfix script");
         goto done;
     }

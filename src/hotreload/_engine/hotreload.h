@@ -334,6 +334,9 @@ typedef struct hr_batch_s {
     PyObject *instances;     /* dict: class name -> instances its hook ran on */
 } hr_batch;
 
+/* reload.c: new reference: a source file's bytes decoded as the import
+ * system does (coding cookie or BOM, universal newlines). */
+PyObject *hr_decode_source(PyObject *bytes);
 /* reload.c: reloads the modules of `targets` (a tuple of modules or
  * names) in one transaction.  New reference: the report as a dict. */
 PyObject *hr_reload(hr_state *state, PyObject *targets);

@@ -95,8 +95,8 @@ batch_lists(hr_batch *b)
 
 /* New reference: the text of a source file's bytes, decoded as the import
  * system does (coding cookie or BOM, universal newlines). */
-static PyObject *
-decode_source(PyObject *bytes)
+PyObject *
+hr_decode_source(PyObject *bytes)
 {
     PyObject *util = PyImport_ImportModule("importlib.util");
     if (util == NULL) {
@@ -216,7 +216,7 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
     if (read_real_source(state, u) < 0) {
         return -1;
     }
-    if ((u->new_text = decode_source(u->new_bytes)) == NULL) {
+    if ((u->new_text = hr_decode_source(u->new_bytes)) == NULL) {
         return hr_raise(state, u->name, NULL, "cannot decode its source file");
     }
     PyObject *record = hr_record_get(state, u->name);
@@ -228,7 +228,7 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
                         "the module was left as it is", u->path);
     }
     if (record != NULL && PyUnicode_Compare(PyTuple_GET_ITEM(record, HR_REC_PATH), u->path) == 0) {
-        u->old_text = decode_source(PyTuple_GET_ITEM(record, HR_REC_SOURCE));
+        u->old_text = hr_decode_source(PyTuple_GET_ITEM(record, HR_REC_SOURCE));
         if (u->old_text == NULL) {
             return -1;
         }
@@ -874,7 +874,7 @@ read_hotfix_script(hr_state *state, PyObject *path)
         goto done;
     }
     if (allowed < 0 || hr_read_source(real, &bytes, &mtime_ns, &size) < 0
-        || (text = decode_source(bytes)) == NULL) {
+        || (text = hr_decode_source(bytes)) == NULL) {
         hr_raise(state, NULL, path, "cannot read the hotfix script");
     }
 done:
