@@ -1334,3 +1334,39 @@ def test_reload_update_in_class_body_runs_even_when_nothing_else_changed(workspa
     assert workspace.events.count("token") == 2
     assert m.Config.TOKEN == 2
     assert m.f() == 2
+
+
+def test_enum_alias_becomes_its_own_member_without_touching_the_canonical(workspace):
+    """CRIMSON = 1 beside RED = 1 is an alias of RED.  Removing RED makes
+    CRIMSON a member of its own; giving CRIMSON its own value leaves RED's."""
+    m = workspace.load("a", """
+        import enum
+
+        class Color(enum.Enum):
+            RED = 1
+            GREEN = 2
+            CRIMSON = 1
+    """)
+    red, green = m.Color.RED, m.Color.GREEN
+    workspace.edit("a", """
+        import enum
+
+        class Color(enum.Enum):
+            RED = 1
+            GREEN = 2
+            CRIMSON = 3
+    """)
+    hotreload.reload(m)
+    assert m.Color.RED is red and red.value == 1, "the canonical member keeps its value"
+    assert m.Color.CRIMSON.value == 3 and m.Color.CRIMSON is not red
+    assert list(m.Color) == [red, green, m.Color.CRIMSON]
+    workspace.edit("a", """
+        import enum
+
+        class Color(enum.Enum):
+            GREEN = 2
+            CRIMSON = 3
+    """)
+    hotreload.reload(m)
+    assert [c.name for c in m.Color] == ["GREEN", "CRIMSON"]
+    assert m.Color.GREEN is green

@@ -501,6 +501,21 @@ enum_diff(hr_batch *b, hr_unit *u, PyTypeObject *live, PyTypeObject *fresh, PyOb
     while (PyDict_Next(fresh_map, &pos, &name, &member)) {
         PyObject *canonical = PyObject_GetAttrString(member, "_name_");
         PyObject *old = canonical ? PyDict_GetItemWithError(live_map, canonical) : NULL;
+        if (old != NULL) {
+            /* In the live class that name may be an alias of another member
+             * (CRIMSON = 1 beside RED = 1): it is not the member this one
+             * continues. */
+            PyObject *old_name = PyObject_GetAttrString(old, "_name_");
+            int same = old_name ? PyObject_RichCompareBool(old_name, canonical, Py_EQ) : -1;
+            Py_XDECREF(old_name);
+            if (same < 0) {
+                Py_XDECREF(canonical);
+                return -1;
+            }
+            if (!same) {
+                old = NULL;
+            }
+        }
         PyObject *path = canonical ? member_path(qualname, name) : NULL;
         int status = path == NULL || PySet_Add(handled, name) < 0 ? -1 : 0;
         if (status == 0 && PyUnicode_Compare(canonical, name) != 0) {
