@@ -6,6 +6,16 @@
 
 #include <Python.h>
 
+/* The engine writes into CPython's objects and knows their layouts only for
+ * the versions it was tested on.  On another one it would build and then
+ * misbehave; it refuses to build instead. */
+#if PY_VERSION_HEX < 0x03090000 || PY_VERSION_HEX >= 0x030E0000
+#  error "hotreload supports CPython 3.9 to 3.13 with the GIL: this interpreter's object layouts are unknown to the engine"
+#endif
+#ifdef Py_GIL_DISABLED
+#  error "hotreload supports CPython 3.9 to 3.13 with the GIL: a free-threaded build is not supported"
+#endif
+
 /* 3.10: Py_NewRef, PyGC_Enable/Disable, function objects carry func_builtins. */
 #define HR_PY310 (PY_VERSION_HEX >= 0x030A0000)
 /* 3.11: specialised calls cache a function version that must be cleared
