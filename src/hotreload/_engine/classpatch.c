@@ -294,8 +294,7 @@ plan_bases(hr_batch *batch, PyTypeObject *live, PyTypeObject *fresh)
         PyTuple_SET_ITEM(mapped, i, Py_NewRef(hr_identity_get(batch->identity,
                                                               PyTuple_GET_ITEM(bases, i))));
     }
-    int status = mapped ? hr_actions_add(&batch->actions, HR_ACT_BASES, (PyObject *)live, NULL,
-                                         mapped) : -1;
+    int status = mapped ? hr_plan_bases(&batch->actions, (PyObject *)live, mapped) : -1;
     Py_XDECREF(mapped);
     return status;
 }
@@ -303,7 +302,7 @@ plan_bases(hr_batch *batch, PyTypeObject *live, PyTypeObject *fresh)
 static int
 set_member(hr_batch *batch, PyTypeObject *live, PyObject *name, PyObject *value)
 {
-    return hr_actions_add(&batch->actions, HR_ACT_TYPE_SET, (PyObject *)live, name, value);
+    return hr_plan_type_set(&batch->actions, (PyObject *)live, name, value);
 }
 
 /* New reference: "<qualname>.<member>". */
@@ -541,8 +540,7 @@ enum_diff(hr_batch *b, hr_unit *u, PyTypeObject *live, PyTypeObject *fresh, PyOb
                 status = hr_identity_add(b->identity, member, old);
                 if (status == 0 && !same) {
                     PyObject *key = old_dict ? PyUnicode_FromString("_value_") : NULL;
-                    status = key ? hr_actions_add(&b->actions, HR_ACT_DICT_SET, old_dict, key,
-                                                  new_value) : -1;
+                    status = key ? hr_plan_dict_set(&b->actions, old_dict, key, new_value) : -1;
                     Py_XDECREF(key);
                     status = status == 0 ? hr_report(b->updated, u->name, path) : -1;
                 }
@@ -569,7 +567,7 @@ enum_diff(hr_batch *b, hr_unit *u, PyTypeObject *live, PyTypeObject *fresh, PyOb
         }
         if (!present) {
             PyObject *path = member_path(qualname, name);
-            int ok = path && hr_actions_add(&b->actions, HR_ACT_TYPE_SET, (PyObject *)live, name, NULL) == 0
+            int ok = path && hr_plan_type_set(&b->actions, (PyObject *)live, name, NULL) == 0
                      && hr_report(b->removed, u->name, path) == 0;
             Py_XDECREF(path);
             if (!ok) {
@@ -582,7 +580,7 @@ enum_diff(hr_batch *b, hr_unit *u, PyTypeObject *live, PyTypeObject *fresh, PyOb
     while (PyDict_Next(fresh_map, &pos, &name, &member)) {
         PyObject *target = hr_identity_get(b->identity, member);
         if (PyDict_GetItem(live->tp_dict, name) != target
-            && hr_actions_add(&b->actions, HR_ACT_TYPE_SET, (PyObject *)live, name, target) < 0) {
+            && hr_plan_type_set(&b->actions, (PyObject *)live, name, target) < 0) {
             return -1;
         }
     }
@@ -592,7 +590,7 @@ enum_diff(hr_batch *b, hr_unit *u, PyTypeObject *live, PyTypeObject *fresh, PyOb
         PyObject *mapped = table && key ? map_table(b, table) : NULL;
         int status = key == NULL || PySet_Add(handled, key) < 0 ? -1 : 0;
         if (status == 0 && mapped != NULL) {
-            status = hr_actions_add(&b->actions, HR_ACT_TYPE_SET, (PyObject *)live, key, mapped);
+            status = hr_plan_type_set(&b->actions, (PyObject *)live, key, mapped);
         }
         else if (status == 0 && table != NULL) {
             status = -1;
@@ -669,8 +667,7 @@ plan_named_tuple(hr_batch *batch, PyTypeObject *live, PyTypeObject *fresh)
     }
     PyObject *repr = PyDescr_NewMethod(&PyTuple_Type, &tolerant_repr_def);
     PyObject *name = repr ? PyUnicode_FromString("__repr__") : NULL;
-    int status = name ? hr_actions_add(&batch->actions, HR_ACT_TYPE_SET, (PyObject *)live,
-                                       name, repr) : -1;
+    int status = name ? hr_plan_type_set(&batch->actions, (PyObject *)live, name, repr) : -1;
     Py_XDECREF(name);
     Py_XDECREF(repr);
     return status;

@@ -169,7 +169,7 @@ plan_closure(hr_batch *b, PyFunctionObject *func)
         Py_XDECREF(line);
         return status;
     }
-    int status = hr_actions_add(&b->actions, HR_ACT_CODE, (PyObject *)func, closure, code);
+    int status = hr_plan_code(&b->actions, (PyObject *)func, code, closure);
     Py_DECREF(closure);
     return status;
 }

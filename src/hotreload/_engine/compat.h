@@ -52,61 +52,6 @@ hr_compat_xnewref(PyObject *obj)
 #  define HR_CODE_NFREEVARS(code) PyTuple_GET_SIZE((code)->co_freevars)
 #endif
 
-/* Forget the specialisation version of a function after one of its fields
- * was written directly, as CPython's own setters do (func_set_code). */
-static inline int
-hr_function_forget_version(PyFunctionObject *func)
-{
-#if HR_PY313
-    /* _PyFunction_SetVersion is internal; the public setter below is the
-     * supported way to clear the version and its slot in the
-     * interpreter's function-version cache.  It rewrites the defaults with
-     * themselves, so nothing else changes. */
-    return PyFunction_SetDefaults((PyObject *)func,
-                                  func->func_defaults ? func->func_defaults : Py_None);
-#elif HR_PY311
-    func->func_version = 0;
-    return 0;
-#else
-    (void)func;
-    return 0;
-#endif
-}
-
-/* Functions created while a reload runs point at the scratch namespace;
- * since 3.10 they also cache the builtins found through it. */
-static inline void
-hr_function_set_globals(PyFunctionObject *func, PyObject *globals, PyObject *builtins)
-{
-    Py_SETREF(func->func_globals, Py_NewRef(globals));
-#if HR_PY310
-    if (builtins != NULL) {
-        Py_SETREF(func->func_builtins, Py_NewRef(builtins));
-    }
-#else
-    (void)builtins;
-#endif
-}
-
-/* PEP 695 type parameters (3.12+): part of a function's state to save and
- * patch. Borrowed reference or NULL. */
-#if HR_PY312
-#  define HR_FUNC_TYPEPARAMS(func) ((func)->func_typeparams)
-#else
-#  define HR_FUNC_TYPEPARAMS(func) ((PyObject *)NULL)
-#endif
-
-static inline void
-hr_function_set_typeparams(PyFunctionObject *func, PyObject *typeparams)
-{
-#if HR_PY312
-    Py_XSETREF(func->func_typeparams, Py_XNewRef(typeparams));
-#else
-    (void)func;
-    (void)typeparams;
-#endif
-}
-
 /* Adds every item of an iterable to a set (_PySet_Update left the public
  * API in 3.13).  0 or -1 with an exception set. */
 static inline int

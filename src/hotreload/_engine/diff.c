@@ -29,21 +29,24 @@ is_method_wrapper(PyObject *obj)
 }
 
 /* Plans live <- fresh for two functions, and records that fresh stands for
- * live, so references the new code holds to fresh reach live instead. */
+ * live, so references the new code holds to fresh reach live instead.
+ * Refused (TypeError) when either is not a function. */
 static int
 plan_patch(hr_batch *batch, PyObject *live, PyObject *fresh)
 {
     if (live == fresh) {
         return 1;
     }
-    if (batch->owner != NULL && ((PyFunctionObject *)live)->func_globals != batch->owner) {
+    if (batch->owner != NULL && PyFunction_Check(live)
+        && ((PyFunctionObject *)live)->func_globals != batch->owner) {
         /* Another module's function (a name bound to it here): never
          * overwritten with this module's code. */
         return 0;
     }
-    PyObject *globals = batch->take_globals ? ((PyFunctionObject *)fresh)->func_globals : NULL;
-    if (hr_identity_add(batch->identity, fresh, live) < 0
-        || hr_actions_add(&batch->actions, HR_ACT_PATCH, live, globals, fresh) < 0) {
+    PyObject *globals = batch->take_globals && PyFunction_Check(fresh)
+        ? ((PyFunctionObject *)fresh)->func_globals : NULL;
+    if (hr_plan_function_patch(&batch->actions, live, fresh, globals) < 0
+        || hr_identity_add(batch->identity, fresh, live) < 0) {
         return -1;
     }
     return 1;
@@ -181,7 +184,7 @@ set_name(hr_batch *batch, hr_unit *u, PyObject *name, PyObject *value)
     if (PySet_Add(u->rebound, name) < 0) {
         return -1;
     }
-    return hr_actions_add(&batch->actions, HR_ACT_DICT_SET, u->live, name, value);
+    return hr_plan_dict_set(&batch->actions, u->live, name, value);
 }
 
 /* 1 when `fresh` is a closure that a factory of this module made for a
@@ -278,7 +281,7 @@ defined_here(hr_unit *u, PyObject *value)
 static int
 remove_name(hr_batch *batch, hr_unit *u, PyObject *name)
 {
-    if (hr_actions_add(&batch->actions, HR_ACT_DICT_SET, u->live, name, NULL) < 0
+    if (hr_plan_dict_set(&batch->actions, u->live, name, NULL) < 0
         || PySet_Add(u->rebound, name) < 0) {
         return -1;
     }

@@ -224,7 +224,7 @@ hr_collect_made(hr_batch *batch, PyObject *young)
         if (PyFunction_Check(obj)) {
             hr_unit *u = unit_of_scratch(batch, PyFunction_GET_GLOBALS(obj));
             if (u != NULL
-                && hr_actions_add(&batch->actions, HR_ACT_ADOPT, obj, NULL, u->live) < 0) {
+                && hr_plan_adopt(&batch->actions, obj, u->live) < 0) {
                 return -1;
             }
             continue;

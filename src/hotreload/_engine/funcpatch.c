@@ -76,6 +76,182 @@ merged_dict(PyFunctionObject *target, PyFunctionObject *source, PyObject *identi
     return merged;
 }
 
+/* New reference: the builtins dict a function with these globals sees, or
+ * NULL with no exception when they name none. */
+static PyObject *
+builtins_of(PyObject *globals)
+{
+    PyObject *builtins = PyDict_GetItemString(globals, "__builtins__");
+    if (builtins != NULL && PyModule_Check(builtins)) {
+        builtins = PyModule_GetDict(builtins);
+    }
+    if (builtins == NULL || !PyDict_Check(builtins)) {
+        return NULL;
+    }
+    return Py_NewRef(builtins);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The one place that writes the fields of a function                       */
+/* ------------------------------------------------------------------------ */
+
+/* Forgets the specialisation version of a function after one of its fields
+ * was written, as CPython's own setters do (func_set_code): calls
+ * specialised on the old code must deoptimise. */
+static void
+forget_version(PyFunctionObject *func)
+{
+#if HR_PY313
+    /* _PyFunction_SetVersion is internal; the public setter below is the
+     * supported way to clear the version and its slot in the interpreter's
+     * function-version cache.  It rewrites the defaults with themselves,
+     * which cannot fail. */
+    (void)PyFunction_SetDefaults((PyObject *)func,
+                                 func->func_defaults ? func->func_defaults : Py_None);
+#elif HR_PY311
+    func->func_version = 0;
+#else
+    (void)func;
+#endif
+}
+
+/* Globals have no setter (func_globals is read-only from Python); since
+ * 3.10 a function also caches the builtins found through them. */
+static void
+write_globals(PyFunctionObject *func, PyObject *globals, PyObject *builtins)
+{
+    Py_SETREF(func->func_globals, Py_NewRef(globals));
+#if HR_PY310
+    if (builtins != NULL) {
+        Py_SETREF(func->func_builtins, Py_NewRef(builtins));
+    }
+#else
+    (void)builtins;
+#endif
+}
+
+int
+hr_function_fields_read(PyFunctionObject *func, hr_function_fields *out)
+{
+    memset(out, 0, sizeof(*out));
+    /* The getter turns 3.10's lazy tuple of annotations into the dict the
+     * setter takes, as reading f.__annotations__ does. */
+    PyObject *annotations = PyFunction_GetAnnotations((PyObject *)func);
+    if (annotations == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    out->code = Py_NewRef(func->func_code);
+    out->closure = Py_XNewRef(func->func_closure);
+    out->defaults = Py_XNewRef(func->func_defaults);
+    out->kwdefaults = Py_XNewRef(func->func_kwdefaults);
+    out->annotations = Py_XNewRef(annotations);
+    out->doc = Py_XNewRef(func->func_doc);
+    out->dict = Py_XNewRef(func->func_dict);
+    out->name = Py_NewRef(func->func_name);
+    out->qualname = Py_NewRef(func->func_qualname);
+    out->globals = Py_NewRef(func->func_globals);
+#if HR_PY310
+    out->builtins = Py_XNewRef(func->func_builtins);
+#endif
+#if HR_PY312
+    out->typeparams = Py_XNewRef(func->func_typeparams);
+#endif
+    return 0;
+}
+
+void
+hr_function_fields_clear(hr_function_fields *fields)
+{
+    Py_CLEAR(fields->code);
+    Py_CLEAR(fields->closure);
+    Py_CLEAR(fields->defaults);
+    Py_CLEAR(fields->kwdefaults);
+    Py_CLEAR(fields->annotations);
+    Py_CLEAR(fields->doc);
+    Py_CLEAR(fields->dict);
+    Py_CLEAR(fields->name);
+    Py_CLEAR(fields->qualname);
+    Py_CLEAR(fields->typeparams);
+    Py_CLEAR(fields->globals);
+    Py_CLEAR(fields->builtins);
+}
+
+static PyObject *
+or_none(PyObject *obj)
+{
+    return obj != NULL ? obj : Py_None;
+}
+
+/* The fields CPython has setters for, through them: they validate, notify
+ * function watchers (3.12+: PyFunction_EVENT_MODIFY_DEFAULTS, _KWDEFAULTS,
+ * _CODE) and clear the function version.  The closure goes first: the
+ * __code__ setter checks the new code against it.  The code goes through
+ * the __code__ setter itself (CPython has no C setter for it), which also
+ * raises the "object.__setattr__" audit event: an audit hook may veto the
+ * change, and the journal then undoes the commit. */
+static int
+write_with_setters(PyFunctionObject *func, const hr_function_fields *fields)
+{
+    PyObject *op = (PyObject *)func;
+    if (PyFunction_SetClosure(op, or_none(fields->closure)) < 0
+        || PyFunction_SetDefaults(op, or_none(fields->defaults)) < 0
+        || PyFunction_SetKwDefaults(op, or_none(fields->kwdefaults)) < 0
+        || PyFunction_SetAnnotations(op, or_none(fields->annotations)) < 0) {
+        return -1;
+    }
+    if (func->func_code != fields->code
+        && PyObject_SetAttrString(op, "__code__", fields->code) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* The fields without a setter that notifies anyone, written as CPython's
+ * own member setters do (a plain replacement); none of these can fail. */
+static void
+write_plain(PyFunctionObject *func, const hr_function_fields *fields)
+{
+    Py_XSETREF(func->func_doc, Py_XNewRef(fields->doc));
+    Py_XSETREF(func->func_dict, Py_XNewRef(fields->dict));
+    Py_SETREF(func->func_name, Py_NewRef(fields->name));
+    Py_SETREF(func->func_qualname, Py_NewRef(fields->qualname));
+#if HR_PY312
+    Py_XSETREF(func->func_typeparams, Py_XNewRef(fields->typeparams));
+#endif
+    if (func->func_globals != fields->globals) {
+        write_globals(func, fields->globals, fields->builtins);
+    }
+}
+
+int
+hr_function_fields_write(PyFunctionObject *func, const hr_function_fields *fields)
+{
+    assert(PyFunction_Check(func) && fields->code != NULL && PyCode_Check(fields->code));
+    if (write_with_setters(func, fields) < 0) {
+        return -1;
+    }
+    write_plain(func, fields);
+    forget_version(func);
+    return 0;
+}
+
+void
+hr_function_fields_restore(PyFunctionObject *func, const hr_function_fields *fields)
+{
+    assert(PyFunction_Check(func));
+    if (write_with_setters(func, fields) < 0) {
+        /* The function held exactly these values a moment ago, so only an
+         * audit hook refusing the __code__ write gets here: the old state
+         * goes back regardless, directly, and the refusal is reported
+         * rather than lost. */
+        PyErr_WriteUnraisable((PyObject *)func);
+        Py_XSETREF(func->func_closure, Py_XNewRef(fields->closure));
+        Py_SETREF(func->func_code, Py_NewRef(fields->code));
+    }
+    write_plain(func, fields);
+    forget_version(func);
+}
+
 int
 hr_function_patch(hr_journal *journal, PyFunctionObject *target,
                   PyFunctionObject *source, PyObject *globals, PyObject *identity)
@@ -91,44 +267,39 @@ hr_function_patch(hr_journal *journal, PyFunctionObject *target,
                      source->func_qualname, nclosure, HR_CODE_NFREEVARS(code));
         return -1;
     }
-    /* Everything that can fail comes before the first write. */
-    if (redirect_cells(source->func_closure, identity) < 0) {
+    /* Everything that can fail, but the setters, comes before the first
+     * write; a setter that refuses is undone by the journal. */
+    hr_function_fields next;
+    if (redirect_cells(source->func_closure, identity) < 0
+        || hr_function_fields_read(source, &next) < 0) {
         return -1;
     }
+    int status = -1;
     PyObject *dict = merged_dict(target, source, identity);
     if (dict == NULL && PyErr_Occurred()) {
-        return -1;
+        goto done;
     }
-    if (hr_journal_save_function(journal, target) < 0) {
-        Py_XDECREF(dict);
-        return -1;
+    Py_XSETREF(next.dict, dict != NULL ? dict : Py_XNewRef(target->func_dict));
+    if (globals == NULL || target->func_globals == globals) {
+        /* A reload: the live function keeps reading its own module. */
+        Py_SETREF(next.globals, Py_NewRef(target->func_globals));
+#if HR_PY310
+        Py_XSETREF(next.builtins, Py_XNewRef(target->func_builtins));
+#endif
     }
-
-    /* From here on, nothing can fail and no Python code runs. */
-    hr_function_forget_version(target);
-    Py_XSETREF(target->func_closure, Py_XNewRef(source->func_closure));
-    Py_XSETREF(target->func_code, Py_NewRef(source->func_code));
-    Py_XSETREF(target->func_defaults, Py_XNewRef(source->func_defaults));
-    Py_XSETREF(target->func_kwdefaults, Py_XNewRef(source->func_kwdefaults));
-    /* Since 3.10 annotations may still be in their lazy tuple form; the
-     * getter turns either form into a dict, so it is copied as is. */
-    Py_XSETREF(target->func_annotations, Py_XNewRef(source->func_annotations));
-    Py_XSETREF(target->func_doc, Py_XNewRef(source->func_doc));
-    Py_XSETREF(target->func_name, Py_NewRef(source->func_name));
-    Py_XSETREF(target->func_qualname, Py_NewRef(source->func_qualname));
-    hr_function_set_typeparams(target, HR_FUNC_TYPEPARAMS(source));
-    if (dict != NULL) {
-        Py_XSETREF(target->func_dict, dict);
-    }
-    if (globals != NULL && target->func_globals != globals) {
+    else {
         /* patch(): the new code reads the names of the module it was
          * written in, as a hotfix script's function does. */
-        (void)hr_function_adopt(target, globals, NULL);
+        Py_SETREF(next.globals, Py_NewRef(globals));
+        Py_XSETREF(next.builtins, builtins_of(globals));
     }
-    /* Cleared before and after the writes: 3.13 caches (version -> code)
-     * and the slot must not keep the old pairing. */
-    hr_function_forget_version(target);
-    return 0;
+    if (hr_journal_save_function(journal, target) < 0) {
+        goto done;
+    }
+    status = hr_function_fields_write(target, &next);
+done:
+    hr_function_fields_clear(&next);
+    return status;
 }
 
 int
@@ -139,28 +310,16 @@ hr_function_set_code(hr_journal *journal, PyFunctionObject *func, PyObject *code
         PyErr_SetString(PyExc_ValueError, "closure does not match the code's free variables");
         return -1;
     }
-    if (hr_journal_save_function(journal, func) < 0) {
+    hr_function_fields next;
+    if (hr_function_fields_read(func, &next) < 0) {
         return -1;
     }
-    hr_function_forget_version(func);
-    Py_XSETREF(func->func_closure, PyTuple_GET_SIZE(closure) ? Py_NewRef(closure) : NULL);
-    Py_XSETREF(func->func_code, Py_NewRef(code));
-    hr_function_forget_version(func);
-    return 0;
-}
-
-/* New reference: the builtins dict a function with these globals sees. */
-static PyObject *
-builtins_of(PyObject *globals)
-{
-    PyObject *builtins = PyDict_GetItemString(globals, "__builtins__");
-    if (builtins != NULL && PyModule_Check(builtins)) {
-        builtins = PyModule_GetDict(builtins);
-    }
-    if (builtins == NULL || !PyDict_Check(builtins)) {
-        return NULL;
-    }
-    return Py_NewRef(builtins);
+    Py_SETREF(next.code, Py_NewRef(code));
+    Py_XSETREF(next.closure, PyTuple_GET_SIZE(closure) ? Py_NewRef(closure) : NULL);
+    int status = hr_journal_save_function(journal, func) < 0 ? -1
+                 : hr_function_fields_write(func, &next);
+    hr_function_fields_clear(&next);
+    return status;
 }
 
 int
@@ -171,8 +330,8 @@ hr_function_adopt(PyFunctionObject *func, PyObject *globals, PyObject *identity)
     }
     if (func->func_globals != globals) {
         PyObject *builtins = builtins_of(globals);
-        hr_function_forget_version(func);
-        hr_function_set_globals(func, globals, builtins);
+        write_globals(func, globals, builtins);
+        forget_version(func);
         Py_XDECREF(builtins);
     }
     return 0;

@@ -196,6 +196,27 @@ void hr_journal_rollback(hr_journal *journal);
 /* funcpatch.c: functions                                                    */
 /* ------------------------------------------------------------------------ */
 
+/* The fields of a function that a patch writes (strong references or
+ * NULL): one table read by the journal before a write, written by a patch
+ * and written back by a rollback.  Every write to a PyFunctionObject field
+ * is in funcpatch.c. */
+typedef struct {
+    PyObject *code, *closure, *defaults, *kwdefaults, *annotations;
+    PyObject *doc, *dict, *name, *qualname, *typeparams, *globals, *builtins;
+} hr_function_fields;
+
+/* Fills `out` with new references to the fields of `func`. */
+int hr_function_fields_read(PyFunctionObject *func, hr_function_fields *out);
+void hr_function_fields_clear(hr_function_fields *fields);
+/* Writes `fields` into `func` through CPython's setters where it has them
+ * (watchers notified, version cleared, the __code__ write audited); -1 when
+ * one refuses, with `func` partly written: callers save it in the journal
+ * first. */
+int hr_function_fields_write(PyFunctionObject *func, const hr_function_fields *fields);
+/* For the rollback: writes back fields `func` held a moment ago; cannot fail
+ * (an audit hook's refusal is reported as unraisable and overridden). */
+void hr_function_fields_restore(PyFunctionObject *func, const hr_function_fields *fields);
+
 /* Pours `source` into the live function `target`: code, closure, defaults,
  * keyword defaults, annotations, docstring, names, type parameters, and the
  * attributes of its __dict__ (attributes only the live one has are kept).
@@ -277,13 +298,25 @@ typedef struct {
     Py_ssize_t capacity;
 } hr_actions;
 
-/* Adds an action; the references are not stolen. */
-int hr_actions_add(hr_actions *actions, hr_action_kind kind, PyObject *target,
-                   PyObject *key, PyObject *value);
+/* The typed constructors of planned writes, one per kind: each checks that
+ * its operands are of the kinds the commit will treat them as (a function
+ * patch takes two functions, a class write a class), and appends the action
+ * (references not stolen).  -1 with TypeError set, nothing planned, when
+ * they are not: the reload is refused instead of crashing at the commit. */
+int hr_plan_dict_set(hr_actions *actions, PyObject *dict, PyObject *key, PyObject *value);
+int hr_plan_type_set(hr_actions *actions, PyObject *type, PyObject *name, PyObject *value);
+int hr_plan_function_patch(hr_actions *actions, PyObject *live, PyObject *fresh,
+                           PyObject *globals);
+int hr_plan_adopt(hr_actions *actions, PyObject *func, PyObject *globals);
+int hr_plan_code(hr_actions *actions, PyObject *func, PyObject *code, PyObject *closure);
+int hr_plan_bases(hr_actions *actions, PyObject *type, PyObject *bases);
 void hr_actions_clear(hr_actions *actions);
-/* Applies every action through the journal.  No Python code runs.  On
- * failure the journal has already undone what was applied. */
-int hr_actions_commit(hr_actions *actions, hr_journal *journal, PyObject *identity);
+/* Applies every action through the journal.  No Python code runs but
+ * audit hooks (the __code__ setter's "object.__setattr__" event).  On
+ * failure the journal has already undone what was applied, and *failed
+ * (borrowed) is the action CPython refused. */
+int hr_actions_commit(hr_actions *actions, hr_journal *journal, PyObject *identity,
+                      const hr_action **failed);
 
 /* ------------------------------------------------------------------------ */
 /* One reload: a batch of units, one unit per module                        */

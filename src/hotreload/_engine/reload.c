@@ -488,8 +488,11 @@ prepare(hr_batch *b)
         if (hr_plan(b, u) < 0) {
             return explain_plan_error(b, u);
         }
-        if (hr_execute(b, u) < 0 || hr_diff(b, u) < 0) {
+        if (hr_execute(b, u) < 0) {
             return -1;
+        }
+        if (hr_diff(b, u) < 0) {
+            return hr_raise(b->state, u->name, NULL, "cannot plan its changes");
         }
         u->done = 1;
     }
@@ -531,6 +534,98 @@ save_records(hr_batch *b)
         }
     }
     return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The commit, the same for reload(), patch() and hotfix scripts            */
+/* ------------------------------------------------------------------------ */
+
+/* New reference: a class's qualified name, read without running code. */
+static PyObject *
+type_qualname(PyTypeObject *type)
+{
+    if (type->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        return Py_NewRef(((PyHeapTypeObject *)type)->ht_qualname);
+    }
+    return PyUnicode_FromString(type->tp_name);
+}
+
+/* Borrowed: the module name a class's dict gives, or NULL. */
+static PyObject *
+type_module(PyTypeObject *type)
+{
+    PyObject *module = PyDict_GetItemString(type->tp_dict, "__module__");
+    return module != NULL && PyUnicode_Check(module) ? module : NULL;
+}
+
+/* Names the module and the object of a write CPython refused:
+ * *module borrowed or NULL, *object a new reference or NULL. */
+static void
+describe_action(hr_batch *b, const hr_action *action, PyObject **module, PyObject **object)
+{
+    *module = NULL;
+    *object = NULL;
+    switch (action->kind) {
+    case HR_ACT_DICT_SET:
+        for (Py_ssize_t i = 0; i < b->count; i++) {
+            if (b->units[i].live == action->target) {
+                *module = b->units[i].name;
+            }
+        }
+        *object = Py_NewRef(action->key);
+        break;
+    case HR_ACT_TYPE_SET: {
+        PyTypeObject *type = (PyTypeObject *)action->target;
+        PyObject *qualname = type_qualname(type);
+        *module = type_module(type);
+        *object = qualname ? PyUnicode_FromFormat("%U.%U", qualname, action->key) : NULL;
+        Py_XDECREF(qualname);
+        break;
+    }
+    case HR_ACT_BASES:
+        *module = type_module((PyTypeObject *)action->target);
+        *object = type_qualname((PyTypeObject *)action->target);
+        break;
+    case HR_ACT_PATCH:
+    case HR_ACT_ADOPT:
+    case HR_ACT_CODE: {
+        PyFunctionObject *func = (PyFunctionObject *)action->target;
+        *module = func->func_module != NULL && PyUnicode_Check(func->func_module)
+            ? func->func_module : NULL;
+        *object = Py_NewRef(func->func_qualname);
+        break;
+    }
+    }
+}
+
+/* Applies the batch's planned writes through `journal`.  When CPython
+ * refuses one (type.__bases__ checks the new bases' layout and MRO; an
+ * audit hook may veto a __code__ write), the journal has undone the others
+ * and ReloadError names the module and the object, whichever entry point
+ * asked: reload(), patch(), a hotfix script or the C API. */
+static int
+commit(hr_batch *b, hr_journal *journal)
+{
+    const hr_action *failed;
+    if (hr_actions_commit(&b->actions, journal, b->identity, &failed) == 0) {
+        return 0;
+    }
+    PyObject *module = NULL, *object = NULL;
+    if (failed != NULL) {
+        /* Naming it allocates: the refusal is set aside meanwhile, so that
+         * it stays the cause whatever happens. */
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        describe_action(b, failed, &module, &object);
+        if (object == NULL) {
+            PyErr_Clear();  /* only the name is lost: the refusal is reported below */
+        }
+        PyErr_Restore(type, value, tb);
+    }
+    hr_raise(b->state, module, object, "the interpreter refused this change; nothing was "
+             "changed");
+    Py_XDECREF(object);
+    return -1;
 }
 
 /* Runs a resolved, ordered batch.  New reference: the report dict. */
@@ -579,12 +674,9 @@ transact(hr_batch *b, double started)
         || (journal = hr_journal_new()) == NULL) {
         goto done;
     }
-    /* The commit: no Python code runs from here to the end of it. */
-    if (hr_actions_commit(&b->actions, journal, b->identity) < 0) {
-        /* CPython refused a write (type.__bases__ checks the new bases'
-         * layout and MRO); the journal has undone the others. */
-        hr_raise(b->state, b->count == 1 ? b->units[0].name : NULL, NULL,
-                 "a change was refused by the interpreter; nothing was changed");
+    /* The commit: no Python code runs from here to the end of it, but audit
+     * hooks. */
+    if (commit(b, journal) < 0) {
         goto done;
     }
     if (save_records(b) < 0) {
@@ -606,6 +698,13 @@ transact(hr_batch *b, double started)
     }
     report = make_report(b, now() - started);
 done:
+    if (report == NULL) {
+        /* Whatever failed, the caller learns it as ReloadError (the
+         * failure chained as its cause); one explained already, and
+         * KeyboardInterrupt and the like, pass as they are. */
+        hr_raise(b->state, b->count == 1 ? b->units[0].name : NULL, NULL,
+                 "the reload failed; nothing was changed");
+    }
     hr_gc_resume(gc_was);
     Py_XDECREF(young);
     Py_XDECREF(saved_records);
@@ -791,12 +890,14 @@ plan_patch_call(hr_batch *b, PyObject *old, PyObject *fresh)
     if (PyFunction_Check(old) && PyFunction_Check(fresh)) {
         PyObject *name = ((PyFunctionObject *)old)->func_name;
         if (hr_function_diff(b, old, fresh, name, 0) < 0) {
+            hr_raise(b->state, u.name, qualname, "cannot plan the patch");
             goto done;
         }
     }
     else if (PyType_Check(old) && PyType_Check(fresh)) {
         if (hr_class_diff(b, &u, (PyTypeObject *)old, (PyTypeObject *)fresh, NULL, NULL,
                           qualname) < 0) {
+            hr_raise(b->state, u.name, qualname, "cannot plan the patch");
             goto done;
         }
     }
@@ -812,15 +913,26 @@ done:
     return status;
 }
 
-/* Applies a batch of patches.  New reference: the report dict. */
+/* Applies a batch of patches (patch(), a hotfix script) through the same
+ * commit as a reload, abstract sets of patched classes recomputed as after
+ * a reload.  New reference: the report dict. */
 static PyObject *
 batch_commit(hr_batch *b, double started)
 {
     hr_journal *journal = hr_journal_new();
     PyObject *report = NULL;
-    if (journal != NULL && hr_actions_commit(&b->actions, journal, b->identity) == 0) {
-        report = make_report(b, now() - started);
+    if (journal == NULL || commit(b, journal) < 0) {
+        goto done;
     }
+    if (hr_abc_refresh(b, journal) < 0) {
+        hr_journal_rollback(journal);
+        hr_raise(b->state, NULL, NULL, "the patched classes' abstract methods cannot be "
+                 "recomputed; nothing was changed");
+        goto done;
+    }
+    report = make_report(b, now() - started);
+done:
+    /* Freed last: releases the replaced objects, whose finalizers may run. */
     hr_journal_free(journal);
     return report;
 }

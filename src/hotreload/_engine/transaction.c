@@ -15,18 +15,12 @@ typedef enum {
     UNDO_BASES,
 } undo_kind;
 
-/* The fields of a function that a patch may change. */
-typedef struct {
-    PyObject *code, *closure, *defaults, *kwdefaults, *annotations;
-    PyObject *doc, *dict, *name, *qualname, *typeparams, *globals;
-} function_state;
-
 typedef struct {
     undo_kind kind;
     PyObject *target;   /* the dict, type or function written (strong) */
     PyObject *key;      /* DICT_ITEM, TYPE_ATTR: the key or name (strong) */
     PyObject *old;      /* DICT_ITEM, TYPE_ATTR: the previous value, NULL if absent */
-    function_state func;
+    hr_function_fields func;  /* FUNCTION: its fields before the write */
 } undo;
 
 struct hr_journal {
@@ -45,22 +39,6 @@ hr_journal_new(void)
     return journal;
 }
 
-static void
-function_state_clear(function_state *state)
-{
-    Py_CLEAR(state->code);
-    Py_CLEAR(state->closure);
-    Py_CLEAR(state->defaults);
-    Py_CLEAR(state->kwdefaults);
-    Py_CLEAR(state->annotations);
-    Py_CLEAR(state->doc);
-    Py_CLEAR(state->dict);
-    Py_CLEAR(state->name);
-    Py_CLEAR(state->qualname);
-    Py_CLEAR(state->typeparams);
-    Py_CLEAR(state->globals);
-}
-
 void
 hr_journal_free(hr_journal *journal)
 {
@@ -72,7 +50,7 @@ hr_journal_free(hr_journal *journal)
         Py_CLEAR(entry->target);
         Py_CLEAR(entry->key);
         Py_CLEAR(entry->old);
-        function_state_clear(&entry->func);
+        hr_function_fields_clear(&entry->func);
     }
     PyMem_Free(journal->entries);
     PyMem_Free(journal);
@@ -106,7 +84,7 @@ journal_pop(hr_journal *journal)
     Py_CLEAR(entry->target);
     Py_CLEAR(entry->key);
     Py_CLEAR(entry->old);
-    function_state_clear(&entry->func);
+    hr_function_fields_clear(&entry->func);
 }
 
 static int
@@ -216,41 +194,11 @@ hr_journal_save_function(hr_journal *journal, PyFunctionObject *func)
     }
     entry->kind = UNDO_FUNCTION;
     entry->target = Py_NewRef(func);
-    function_state *state = &entry->func;
-    state->code = Py_NewRef(func->func_code);
-    state->closure = Py_XNewRef(func->func_closure);
-    state->defaults = Py_XNewRef(func->func_defaults);
-    state->kwdefaults = Py_XNewRef(func->func_kwdefaults);
-    state->annotations = Py_XNewRef(func->func_annotations);
-    state->doc = Py_XNewRef(func->func_doc);
-    state->dict = Py_XNewRef(func->func_dict);
-    state->name = Py_NewRef(func->func_name);
-    state->qualname = Py_NewRef(func->func_qualname);
-    state->typeparams = Py_XNewRef(HR_FUNC_TYPEPARAMS(func));
-    state->globals = Py_NewRef(func->func_globals);
-    return 0;
-}
-
-/* Puts a saved function state back.  Only writes that cannot fail: the
- * function had exactly this state before. */
-static void
-function_restore(PyFunctionObject *func, function_state *state)
-{
-    hr_function_forget_version(func);
-    Py_XSETREF(func->func_closure, Py_XNewRef(state->closure));
-    Py_XSETREF(func->func_code, Py_NewRef(state->code));
-    Py_XSETREF(func->func_defaults, Py_XNewRef(state->defaults));
-    Py_XSETREF(func->func_kwdefaults, Py_XNewRef(state->kwdefaults));
-    Py_XSETREF(func->func_annotations, Py_XNewRef(state->annotations));
-    Py_XSETREF(func->func_doc, Py_XNewRef(state->doc));
-    Py_XSETREF(func->func_dict, Py_XNewRef(state->dict));
-    Py_XSETREF(func->func_name, Py_NewRef(state->name));
-    Py_XSETREF(func->func_qualname, Py_NewRef(state->qualname));
-    hr_function_set_typeparams(func, state->typeparams);
-    if (func->func_globals != state->globals) {
-        (void)hr_function_adopt(func, state->globals, NULL);
+    if (hr_function_fields_read(func, &entry->func) < 0) {
+        journal_pop(journal);
+        return -1;
     }
-    hr_function_forget_version(func);
+    return 0;
 }
 
 void
@@ -269,7 +217,7 @@ hr_journal_rollback(hr_journal *journal)
             status = type_write((PyTypeObject *)entry->target, entry->key, entry->old);
             break;
         case UNDO_FUNCTION:
-            function_restore((PyFunctionObject *)entry->target, &entry->func);
+            hr_function_fields_restore((PyFunctionObject *)entry->target, &entry->func);
             break;
         case UNDO_BASES:
             status = bases_write((PyTypeObject *)entry->target, entry->old);
@@ -288,9 +236,11 @@ hr_journal_rollback(hr_journal *journal)
 /* Planned writes                                                            */
 /* ------------------------------------------------------------------------ */
 
-int
-hr_actions_add(hr_actions *actions, hr_action_kind kind, PyObject *target,
-               PyObject *key, PyObject *value)
+/* Appends an action; the references are not stolen.  Only the typed
+ * constructors below call it, once they have checked the operands. */
+static int
+actions_add(hr_actions *actions, hr_action_kind kind, PyObject *target, PyObject *key,
+            PyObject *value)
 {
     if (actions->count == actions->capacity) {
         Py_ssize_t capacity = actions->capacity ? actions->capacity * 2 : 64;
@@ -310,6 +260,92 @@ hr_actions_add(hr_actions *actions, hr_action_kind kind, PyObject *target,
     return 0;
 }
 
+/* -1 with TypeError set: the planner asked for a write whose operands are
+ * not of the kind the commit would treat them as.  Refusing here, before
+ * anything is written, is what keeps a wrong guess from becoming a crash. */
+static int
+wrong_kind(const char *action, PyObject *target, const char *wanted, PyObject *got)
+{
+    PyErr_Format(PyExc_TypeError, "cannot plan %s of %R: %s, not a %s object", action,
+                 target, wanted, Py_TYPE(got)->tp_name);
+    return -1;
+}
+
+int
+hr_plan_dict_set(hr_actions *actions, PyObject *dict, PyObject *key, PyObject *value)
+{
+    if (!PyDict_Check(dict)) {
+        return wrong_kind("a namespace write", key, "the namespace must be a dict", dict);
+    }
+    return actions_add(actions, HR_ACT_DICT_SET, dict, key, value);
+}
+
+int
+hr_plan_type_set(hr_actions *actions, PyObject *type, PyObject *name, PyObject *value)
+{
+    if (!PyType_Check(type)) {
+        return wrong_kind("a class member write", name, "the target must be a class", type);
+    }
+    if (!PyUnicode_Check(name)) {
+        return wrong_kind("a class member write", type, "the member name must be a str", name);
+    }
+    return actions_add(actions, HR_ACT_TYPE_SET, type, name, value);
+}
+
+int
+hr_plan_function_patch(hr_actions *actions, PyObject *live, PyObject *fresh, PyObject *globals)
+{
+    if (!PyFunction_Check(live)) {
+        return wrong_kind("a function patch", live, "the live object must be a function", live);
+    }
+    if (!PyFunction_Check(fresh)) {
+        return wrong_kind("a function patch", live, "the new object must be a function", fresh);
+    }
+    if (globals != NULL && !PyDict_Check(globals)) {
+        return wrong_kind("a function patch", live, "its globals must be a dict", globals);
+    }
+    return actions_add(actions, HR_ACT_PATCH, live, globals, fresh);
+}
+
+int
+hr_plan_adopt(hr_actions *actions, PyObject *func, PyObject *globals)
+{
+    if (!PyFunction_Check(func)) {
+        return wrong_kind("the adoption", func, "it must be a function", func);
+    }
+    if (!PyDict_Check(globals)) {
+        return wrong_kind("the adoption", func, "its globals must be a dict", globals);
+    }
+    return actions_add(actions, HR_ACT_ADOPT, func, NULL, globals);
+}
+
+int
+hr_plan_code(hr_actions *actions, PyObject *func, PyObject *code, PyObject *closure)
+{
+    if (!PyFunction_Check(func)) {
+        return wrong_kind("new code", func, "the live closure must be a function", func);
+    }
+    if (!PyCode_Check(code)) {
+        return wrong_kind("new code", func, "its code must be a code object", code);
+    }
+    if (!PyTuple_Check(closure)) {
+        return wrong_kind("new code", func, "its closure must be a tuple", closure);
+    }
+    return actions_add(actions, HR_ACT_CODE, func, closure, code);
+}
+
+int
+hr_plan_bases(hr_actions *actions, PyObject *type, PyObject *bases)
+{
+    if (!PyType_Check(type)) {
+        return wrong_kind("new bases", type, "the target must be a class", type);
+    }
+    if (!PyTuple_Check(bases)) {
+        return wrong_kind("new bases", type, "the bases must be a tuple", bases);
+    }
+    return actions_add(actions, HR_ACT_BASES, type, NULL, bases);
+}
+
 void
 hr_actions_clear(hr_actions *actions)
 {
@@ -323,23 +359,30 @@ hr_actions_clear(hr_actions *actions)
     actions->count = actions->capacity = 0;
 }
 
+/* The operands were checked when the action was planned (hr_plan_*). */
 static int
 apply(hr_action *action, hr_journal *journal, PyObject *identity)
 {
     switch (action->kind) {
     case HR_ACT_DICT_SET:
+        assert(PyDict_Check(action->target));
         return hr_journal_dict_set(journal, action->target, action->key, action->value);
     case HR_ACT_TYPE_SET:
+        assert(PyType_Check(action->target));
         return hr_journal_type_set(journal, (PyTypeObject *)action->target, action->key,
                                    action->value);
     case HR_ACT_PATCH:
+        assert(PyFunction_Check(action->target) && PyFunction_Check(action->value));
         return hr_function_patch(journal, (PyFunctionObject *)action->target,
                                  (PyFunctionObject *)action->value, action->key, identity);
     case HR_ACT_ADOPT:
+        assert(PyFunction_Check(action->target) && PyDict_Check(action->value));
         return hr_function_adopt((PyFunctionObject *)action->target, action->value, identity);
     case HR_ACT_BASES:
+        assert(PyType_Check(action->target) && PyTuple_Check(action->value));
         return hr_journal_set_bases(journal, (PyTypeObject *)action->target, action->value);
     case HR_ACT_CODE:
+        assert(PyFunction_Check(action->target) && PyCode_Check(action->value));
         return hr_function_set_code(journal, (PyFunctionObject *)action->target, action->value,
                                     action->key);
     }
@@ -347,7 +390,8 @@ apply(hr_action *action, hr_journal *journal, PyObject *identity)
 }
 
 int
-hr_actions_commit(hr_actions *actions, hr_journal *journal, PyObject *identity)
+hr_actions_commit(hr_actions *actions, hr_journal *journal, PyObject *identity,
+                  const hr_action **failed)
 {
     /* Functions made by the reload first, so that whatever gets bound next
      * already sees the live globals; then code into live functions; then
@@ -356,10 +400,12 @@ hr_actions_commit(hr_actions *actions, hr_journal *journal, PyObject *identity)
         HR_ACT_ADOPT, HR_ACT_PATCH, HR_ACT_CODE, HR_ACT_BASES, HR_ACT_TYPE_SET,
         HR_ACT_DICT_SET,
     };
+    *failed = NULL;
     for (size_t pass = 0; pass < sizeof(order) / sizeof(order[0]); pass++) {
         for (Py_ssize_t i = 0; i < actions->count; i++) {
             hr_action *action = &actions->items[i];
             if (action->kind == order[pass] && apply(action, journal, identity) < 0) {
+                *failed = action;
                 hr_journal_rollback(journal);
                 return -1;
             }
