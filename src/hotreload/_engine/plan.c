@@ -412,6 +412,61 @@ can_strip(hr_unit *u, Py_ssize_t i, PyObject *name)
     return 1;
 }
 
+/* The text of a statement that runs when the statement does: a def runs
+ * only its decorators (and its name binding); anything else runs whole. */
+static PyObject *
+run_time_text(const hr_stmt *st)
+{
+    return st->kind == HR_STMT_DEF ? st->norm_decorators : st->norm;
+}
+
+/* A def runs without its decorators only when no other statement that runs
+ * sees its name: one that rebinds it (`f = functools.partial(f, 0)`) or
+ * reads it at run time (`handlers = [f]`) would see the undecorated
+ * function, which a fresh import never makes.  Such a def runs whole, with
+ * its decorators, like a fresh import.  Called once every statement's
+ * `run` is known. */
+static int
+unstrip_seen(hr_unit *u)
+{
+    if (PySet_GET_SIZE(u->stripped) == 0) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < u->new_stmts.count; i++) {
+        const hr_stmt *def = &u->new_stmts.items[i];
+        if (!u->strip[i]) {
+            continue;
+        }
+        PyObject *name = defined_name(u->new_utf8, def);
+        PyObject *only = name ? PySet_New(NULL) : NULL;
+        int seen = only != NULL && PySet_Add(only, name) == 0 ? 0 : -1;
+        for (Py_ssize_t j = 0; seen == 0 && j < u->new_stmts.count; j++) {
+            const hr_stmt *st = &u->new_stmts.items[j];
+            if (j == i || !u->run[j]) {
+                continue;
+            }
+            if ((st->kind == HR_STMT_DEF || st->kind == HR_STMT_CLASS)
+                && st->name_len == def->name_len
+                && memcmp(u->new_utf8 + st->name, u->new_utf8 + def->name, def->name_len) == 0) {
+                seen = 1;  /* defined again */
+            }
+            else {
+                seen = hr_mentions(run_time_text(st), only);
+            }
+        }
+        if (seen > 0) {
+            u->strip[i] = 0;
+            seen = PySet_Discard(u->stripped, name) < 0 ? -1 : 0;
+        }
+        Py_XDECREF(only);
+        Py_XDECREF(name);
+        if (seen < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int
 plan_full(hr_unit *u)
 {
@@ -597,7 +652,7 @@ hr_plan(hr_batch *batch, hr_unit *u)
             }
         }
     }
-    if (find_removed(batch, u) < 0) {
+    if (unstrip_seen(u) < 0 || find_removed(batch, u) < 0) {
         goto error;
     }
     Py_DECREF(rebound);
