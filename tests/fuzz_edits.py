@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import enum
+import functools
 import importlib.util
 import inspect
 import itertools
@@ -64,6 +65,10 @@ class Func:
     generator: bool = False
     super_call: bool = False  # methods: also returns super().<name>(...) or its error
     style: int = 0  # formatting only (comments, line breaks)
+    # Module functions: `name = functools.partial(name)` follows the def, a
+    # statement that rewraps the name the def binds (it once crashed the
+    # engine for a decorated def whose body changed in the same save).
+    rewrapped: bool = False
 
 
 @dataclasses.dataclass
@@ -276,6 +281,8 @@ class Model:
             out += render_factory(factory)
         for func in self.functions:
             out += render_func(func, "")
+            if func.rewrapped:
+                out += [f"{func.name} = functools.partial({func.name})", ""]
         for cls in self.classes:
             out += render_class(cls)
         return "\n".join(out) + "\n"
@@ -538,6 +545,17 @@ def edit_generator(model):
         return edit_add_function(model)
     func.generator = not func.generator
     return f"{func.name} generator={func.generator}", False
+
+
+def edit_rewrap(model):
+    # Only ever added: removing the statement while the def stays leaves the
+    # name bound to the partial (README, "Reliability": known issues).
+    funcs = [f for f in model.functions if not f.rewrapped]
+    if not funcs:
+        return edit_add_function(model)
+    func = model.rng.choice(funcs)
+    func.rewrapped = True
+    return f"{func.name} rewrapped in a partial", False
 
 
 def edit_decorate(model):
@@ -837,6 +855,7 @@ def edit_class_doc(model):
 EDITS = (
     [edit_body] * 8 + [edit_signature] * 3 + [edit_cells] * 3 + [edit_calls] * 2
     + [edit_reads] * 2 + [edit_doc, edit_generator] + [edit_decorate] * 2 + [edit_decorator] * 2
+    + [edit_rewrap]
     + [edit_factory] * 2 + [edit_const] * 3 + [edit_reformat] * 2 + [edit_move]
     + [edit_kind] + [edit_add_function] * 2 + [edit_remove_function, edit_rename_function]
     + [edit_add_class, edit_remove_class, edit_rename_class] + [edit_method] * 3
@@ -925,6 +944,8 @@ def outcome(call):
 def kind_of(value):
     if isinstance(value, types.FunctionType):
         return "function"
+    if isinstance(value, functools.partial):
+        return "partial"
     if isinstance(value, type):
         return "class"
     if isinstance(value, types.ModuleType):
@@ -1042,6 +1063,14 @@ def compare(live_module, fresh, old_instances):
             a, b = describe_function(live), describe_function(new)
             if a != b:
                 problems.append(f"{name}: live {a} != fresh {b}")
+            args = probe_args(new)
+            a, b = outcome(lambda: live(*args)), outcome(lambda: new(*args))
+            if a != b:
+                problems.append(f"{name}{args}: live {a!r} != fresh {b!r}")
+        elif kind_of(live) == "partial":
+            a, b = describe_function(live.func), describe_function(new.func)
+            if a != b or live.args != new.args or live.keywords != new.keywords:
+                problems.append(f"{name}: live partial of {a} != fresh partial of {b}")
             args = probe_args(new)
             a, b = outcome(lambda: live(*args)), outcome(lambda: new(*args))
             if a != b:

@@ -269,3 +269,24 @@ def test_function_watchers_see_the_code_change(workspace):
     assert _testcapi.PYFUNC_EVENT_MODIFY_CODE in seen
     assert _testcapi.PYFUNC_EVENT_MODIFY_DEFAULTS in seen
     assert live() == -2
+
+
+def test_statement_rewrapping_a_changed_def_runs_again(workspace):
+    # `f = functools.partial(f, 10)` did not change, but it wraps the def
+    # above it, which did: as at a fresh import, the name ends up wrapping
+    # the new definition, not bound to the bare function.
+    source = """
+    import functools
+
+    def f(base, x):
+        return base + x
+
+    f = functools.partial(f, 10)
+    """
+    m = workspace.load("m", source)
+    inner = m.f.func
+    workspace.edit("m", source.replace("base + x", "base * x"))
+    hotreload.reload(m)
+    assert m.f.__class__.__name__ == "partial"
+    assert m.f(3) == 30
+    assert inner(10, 3) == 30  # the live function, held from before, too

@@ -532,7 +532,7 @@ int
 hr_plan(hr_batch *batch, hr_unit *u)
 {
     Py_ssize_t n = u->new_stmts.count;
-    PyObject *rebound = NULL, *changed_defs = NULL;
+    PyObject *rebound = NULL, *changed_defs = NULL, *redefined = NULL;
     if (u->full) {
         return plan_full(u);
     }
@@ -550,7 +550,8 @@ hr_plan(hr_batch *batch, hr_unit *u)
     Py_SETREF(u->update, update);
     rebound = PySet_New(NULL);
     changed_defs = PySet_New(NULL);
-    if (rebound == NULL || changed_defs == NULL) {
+    redefined = PySet_New(NULL);  /* names of the defs and classes that run again */
+    if (rebound == NULL || changed_defs == NULL || redefined == NULL) {
         goto error;
     }
     /* Names of changed defs and classes: a decorator among them means the
@@ -604,7 +605,8 @@ hr_plan(hr_batch *batch, hr_unit *u)
             }
             int strip = run > 0 && !redecorate && !forced ? can_strip(u, i, name) : 0;
             if (forced < 0 || run < 0 || strip < 0
-                || (strip && PySet_Add(u->stripped, name) < 0)) {
+                || (strip && PySet_Add(u->stripped, name) < 0)
+                || (run > 0 && PySet_Add(redefined, name) < 0)) {
                 Py_DECREF(name);
                 goto error;
             }
@@ -617,6 +619,15 @@ hr_plan(hr_batch *batch, hr_unit *u)
             PyObject *reads = reads_among(batch, u->new_utf8, st, rebound);
             run = reads ? intersects(reads, rebound) : -1;
             Py_XDECREF(reads);
+        }
+        if (run == 0 && PySet_GET_SIZE(redefined) > 0 && hr_mentions(st->norm, redefined)) {
+            /* A statement that rebinds a name a def or class that runs
+             * again defines (`f = functools.partial(f, 0)`, `C = wrap(C)`)
+             * wraps the new definition, as at a fresh import: it runs
+             * again too, or the name would end up bound to the bare one. */
+            PyObject *binds = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
+            run = binds ? intersects(binds, redefined) : -1;
+            Py_XDECREF(binds);
         }
         if (run == 0 && PySet_GET_SIZE(u->update) > 0 && hr_mentions(st->norm, u->update)) {
             PyObject *binds = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
@@ -657,10 +668,12 @@ hr_plan(hr_batch *batch, hr_unit *u)
     }
     Py_DECREF(rebound);
     Py_DECREF(changed_defs);
+    Py_DECREF(redefined);
     return 0;
 error:
     Py_XDECREF(rebound);
     Py_XDECREF(changed_defs);
+    Py_XDECREF(redefined);
     return -1;
 }
 
