@@ -984,7 +984,10 @@ abc_refresh_one(hr_journal *journal, PyTypeObject *cls, int depth)
     }
     PyObject *subclasses = hr_subclasses((PyObject *)cls);
     for (Py_ssize_t i = 0; subclasses && status == 0 && i < PyList_GET_SIZE(subclasses); i++) {
-        status = abc_refresh_one(journal, (PyTypeObject *)PyList_GET_ITEM(subclasses, i), depth + 1);
+        PyObject *sub = PyList_GET_ITEM(subclasses, i);
+        if (PyType_Check(sub)) {
+            status = abc_refresh_one(journal, (PyTypeObject *)sub, depth + 1);
+        }
     }
     Py_XDECREF(subclasses);
     return subclasses ? status : -1;
@@ -995,6 +998,7 @@ hr_abc_refresh(hr_batch *batch, hr_journal *journal)
 {
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(batch->patched); i++) {
         PyObject *live = PyTuple_GET_ITEM(PyList_GET_ITEM(batch->patched, i), 0);
+        assert(PyType_Check(live));  /* listed by hr_class_diff, which takes classes */
         if (abc_refresh_one(journal, (PyTypeObject *)live, 0) < 0) {
             return -1;
         }

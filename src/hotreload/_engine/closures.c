@@ -188,7 +188,9 @@ hr_closures_plan(hr_batch *b, hr_heap_query *q)
         }
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(q->functions); i++) {
-        PyFunctionObject *func = (PyFunctionObject *)PyList_GET_ITEM(q->functions, i);
+        PyObject *found = PyList_GET_ITEM(q->functions, i);
+        assert(PyFunction_Check(found));  /* the heap walk lists functions only */
+        PyFunctionObject *func = (PyFunctionObject *)found;
         if (hr_ptrset_has(&patched, func)) {
             continue;
         }

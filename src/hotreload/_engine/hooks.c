@@ -131,6 +131,7 @@ run_class_hooks(hr_batch *b)
         PyObject *result = call_hook(hook, live);
         Py_DECREF(hook);
         if (result == NULL) {
+            assert(PyType_Check(live));  /* listed by hr_class_diff, which takes classes */
             return hook_failed(b, (PyTypeObject *)live, "__reload_class__");
         }
         Py_DECREF(result);
