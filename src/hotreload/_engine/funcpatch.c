@@ -182,6 +182,15 @@ or_none(PyObject *obj)
     return obj != NULL ? obj : Py_None;
 }
 
+/* 1 when both codes make the same kind of function (plain, generator,
+ * coroutine, async generator). */
+static int
+same_kind_of_code(PyObject *a, PyObject *b)
+{
+    const int kinds = CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR;
+    return (((PyCodeObject *)a)->co_flags & kinds) == (((PyCodeObject *)b)->co_flags & kinds);
+}
+
 /* The fields CPython has setters for, through them: they validate, notify
  * function watchers (3.12+: PyFunction_EVENT_MODIFY_DEFAULTS, _KWDEFAULTS,
  * _CODE) and clear the function version.  The closure goes first: the
@@ -199,10 +208,21 @@ write_with_setters(PyFunctionObject *func, const hr_function_fields *fields)
         || PyFunction_SetAnnotations(op, or_none(fields->annotations)) < 0) {
         return -1;
     }
-    if (func->func_code != fields->code
-        && PyObject_SetAttrString(op, "__code__", fields->code) < 0) {
+    if (func->func_code == fields->code) {
+        return 0;
+    }
+    if (same_kind_of_code(func->func_code, fields->code)) {
+        return PyObject_SetAttrString(op, "__code__", fields->code);
+    }
+    /* A function that becomes a generator or a coroutine, or the reverse:
+     * the setter of 3.13 warns that this is deprecated, a warning a reload
+     * done for the user must not print (nor raise, under -W error).  The
+     * code is written as before 3.13's setter did, audited the same way;
+     * function watchers miss this one change. */
+    if (PySys_Audit("object.__setattr__", "OsO", op, "__code__", fields->code) < 0) {
         return -1;
     }
+    Py_SETREF(func->func_code, Py_NewRef(fields->code));
     return 0;
 }
 
