@@ -681,6 +681,7 @@ hr_class_diff(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fre
               const hr_stmt *old_stmt, const hr_stmt *new_stmt, PyObject *qualname)
 {
     members m;
+    memset(&m, 0, sizeof(m));  /* cleared at done:, which a failure before members_read reaches */
     int status = -1;
     PyObject *pair = PyTuple_Pack(2, (PyObject *)live, (PyObject *)fresh);
     int listed = pair ? PyList_Append(batch->patched, pair) : -1;
