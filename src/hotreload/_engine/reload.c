@@ -448,6 +448,9 @@ gc_collections(void)
     }
     Py_XDECREF(stats);
     Py_XDECREF(gc);
+    /* A full clear: a count that could not be read differs from the one
+     * taken after, and young_objects() then lists every object, which is
+     * the safe side. */
     PyErr_Clear();
     return collections;
 }
@@ -638,7 +641,7 @@ refuse_reentry(hr_state *state, PyObject *target)
     PyObject *name = NULL;
     if (target != NULL && PyModule_Check(target)) {
         name = PyModule_GetNameObject(target);
-        PyErr_Clear();
+        PyErr_Clear();  /* a full clear: the name only decorates the ReloadError raised below */
     }
     else if (target != NULL && PyUnicode_Check(target)) {
         name = Py_NewRef(target);
