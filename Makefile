@@ -79,7 +79,7 @@ sanitize: sanitizers valgrind
 
 sanitizers:
 	@$(call on_pythons,sanitize-,$(SANITIZE_PY),HOTRELOAD_STRICT=1 HOTRELOAD_DEBUG=1 HOTRELOAD_SANITIZE=1,\
-		env $(ASAN_ENV) $$venv/bin/python -m pytest -p no:cacheprovider --capture=sys $(PYTEST_ARGS))
+		env $(ASAN_ENV) HOTRELOAD_NOMEMORY_FULL=1 $$venv/bin/python -m pytest -p no:cacheprovider --capture=sys $(PYTEST_ARGS))
 
 valgrind:
 	@$(call on_pythons,valgrind-,$(VALGRIND_PY),HOTRELOAD_STRICT=1 HOTRELOAD_DEBUG=1,\

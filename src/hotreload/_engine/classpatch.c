@@ -387,6 +387,9 @@ defined_in_class(PyObject *value, PyObject *class_qualname)
         func = PyObject_GetAttrString(value, PyObject_TypeCheck(value, &PyProperty_Type)
                                               ? "fget" : "__func__");
         if (func == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                return -1;
+            }
             PyErr_Clear();
             return 0;
         }
@@ -397,8 +400,7 @@ defined_in_class(PyObject *value, PyObject *class_qualname)
     }
     PyObject *prefix = PyUnicode_FromFormat("%U.", class_qualname);
     if (prefix == NULL) {
-        PyErr_Clear();
-        return 0;
+        return -1;
     }
     PyObject *own = ((PyFunctionObject *)func)->func_qualname;
     int inside = PyUnicode_Tailmatch(own, prefix, 0, PY_SSIZE_T_MAX, -1) == 1;
@@ -678,6 +680,7 @@ hr_class_diff(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fre
               const hr_stmt *old_stmt, const hr_stmt *new_stmt, PyObject *qualname)
 {
     members m;
+    memset(&m, 0, sizeof(m));  /* cleared at done:, which a failure before members_read reaches */
     int status = -1;
     PyObject *pair = PyTuple_Pack(2, (PyObject *)live, (PyObject *)fresh);
     int listed = pair ? PyList_Append(batch->patched, pair) : -1;
@@ -903,6 +906,9 @@ is_abstract_value(PyObject *value)
 {
     PyObject *flag = PyObject_GetAttrString(value, "__isabstractmethod__");
     if (flag == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            return -1;
+        }
         PyErr_Clear();
         return 0;
     }
@@ -930,6 +936,10 @@ abstract_names(PyTypeObject *cls)
         PyObject *inherited = PyObject_GetAttrString(PyTuple_GET_ITEM(cls->tp_bases, i),
                                                      "__abstractmethods__");
         if (inherited == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                Py_CLEAR(names);
+                break;
+            }
             PyErr_Clear();
             continue;
         }
@@ -938,8 +948,13 @@ abstract_names(PyTypeObject *cls)
         while (iterator && names && (name = PyIter_Next(iterator)) != NULL) {
             PyObject *resolved = PyObject_GetAttr((PyObject *)cls, name);
             int abstract = resolved ? is_abstract_value(resolved) : 0;
-            PyErr_Clear();
-            if (abstract && PySet_Add(names, name) < 0) {
+            if (resolved == NULL && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                PyErr_Clear();  /* a name the class no longer resolves is not abstract */
+            }
+            else if (abstract < 0 || resolved == NULL) {
+                Py_CLEAR(names);
+            }
+            if (names && abstract > 0 && PySet_Add(names, name) < 0) {
                 Py_CLEAR(names);
             }
             Py_XDECREF(resolved);
@@ -967,6 +982,9 @@ abc_refresh_one(hr_journal *journal, PyTypeObject *cls, int depth)
      * they were computed from changed.  Registrations are kept. */
     PyObject *cleared = PyObject_CallMethod((PyObject *)cls, "_abc_caches_clear", NULL);
     if (cleared == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            return -1;
+        }
         PyErr_Clear();  /* an ABCMeta look-alike without the method */
     }
     Py_XDECREF(cleared);

@@ -233,7 +233,12 @@ hr_collect_made(hr_batch *batch, PyObject *young)
         PyObject *live = hr_identity_get(batch->identity, type);
         if (live != type && PyType_Check(live) && !PyType_Check(obj)
             && adopt_instance(obj, live) < 0) {
-            PyErr_Clear();  /* an incompatible layout keeps the instance as it is */
+            /* An incompatible layout (TypeError from object.__setattr__)
+             * keeps the instance as it is; anything else fails the reload. */
+            if (!PyErr_ExceptionMatches(PyExc_TypeError)) {
+                return -1;
+            }
+            PyErr_Clear();
         }
     }
     return 0;

@@ -44,6 +44,9 @@ hr_gc_resume(int was_enabled)
         Py_XDECREF(res);
         Py_DECREF(gc);
     }
+    /* A full clear: this runs on every exit path, with the caller's own
+     * exception saved above to be restored; it has nowhere to report an
+     * error of its own. */
     PyErr_Clear();
     PyErr_Restore(exc_type, exc_value, exc_tb);
 #endif

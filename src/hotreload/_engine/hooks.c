@@ -63,6 +63,8 @@ hook_failed(hr_batch *b, PyTypeObject *type, const char *hook)
     PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
     PyObject *module = PyObject_GetAttrString((PyObject *)type, "__module__");
     PyObject *qualname = PyObject_GetAttrString((PyObject *)type, "__qualname__");
+    /* A full clear: the names only decorate the message; the hook's own
+     * exception, fetched above, is the one chained and reported. */
     PyErr_Clear();
     if (module != NULL && !PyUnicode_Check(module)) {
         Py_CLEAR(module);
@@ -125,6 +127,9 @@ run_class_hooks(hr_batch *b)
         PyObject *live = PyTuple_GET_ITEM(PyList_GET_ITEM(b->patched, i), 0);
         PyObject *hook = PyObject_GetAttrString(live, "__reload_class__");
         if (hook == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                return -1;  /* a MemoryError is not "no hook": the reload is undone */
+            }
             PyErr_Clear();
             continue;
         }
@@ -177,6 +182,10 @@ entry_of(hooked_classes *table, PyTypeObject *type)
     entry->count = 0;
     entry->hook = PyObject_GetAttrString((PyObject *)type, "__reload_instance__");
     if (entry->hook == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            table->count--;  /* not "no hook": its instances would go unhooked */
+            return NULL;
+        }
         PyErr_Clear();
     }
     return entry;

@@ -35,6 +35,15 @@ load_ast_types(hr_state *state)
         /* The match_* nodes exist from 3.10; None stands for "never". */
         PyObject *type = PyObject_GetAttrString(ast, ast_names[i]);
         if (type == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                /* Not cached half-read: a node type taken for "never"
+                 * would be walked as an unknown node from then on. */
+                for (int j = 0; j < i; j++) {
+                    Py_CLEAR(state->ast_types[j]);
+                }
+                Py_DECREF(ast);
+                return -1;
+            }
             PyErr_Clear();
             type = Py_NewRef(Py_None);
         }
@@ -74,7 +83,12 @@ walk_field(walker *w, PyObject *node, const char *field, int top)
 {
     PyObject *value = PyObject_GetAttrString(node, field);
     if (value == NULL) {
-        /* Optional fields may be missing on some versions. */
+        /* Optional fields may be missing on some versions; any other error
+         * (MemoryError) must not pass for "no such field", which would skip
+         * the names in it and leave statements that read them unrun. */
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            return -1;
+        }
         PyErr_Clear();
         return 0;
     }
@@ -95,9 +109,15 @@ static int
 walk_fields(walker *w, PyObject *node, int top)
 {
     PyObject *fields = PyObject_GetAttrString((PyObject *)Py_TYPE(node), "_fields");
-    if (fields == NULL || !PyTuple_Check(fields)) {
-        Py_XDECREF(fields);
+    if (fields == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            return -1;
+        }
         PyErr_Clear();
+        return 0;
+    }
+    if (!PyTuple_Check(fields)) {
+        Py_DECREF(fields);
         return 0;
     }
     int status = 0;
@@ -118,6 +138,9 @@ bind_field(walker *w, PyObject *node, const char *field, int top)
     }
     PyObject *name = PyObject_GetAttrString(node, field);
     if (name == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            return -1;
+        }
         PyErr_Clear();
         return 0;
     }

@@ -196,7 +196,13 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
                         Py_TYPE(u->module)->tp_name);
     }
     u->live = Py_NewRef(PyModule_GetDict(u->module));
-    u->path = Py_XNewRef(PyDict_GetItemString(u->live, "__file__"));
+    /* PyDict_GetItemString would take a MemoryError for "no __file__". */
+    PyObject *key = PyUnicode_FromString("__file__");
+    u->path = key ? Py_XNewRef(PyDict_GetItemWithError(u->live, key)) : NULL;
+    Py_XDECREF(key);
+    if (PyErr_Occurred()) {
+        return -1;
+    }
     if (u->path == NULL || !PyUnicode_Check(u->path)) {
         return hr_raise(state, u->name, NULL,
                         "it is a built-in module or has no source file (no __file__)");
@@ -442,6 +448,9 @@ gc_collections(void)
     }
     Py_XDECREF(stats);
     Py_XDECREF(gc);
+    /* A full clear: a count that could not be read differs from the one
+     * taken after, and young_objects() then lists every object, which is
+     * the safe side. */
     PyErr_Clear();
     return collections;
 }
@@ -688,7 +697,10 @@ transact(hr_batch *b, double started)
     /* After the commit, where Python code may run again: abstract sets are
      * recomputed on the live classes (descriptors answer
      * __isabstractmethod__), then the hooks. */
-    if (hr_abc_refresh(b, journal) < 0 || hr_hooks_run(b, &query) < 0) {
+    /* The report is built before the commit is final: failing to build it
+     * (no memory) undoes the commit like a raising hook does. */
+    if (hr_abc_refresh(b, journal) < 0 || hr_hooks_run(b, &query) < 0
+        || (report = make_report(b, now() - started)) == NULL) {
         hr_journal_rollback(journal);
         PyDict_Clear(b->state->records);
         if (PyDict_Update(b->state->records, saved_records) < 0) {
@@ -696,7 +708,6 @@ transact(hr_batch *b, double started)
         }
         goto done;
     }
-    report = make_report(b, now() - started);
 done:
     if (report == NULL) {
         /* Whatever failed, the caller learns it as ReloadError (the
@@ -729,7 +740,7 @@ refuse_reentry(hr_state *state, PyObject *target)
     PyObject *name = NULL;
     if (target != NULL && PyModule_Check(target)) {
         name = PyModule_GetNameObject(target);
-        PyErr_Clear();
+        PyErr_Clear();  /* a full clear: the name only decorates the ReloadError raised below */
     }
     else if (target != NULL && PyUnicode_Check(target)) {
         name = Py_NewRef(target);
@@ -768,8 +779,10 @@ hr_reload(hr_state *state, PyObject *targets)
     }
     state->busy = 1;
     state->owner = PyThread_get_thread_ident();
-    b.count = PyTuple_GET_SIZE(targets);
-    b.units = PyMem_Calloc(b.count + 1, sizeof(hr_unit));
+    /* b.count counts the units filled in so far: batch_clear() clears
+     * those, and none when the array could not be allocated. */
+    Py_ssize_t n_targets = PyTuple_GET_SIZE(targets);
+    b.units = PyMem_Calloc(n_targets + 1, sizeof(hr_unit));
     if (b.units == NULL) {
         PyErr_NoMemory();
         goto done;
@@ -777,8 +790,6 @@ hr_reload(hr_state *state, PyObject *targets)
     if (batch_lists(&b) < 0) {
         goto done;
     }
-    Py_ssize_t n_targets = b.count;
-    b.count = 0;
     for (Py_ssize_t t = 0; t < n_targets; t++) {
         hr_unit *u = &b.units[b.count++];
         if (unit_resolve(state, u, PyTuple_GET_ITEM(targets, t)) < 0) {

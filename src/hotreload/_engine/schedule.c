@@ -21,6 +21,8 @@ run_pending(void *arg)
             /* Keep the work for the next call rather than lose it. */
             state->pending = queued;
             queued = NULL;
+            /* A full clear: a pending call has no caller to raise to; the
+             * work stays queued for the next one. */
             PyErr_Clear();
         }
         for (Py_ssize_t i = 0; queued && i < PyList_GET_SIZE(queued); i++) {
