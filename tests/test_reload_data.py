@@ -330,6 +330,41 @@ def test_from_import_of_changed_name_runs_again_in_same_batch(workspace, order):
     assert b.LIMIT == 30
 
 
+@pytest.mark.parametrize("star", [False, True])
+def test_from_import_in_same_batch_binds_the_live_function(workspace, star):
+    """A changed from-import of a module reloaded in the same batch takes
+    the live function (patched in place), never the throw-away new one."""
+    lib = workspace.load("lib", """
+        def helper(x):
+            return ("v1", x)
+    """)
+    names = "*" if star else "helper"
+    user = workspace.load("user", f"""
+        from $lib import {names}
+
+        def use(x):
+            return helper(x)
+    """)
+    live = lib.helper
+    workspace.edit("lib", """
+        def helper(x):
+            return ("v2", x)
+
+        def extra():
+            return "extra"
+    """)
+    workspace.edit("user", f"""
+        from $lib import {"*" if star else "helper, extra"}
+
+        def use(x):
+            return helper(x), extra()
+    """)
+    hotreload.reload(lib, user)
+    assert lib.helper is live
+    assert user.helper is live
+    assert user.use(1) == (("v2", 1), "extra")
+
+
 def test_report_lists_modules_in_dependency_order(workspace):
     """Decision: report.modules lists the batch in the order it was
     processed: a module before those that import from it."""

@@ -677,9 +677,11 @@ error:
     return -1;
 }
 
-/* `from m import *`: the names of m's __all__, else its public names. */
+/* `from m import *`: the names of m's __all__, else its public names.
+ * A new function or class of m that stands for a live one is imported as
+ * the live one, as the module itself will hold it after the commit. */
 static int
-emulate_star(hr_unit *u, hr_unit *source)
+emulate_star(hr_batch *batch, hr_unit *u, hr_unit *source)
 {
     PyObject *all = PyDict_GetItemString(source->scratch, "__all__");
     PyObject *names = all ? PySequence_List(all) : PyDict_Keys(source->scratch);
@@ -692,7 +694,7 @@ emulate_star(hr_unit *u, hr_unit *source)
         }
         PyObject *value = PyDict_GetItemWithError(source->scratch, name);
         if (value != NULL) {
-            status = PyDict_SetItem(u->scratch, name, value);
+            status = PyDict_SetItem(u->scratch, name, hr_identity_get(batch->identity, value));
         }
         else if (PyErr_Occurred()) {
             status = -1;
@@ -713,14 +715,16 @@ hr_emulate_from(hr_batch *batch, hr_unit *u, const hr_stmt *stmt)
     for (Py_ssize_t i = 0; source && status == 0 && i < PyList_GET_SIZE(names); i++) {
         PyObject *pair = PyList_GET_ITEM(names, i);
         if (is_star(pair)) {
-            status = emulate_star(u, source);
+            status = emulate_star(batch, u, source);
             continue;
         }
         PyObject *name = PyTuple_GET_ITEM(pair, 0);
         PyObject *asname = PyTuple_GET_ITEM(pair, 1);
         PyObject *value = PyDict_GetItemWithError(source->scratch, name);
         if (value != NULL) {
-            status = PyDict_SetItem(u->scratch, asname == Py_None ? name : asname, value);
+            /* The live object a new one stands for: never a throw-away. */
+            status = PyDict_SetItem(u->scratch, asname == Py_None ? name : asname,
+                                    hr_identity_get(batch->identity, value));
         }
         else if (PyErr_Occurred()) {
             status = -1;
