@@ -316,6 +316,12 @@ split_statements(PyObject *Py_UNUSED(module), PyObject *args)
     return hr_split_to_list(source, indent);
 }
 
+static PyObject *
+decode_source(PyObject *Py_UNUSED(module), PyObject *source)
+{
+    return hr_decode_source(source);
+}
+
 static PyMethodDef module_methods[] = {
     {"install", install, METH_NOARGS,
      "install()\n\nRecord the source of every module imported from now on."},
@@ -345,6 +351,9 @@ static PyMethodDef module_methods[] = {
      "_configure(deny=None, allow=None, follow_symlinks=None) -> dict\n\n"
      "Folders not reloaded / allowed anyway; whether links may lead out of them."},
     {"_records", records, METH_NOARGS, "_records() -> dict\n\nThe recorded sources (a copy)."},
+    {"_decode_source", decode_source, METH_O,
+     "_decode_source(source: bytes) -> str\n\n"
+     "A source file's text, decoded as the import system does (for tests)."},
     {"_split", split_statements, METH_VARARGS,
      "_split(source: bytes, indent: int = 0) -> list[dict]\n\n"
      "The statements of a block, as the engine sees them (for tests)."},
