@@ -265,7 +265,7 @@ check_layout(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fres
             : hr_raise(batch->state, u->name, qualname,
                        "its __slots__ changed; live instances cannot take the new layout");
     }
-    PyObject *meta = hr_identity_get(batch->identity, (PyObject *)Py_TYPE(fresh));
+    PyObject *meta = hr_identity_get(&batch->identity, (PyObject *)Py_TYPE(fresh));
     if (meta != (PyObject *)Py_TYPE(live)) {
         return hr_raise(batch->state, u->name, qualname, "its metaclass changed from %s to %s",
                         Py_TYPE(live)->tp_name, Py_TYPE(fresh)->tp_name);
@@ -283,7 +283,7 @@ plan_bases(hr_batch *batch, PyTypeObject *live, PyTypeObject *fresh)
     Py_ssize_t n = PyTuple_GET_SIZE(bases);
     int same = n == PyTuple_GET_SIZE(live->tp_bases);
     for (Py_ssize_t i = 0; same && i < n; i++) {
-        same = hr_identity_get(batch->identity, PyTuple_GET_ITEM(bases, i))
+        same = hr_identity_get(&batch->identity, PyTuple_GET_ITEM(bases, i))
                == PyTuple_GET_ITEM(live->tp_bases, i);
     }
     if (same) {
@@ -291,7 +291,7 @@ plan_bases(hr_batch *batch, PyTypeObject *live, PyTypeObject *fresh)
     }
     PyObject *mapped = PyTuple_New(n);
     for (Py_ssize_t i = 0; mapped && i < n; i++) {
-        PyTuple_SET_ITEM(mapped, i, Py_NewRef(hr_identity_get(batch->identity,
+        PyTuple_SET_ITEM(mapped, i, Py_NewRef(hr_identity_get(&batch->identity,
                                                               PyTuple_GET_ITEM(bases, i))));
     }
     int status = mapped ? hr_plan_bases(&batch->actions, (PyObject *)live, mapped) : -1;
@@ -339,7 +339,7 @@ diff_member(hr_batch *batch, hr_unit *u, PyTypeObject *live_cls, members *m, PyO
         /* Same text: the live member stays; the new one, if it is a
          * function or class, stands for it. */
         status = (is_function_like(fresh) || PyType_Check(fresh)) && PyType_Check(live) == PyType_Check(fresh)
-                 ? hr_identity_add(batch->identity, fresh, live) : 0;
+                 ? hr_identity_add(&batch->identity, fresh, live) : 0;
         goto done;
     }
     if (PyType_Check(live) && PyType_Check(fresh)) {
@@ -458,7 +458,7 @@ map_table(hr_batch *b, PyObject *table)
         PyObject *key, *value;
         Py_ssize_t pos = 0;
         while (copy && PyDict_Next(table, &pos, &key, &value)) {
-            if (PyDict_SetItem(copy, key, hr_identity_get(b->identity, value)) < 0) {
+            if (PyDict_SetItem(copy, key, hr_identity_get(&b->identity, value)) < 0) {
                 Py_CLEAR(copy);
             }
         }
@@ -467,7 +467,7 @@ map_table(hr_batch *b, PyObject *table)
     if (PyList_Check(table)) {
         PyObject *copy = PyList_New(PyList_GET_SIZE(table));
         for (Py_ssize_t i = 0; copy && i < PyList_GET_SIZE(table); i++) {
-            PyList_SET_ITEM(copy, i, Py_NewRef(hr_identity_get(b->identity, PyList_GET_ITEM(table, i))));
+            PyList_SET_ITEM(copy, i, Py_NewRef(hr_identity_get(&b->identity, PyList_GET_ITEM(table, i))));
         }
         return copy;
     }
@@ -539,7 +539,7 @@ enum_diff(hr_batch *b, hr_unit *u, PyTypeObject *live, PyTypeObject *fresh, PyOb
             }
             else if (same || !value_is_payload(old)) {
                 PyObject *old_dict = same ? NULL : PyObject_GetAttrString(old, "__dict__");
-                status = hr_identity_add(b->identity, member, old);
+                status = hr_identity_add(&b->identity, member, old);
                 if (status == 0 && !same) {
                     PyObject *key = old_dict ? PyUnicode_FromString("_value_") : NULL;
                     status = key ? hr_plan_dict_set(&b->actions, old_dict, key, new_value) : -1;
@@ -580,7 +580,7 @@ enum_diff(hr_batch *b, hr_unit *u, PyTypeObject *live, PyTypeObject *fresh, PyOb
     /* The class attributes of members, and the tables, now with live members. */
     pos = 0;
     while (PyDict_Next(fresh_map, &pos, &name, &member)) {
-        PyObject *target = hr_identity_get(b->identity, member);
+        PyObject *target = hr_identity_get(&b->identity, member);
         if (PyDict_GetItem(live->tp_dict, name) != target
             && hr_plan_type_set(&b->actions, (PyObject *)live, name, target) < 0) {
             return -1;
@@ -685,7 +685,7 @@ hr_class_diff(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fre
     PyObject *pair = PyTuple_Pack(2, (PyObject *)live, (PyObject *)fresh);
     int listed = pair ? PyList_Append(batch->patched, pair) : -1;
     Py_XDECREF(pair);
-    if (listed < 0 || hr_identity_add(batch->identity, (PyObject *)fresh, (PyObject *)live) < 0) {
+    if (listed < 0 || hr_identity_add(&batch->identity, (PyObject *)fresh, (PyObject *)live) < 0) {
         return -1;
     }
     PyObject *handled = PySet_New(NULL);

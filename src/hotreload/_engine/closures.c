@@ -89,7 +89,7 @@ pair_nested(hr_batch *b, hr_heap_query *q, PyObject *old_code, PyObject *new_cod
             goto done;
         }
         /* Value None: the definition is gone; its live functions are stale. */
-        if (hr_identity_add(b->code_map, old_inner, new_inner ? new_inner : Py_None) < 0
+        if (hr_identity_add(&b->code_map, old_inner, new_inner ? new_inner : Py_None) < 0
             || hr_ptrset_add(&q->old_codes, old_inner) < 0) {
             goto done;
         }
@@ -157,7 +157,7 @@ done:
 static int
 plan_closure(hr_batch *b, PyFunctionObject *func)
 {
-    PyObject *code = hr_identity_get(b->code_map, func->func_code);
+    PyObject *code = hr_identity_get(&b->code_map, func->func_code);
     PyObject *closure = code != Py_None ? closure_for(func, code) : NULL;
     if (closure == NULL) {
         if (PyErr_Occurred()) {

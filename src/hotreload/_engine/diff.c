@@ -46,7 +46,7 @@ plan_patch(hr_batch *batch, PyObject *live, PyObject *fresh)
     PyObject *globals = batch->take_globals && PyFunction_Check(fresh)
         ? ((PyFunctionObject *)fresh)->func_globals : NULL;
     if (hr_plan_function_patch(&batch->actions, live, fresh, globals) < 0
-        || hr_identity_add(batch->identity, fresh, live) < 0) {
+        || hr_identity_add(&batch->identity, fresh, live) < 0) {
         return -1;
     }
     return 1;

@@ -187,7 +187,7 @@ rebase_made_class(hr_batch *batch, PyTypeObject *type)
     PyObject *live_bases = NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *base = PyTuple_GET_ITEM(bases, i);
-        PyObject *live = hr_identity_get(batch->identity, base);
+        PyObject *live = hr_identity_get(&batch->identity, base);
         if (live == base) {
             continue;
         }
@@ -217,7 +217,7 @@ hr_collect_made(hr_batch *batch, PyObject *young)
 {
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(young); i++) {
         PyObject *obj = PyList_GET_ITEM(young, i);
-        if (PyType_Check(obj) && hr_identity_get(batch->identity, obj) == obj
+        if (PyType_Check(obj) && hr_identity_get(&batch->identity, obj) == obj
             && rebase_made_class(batch, (PyTypeObject *)obj) < 0) {
             return -1;
         }
@@ -230,7 +230,7 @@ hr_collect_made(hr_batch *batch, PyObject *young)
             continue;
         }
         PyObject *type = (PyObject *)Py_TYPE(obj);
-        PyObject *live = hr_identity_get(batch->identity, type);
+        PyObject *live = hr_identity_get(&batch->identity, type);
         if (live != type && PyType_Check(live) && !PyType_Check(obj)
             && adopt_instance(obj, live) < 0) {
             /* An incompatible layout (TypeError from object.__setattr__)

@@ -16,7 +16,7 @@
  * holding the re-run inner function).  The cells belong to the new function,
  * made by the reload, so changing them touches nothing live. */
 static int
-redirect_cells(PyObject *closure, PyObject *identity)
+redirect_cells(PyObject *closure, const hr_identity *identity)
 {
     if (closure == NULL || identity == NULL) {
         return 0;
@@ -44,7 +44,7 @@ redirect_cells(PyObject *closure, PyObject *identity)
  * to the function it wrapped).  NULL with no exception when neither has a
  * dict. */
 static PyObject *
-merged_dict(PyFunctionObject *target, PyFunctionObject *source, PyObject *identity)
+merged_dict(PyFunctionObject *target, PyFunctionObject *source, const hr_identity *identity)
 {
     PyObject *live = target->func_dict;
     PyObject *fresh = source->func_dict;
@@ -274,7 +274,7 @@ hr_function_fields_restore(PyFunctionObject *func, const hr_function_fields *fie
 
 int
 hr_function_patch(hr_journal *journal, PyFunctionObject *target,
-                  PyFunctionObject *source, PyObject *globals, PyObject *identity)
+                  PyFunctionObject *source, PyObject *globals, const hr_identity *identity)
 {
     if (target == source) {
         return 0;
@@ -343,7 +343,7 @@ hr_function_set_code(hr_journal *journal, PyFunctionObject *func, PyObject *code
 }
 
 int
-hr_function_adopt(PyFunctionObject *func, PyObject *globals, PyObject *identity)
+hr_function_adopt(PyFunctionObject *func, PyObject *globals, const hr_identity *identity)
 {
     if (redirect_cells(func->func_closure, identity) < 0) {
         return -1;

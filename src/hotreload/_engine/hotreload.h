@@ -193,6 +193,30 @@ int hr_journal_set_bases(hr_journal *journal, PyTypeObject *type, PyObject *base
 void hr_journal_rollback(hr_journal *journal);
 
 /* ------------------------------------------------------------------------ */
+/* identity.c: new object -> the live object it stands for                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    PyObject *fresh;  /* the new object, the key (strong), or NULL: a free slot */
+    PyObject *live;   /* the live object it stands for (strong) */
+} hr_identity_entry;
+
+/* Keyed by address, so that no user __hash__/__eq__ runs; zeroed when empty. */
+typedef struct hr_identity {
+    hr_identity_entry *slots;
+    Py_ssize_t count, capacity;
+} hr_identity;
+
+/* Records that `new_obj` stands for `live_obj` (a later call for the same
+ * new object wins).  -1 with MemoryError set. */
+int hr_identity_add(hr_identity *map, PyObject *new_obj, PyObject *live_obj);
+/* Borrowed: the live object `obj` stands for, or `obj` itself (also for a
+ * NULL map).  Never allocates, never fails. */
+PyObject *hr_identity_get(const hr_identity *map, PyObject *obj);
+/* Releases the references and empties the map. */
+void hr_identity_clear(hr_identity *map);
+
+/* ------------------------------------------------------------------------ */
 /* funcpatch.c: functions                                                    */
 /* ------------------------------------------------------------------------ */
 
@@ -221,10 +245,10 @@ void hr_function_fields_restore(PyFunctionObject *func, const hr_function_fields
  * keyword defaults, annotations, docstring, names, type parameters, and the
  * attributes of its __dict__ (attributes only the live one has are kept).
  * With `globals` (else NULL) it also takes those globals.
- * `identity` maps id(new object) -> live object; cells and __dict__ values
+ * `identity` maps new objects to live ones; cells and __dict__ values
  * holding a new object get the live one.  The journal saves `target` first. */
 int hr_function_patch(hr_journal *journal, PyFunctionObject *target,
-                      PyFunctionObject *source, PyObject *globals, PyObject *identity);
+                      PyFunctionObject *source, PyObject *globals, const hr_identity *identity);
 /* Gives a live function new code and the closure it needs (same cells,
  * reordered), saving its state in the journal first. */
 int hr_function_set_code(hr_journal *journal, PyFunctionObject *func, PyObject *code,
@@ -237,7 +261,7 @@ PyFunctionObject *hr_unwrap(PyObject *wrapper, PyObject *name);
 /* Points a function made during a reload at the live module's globals, and
  * its closure cells at the live objects new ones stand for.  Only for
  * functions the reload made: nothing live is written. */
-int hr_function_adopt(PyFunctionObject *func, PyObject *globals, PyObject *identity);
+int hr_function_adopt(PyFunctionObject *func, PyObject *globals, const hr_identity *identity);
 
 /* ------------------------------------------------------------------------ */
 /* heap.c: one walk over the tracked objects                                */
@@ -263,15 +287,6 @@ typedef struct {
 
 /* Walks the heap once (not at all when the query is empty). */
 int hr_heap_walk(hr_heap_query *query);
-
-/* ------------------------------------------------------------------------ */
-/* identity map: new object -> the live object it stands for                 */
-/* ------------------------------------------------------------------------ */
-
-/* Keys are id() so that no user __hash__/__eq__ runs. */
-int hr_identity_add(PyObject *identity, PyObject *new_obj, PyObject *live_obj);
-/* Borrowed: the live object `obj` stands for, or `obj` itself. */
-PyObject *hr_identity_get(PyObject *identity, PyObject *obj);
 
 /* ------------------------------------------------------------------------ */
 /* transaction.c: the writes a commit will make                             */
@@ -315,7 +330,7 @@ void hr_actions_clear(hr_actions *actions);
  * audit hooks (the __code__ setter's "object.__setattr__" event).  On
  * failure the journal has already undone what was applied, and *failed
  * (borrowed) is the action CPython refused. */
-int hr_actions_commit(hr_actions *actions, hr_journal *journal, PyObject *identity,
+int hr_actions_commit(hr_actions *actions, hr_journal *journal, const hr_identity *identity,
                       const hr_action **failed);
 
 /* ------------------------------------------------------------------------ */
@@ -355,12 +370,12 @@ typedef struct hr_batch_s {
     hr_state *state;
     hr_unit *units;
     Py_ssize_t count;
-    PyObject *identity;      /* see identity.c */
+    hr_identity identity;    /* see identity.c */
     PyObject *owner;         /* globals of the module being diffed: only its own
                                 functions are patched; NULL for patch() */
     int take_globals;        /* patch(): live functions take the new ones' globals */
     hr_actions actions;
-    PyObject *code_map;      /* id(old nested code) -> new code or None (closures.c) */
+    hr_identity code_map;    /* old nested code -> new code or None (closures.c) */
     PyObject *patched;       /* list of (live class, new class) patched */
     /* the report: lists of qualified names */
     PyObject *updated, *added, *removed, *kept, *replaced, *stale;

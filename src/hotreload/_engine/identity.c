@@ -2,37 +2,86 @@
  * running new code that stands for a live object which keeps its identity.
  * References the new code made to the new object are redirected to the
  * live one (closure cells, __class__ cells, wrapper attributes, bases).
- * Keys are id() integers so that no user-defined __hash__ or __eq__ runs. */
+ *
+ * Keyed by address, so that no user-defined __hash__ or __eq__ runs, in a
+ * table of its own (open addressing, power-of-two size): a look-up never
+ * allocates, so it cannot fail, and a lost MemoryError can never make a
+ * throw-away object escape unmapped. */
 #include "hotreload.h"
 
-int
-hr_identity_add(PyObject *identity, PyObject *new_obj, PyObject *live_obj)
+#include <string.h>
+
+static size_t
+slot_of(const void *ptr, Py_ssize_t capacity)
 {
-    PyObject *key = PyLong_FromVoidPtr(new_obj);
-    if (key == NULL) {
+    return ((uintptr_t)ptr >> 4) & (size_t)(capacity - 1);
+}
+
+/* Borrowed: the entry for `key`, or the empty slot where it would go. */
+static hr_identity_entry *
+find(hr_identity_entry *slots, Py_ssize_t capacity, const void *key)
+{
+    size_t k = slot_of(key, capacity);
+    while (slots[k].fresh != NULL && (const void *)slots[k].fresh != key) {
+        k = (k + 1) & (size_t)(capacity - 1);
+    }
+    return &slots[k];
+}
+
+static int
+grow(hr_identity *map)
+{
+    Py_ssize_t capacity = map->capacity ? map->capacity * 2 : 64;
+    hr_identity_entry *slots = PyMem_Calloc(capacity, sizeof(hr_identity_entry));
+    if (slots == NULL) {
+        PyErr_NoMemory();
         return -1;
     }
-    /* The value keeps the new object alive too, so its id stays unique for
-     * as long as the map exists. */
-    PyObject *value = PyTuple_Pack(2, live_obj, new_obj);
-    int status = value ? PyDict_SetItem(identity, key, value) : -1;
-    Py_XDECREF(value);
-    Py_DECREF(key);
-    return status;
+    for (Py_ssize_t i = 0; i < map->capacity; i++) {
+        if (map->slots[i].fresh != NULL) {
+            *find(slots, capacity, map->slots[i].fresh) = map->slots[i];
+        }
+    }
+    PyMem_Free(map->slots);
+    map->slots = slots;
+    map->capacity = capacity;
+    return 0;
+}
+
+int
+hr_identity_add(hr_identity *map, PyObject *new_obj, PyObject *live_obj)
+{
+    if ((map->count + 1) * 2 > map->capacity && grow(map) < 0) {
+        return -1;
+    }
+    hr_identity_entry *entry = find(map->slots, map->capacity, new_obj);
+    if (entry->fresh == NULL) {
+        /* The entry keeps the new object alive too, so its address stays
+         * unique for as long as the map exists. */
+        entry->fresh = Py_NewRef(new_obj);
+        map->count++;
+    }
+    Py_XSETREF(entry->live, Py_NewRef(live_obj));
+    return 0;
 }
 
 PyObject *
-hr_identity_get(PyObject *identity, PyObject *obj)
+hr_identity_get(const hr_identity *map, PyObject *obj)
 {
-    if (identity == NULL || obj == NULL || PyDict_GET_SIZE(identity) == 0) {
+    if (map == NULL || obj == NULL || map->count == 0) {
         return obj;
     }
-    PyObject *key = PyLong_FromVoidPtr(obj);
-    if (key == NULL) {
-        PyErr_Clear();
-        return obj;
+    hr_identity_entry *entry = find(map->slots, map->capacity, obj);
+    return entry->fresh != NULL ? entry->live : obj;
+}
+
+void
+hr_identity_clear(hr_identity *map)
+{
+    for (Py_ssize_t i = 0; i < map->capacity; i++) {
+        Py_CLEAR(map->slots[i].fresh);
+        Py_CLEAR(map->slots[i].live);
     }
-    PyObject *value = PyDict_GetItem(identity, key);
-    Py_DECREF(key);
-    return value ? PyTuple_GET_ITEM(value, 0) : obj;
+    PyMem_Free(map->slots);
+    memset(map, 0, sizeof(*map));
 }

@@ -694,7 +694,7 @@ emulate_star(hr_batch *batch, hr_unit *u, hr_unit *source)
         }
         PyObject *value = PyDict_GetItemWithError(source->scratch, name);
         if (value != NULL) {
-            status = PyDict_SetItem(u->scratch, name, hr_identity_get(batch->identity, value));
+            status = PyDict_SetItem(u->scratch, name, hr_identity_get(&batch->identity, value));
         }
         else if (PyErr_Occurred()) {
             status = -1;
@@ -724,7 +724,7 @@ hr_emulate_from(hr_batch *batch, hr_unit *u, const hr_stmt *stmt)
         if (value != NULL) {
             /* The live object a new one stands for: never a throw-away. */
             status = PyDict_SetItem(u->scratch, asname == Py_None ? name : asname,
-                                    hr_identity_get(batch->identity, value));
+                                    hr_identity_get(&batch->identity, value));
         }
         else if (PyErr_Occurred()) {
             status = -1;

@@ -63,7 +63,7 @@ batch_clear(hr_batch *b)
     b->units = NULL;
     b->count = 0;
     hr_actions_clear(&b->actions);
-    Py_CLEAR(b->identity);
+    hr_identity_clear(&b->identity);
     Py_CLEAR(b->updated);
     Py_CLEAR(b->added);
     Py_CLEAR(b->removed);
@@ -71,7 +71,7 @@ batch_clear(hr_batch *b)
     Py_CLEAR(b->replaced);
     Py_CLEAR(b->stale);
     Py_CLEAR(b->instances);
-    Py_CLEAR(b->code_map);
+    hr_identity_clear(&b->code_map);
     Py_CLEAR(b->patched);
 }
 
@@ -79,8 +79,6 @@ batch_clear(hr_batch *b)
 static int
 batch_lists(hr_batch *b)
 {
-    b->identity = PyDict_New();
-    b->code_map = PyDict_New();
     b->patched = PyList_New(0);
     b->updated = PyList_New(0);
     b->added = PyList_New(0);
@@ -89,7 +87,7 @@ batch_lists(hr_batch *b)
     b->replaced = PyList_New(0);
     b->stale = PyList_New(0);
     b->instances = PyDict_New();
-    return b->identity && b->code_map && b->patched && b->updated && b->added && b->removed
+    return b->patched && b->updated && b->added && b->removed
                    && b->kept && b->replaced && b->stale && b->instances ? 0 : -1;
 }
 
@@ -766,7 +764,7 @@ static int
 commit(hr_batch *b, hr_journal *journal)
 {
     const hr_action *failed;
-    if (hr_actions_commit(&b->actions, journal, b->identity, &failed) == 0) {
+    if (hr_actions_commit(&b->actions, journal, &b->identity, &failed) == 0) {
         return 0;
     }
     PyObject *module = NULL, *object = NULL;

@@ -361,7 +361,7 @@ hr_actions_clear(hr_actions *actions)
 
 /* The operands were checked when the action was planned (hr_plan_*). */
 static int
-apply(hr_action *action, hr_journal *journal, PyObject *identity)
+apply(hr_action *action, hr_journal *journal, const hr_identity *identity)
 {
     switch (action->kind) {
     case HR_ACT_DICT_SET:
@@ -390,7 +390,7 @@ apply(hr_action *action, hr_journal *journal, PyObject *identity)
 }
 
 int
-hr_actions_commit(hr_actions *actions, hr_journal *journal, PyObject *identity,
+hr_actions_commit(hr_actions *actions, hr_journal *journal, const hr_identity *identity,
                   const hr_action **failed)
 {
     /* Functions made by the reload first, so that whatever gets bound next
