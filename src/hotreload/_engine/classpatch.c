@@ -347,7 +347,7 @@ diff_member(hr_batch *batch, hr_unit *u, PyTypeObject *live_cls, members *m, PyO
             ? hr_find_definition(u->old_utf8, &m->old_members, HR_STMT_CLASS, name) : NULL;
         const hr_stmt *new_stmt = m->known
             ? hr_find_definition(u->new_utf8, &m->new_members, HR_STMT_CLASS, name) : NULL;
-        status = hr_class_diff(batch, u, (PyTypeObject *)live, (PyTypeObject *)fresh,
+        status = PyErr_Occurred() ? -1 : hr_class_diff(batch, u, (PyTypeObject *)live, (PyTypeObject *)fresh,
                                old_stmt, new_stmt, path);
         if (status == 0) {
             status = hr_report(batch->updated, u->name, path);

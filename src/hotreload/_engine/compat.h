@@ -52,6 +52,21 @@ hr_compat_xnewref(PyObject *obj)
 #  define HR_CODE_NFREEVARS(code) PyTuple_GET_SIZE((code)->co_freevars)
 #endif
 
+/* Borrowed: dict[key] for a C string key, or NULL: absent (no exception
+ * set) or an error (an exception set).  PyDict_GetItemString, which the
+ * engine does not use, reports a MemoryError as "absent". */
+static inline PyObject *
+hr_dict_get(PyObject *dict, const char *key)
+{
+    PyObject *name = PyUnicode_FromString(key);
+    if (name == NULL) {
+        return NULL;
+    }
+    PyObject *value = PyDict_GetItemWithError(dict, name);
+    Py_DECREF(name);
+    return value;
+}
+
 /* Adds every item of an iterable to a set (_PySet_Update left the public
  * API in 3.13).  0 or -1 with an exception set. */
 static inline int

@@ -144,14 +144,14 @@ hr_function_diff(hr_batch *batch, PyObject *live, PyObject *fresh, PyObject *nam
     return plan_inner_patch(batch, live, fresh, name) < 0 ? -1 : 0;
 }
 
-/* Borrowed: the last def/class statement of `kind` named `name`, or NULL. */
+/* Borrowed: the last def/class statement of `kind` named `name`, or NULL
+ * (with an exception set only when the name cannot be encoded). */
 const hr_stmt *
 hr_find_definition(const char *text, const hr_stmts *stmts, hr_stmt_kind kind, PyObject *name)
 {
     Py_ssize_t len;
     const char *wanted = PyUnicode_AsUTF8AndSize(name, &len);
     if (wanted == NULL) {
-        PyErr_Clear();
         return NULL;
     }
     for (Py_ssize_t i = stmts->count - 1; i >= 0; i--) {
@@ -233,13 +233,17 @@ diff_name(hr_batch *batch, hr_unit *u, PyObject *name, PyObject *live, PyObject 
             : hr_find_definition(u->old_utf8, &u->old_stmts, HR_STMT_CLASS, name);
         const hr_stmt *new_stmt = u->full ? NULL
             : hr_find_definition(u->new_utf8, &u->new_stmts, HR_STMT_CLASS, name);
-        if (hr_class_diff(batch, u, (PyTypeObject *)live, (PyTypeObject *)fresh,
+        if (PyErr_Occurred()
+            || hr_class_diff(batch, u, (PyTypeObject *)live, (PyTypeObject *)fresh,
                           old_stmt, new_stmt, name) < 0) {
             return -1;
         }
         return hr_report(batch->updated, u->name, name);
     }
     int is_def = hr_find_definition(u->new_utf8, &u->new_stmts, HR_STMT_DEF, name) != NULL;
+    if (PyErr_Occurred()) {
+        return -1;
+    }
     int made_here = PyFunction_Check(fresh)
                     && ((PyFunctionObject *)fresh)->func_globals == u->scratch;
     if (!is_def && !made_here && (made_here = made_by_factory(u, live, fresh)) < 0) {
@@ -260,8 +264,9 @@ diff_name(hr_batch *batch, hr_unit *u, PyObject *name, PyObject *live, PyObject 
     return set_name(batch, u, name, fresh) < 0 ? -1 : hr_report(batch->replaced, u->name, name);
 }
 
-/* For a module without a recorded source: a function or class of this
- * module that the new source no longer defines. */
+/* For a module without a recorded source: 1 for a function or class of
+ * this module (the new source no longer defines it), 0 for anything else,
+ * -1 on error. */
 static int
 defined_here(hr_unit *u, PyObject *value)
 {
@@ -270,7 +275,10 @@ defined_here(hr_unit *u, PyObject *value)
     }
     PyObject *module = PyObject_GetAttrString(value, "__module__");
     if (module == NULL) {
-        PyErr_Clear();
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            return -1;
+        }
+        PyErr_Clear();  /* no __module__: not this module's */
         return 0;
     }
     int same = PyUnicode_Check(module) && PyUnicode_Compare(module, u->name) == 0;
@@ -315,13 +323,13 @@ hr_diff(hr_batch *batch, hr_unit *u)
         int gone;
         if (u->full) {
             /* Only what this module defined and no longer defines goes. */
-            gone = !present && PyUnicode_Check(name) && defined_here(u, live);
+            gone = !present && PyUnicode_Check(name) ? defined_here(u, live) : 0;
         }
         else {
             /* Deleted by a re-run statement, or its definition left the source. */
-            gone = !present || PySet_Contains(u->removed, name) > 0;
+            gone = !present ? 1 : PySet_Contains(u->removed, name);
         }
-        if (gone && remove_name(batch, u, name) < 0) {
+        if (gone < 0 || (gone && remove_name(batch, u, name) < 0)) {
             return -1;
         }
     }

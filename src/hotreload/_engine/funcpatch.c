@@ -367,12 +367,13 @@ is_named(PyObject *obj, PyObject *name)
     return PyUnicode_Compare(co_name, name) == 0;
 }
 
-/* New reference or NULL (no exception): an attribute that may be absent. */
+/* New reference, or NULL: absent (no exception, as hasattr() would say) or
+ * an error (an exception set: a MemoryError is not "absent"). */
 static PyObject *
 optional_attr(PyObject *obj, const char *attr)
 {
     PyObject *value = PyObject_GetAttrString(obj, attr);
-    if (value == NULL) {
+    if (value == NULL && PyErr_ExceptionMatches(PyExc_AttributeError)) {
         PyErr_Clear();
     }
     return value;
@@ -394,16 +395,18 @@ unwrap(PyObject *obj, PyObject *name, int depth)
     /* A plain function exposes its wrapped function only through __dict__
      * (functools.wraps) or its closure; attribute lookups on anything else
      * may run user code, which is fine before the commit. */
-    for (size_t i = 0; found == NULL && i < sizeof(links) / sizeof(links[0]); i++) {
+    for (size_t i = 0; found == NULL && !PyErr_Occurred() && i < sizeof(links) / sizeof(links[0]);
+         i++) {
         PyObject *inner = optional_attr(obj, links[i]);
         if (inner != NULL && inner != obj) {
             found = unwrap(inner, name, depth + 1);
         }
         Py_XDECREF(inner);
     }
-    if (found == NULL && PyFunction_Check(obj)) {
+    if (found == NULL && !PyErr_Occurred() && PyFunction_Check(obj)) {
         PyObject *closure = ((PyFunctionObject *)obj)->func_closure;
-        for (Py_ssize_t i = 0; found == NULL && closure && i < PyTuple_GET_SIZE(closure); i++) {
+        for (Py_ssize_t i = 0; found == NULL && !PyErr_Occurred() && closure
+                               && i < PyTuple_GET_SIZE(closure); i++) {
             PyObject *cell = PyTuple_GET_ITEM(closure, i);
             if (PyCell_Check(cell) && PyCell_GET(cell) != NULL) {
                 PyObject *content = Py_NewRef(PyCell_GET(cell));

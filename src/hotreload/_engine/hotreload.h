@@ -470,7 +470,9 @@ int hr_class_is_declarative(PyObject *cls);
  * replaces the binding), -1 on error. */
 int hr_function_diff(hr_batch *batch, PyObject *live, PyObject *fresh, PyObject *name,
                      int stripped);
-/* diff.c: borrowed: the last def/class statement of `kind` named `name`. */
+/* diff.c: borrowed: the last def/class statement of `kind` named `name`,
+ * or NULL: none, or an error (an exception set) when `name` cannot be
+ * encoded. */
 const hr_stmt *hr_find_definition(const char *text, const hr_stmts *stmts, hr_stmt_kind kind,
                                   PyObject *name);
 /* diff.c: appends "<module>.<qualname>" to a report list. */

@@ -142,7 +142,10 @@ hr_read_declaration(hr_state *state, PyObject *module_name, const char *text,
     PyObject *stripped = expr ? PyObject_CallMethod(expr, "strip", NULL) : NULL;
     Py_XDECREF(expr);
     if (stripped == NULL) {
-        goto refuse;
+        if (PyErr_Occurred()) {
+            goto error;
+        }
+        goto refuse;  /* no '=': not an assignment of a sequence */
     }
     code = Py_CompileString(PyUnicode_AsUTF8(stripped), name, Py_eval_input);
     Py_DECREF(stripped);
@@ -169,7 +172,15 @@ hr_read_declaration(hr_state *state, PyObject *module_name, const char *text,
     Py_DECREF(code);
     return 0;
 refuse:
-    PyErr_Clear();
+    /* What is refused is the value, not sequence (TypeError from
+     * PySequence_List) or holding something that is not a str; any other
+     * error is the reload's, reported as it is. */
+    if (PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_TypeError)) {
+            goto error;
+        }
+        PyErr_Clear();
+    }
     hr_raise(state, module_name, NULL, "%s must be a sequence of names (str), not %R",
              name, value ? value : Py_None);
 error:
@@ -223,7 +234,10 @@ intersects(PyObject *a, PyObject *b)
 
 /* The module a `from X import ...` statement imports from, resolved to an
  * absolute name, and the names it imports.  New references; *names is a
- * list of (name, asname-or-None) tuples. */
+ * list of (name, asname-or-None) tuples.  Returns 0; or -1 with no
+ * exception set when the statement cannot be read this way (it does not
+ * parse on its own, or is relative in a module without a package): it then
+ * simply runs as it is; or -1 with an exception set on any other error. */
 static int
 from_import(hr_unit *u, const hr_stmt *stmt, PyObject **module, PyObject **names)
 {
@@ -295,8 +309,9 @@ error:
     Py_XDECREF(level_obj);
     Py_XDECREF(body);
     Py_XDECREF(tree);
-    /* A statement we cannot read this way simply runs as it is. */
-    PyErr_Clear();
+    if (PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_SyntaxError)) {
+        PyErr_Clear();  /* not a statement that parses alone: it runs as it is */
+    }
     return -1;
 }
 
@@ -315,8 +330,9 @@ done_unit(hr_batch *batch, PyObject *name)
 
 /* Borrowed: the unit of the batch, already executed, that a
  * `from X import ...` statement imports from, with *names (new reference)
- * the (name, asname) pairs it imports; NULL with *names NULL (and no
- * exception) when the statement imports from no such module. */
+ * the (name, asname) pairs it imports; NULL with *names NULL when the
+ * statement imports from no such module (no exception), or on error (an
+ * exception set). */
 static hr_unit *
 batch_source(hr_batch *batch, hr_unit *u, const hr_stmt *stmt, PyObject **names)
 {
@@ -346,7 +362,7 @@ imports_changed_name(hr_batch *batch, hr_unit *u, const hr_stmt *stmt, PyObject 
 {
     PyObject *names;
     hr_unit *source = batch_source(batch, u, stmt, &names);
-    int result = 0;
+    int result = source == NULL && PyErr_Occurred() ? -1 : 0;
     for (Py_ssize_t i = 0; source && result >= 0 && i < PyList_GET_SIZE(names); i++) {
         PyObject *pair = PyList_GET_ITEM(names, i);
         if (is_star(pair)) {
@@ -711,7 +727,7 @@ hr_emulate_from(hr_batch *batch, hr_unit *u, const hr_stmt *stmt)
 {
     PyObject *names;
     hr_unit *source = batch_source(batch, u, stmt, &names);
-    int status = 0;
+    int status = source == NULL && PyErr_Occurred() ? -1 : 0;
     for (Py_ssize_t i = 0; source && status == 0 && i < PyList_GET_SIZE(names); i++) {
         PyObject *pair = PyList_GET_ITEM(names, i);
         if (is_star(pair)) {

@@ -446,7 +446,8 @@ unit_prepare(hr_unit *u)
 
 /* New reference: the absolute module a top-level import statement names,
  * read from its text ("import a.b", "from .x import y"); NULL with no
- * exception when it is not one we can read. */
+ * exception when it is not one we can read (a relative import in a module
+ * without a package), NULL with an exception set on error. */
 static PyObject *
 imported_module(hr_unit *u, const hr_stmt *st)
 {
@@ -467,10 +468,9 @@ imported_module(hr_unit *u, const hr_stmt *st)
     }
     PyObject *name = PyUnicode_DecodeUTF8(norm + start, k - start, NULL);
     if (name == NULL || level == 0) {
-        PyErr_Clear();
         return name;
     }
-    PyObject *package = PyDict_GetItemString(u->live, "__package__");
+    PyObject *package = hr_dict_get(u->live, "__package__");
     if (package == NULL || !PyUnicode_Check(package)) {
         Py_DECREF(name);
         return NULL;
@@ -478,47 +478,107 @@ imported_module(hr_unit *u, const hr_stmt *st)
     PyObject *base = Py_NewRef(package);
     for (int i = 1; i < level && base; i++) {
         Py_ssize_t dot = PyUnicode_FindChar(base, '.', 0, PY_SSIZE_T_MAX, -1);
-        Py_SETREF(base, PyUnicode_Substring(base, 0, dot > 0 ? dot : 0));
+        Py_SETREF(base, dot == -2 ? NULL : PyUnicode_Substring(base, 0, dot > 0 ? dot : 0));
     }
     PyObject *full = base == NULL ? NULL
         : PyUnicode_GET_LENGTH(name) == 0 ? Py_NewRef(base)
         : PyUnicode_FromFormat("%U.%U", base, name);
     Py_XDECREF(base);
     Py_DECREF(name);
-    PyErr_Clear();
     return full;
 }
 
-/* 1 when unit u imports unit v at its top level. */
+/* The units each unit imports at its top level, as sorted index lists. */
+typedef struct {
+    Py_ssize_t *items;
+    Py_ssize_t count, capacity;
+} edges;
+
 static int
-imports(hr_unit *u, hr_unit *v)
+edges_add(edges *e, Py_ssize_t j)
 {
-    for (Py_ssize_t i = 0; i < u->new_stmts.count; i++) {
-        const hr_stmt *st = &u->new_stmts.items[i];
-        if (st->kind != HR_STMT_IMPORT && st->kind != HR_STMT_FROM) {
-            continue;
+    if (e->count == e->capacity) {
+        Py_ssize_t capacity = e->capacity ? e->capacity * 2 : 8;
+        Py_ssize_t *items = PyMem_Realloc(e->items, capacity * sizeof(Py_ssize_t));
+        if (items == NULL) {
+            PyErr_NoMemory();
+            return -1;
         }
-        PyObject *name = imported_module(u, st);
-        int hit = name != NULL && PyUnicode_Compare(name, v->name) == 0;
-        Py_XDECREF(name);
-        if (hit) {
-            return 1;
-        }
+        e->items = items;
+        e->capacity = capacity;
     }
+    e->items[e->count++] = j;
     return 0;
 }
 
+static int
+compare_index(const void *a, const void *b)
+{
+    Py_ssize_t x = *(const Py_ssize_t *)a, y = *(const Py_ssize_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Fills out[i] with the indices of the units unit i imports, in index
+ * order: each import statement is read once, and looked up by name. */
+static int
+import_edges(hr_batch *b, edges *out)
+{
+    PyObject *index = PyDict_New();  /* module name -> unit index */
+    if (index == NULL) {
+        return -1;
+    }
+    int status = -1;
+    for (Py_ssize_t i = 0; i < b->count; i++) {
+        PyObject *position = PyLong_FromSsize_t(i);
+        int added = position ? PyDict_SetItem(index, b->units[i].name, position) : -1;
+        Py_XDECREF(position);
+        if (added < 0) {
+            goto done;
+        }
+    }
+    for (Py_ssize_t i = 0; i < b->count; i++) {
+        hr_unit *u = &b->units[i];
+        for (Py_ssize_t s = 0; s < u->new_stmts.count; s++) {
+            const hr_stmt *st = &u->new_stmts.items[s];
+            if (st->kind != HR_STMT_IMPORT && st->kind != HR_STMT_FROM) {
+                continue;
+            }
+            PyObject *name = imported_module(u, st);
+            if (name == NULL) {
+                if (PyErr_Occurred()) {
+                    goto done;
+                }
+                continue;
+            }
+            PyObject *position = PyDict_GetItemWithError(index, name);
+            Py_DECREF(name);
+            if (position == NULL && PyErr_Occurred()) {
+                goto done;
+            }
+            Py_ssize_t j = position ? PyLong_AsSsize_t(position) : i;
+            if (j != i && edges_add(&out[i], j) < 0) {
+                goto done;
+            }
+        }
+        if (out[i].count > 1) {
+            qsort(out[i].items, out[i].count, sizeof(Py_ssize_t), compare_index);
+        }
+    }
+    status = 0;
+done:
+    Py_DECREF(index);
+    return status;
+}
+
 static void
-visit(hr_unit *units, Py_ssize_t n, Py_ssize_t i, char *mark, Py_ssize_t *order, Py_ssize_t *count)
+visit(const edges *imports, Py_ssize_t i, char *mark, Py_ssize_t *order, Py_ssize_t *count)
 {
     if (mark[i]) {
         return;  /* done, or on the current path: an import cycle keeps the given order */
     }
     mark[i] = 1;
-    for (Py_ssize_t j = 0; j < n; j++) {
-        if (j != i && imports(&units[i], &units[j])) {
-            visit(units, n, j, mark, order, count);
-        }
+    for (Py_ssize_t k = 0; k < imports[i].count; k++) {
+        visit(imports, imports[i].items[k], mark, order, count);
     }
     order[(*count)++] = i;
 }
@@ -530,28 +590,38 @@ order_units(hr_batch *b)
     if (b->count < 2) {
         return 0;
     }
+    int status = -1;
     char *mark = PyMem_Calloc(b->count, 1);
     Py_ssize_t *order = PyMem_Calloc(b->count, sizeof(Py_ssize_t));
     hr_unit *sorted = PyMem_Calloc(b->count, sizeof(hr_unit));
-    if (!mark || !order || !sorted) {
-        PyMem_Free(mark);
-        PyMem_Free(order);
-        PyMem_Free(sorted);
+    edges *imports = PyMem_Calloc(b->count, sizeof(edges));
+    if (!mark || !order || !sorted || !imports) {
         PyErr_NoMemory();
-        return -1;
+        goto done;
+    }
+    if (import_edges(b, imports) < 0) {
+        goto done;
     }
     Py_ssize_t count = 0;
     for (Py_ssize_t i = 0; i < b->count; i++) {
-        visit(b->units, b->count, i, mark, order, &count);
+        visit(imports, i, mark, order, &count);
     }
     for (Py_ssize_t i = 0; i < b->count; i++) {
         sorted[i] = b->units[order[i]];
     }
     PyMem_Free(b->units);
     b->units = sorted;
+    sorted = NULL;
+    status = 0;
+done:
+    for (Py_ssize_t i = 0; imports && i < b->count; i++) {
+        PyMem_Free(imports[i].items);
+    }
+    PyMem_Free(imports);
     PyMem_Free(mark);
     PyMem_Free(order);
-    return 0;
+    PyMem_Free(sorted);
+    return status;
 }
 
 /* ------------------------------------------------------------------------ */
