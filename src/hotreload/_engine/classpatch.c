@@ -429,18 +429,32 @@ hr_class_is_declarative(PyObject *cls)
     }
     PyObject *dict = ((PyTypeObject *)cls)->tp_dict;
     for (int i = 0; marks[i]; i++) {
-        if (PyDict_GetItemString(dict, marks[i]) != NULL) {
+        if (hr_dict_get(dict, marks[i]) != NULL) {
             return 1;
+        }
+        if (PyErr_Occurred()) {
+            return -1;
         }
     }
     return 0;
 }
 
+/* 1 for an enum class, 0 for another, -1 on error. */
 static int
 is_enum(PyTypeObject *type)
 {
-    return PyDict_GetItemString(type->tp_dict, "_member_map_") != NULL
-           && PyDict_GetItemString(type->tp_dict, "_member_names_") != NULL;
+    int is = hr_dict_get(type->tp_dict, "_member_map_") != NULL
+             && hr_dict_get(type->tp_dict, "_member_names_") != NULL;
+    return PyErr_Occurred() ? -1 : is;
+}
+
+/* 1 when both classes are enums, 0 when not, -1 on error. */
+static int
+both_enums(PyTypeObject *live, PyTypeObject *fresh)
+{
+    int a = is_enum(live);
+    int b = a > 0 ? is_enum(fresh) : a;
+    return b;
 }
 
 /* Enum bookkeeping whose values are members (or lists of them). */
@@ -491,12 +505,12 @@ static int
 enum_diff(hr_batch *b, hr_unit *u, PyTypeObject *live, PyTypeObject *fresh, PyObject *qualname,
           PyObject *handled)
 {
-    PyObject *live_map = PyDict_GetItemString(live->tp_dict, "_member_map_");
-    PyObject *fresh_map = PyDict_GetItemString(fresh->tp_dict, "_member_map_");
+    PyObject *live_map = hr_dict_get(live->tp_dict, "_member_map_");
+    PyObject *fresh_map = live_map ? hr_dict_get(fresh->tp_dict, "_member_map_") : NULL;
     PyObject *name, *member;
     Py_ssize_t pos = 0;
     if (live_map == NULL || fresh_map == NULL) {
-        return 0;
+        return PyErr_Occurred() ? -1 : 0;
     }
     /* First the identities, so the tables below map to live members. */
     while (PyDict_Next(fresh_map, &pos, &name, &member)) {
@@ -581,13 +595,18 @@ enum_diff(hr_batch *b, hr_unit *u, PyTypeObject *live, PyTypeObject *fresh, PyOb
     pos = 0;
     while (PyDict_Next(fresh_map, &pos, &name, &member)) {
         PyObject *target = hr_identity_get(&b->identity, member);
-        if (PyDict_GetItem(live->tp_dict, name) != target
-            && hr_plan_type_set(&b->actions, (PyObject *)live, name, target) < 0) {
+        PyObject *current = PyDict_GetItemWithError(live->tp_dict, name);
+        if ((current == NULL && PyErr_Occurred())
+            || (current != target
+                && hr_plan_type_set(&b->actions, (PyObject *)live, name, target) < 0)) {
             return -1;
         }
     }
     for (int i = 0; enum_tables[i]; i++) {
-        PyObject *table = PyDict_GetItemString(fresh->tp_dict, enum_tables[i]);
+        PyObject *table = hr_dict_get(fresh->tp_dict, enum_tables[i]);
+        if (table == NULL && PyErr_Occurred()) {
+            return -1;
+        }
         PyObject *key = PyUnicode_FromString(enum_tables[i]);
         PyObject *mapped = table && key ? map_table(b, table) : NULL;
         int status = key == NULL || PySet_Add(handled, key) < 0 ? -1 : 0;
@@ -658,10 +677,10 @@ static PyMethodDef tolerant_repr_def = {
 static int
 plan_named_tuple(hr_batch *batch, PyTypeObject *live, PyTypeObject *fresh)
 {
-    PyObject *old_fields = PyDict_GetItemString(live->tp_dict, "_fields");
-    PyObject *new_fields = PyDict_GetItemString(fresh->tp_dict, "_fields");
+    PyObject *old_fields = hr_dict_get(live->tp_dict, "_fields");
+    PyObject *new_fields = old_fields ? hr_dict_get(fresh->tp_dict, "_fields") : NULL;
     if (old_fields == NULL || new_fields == NULL || !PyType_IsSubtype(live, &PyTuple_Type)) {
-        return 0;
+        return PyErr_Occurred() ? -1 : 0;
     }
     int same = PyObject_RichCompareBool(old_fields, new_fields, Py_EQ);
     if (same != 0) {
@@ -689,11 +708,12 @@ hr_class_diff(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fre
         return -1;
     }
     PyObject *handled = PySet_New(NULL);
+    int enums;
     if (handled == NULL || members_read(batch, u, old_stmt, new_stmt, &m) < 0
         || check_layout(batch, u, live, fresh, qualname) < 0
         || plan_bases(batch, live, fresh) < 0
-        || (is_enum(live) && is_enum(fresh)
-            && enum_diff(batch, u, live, fresh, qualname, handled) < 0)) {
+        || (enums = both_enums(live, fresh)) < 0
+        || (enums && enum_diff(batch, u, live, fresh, qualname, handled) < 0)) {
         goto done;
     }
     PyObject *name, *fresh_value, *live_value;
@@ -817,7 +837,10 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
     if (PyErr_Occurred()) {
         return -1;
     }
-    int declarative = live_cls != NULL && hr_class_is_declarative(live_cls);
+    int declarative = live_cls != NULL ? hr_class_is_declarative(live_cls) : 0;
+    if (declarative < 0) {
+        return -1;
+    }
     /* A custom metaclass may read or validate the whole namespace (an ORM's
      * declarative base, a registry): it gets the whole body.  Only type and
      * ABCMeta, which do not, see a body with unchanged members left out. */

@@ -31,8 +31,9 @@ make_scratch(hr_unit *u)
      * first import, in a fresh namespace with the module's identity. */
     PyObject *scratch = PyDict_New();
     for (int i = 0; scratch && module_metadata[i]; i++) {
-        PyObject *value = PyDict_GetItemString(u->live, module_metadata[i]);
-        if (value != NULL && PyDict_SetItemString(scratch, module_metadata[i], value) < 0) {
+        PyObject *value = hr_dict_get(u->live, module_metadata[i]);
+        if ((value == NULL && PyErr_Occurred())
+            || (value != NULL && PyDict_SetItemString(scratch, module_metadata[i], value) < 0)) {
             Py_CLEAR(scratch);
         }
     }
@@ -199,7 +200,11 @@ rebase_made_class(hr_batch *batch, PyTypeObject *type)
     if (live_bases == NULL) {
         return 0;
     }
-    PyObject *module = PyDict_GetItemString(type->tp_dict, "__module__");  /* borrowed */
+    PyObject *module = hr_dict_get(type->tp_dict, "__module__");  /* borrowed */
+    if (module == NULL && PyErr_Occurred()) {
+        Py_DECREF(live_bases);
+        return -1;
+    }
     Py_XINCREF(module);
     int status = PyObject_SetAttrString((PyObject *)type, "__bases__", live_bases);
     Py_DECREF(live_bases);

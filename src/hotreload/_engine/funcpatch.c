@@ -56,9 +56,9 @@ merged_dict(PyFunctionObject *target, PyFunctionObject *source, const hr_identit
     if (merged == NULL) {
         return NULL;
     }
-    int wraps = fresh != NULL && PyDict_GetItemString(fresh, "__wrapped__") != NULL;
-    if (!wraps && PyDict_GetItemString(merged, "__wrapped__") != NULL
-        && PyDict_DelItemString(merged, "__wrapped__") < 0) {
+    int wraps = fresh != NULL && hr_dict_get(fresh, "__wrapped__") != NULL;
+    int wrapped = !PyErr_Occurred() && !wraps && hr_dict_get(merged, "__wrapped__") != NULL;
+    if (PyErr_Occurred() || (wrapped && PyDict_DelItemString(merged, "__wrapped__") < 0)) {
         Py_DECREF(merged);
         return NULL;
     }
@@ -77,11 +77,11 @@ merged_dict(PyFunctionObject *target, PyFunctionObject *source, const hr_identit
 }
 
 /* New reference: the builtins dict a function with these globals sees, or
- * NULL with no exception when they name none. */
+ * NULL: they name none (no exception set), or an error (an exception set). */
 static PyObject *
 builtins_of(PyObject *globals)
 {
-    PyObject *builtins = PyDict_GetItemString(globals, "__builtins__");
+    PyObject *builtins = hr_dict_get(globals, "__builtins__");
     if (builtins != NULL && PyModule_Check(builtins)) {
         builtins = PyModule_GetDict(builtins);
     }
@@ -312,6 +312,9 @@ hr_function_patch(hr_journal *journal, PyFunctionObject *target,
          * written in, as a hotfix script's function does. */
         Py_SETREF(next.globals, Py_NewRef(globals));
         Py_XSETREF(next.builtins, builtins_of(globals));
+        if (next.builtins == NULL && PyErr_Occurred()) {
+            goto done;
+        }
     }
     if (hr_journal_save_function(journal, target) < 0) {
         goto done;
@@ -350,6 +353,9 @@ hr_function_adopt(PyFunctionObject *func, PyObject *globals, const hr_identity *
     }
     if (func->func_globals != globals) {
         PyObject *builtins = builtins_of(globals);
+        if (builtins == NULL && PyErr_Occurred()) {
+            return -1;
+        }
         write_globals(func, globals, builtins);
         forget_version(func);
         Py_XDECREF(builtins);

@@ -93,7 +93,10 @@ run_module_hooks(hr_batch *b)
 {
     for (Py_ssize_t i = 0; i < b->count; i++) {
         hr_unit *u = &b->units[i];
-        PyObject *hook = PyDict_GetItemString(u->live, "__reload_module__");
+        PyObject *hook = hr_dict_get(u->live, "__reload_module__");
+        if (hook == NULL && PyErr_Occurred()) {
+            return -1;  /* not "no hook": the reload is undone */
+        }
         if (hook == NULL || u->old_values == NULL) {
             continue;
         }

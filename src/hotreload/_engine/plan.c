@@ -263,7 +263,7 @@ from_import(hr_unit *u, const hr_stmt *stmt, PyObject **module, PyObject **names
     long level = PyLong_AsLong(level_obj);
     if (level > 0) {
         /* Relative: strip level-1 parts from the package, as importlib does. */
-        PyObject *package = PyDict_GetItemString(u->live, "__package__");
+        PyObject *package = hr_dict_get(u->live, "__package__");
         if (package == NULL || !PyUnicode_Check(package)) {
             Py_DECREF(target);
             goto error;
@@ -418,7 +418,8 @@ can_strip(hr_unit *u, Py_ssize_t i, PyObject *name)
     if (st->kind == HR_STMT_CLASS) {
         /* @dataclass and the like generate members from the body: they
          * run again, on the new class. */
-        return PyType_Check(live) && !hr_class_is_declarative(live);
+        int declarative = PyType_Check(live) ? hr_class_is_declarative(live) : 1;
+        return declarative < 0 ? -1 : !declarative;
     }
     PyFunctionObject *inner = hr_unwrap(live, name);
     if (inner == NULL) {
@@ -699,7 +700,10 @@ error:
 static int
 emulate_star(hr_batch *batch, hr_unit *u, hr_unit *source)
 {
-    PyObject *all = PyDict_GetItemString(source->scratch, "__all__");
+    PyObject *all = hr_dict_get(source->scratch, "__all__");
+    if (all == NULL && PyErr_Occurred()) {
+        return -1;
+    }
     PyObject *names = all ? PySequence_List(all) : PyDict_Keys(source->scratch);
     int status = names ? 0 : -1;
     for (Py_ssize_t i = 0; status == 0 && i < PyList_GET_SIZE(names); i++) {

@@ -628,56 +628,63 @@ done:
 /* The transaction                                                           */
 /* ------------------------------------------------------------------------ */
 
+/* The number of collections the collector has run (gc.get_stats()), or -1
+ * with an exception set. */
+static long
+collections_run(void)
+{
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *stats = gc ? PyObject_CallMethod(gc, "get_stats", NULL) : NULL;
+    long total = stats != NULL && PyList_Check(stats) ? 0 : -1;
+    if (stats != NULL && total < 0) {
+        PyErr_SetString(PyExc_TypeError, "gc.get_stats() did not return a list");
+    }
+    for (Py_ssize_t i = 0; total >= 0 && i < PyList_GET_SIZE(stats); i++) {
+        PyObject *generation = PyList_GET_ITEM(stats, i);
+        PyObject *count = PyDict_Check(generation) ? hr_dict_get(generation, "collections") : NULL;
+        long value = count != NULL ? PyLong_AsLong(count) : -1;
+        if (value < 0) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_TypeError, "gc.get_stats() without collection counts");
+            }
+            total = -1;
+            break;
+        }
+        total += value;
+    }
+    Py_XDECREF(stats);
+    Py_XDECREF(gc);
+    return total;
+}
+
 /* New reference: the objects of the youngest GC generation, or all tracked
  * objects if a collection ran meanwhile (user code may call gc.collect()). */
 static PyObject *
 young_objects(long collections_before)
 {
+    long collections = collections_run();
+    if (collections < 0) {
+        return NULL;
+    }
     PyObject *gc = PyImport_ImportModule("gc");
     if (gc == NULL) {
         return NULL;
     }
-    PyObject *stats = PyObject_CallMethod(gc, "get_stats", NULL);
-    long collections = 0;
-    for (Py_ssize_t i = 0; stats && i < PyList_GET_SIZE(stats); i++) {
-        PyObject *count = PyDict_GetItemString(PyList_GET_ITEM(stats, i), "collections");
-        collections += count ? PyLong_AsLong(count) : 0;
-    }
-    PyObject *objects = NULL;
-    if (stats != NULL) {
-        objects = collections == collections_before
-            ? PyObject_CallMethod(gc, "get_objects", "i", 0)
-            : PyObject_CallMethod(gc, "get_objects", NULL);
-    }
-    Py_XDECREF(stats);
+    PyObject *objects = collections == collections_before
+        ? PyObject_CallMethod(gc, "get_objects", "i", 0)
+        : PyObject_CallMethod(gc, "get_objects", NULL);
     Py_DECREF(gc);
     return objects;
 }
 
-static long
-gc_collections(void)
-{
-    PyObject *gc = PyImport_ImportModule("gc");
-    PyObject *stats = gc ? PyObject_CallMethod(gc, "get_stats", NULL) : NULL;
-    long collections = 0;
-    for (Py_ssize_t i = 0; stats && i < PyList_GET_SIZE(stats); i++) {
-        PyObject *count = PyDict_GetItemString(PyList_GET_ITEM(stats, i), "collections");
-        collections += count ? PyLong_AsLong(count) : 0;
-    }
-    Py_XDECREF(stats);
-    Py_XDECREF(gc);
-    /* A full clear: a count that could not be read differs from the one
-     * taken after, and young_objects() then lists every object, which is
-     * the safe side. */
-    PyErr_Clear();
-    return collections;
-}
-
+/* 1 when the module defines __reload_module__, before or after the reload;
+ * 0 when not; -1 on error. */
 static int
 has_hook(hr_unit *u)
 {
-    return PyDict_GetItemString(u->scratch, "__reload_module__") != NULL
-           || PyDict_GetItemString(u->live, "__reload_module__") != NULL;
+    int found = hr_dict_get(u->scratch, "__reload_module__") != NULL
+                || (!PyErr_Occurred() && hr_dict_get(u->live, "__reload_module__") != NULL);
+    return PyErr_Occurred() ? -1 : found;
 }
 
 /* Planning parses single statements out of context; when one does not
@@ -781,7 +788,7 @@ type_qualname(PyTypeObject *type)
 static PyObject *
 type_module(PyTypeObject *type)
 {
-    PyObject *module = PyDict_GetItemString(type->tp_dict, "__module__");
+    PyObject *module = hr_dict_get(type->tp_dict, "__module__");
     return module != NULL && PyUnicode_Check(module) ? module : NULL;
 }
 
@@ -844,9 +851,9 @@ commit(hr_batch *b, hr_journal *journal)
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
         describe_action(b, failed, &module, &object);
-        if (object == NULL) {
-            PyErr_Clear();  /* only the name is lost: the refusal is reported below */
-        }
+        /* A full clear: naming is best effort, and only the names are lost
+         * if it failed; the refusal itself is restored and reported. */
+        PyErr_Clear();
         PyErr_Restore(type, value, tb);
     }
     hr_raise(b->state, module, object, "the interpreter refused this change; nothing was "
@@ -863,10 +870,10 @@ transact(hr_batch *b, double started)
     hr_journal *journal = NULL;
     hr_heap_query query;
     memset(&query, 0, sizeof(query));
-    long collections = gc_collections();
-    int gc_was = hr_gc_pause();
+    long collections = collections_run();
+    int gc_was = collections < 0 ? -1 : hr_gc_pause();  /* resumed at done: */
     if (gc_was < 0) {
-        return NULL;
+        goto done;
     }
     for (Py_ssize_t i = 0; i < b->count; i++) {
         if (unit_prepare(&b->units[i]) < 0) {
@@ -890,7 +897,8 @@ transact(hr_batch *b, double started)
     }
     for (Py_ssize_t i = 0; i < b->count; i++) {
         hr_unit *u = &b->units[i];
-        if (has_hook(u) && (u->old_values = PyDict_Copy(u->live)) == NULL) {
+        int hooked = has_hook(u);
+        if (hooked < 0 || (hooked && (u->old_values = PyDict_Copy(u->live)) == NULL)) {
             goto done;
         }
     }
