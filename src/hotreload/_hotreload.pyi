@@ -1,6 +1,7 @@
 """The hotreload engine (C).  The public API is in ``hotreload``; this stub is
 the whole contract of the extension module it calls."""
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+import os
 from types import ModuleType
 
 class ReloadError(Exception):
@@ -27,6 +28,8 @@ def _configure(
     deny: Optional[Sequence[str]] = ...,
     allow: Optional[Sequence[str]] = ...,
     follow_symlinks: Optional[bool] = ...,
-) -> Dict[str, Any]: ...  # deny, allow: tuples of folders; follow_symlinks: bool
+    shared_files: Optional[bool] = ...,
+) -> Dict[str, Any]: ...  # deny, allow: tuples of folders; follow_symlinks, shared_files: bool
+def _check_writers(path: Union[str, "os.PathLike[str]"]) -> None: ...  # ReloadError: others can write it
 def _records() -> Dict[str, tuple]: ...
 def _split(source: bytes, indent: int = ...) -> List[Dict[str, Any]]: ...

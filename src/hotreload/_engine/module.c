@@ -216,10 +216,10 @@ folders(PyObject *paths)
 static PyObject *
 configure(PyObject *module, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"deny", "allow", "follow_symlinks", NULL};
-    PyObject *deny = NULL, *allow = NULL, *follow = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OOO:_configure", keywords, &deny, &allow,
-                                     &follow)) {
+    static char *keywords[] = {"deny", "allow", "follow_symlinks", "shared_files", NULL};
+    PyObject *deny = NULL, *allow = NULL, *follow = NULL, *shared = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OOOO:_configure", keywords, &deny, &allow,
+                                     &follow, &shared)) {
         return NULL;
     }
     hr_state *state = state_of(module);
@@ -244,8 +244,41 @@ configure(PyObject *module, PyObject *args, PyObject *kwargs)
         }
         state->follow_symlinks = value;
     }
-    return Py_BuildValue("{sOsOsO}", "deny", state->deny_dirs, "allow", state->allow_dirs,
-                         "follow_symlinks", state->follow_symlinks ? Py_True : Py_False);
+    if (shared != NULL && shared != Py_None) {
+        int value = PyObject_IsTrue(shared);
+        if (value < 0) {
+            return NULL;
+        }
+        state->shared_files = value;
+    }
+    return Py_BuildValue("{sOsOsOsO}", "deny", state->deny_dirs, "allow", state->allow_dirs,
+                         "follow_symlinks", state->follow_symlinks ? Py_True : Py_False,
+                         "shared_files", state->shared_files ? Py_True : Py_False);
+}
+
+/* For the Python layer, which must not carry a copy of the rule: raises
+ * ReloadError when others can write `path` (a file or folder) or a folder
+ * above it, as a reload or hotfix of a file there would. */
+static PyObject *
+check_writers(PyObject *module, PyObject *arg)
+{
+    PyObject *path = PyOS_FSPath(arg);
+    if (path == NULL) {
+        return NULL;
+    }
+    if (!PyUnicode_Check(path)) {
+        PyErr_SetString(PyExc_TypeError, "_check_writers() takes a str path");
+        Py_DECREF(path);
+        return NULL;
+    }
+    PyObject *real = hr_real_path(path);
+    int status = real != NULL ? hr_check_writers(state_of(module), NULL, path, real) : -1;
+    Py_XDECREF(real);
+    Py_DECREF(path);
+    if (status < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
 }
 
 static PyObject *
@@ -342,8 +375,13 @@ static PyMethodDef module_methods[] = {
     {"recorded", recorded, METH_NOARGS,
      "recorded() -> list[str]\n\nThe names of the modules whose source is recorded."},
     {"_configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
-     "_configure(deny=None, allow=None, follow_symlinks=None) -> dict\n\n"
-     "Folders not reloaded / allowed anyway; whether links may lead out of them."},
+     "_configure(deny=None, allow=None, follow_symlinks=None, shared_files=None) -> dict\n\n"
+     "Folders not reloaded / allowed anyway; whether links may lead out of them;\n"
+     "whether files other users can write may run."},
+    {"_check_writers", check_writers, METH_O,
+     "_check_writers(path)\n\n"
+     "Raise ReloadError when users other than this process's and root can change\n"
+     "the file or folder `path` (configure(shared_files=True) accepts them)."},
     {"_records", records, METH_NOARGS, "_records() -> dict\n\nThe recorded sources (a copy)."},
     {"_split", split_statements, METH_VARARGS,
      "_split(source: bytes, indent: int = 0) -> list[dict]\n\n"

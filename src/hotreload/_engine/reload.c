@@ -135,7 +135,7 @@ refuse_null_bytes(hr_state *state, hr_unit *u)
 }
 
 /* Reads the module's source through its real path, once the folder policy
- * agrees to where its symbolic links lead (records.c).  The file read is
+ * agrees to where its symbolic links lead and to who may write it (records.c).  The file read is
  * the one checked, whatever the link is changed to afterwards. */
 static int
 read_real_source(hr_state *state, hr_unit *u)
@@ -151,7 +151,7 @@ read_real_source(hr_state *state, hr_unit *u)
                  "folders hotreload may reload from (hotreload.configure(follow_symlinks=True) "
                  "follows links)", u->path, real);
     }
-    else if (allowed > 0) {
+    else if (allowed > 0 && hr_check_writers(state, u->name, NULL, real) == 0) {
         status = hr_read_source(real, &u->new_bytes, &u->mtime_ns, &u->size);
         if (status < 0) {
             hr_raise(state, u->name, NULL, "cannot read its source file");
@@ -849,7 +849,8 @@ hr_patch(hr_state *state, PyObject *old, PyObject *fresh)
 }
 
 /* New reference: the text of a hotfix script file, read through its real
- * path once the policy allows both the path and where its links lead;
+ * path once the policy allows the path, where its links lead and who may
+ * write it;
  * NULL with ReloadError set otherwise. */
 static PyObject *
 read_hotfix_script(hr_state *state, PyObject *path)
@@ -873,7 +874,8 @@ read_hotfix_script(hr_state *state, PyObject *path)
                  "follows links)", real);
         goto done;
     }
-    if (allowed < 0 || hr_read_source(real, &bytes, &mtime_ns, &size) < 0
+    if (allowed < 0 || hr_check_writers(state, NULL, path, real) < 0
+        || hr_read_source(real, &bytes, &mtime_ns, &size) < 0
         || (text = hr_decode_source(bytes)) == NULL) {
         hr_raise(state, NULL, path, "cannot read the hotfix script");
     }
