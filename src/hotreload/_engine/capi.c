@@ -397,7 +397,7 @@ capi_reload_changed(void)
     PyObject *missing = NULL, *report = NULL;
     hr_state *state = enter(&c);
     if (state != NULL && (missing = PyList_New(0)) != NULL) {
-        report = hr_reload_changed(state, missing);
+        report = hr_reload_changed(state, missing, NULL);
     }
     HotReload_Result *result = leave(&c, report, missing);
     Py_XDECREF(report);

@@ -348,9 +348,11 @@ PyObject *hr_decode_source(PyObject *bytes);
 /* reload.c: reloads the modules of `targets` (a tuple of modules or
  * names) in one transaction.  New reference: the report as a dict. */
 PyObject *hr_reload(hr_state *state, PyObject *targets);
-/* reload.c: reloads every recorded module whose file changed.  Names of
- * recorded modules whose file is gone are appended to `missing`. */
-PyObject *hr_reload_changed(hr_state *state, PyObject *missing);
+/* reload.c: reloads every recorded module whose file changed, and the
+ * modules of `also` (a sequence of modules or names, or NULL), in one
+ * transaction.  Names of recorded modules whose file is gone are appended
+ * to `missing`. */
+PyObject *hr_reload_changed(hr_state *state, PyObject *missing, PyObject *also);
 
 /* reload.c: pours `fresh` (function or class) into `old`, in one
  * transaction.  New reference: the report as a dict. */

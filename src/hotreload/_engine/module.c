@@ -168,11 +168,19 @@ reload(PyObject *module, PyObject *args)
 static PyObject *
 reload_changed(PyObject *module, PyObject *args)
 {
-    PyObject *missing = NULL;
-    if (!PyArg_ParseTuple(args, "|O!:reload_changed", &PyList_Type, &missing)) {
+    PyObject *missing = NULL, *also = NULL;
+    if (!PyArg_ParseTuple(args, "|OO:reload_changed", &missing, &also)) {
         return NULL;
     }
-    return hr_reload_changed(state_of(module), missing);
+    if (missing == Py_None) {
+        missing = NULL;
+    }
+    if (missing != NULL && !PyList_Check(missing)) {
+        PyErr_Format(PyExc_TypeError, "reload_changed() missing must be a list or None, not %s",
+                     Py_TYPE(missing)->tp_name);
+        return NULL;
+    }
+    return hr_reload_changed(state_of(module), missing, also);
 }
 
 static PyObject *
@@ -358,9 +366,10 @@ static PyMethodDef module_methods[] = {
     {"reload", reload, METH_VARARGS,
      "reload(*modules) -> dict\n\nReload modules (objects or names) in one transaction."},
     {"reload_changed", reload_changed, METH_VARARGS,
-     "reload_changed(missing: list | None = None) -> dict\n\n"
-     "Reload every recorded module whose file changed; names of modules whose\n"
-     "file is gone are appended to `missing`."},
+     "reload_changed(missing: list | None = None, also=()) -> dict\n\n"
+     "Reload every recorded module whose file changed, and the modules of `also`,\n"
+     "in one transaction; names of modules whose file is gone are appended to\n"
+     "`missing`."},
     {"patch", patch, METH_VARARGS,
      "patch(old, new) -> dict\n\nPour function or class `new` into `old`, in place."},
     {"hotfix", hotfix, METH_VARARGS,

@@ -702,7 +702,7 @@ done:
 }
 
 PyObject *
-hr_reload_changed(hr_state *state, PyObject *missing)
+hr_reload_changed(hr_state *state, PyObject *missing, PyObject *also)
 {
     PyObject *gone = PyList_New(0);
     PyObject *names = gone ? hr_changed_modules(state, gone) : NULL;
@@ -730,7 +730,7 @@ hr_reload_changed(hr_state *state, PyObject *missing)
     /* Only modules still imported: a record outlives a module removed from
      * sys.modules, which is not reloaded behind the user's back. */
     PyObject *modules = PyImport_GetModuleDict();
-    PyObject *targets = PyList_New(0);
+    PyObject *targets = also != NULL ? PySequence_List(also) : PyList_New(0);
     for (Py_ssize_t i = 0; targets && i < PyList_GET_SIZE(names); i++) {
         PyObject *name = PyList_GET_ITEM(names, i);
         if (PyDict_GetItemWithError(modules, name) != NULL) {
