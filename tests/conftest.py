@@ -13,6 +13,13 @@ crash the interpreter if the engine got them wrong (STYLE.md).
 
 `Snapshot` records everything a failed reload must leave untouched, by
 identity: module dicts, functions' code, defaults, closures, class dicts.
+
+hotreload refuses files that other users can write, checking every folder up
+to the root (README, "Trust model"); the tests write theirs under pytest's
+temporary folder.  Where that sits in a folder others can write (a shared
+TMPDIR that is not sticky), the tests' temporary folder moves next to the
+interpreter's environment instead (--basetemp given on the command line
+wins).
 """
 import importlib
 import itertools
@@ -21,6 +28,7 @@ import re
 import string
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import types
@@ -58,6 +66,11 @@ def pytest_configure(config):
         "markers",
         "no_install: the workspace fixture does not call hotreload.install()",
     )
+    if config.option.basetemp is None:
+        try:
+            hotreload._hotreload._check_writers(tempfile.gettempdir())
+        except hotreload.ReloadError:
+            config.option.basetemp = os.path.join(sys.prefix, "pytest-tmp")
 
 
 _serial = itertools.count()

@@ -177,6 +177,32 @@ def test_modules_imported_before_install_are_reloaded_too(workspace):
     assert m.value() == 1
 
 
+@pytest.mark.no_install
+@pytest.mark.parametrize("broken", ["recorded", "adopted"])
+def test_apply_reloads_adopted_and_recorded_modules_in_one_transaction(workspace, broken):
+    """What the IPython extension runs before a cell: a module imported
+    before install() (no recorded source) and a recorded one are one batch,
+    so a broken file in either leaves the other as it was."""
+    adopted = workspace.load("adopted", V1)
+    hotreload.install()
+    recorded = workspace.load("recorded", V1)
+    assert recorded.__name__ in hotreload.recorded()
+    assert adopted.__name__ not in hotreload.recorded()
+    reloader = Reloader()
+    before = workspace.snapshot(adopted, recorded)
+    workspace.edit("adopted", BROKEN if broken == "adopted" else V2)
+    workspace.edit("recorded", BROKEN if broken == "recorded" else V2)
+    event, = reloader.apply()
+    assert event.kind == "failed" and isinstance(event.error, hotreload.ReloadError)
+    assert event.error.module == (adopted if broken == "adopted" else recorded).__name__
+    assert before.diff(workspace.snapshot(adopted, recorded)) == []
+    assert (adopted.value(), recorded.value()) == (1, 1)
+    workspace.edit(broken, V2)
+    event, = reloader.apply()
+    assert sorted(event.report.modules) == sorted([adopted.__name__, recorded.__name__])
+    assert (adopted.value(), recorded.value()) == (2, 2)
+
+
 def test_error_events_show_the_users_code_not_hotreloads(workspace):
     workspace.load("a", V1)
     reloader = Reloader()

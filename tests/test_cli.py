@@ -228,6 +228,20 @@ def test_run_applies_hotfix_scripts_dropped_in_a_folder(program, tmp_path):
     assert any(line.startswith("[hotreload] hotfix fix1.py applied") for line in child.err)
 
 
+def test_run_refuses_a_hotfix_folder_others_can_write(tmp_path):
+    """Anyone could drop a script there and have it run in the program."""
+    fixes = tmp_path / "fixes"
+    fixes.mkdir()
+    os.chmod(fixes, 0o777)
+    (tmp_path / "x.py").write_text("print('ran')\n")
+    ours = subprocess.run([sys.executable, "-m", "hotreload", "run", "--hotfix-dir", str(fixes),
+                           "x.py"], cwd=str(tmp_path), env=env(), capture_output=True,
+                          text=True, timeout=TIMEOUT)
+    assert ours.returncode == 2 and ours.stdout == ""
+    assert (f"--hotfix-dir: {fixes} is writable by others (owner root, mode 0777)"
+            in ours.stderr)
+
+
 def test_run_says_the_script_itself_is_not_reloaded(program, tmp_path):
     child = program()
     child.wait_for_value(1)

@@ -637,6 +637,49 @@ def test_capsule_reload_and_error_fields(workspace):
     assert call(api, "install")["success"] == 1
 
 
+@pytest.fixture
+def policy():
+    """configure() for this test; the settings in force before come back after."""
+    saved = hotreload.configure()
+    yield hotreload.configure
+    hotreload.configure(**saved)
+
+
+def test_capsule_hotfix_goes_through_the_trust_policy(workspace, policy, tmp_path, monkeypatch):
+    """The C API reads a script as hotreload.hotfix(path) does (README,
+    "Trust model"): outside the allowed folders, or writable by others, it
+    is refused and nothing runs."""
+    api = api_table(ctypes.PYFUNCTYPE)
+    module = workspace.load("a", "def f():\n    return 1\n")
+    script = (f"import hotreload, {module.__name__} as m\n"
+              "import sys\nsys.modules[m.__name__].RAN = True\n\n"
+              "def f():\n    return 'fixed'\n\nhotreload.patch(m.f, f)\n")
+    fixes, downloads = tmp_path / "fixes", tmp_path / "downloads"
+    fixes.mkdir()
+    downloads.mkdir()
+    (fixes / "fix.py").write_text(script, encoding="utf-8")
+    (downloads / "fix.py").write_text(script, encoding="utf-8")
+    policy(allow=[fixes])
+
+    result = call(api, "hotfix", str(downloads / "fix.py").encode())
+    assert result["success"] == 0 and result["object"] == str(downloads / "fix.py")
+    assert "outside" in result["error"]
+    assert module.f() == 1 and not hasattr(module, "RAN")
+
+    os.chmod(fixes / "fix.py", 0o666)
+    result = call(api, "hotfix", str(fixes / "fix.py").encode())
+    assert result["success"] == 0
+    assert f"{fixes / 'fix.py'} is writable by others (owner root, mode 0666)" in result["error"]
+    assert module.f() == 1 and not hasattr(module, "RAN")
+
+    os.chmod(fixes / "fix.py", 0o644)
+    monkeypatch.chdir(fixes)  # a relative path is taken from the current folder
+    result = call(api, "hotfix", b"fix.py")
+    assert result["success"] == 1, result["error"]
+    assert result["updated"] == [f"{module.__name__}.f"]
+    assert module.f() == "fixed" and module.RAN
+
+
 def test_capsule_reload_keeps_running_generators_on_their_code(workspace):
     api = api_table(ctypes.PYFUNCTYPE)
     module = workspace.load("a", """

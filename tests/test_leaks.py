@@ -11,10 +11,24 @@ interpreter offers, after gc.collect(), at the same point of a cycle:
   dict, patched functions and their wrapper, the class, a kept value.
 
 After a warm-up, the same cycle runs 500 times, then 500 more: a leak of
-even one object or a few bytes per cycle grows linearly and shows in the
-second half, where a bounded working set (the last version's code, the
-record of the last text) does not.  sys.gettotalrefcount is checked too
-when the interpreter is a debug build.
+even one object per cycle grows linearly and shows in the second half,
+where a bounded working set (the last version's code, the record of the
+last text) does not.  Object and reference counts have no noise: they must
+not move at all (a few objects of slack).  sys.gettotalrefcount is checked
+too when the interpreter is a debug build.
+
+Traced memory does have noise, which no fixed threshold separates from a
+small leak on every interpreter: after the warm-up it keeps wandering by
+tens of KiB over 500 cycles (3.9 most: -17 to +60 KiB seen, with zero
+object growth), as tables resized by churn and the last versions' objects
+differ in size from one moment to the next.  So the test measures that
+noise in the same run: the control, the first CONTROL cycles of the
+second half, each measured on its own, whose spread (a leak adds a few
+hundred bytes a cycle at most) is the noise of one measurement.  The
+second half may grow by a fixed allowance for the wandering plus a margin
+proportional to that spread; a leak of a small str per reload (~300 B a
+cycle, ~140 KiB over the half) still exceeds it, and a leaked object or
+reference fails the exact counts first.
 
 CPython 3.9 to 3.11 themselves leak about 100 to 300 bytes per SyntaxError
 their compiler raises (a plain compile() loop shows it); there the reloads
@@ -30,6 +44,9 @@ object counts no other test disturbs.
 """
 
 CYCLES = 1000  # measured, after the warm-up; half of them, then the other half
+CONTROL = 20  # steps of the second half measured one by one: the noise of traced memory
+WANDERING = 64 * 1024  # bytes traced memory may drift over a half with no leak
+NOISE_FACTOR = 8  # times the control's spread, added to WANDERING
 
 SCENARIO = r'''
 import gc
@@ -203,7 +220,8 @@ def compiler_leak():
 
 
 KEY_OBJECTS = {
-    "module": subject, "module dict": vars(subject), "f": f, "f.__wrapped__": wrapped,
+    "module": subject, "module dict": vars(subject), "module name": subject.__name__,
+    "f": f, "f.__wrapped__": wrapped,
     "handle": handle, "Player": player_cls, "kept value": kept, "instance": player,
     "deco": subject.deco,
 }
@@ -226,44 +244,58 @@ def measure():
 
 
 def halves(step):
-    """(growth of objects, of traced memory, of the total refcount, and the
-    key objects' counts after each half) over CYCLES more steps."""
+    """(growth of objects, of traced memory, the traced memory's noise, the
+    growth of the total refcount, and the key objects' counts after each
+    half), over the second half of CYCLES steps after a warm-up.  Traced
+    memory grows from the control, the first steps of the second half."""
     for _ in range(50):  # warm-up: caches, interned names, specialisations settle
         step()
     tracemalloc.start()
     for _ in range(CYCLES // 2):
         step()
     objects_1, memory_1, refs_1, total_1 = measure()
-    for _ in range(CYCLES - CYCLES // 2):
+    # The control: what traced memory reads after each of CONTROL steps.  A
+    # leak adds at most a few hundred bytes a step, so their spread is the
+    # noise of the working set a step leaves (the last version's objects,
+    # tables resized by churn), which no number of steps makes grow.
+    control = []
+    for _ in range(CONTROL):
+        step()
+        control.append(measure()[1])
+    for _ in range(CYCLES - CYCLES // 2 - CONTROL):
         step()
     objects_2, memory_2, refs_2, total_2 = measure()
     tracemalloc.stop()
+    control.sort()
+    noise = control[-1] - control[0]
+    memory = memory_2 - control[len(control) // 2]
     total = total_2 - total_1 if total_1 is not None else 0
-    return objects_2 - objects_1, memory_2 - memory_1, total, refs_1, refs_2
+    return objects_2 - objects_1, memory, noise, total, refs_1, refs_2
 
 
 leak = compiler_leak()
 for label, step in (("cycle", cycle), ("syntax", syntax_cycle)):
-    objects, memory, total, refs_1, refs_2 = halves(step)
+    objects, memory, noise, total, refs_1, refs_2 = halves(step)
     if label == "syntax" and leak:
         memory = 0  # not the engine's: checked by objects and reference counts only
-    print(label, objects, memory, total, leak)
+    print(label, objects, memory, noise, total, leak)
     for name in KEY_OBJECTS:
         print(label, name, refs_1[name], refs_2[name])
 '''
 
 
 def test_a_thousand_reload_cycles_leak_neither_objects_nor_memory(isolated):
-    out = isolated(f"CYCLES = {CYCLES}\n" + SCENARIO, timeout=900).splitlines()
+    out = isolated(f"CYCLES = {CYCLES}\nCONTROL = {CONTROL}\n" + SCENARIO,
+                   timeout=900).splitlines()
     for label in ("cycle", "syntax"):
         lines = [line.split(" ", 1)[1] for line in out if line.startswith(label + " ")]
-        objects, memory, total, _ = map(int, lines[0].split())
+        objects, memory, noise, total, _ = map(int, lines[0].split())
         # One leaked object per cycle would be 500 here.
         assert abs(objects) <= 10, f"{label}: {objects} more objects after {CYCLES // 2} more"
-        # The interpreter's free lists and caches keep a bounded, changing
-        # set of small blocks (up to ~25 KiB seen); a leak of 64 bytes per
-        # cycle would exceed this.
-        assert memory <= 32 * 1024, f"{label}: {memory} more bytes traced after {CYCLES // 2} more"
+        allowed = WANDERING + NOISE_FACTOR * noise
+        assert memory <= allowed, (f"{label}: {memory} more bytes traced after {CYCLES // 2} "
+                                   f"more cycles (allowed: {allowed}, the control's noise "
+                                   f"being {noise})")
         assert abs(total) <= 10, f"{label}: sys.gettotalrefcount grew by {total}"
         refcounts = {line.rsplit(" ", 2)[0]: line.rsplit(" ", 2)[1:] for line in lines[1:]}
         changed = {name: counts for name, counts in refcounts.items() if counts[0] != counts[1]}

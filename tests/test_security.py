@@ -9,8 +9,16 @@ folders the user allows.
   script given as text is trusted as its caller is.
 - Files that cannot be read as regular files (a FIFO, a folder) are refused
   without blocking, and reload_changed() skips them.
+- A module source or hotfix file that users other than the process's own
+  and root can change (the file or a folder above it belongs to another
+  user, or its group or everyone may write to it; sticky folders excepted)
+  is refused, unless configure(shared_files=True).  The tests run as root
+  and make such files with chown and chmod under tmp_path, whose folders
+  up to the root no other user can write (conftest sees to it).
 """
 import os
+import pwd
+import sys
 import textwrap
 
 import pytest
@@ -30,7 +38,8 @@ def policy():
     saved = hotreload.configure()
     yield hotreload.configure
     hotreload.configure(deny=saved["deny"], allow=saved["allow"],
-                        follow_symlinks=saved["follow_symlinks"])
+                        follow_symlinks=saved["follow_symlinks"],
+                        shared_files=saved["shared_files"])
     assert hotreload.configure() == saved
 
 
@@ -123,6 +132,159 @@ def test_configure_keeps_what_it_is_not_given(policy, tmp_path):
     after = policy(allow=[tmp_path])
     assert after["follow_symlinks"] is True
     assert str(tmp_path) + "/" in after["allow"]
+
+
+# -- files other users can write ------------------------------------------------
+
+OTHER_UID = 12345  # no user of the test machine
+
+
+def owner_name(uid):
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def refused_for_writers(module, culprit, owner, mode):
+    """The reload of `module` is refused because others can write `culprit`,
+    with owner and mode named; nothing changed."""
+    error = refused(module)
+    assert str(culprit) in error.reason and "writable by others" in error.reason
+    assert f"(owner {owner_name(owner)}, mode {mode:04o})" in error.reason
+    assert "shared_files=True" in error.reason
+    return error
+
+
+@pytest.mark.parametrize("mode", [0o666, 0o646, 0o664, 0o620])
+def test_source_file_writable_by_others_is_refused(workspace, policy, mode):
+    m = workspace.load("a", V1)
+    path = workspace.edit("a", V2)
+    os.chmod(path, mode)
+    before = workspace.snapshot(m)
+    error = refused_for_writers(m, path, 0, mode)
+    assert str(error) == (f"cannot reload {m.__name__}: {path} is writable by others (owner "
+                          f"root, mode {mode:04o}); hotreload.configure(shared_files=True) "
+                          "accepts such files")
+    assert before.diff(workspace.snapshot(m)) == [] and m.f() == 1
+    assert policy(shared_files=True)["shared_files"] is True
+    hotreload.reload(m)
+    assert m.f() == 2
+
+
+def test_source_file_of_another_user_is_refused(workspace):
+    m = workspace.load("a", V1)
+    path = workspace.edit("a", V2)
+    os.chown(path, OTHER_UID, -1)
+    refused_for_writers(m, path, OTHER_UID, 0o644)
+    assert m.f() == 1
+    os.chown(path, os.geteuid(), -1)
+    hotreload.reload(m)
+    assert m.f() == 2
+
+
+@pytest.mark.parametrize("how", ["world", "group", "owner"])
+def test_source_in_a_folder_others_can_write_is_refused(workspace, policy, how):
+    """Any folder from the file up to the root counts: here the workspace's
+    parent, two levels above the module of a package."""
+    workspace.write("pkg.a", V1)
+    m = workspace.load("pkg.a")
+    workspace.edit("pkg.a", V2)
+    folder = workspace.root.parent
+    mode = saved = os.stat(folder).st_mode & 0o7777
+    if how == "owner":
+        os.chown(folder, OTHER_UID, -1)
+        owner = OTHER_UID
+    else:
+        mode |= 0o002 if how == "world" else 0o020
+        os.chmod(folder, mode)
+        owner = 0
+    try:
+        error = refused_for_writers(m, folder, owner, mode)
+        assert f"{workspace.path('pkg.a')} is in {folder}, a folder writable" in error.reason
+        assert m.f() == 1
+        policy(shared_files=True)
+        hotreload.reload(m)
+        assert m.f() == 2
+    finally:
+        os.chown(folder, os.geteuid(), -1)
+        os.chmod(folder, saved)
+
+
+def test_own_file_in_a_sticky_folder_is_accepted(workspace, tmp_path, monkeypatch):
+    """As in /tmp: others may add files to the folder but not replace ours."""
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    os.chmod(sticky, 0o1777)
+    (sticky / "sticky_mod.py").write_text(textwrap.dedent(V1))
+    monkeypatch.syspath_prepend(str(sticky))
+    import sticky_mod
+    try:
+        (sticky / "sticky_mod.py").write_text(textwrap.dedent(V2))
+        hotreload.reload(sticky_mod)
+        assert sticky_mod.f() == 2
+        # Not a file of another user, though, nor one others can write.
+        os.chmod(sticky / "sticky_mod.py", 0o666)
+        refused_for_writers(sticky_mod, sticky / "sticky_mod.py", 0, 0o666)
+        os.chmod(sticky / "sticky_mod.py", 0o644)
+        os.chown(sticky / "sticky_mod.py", OTHER_UID, -1)
+        refused_for_writers(sticky_mod, sticky / "sticky_mod.py", OTHER_UID, 0o644)
+        # A sticky folder belonging to another user is not trusted either.
+        os.chown(sticky / "sticky_mod.py", os.geteuid(), -1)
+        os.chown(sticky, OTHER_UID, -1)
+        refused_for_writers(sticky_mod, sticky, OTHER_UID, 0o1777)
+    finally:
+        del sys.modules["sticky_mod"]
+
+
+def test_the_real_path_is_checked_not_the_link(workspace, tmp_path):
+    """A link in a private folder to a file in a shared one reads the shared one."""
+    shared = tmp_path / "shared"
+    m = linked_module(workspace, "a", shared / "real_a.py")
+    (shared / "real_a.py").write_text(textwrap.dedent(V2))
+    os.chmod(shared, 0o777)
+    refused_for_writers(m, shared, 0, 0o777)
+    assert m.f() == 1
+    os.chmod(shared, 0o755)
+    hotreload.reload(m)
+    assert m.f() == 2
+
+
+
+def test_reload_changed_is_checked_too(workspace):
+    m = workspace.load("a", V1)
+    path = workspace.edit("a", V2)
+    os.chmod(path, 0o666)
+    with pytest.raises(hotreload.ReloadError) as info:
+        hotreload.reload_changed()
+    assert info.value.module == m.__name__ and "writable by others" in info.value.reason
+    assert m.f() == 1
+
+
+@pytest.mark.no_install
+def test_module_imported_before_install_is_checked_too(workspace):
+    """A module with no recorded source (the Reloader's adopted modules)."""
+    m = workspace.load("a", V1)
+    path = workspace.edit("a", V2)
+    os.chmod(path, 0o666)
+    refused_for_writers(m, path, 0, 0o666)
+    assert m.f() == 1
+
+
+def test_check_writers_of_a_folder(tmp_path, policy):
+    hotreload._hotreload._check_writers(tmp_path)
+    saved = os.stat(tmp_path).st_mode & 0o7777
+    os.chmod(tmp_path, 0o777)
+    try:
+        with pytest.raises(hotreload.ReloadError) as info:
+            hotreload._hotreload._check_writers(tmp_path)
+        assert info.value.object == str(tmp_path)
+        assert info.value.reason.startswith(f"{tmp_path} is writable by others (owner root, "
+                                            "mode 0777)")
+        policy(shared_files=True)
+        hotreload._hotreload._check_writers(tmp_path)
+    finally:
+        os.chmod(tmp_path, saved)
 
 
 # -- files that are not regular files -------------------------------------------
@@ -257,3 +419,42 @@ def test_hotfix_text_is_trusted_as_its_caller(workspace, policy, tmp_path):
     policy(allow=[tmp_path / "fixes"])
     hotreload.hotfix(HOTFIX.format(module=m.__name__))
     assert m.f() == "hotfix"
+
+
+def test_hotfix_file_others_can_write_is_refused(workspace, policy, tmp_path):
+    m = workspace.load("a", V1)
+    path = hotfix_file(workspace, tmp_path / "fixes" / "fix.py", m)
+    os.chmod(path, 0o646)
+    with pytest.raises(hotreload.ReloadError) as info:
+        hotreload.hotfix(path)
+    assert info.value.object == str(path)
+    assert str(info.value) == (f"cannot reload ({path}): {path} is writable by others (owner "
+                               "root, mode 0646); hotreload.configure(shared_files=True) "
+                               "accepts such files")
+    assert m.f() == 1
+    os.chmod(path, 0o644)
+    os.chmod(path.parent, 0o777)
+    with pytest.raises(hotreload.ReloadError) as info:
+        hotreload.hotfix(path)
+    assert f"{path} is in {path.parent}, a folder writable by others" in info.value.reason
+    assert m.f() == 1
+    policy(shared_files=True)
+    hotreload.hotfix(path)
+    assert m.f() == "hotfix"
+
+
+def test_reloader_and_watcher_refuse_a_hotfix_folder_others_can_write(workspace, tmp_path):
+    from hotreload.changes import Reloader
+    from hotreload.watch import Watcher
+
+    m = workspace.load("a", V1)
+    fixes = tmp_path / "fixes"
+    path = hotfix_file(workspace, fixes / "fix.py", m)
+    os.chmod(fixes, 0o777)
+    with pytest.raises(hotreload.ReloadError) as info:
+        Watcher([workspace.root], hotfix_dir=fixes, poll=1)
+    assert f"{fixes} is writable by others" in info.value.reason
+    # A script dropped there later is not run either.
+    event, = Reloader().hotfix(str(path))
+    assert event.kind == "hotfix failed" and "a folder writable by others" in event.message
+    assert m.f() == 1

@@ -177,6 +177,7 @@ def configure(
     deny: Iterable[str] | None = None,
     allow: Iterable[str] | None = None,
     follow_symlinks: bool | None = None,
+    shared_files: bool | None = None,
 ) -> dict:
     """Set the folders hotreload trusts (see README, "Trust model").
 
@@ -185,11 +186,17 @@ def configure(
     denied one; when there is an allow list, hotfix script files are read
     from its folders only.  ``follow_symlinks``: a module or hotfix file whose
     symbolic links lead out of the folders that allow it (or into a denied
-    one) is refused unless this is true (default false).  Arguments left out
-    keep their value.  Returns the settings in force.
+    one) is refused unless this is true (default false).  ``shared_files``:
+    a module source or hotfix file that users other than this process's
+    (effective) user and root can change (the file or any folder above it
+    belongs to another user, or is writable by its group or by all, sticky
+    folders such as /tmp excepted) is refused unless this is true (default
+    false).  Arguments left out keep their value.  Returns the settings in
+    force.
     """
     return _hotreload._configure(
-        deny=_folders(deny), allow=_folders(allow), follow_symlinks=follow_symlinks
+        deny=_folders(deny), allow=_folders(allow), follow_symlinks=follow_symlinks,
+        shared_files=shared_files,
     )
 
 

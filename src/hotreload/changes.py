@@ -190,9 +190,9 @@ class Reloader:
                 if paths is None:
                     checked = set(hotreload.recorded()) | set(self._adopted)
                     adopted = self._changed_adopted(None, missing)
-                    if adopted:
-                        events += self._reloaded(_hotreload.reload(*adopted), adopted)
-                    events += self._reloaded(_hotreload.reload_changed(missing))
+                    # One transaction: a broken file refuses the whole batch.
+                    events += self._reloaded(_hotreload.reload_changed(missing, adopted),
+                                             adopted)
                 else:
                     checked, changed = self._changed_at(paths, missing)
                     if changed:

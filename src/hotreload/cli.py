@@ -170,6 +170,8 @@ def run(argv: List[str]) -> int:
             )
         except NotADirectoryError as error:
             parser.error(str(error))
+        except hotreload.ReloadError as error:  # a --hotfix-dir others can write to
+            parser.error(f"--hotfix-dir: {error.reason}")
         if opts.verbose:
             print(PREFIX + watcher.describe(), file=sys.stderr, flush=True)
         watcher.start()

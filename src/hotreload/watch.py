@@ -34,6 +34,7 @@ import time
 from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 import hotreload
+from hotreload import _hotreload
 from hotreload.changes import Event, Reloader
 
 __all__ = ["Watcher", "Debouncer", "DEFAULT_EXCLUDE", "DEFAULT_POLL"]
@@ -142,7 +143,10 @@ class Watcher:
       ``"thread"`` (on the watcher's own thread); see the module docstring.
     - ``hotfix_dir``: a folder where each new ``*.py`` file (new bytes at a
       path) is run once as a hotfix script (``hotreload.hotfix``); files
-      already there when the watcher starts are not run.
+      already there when the watcher starts are not run.  A folder that
+      other users can write to (it, or a folder above it) is refused with
+      ``ReloadError``, as each script in it would be (README, "Trust
+      model").
     - ``script``: the program's ``__main__`` file, if watched: its edits
       cannot be applied, and the watcher says so once per content.
     - ``on_event``: called with each `Event` (on the thread that applied);
@@ -177,6 +181,9 @@ class Watcher:
         for folder in self._roots():
             if not os.path.isdir(folder):
                 raise NotADirectoryError(f"not a folder: {folder}")
+        if self.hotfix_dir is not None:
+            # Every script there would be refused: say so now, once.
+            _hotreload._check_writers(self.hotfix_dir)
         self.exclude = tuple(DEFAULT_EXCLUDE) + tuple(exclude)
         self.backend = "poll" if poll is not None or not _watchdog_available() else "watchdog"
         self.poll = DEFAULT_POLL if poll is None else float(poll)

@@ -397,7 +397,7 @@ capi_reload_changed(void)
     PyObject *missing = NULL, *report = NULL;
     hr_state *state = enter(&c);
     if (state != NULL && (missing = PyList_New(0)) != NULL) {
-        report = hr_reload_changed(state, missing);
+        report = hr_reload_changed(state, missing, NULL);
     }
     HotReload_Result *result = leave(&c, report, missing);
     Py_XDECREF(report);
@@ -405,12 +405,15 @@ capi_reload_changed(void)
     return result;
 }
 
+/* The script is read by hr_hotfix itself, under the same trust policy as
+ * hotreload.hotfix(path): folders, links, who may write it.  A relative
+ * path is made absolute first, as hotreload.hotfix() does, so that the
+ * folder policy compares whole paths. */
 static HotReload_Result *
 capi_hotfix(const char *path)
 {
     call c;
-    PyObject *filename = NULL, *bytes = NULL, *source = NULL, *report = NULL;
-    long long mtime_ns, size;
+    PyObject *given = NULL, *filename = NULL, *report = NULL;
     hr_state *state = enter(&c);
     if (state == NULL) {
         goto done;
@@ -419,19 +422,22 @@ capi_hotfix(const char *path)
         PyErr_SetString(PyExc_ValueError, "cannot run a hotfix: its path is NULL");
         goto done;
     }
-    if ((filename = PyUnicode_DecodeFSDefault(path)) == NULL) {
+    if ((given = PyUnicode_DecodeFSDefault(path)) == NULL) {
         goto done;
     }
-    if (hr_read_source(filename, &bytes, &mtime_ns, &size) < 0
-        || (source = hr_decode_source(bytes)) == NULL) {
-        hr_raise(state, NULL, filename, "cannot read the hotfix script");
+    PyObject *os_path = PyImport_ImportModule("os.path");
+    if (os_path == NULL) {
         goto done;
     }
-    report = hr_hotfix(state, source, filename);
+    filename = PyObject_CallMethod(os_path, "abspath", "O", given);
+    Py_DECREF(os_path);
+    if (filename == NULL) {
+        goto done;
+    }
+    report = hr_hotfix(state, NULL, filename);
 done:
+    Py_XDECREF(given);
     Py_XDECREF(filename);
-    Py_XDECREF(bytes);
-    Py_XDECREF(source);
     HotReload_Result *result = leave(&c, report, NULL);
     Py_XDECREF(report);
     return result;

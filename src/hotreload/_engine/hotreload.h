@@ -109,6 +109,7 @@ typedef struct {
     PyObject *deny_dirs;        /* tuple of str: folders whose modules are not reloaded */
     PyObject *allow_dirs;       /* tuple of str: folders allowed even inside deny_dirs */
     int follow_symlinks;        /* read sources through links that leave those folders */
+    int shared_files;           /* run files that other users can write (records.c) */
     PyObject *ast_types[16];    /* ast node classes used by names.c, loaded on first use */
     PyObject *gc_get_objects;   /* gc.get_objects */
     int busy;                   /* a reload is under way: refuse re-entry */
@@ -156,6 +157,13 @@ PyObject *hr_real_path(PyObject *path);
  * an allowed folder, never into a denied one), or links may be followed
  * (configure(follow_symlinks=True)); 0 when not, -1 on error. */
 int hr_link_allowed(hr_state *state, PyObject *path, PyObject *real);
+/* 0 when no user but the process's effective user and root can change the
+ * file `real` (a path with its links resolved): the file and every folder
+ * up to the root belong to one of them, and no group or other user may
+ * write to them (a sticky folder such as /tmp may be writable by all), or
+ * configure(shared_files=True).  Else -1 with ReloadError(module_name,
+ * object) set, naming the file or folder, its owner and its mode. */
+int hr_check_writers(hr_state *state, PyObject *module_name, PyObject *object, PyObject *real);
 /* Borrowed: the record of a module, or NULL (no exception) when none. */
 PyObject *hr_record_get(hr_state *state, PyObject *name);
 int hr_record_put(hr_state *state, PyObject *name, PyObject *path, PyObject *source,
@@ -388,9 +396,11 @@ PyObject *hr_decode_source(PyObject *bytes);
 /* reload.c: reloads the modules of `targets` (a tuple of modules or
  * names) in one transaction.  New reference: the report as a dict. */
 PyObject *hr_reload(hr_state *state, PyObject *targets);
-/* reload.c: reloads every recorded module whose file changed.  Names of
- * recorded modules whose file is gone are appended to `missing`. */
-PyObject *hr_reload_changed(hr_state *state, PyObject *missing);
+/* reload.c: reloads every recorded module whose file changed, and the
+ * modules of `also` (a sequence of modules or names, or NULL), in one
+ * transaction.  Names of recorded modules whose file is gone are appended
+ * to `missing`. */
+PyObject *hr_reload_changed(hr_state *state, PyObject *missing, PyObject *also);
 
 /* reload.c: pours `fresh` (function or class) into `old`, in one
  * transaction.  New reference: the report as a dict. */

@@ -168,11 +168,19 @@ reload(PyObject *module, PyObject *args)
 static PyObject *
 reload_changed(PyObject *module, PyObject *args)
 {
-    PyObject *missing = NULL;
-    if (!PyArg_ParseTuple(args, "|O!:reload_changed", &PyList_Type, &missing)) {
+    PyObject *missing = NULL, *also = NULL;
+    if (!PyArg_ParseTuple(args, "|OO:reload_changed", &missing, &also)) {
         return NULL;
     }
-    return hr_reload_changed(state_of(module), missing);
+    if (missing == Py_None) {
+        missing = NULL;
+    }
+    if (missing != NULL && !PyList_Check(missing)) {
+        PyErr_Format(PyExc_TypeError, "reload_changed() missing must be a list or None, not %s",
+                     Py_TYPE(missing)->tp_name);
+        return NULL;
+    }
+    return hr_reload_changed(state_of(module), missing, also);
 }
 
 static PyObject *
@@ -216,10 +224,10 @@ folders(PyObject *paths)
 static PyObject *
 configure(PyObject *module, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"deny", "allow", "follow_symlinks", NULL};
-    PyObject *deny = NULL, *allow = NULL, *follow = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OOO:_configure", keywords, &deny, &allow,
-                                     &follow)) {
+    static char *keywords[] = {"deny", "allow", "follow_symlinks", "shared_files", NULL};
+    PyObject *deny = NULL, *allow = NULL, *follow = NULL, *shared = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OOOO:_configure", keywords, &deny, &allow,
+                                     &follow, &shared)) {
         return NULL;
     }
     hr_state *state = state_of(module);
@@ -244,8 +252,41 @@ configure(PyObject *module, PyObject *args, PyObject *kwargs)
         }
         state->follow_symlinks = value;
     }
-    return Py_BuildValue("{sOsOsO}", "deny", state->deny_dirs, "allow", state->allow_dirs,
-                         "follow_symlinks", state->follow_symlinks ? Py_True : Py_False);
+    if (shared != NULL && shared != Py_None) {
+        int value = PyObject_IsTrue(shared);
+        if (value < 0) {
+            return NULL;
+        }
+        state->shared_files = value;
+    }
+    return Py_BuildValue("{sOsOsOsO}", "deny", state->deny_dirs, "allow", state->allow_dirs,
+                         "follow_symlinks", state->follow_symlinks ? Py_True : Py_False,
+                         "shared_files", state->shared_files ? Py_True : Py_False);
+}
+
+/* For the Python layer, which must not carry a copy of the rule: raises
+ * ReloadError when others can write `path` (a file or folder) or a folder
+ * above it, as a reload or hotfix of a file there would. */
+static PyObject *
+check_writers(PyObject *module, PyObject *arg)
+{
+    PyObject *path = PyOS_FSPath(arg);
+    if (path == NULL) {
+        return NULL;
+    }
+    if (!PyUnicode_Check(path)) {
+        PyErr_SetString(PyExc_TypeError, "_check_writers() takes a str path");
+        Py_DECREF(path);
+        return NULL;
+    }
+    PyObject *real = hr_real_path(path);
+    int status = real != NULL ? hr_check_writers(state_of(module), NULL, path, real) : -1;
+    Py_XDECREF(real);
+    Py_DECREF(path);
+    if (status < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
 }
 
 static PyObject *
@@ -331,9 +372,10 @@ static PyMethodDef module_methods[] = {
     {"reload", reload, METH_VARARGS,
      "reload(*modules) -> dict\n\nReload modules (objects or names) in one transaction."},
     {"reload_changed", reload_changed, METH_VARARGS,
-     "reload_changed(missing: list | None = None) -> dict\n\n"
-     "Reload every recorded module whose file changed; names of modules whose\n"
-     "file is gone are appended to `missing`."},
+     "reload_changed(missing: list | None = None, also=()) -> dict\n\n"
+     "Reload every recorded module whose file changed, and the modules of `also`,\n"
+     "in one transaction; names of modules whose file is gone are appended to\n"
+     "`missing`."},
     {"patch", patch, METH_VARARGS,
      "patch(old, new) -> dict\n\nPour function or class `new` into `old`, in place."},
     {"hotfix", hotfix, METH_VARARGS,
@@ -348,8 +390,13 @@ static PyMethodDef module_methods[] = {
     {"recorded", recorded, METH_NOARGS,
      "recorded() -> list[str]\n\nThe names of the modules whose source is recorded."},
     {"_configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
-     "_configure(deny=None, allow=None, follow_symlinks=None) -> dict\n\n"
-     "Folders not reloaded / allowed anyway; whether links may lead out of them."},
+     "_configure(deny=None, allow=None, follow_symlinks=None, shared_files=None) -> dict\n\n"
+     "Folders not reloaded / allowed anyway; whether links may lead out of them;\n"
+     "whether files other users can write may run."},
+    {"_check_writers", check_writers, METH_O,
+     "_check_writers(path)\n\n"
+     "Raise ReloadError when users other than this process's and root can change\n"
+     "the file or folder `path` (configure(shared_files=True) accepts them)."},
     {"_records", records, METH_NOARGS, "_records() -> dict\n\nThe recorded sources (a copy)."},
     {"_decode_source", decode_source, METH_O,
      "_decode_source(source: bytes) -> str\n\n"

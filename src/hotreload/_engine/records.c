@@ -11,7 +11,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -172,6 +175,113 @@ hr_link_allowed(hr_state *state, PyObject *path, PyObject *real)
     /* Following the links must not end anywhere trusted less than where
      * they start: out of an allowed folder, or into a denied one. */
     return resolved >= given && resolved != TRUST_DENIED;
+}
+
+/* 1 when a user other than the process's effective user and root can
+ * change what the file or folder `info` describes holds: it belongs to
+ * another user, or its group or everyone may write to it.  A sticky folder
+ * (/tmp) may be writable by all: there others can add entries but not
+ * replace or remove ours, and each entry below it is checked in turn. */
+static int
+writable_by_others(const struct stat *info)
+{
+    if (info->st_uid != geteuid() && info->st_uid != 0) {
+        return 1;
+    }
+    if (S_ISDIR(info->st_mode) && (info->st_mode & S_ISVTX)) {
+        return 0;
+    }
+    return (info->st_mode & (S_IWGRP | S_IWOTH)) != 0;
+}
+
+/* Raises ReloadError(module_name, object) saying that others can write
+ * `culprit`, which is `file` or one of its folders.  Always returns -1. */
+static int
+refuse_writable(hr_state *state, PyObject *module_name, PyObject *object, PyObject *file,
+                const char *culprit, const struct stat *info)
+{
+    char owner[64], mode[16];
+    struct passwd entry, *found = NULL;
+    char names[4096];
+    if (getpwuid_r(info->st_uid, &entry, names, sizeof(names), &found) == 0 && found != NULL) {
+        snprintf(owner, sizeof(owner), "%s", found->pw_name);
+    }
+    else {
+        snprintf(owner, sizeof(owner), "uid %lu", (unsigned long)info->st_uid);
+    }
+    snprintf(mode, sizeof(mode), "%04o", (unsigned)(info->st_mode & 07777));
+    PyObject *where = PyUnicode_DecodeFSDefault(culprit);
+    if (where == NULL) {
+        return -1;
+    }
+    int same = PyUnicode_Compare(where, file);
+    if (same == -1 && PyErr_Occurred()) {
+        Py_DECREF(where);
+        return -1;
+    }
+    if (same == 0) {
+        hr_raise(state, module_name, object, "%U is writable by others (owner %s, mode %s); "
+                 "hotreload.configure(shared_files=True) accepts such files", file, owner, mode);
+    }
+    else {
+        hr_raise(state, module_name, object, "%U is in %U, a folder writable by others "
+                 "(owner %s, mode %s); hotreload.configure(shared_files=True) accepts such "
+                 "files", file, where, owner, mode);
+    }
+    Py_DECREF(where);
+    return -1;
+}
+
+int
+hr_check_writers(hr_state *state, PyObject *module_name, PyObject *object, PyObject *real)
+{
+    if (state->shared_files) {
+        return 0;
+    }
+    PyObject *encoded = NULL;
+    if (!PyUnicode_FSConverter(real, &encoded)) {
+        return -1;
+    }
+    /* The file, then each folder up to the root (as OpenSSH's StrictModes
+     * checks them): whoever can write to any of them can put other text
+     * where the file is.  A copy of the path is cut at each '/' in turn. */
+    Py_ssize_t end = PyBytes_GET_SIZE(encoded);
+    char *path = PyMem_Malloc(end + 1);
+    if (path == NULL) {
+        Py_DECREF(encoded);
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(path, PyBytes_AS_STRING(encoded), end + 1);
+    Py_DECREF(encoded);
+    int status = 0;
+    while (end > 0) {
+        struct stat info;
+        if (stat(path, &info) < 0) {
+            PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+            hr_raise(state, module_name, object, "cannot check who may write to %U", real);
+            status = -1;
+            break;
+        }
+        if (writable_by_others(&info)) {
+            status = refuse_writable(state, module_name, object, real, path, &info);
+            break;
+        }
+        while (end > 0 && path[end - 1] != '/') {
+            end--;
+        }
+        if (end == 0) {
+            break;  /* a relative path: its first folder was the last one */
+        }
+        /* "/a/b" -> "/a", and "/a" -> "/" */
+        end = end > 1 ? end - 1 : 1;
+        if (path[end] == '\0') {
+            break;  /* "/" was just checked */
+        }
+        path[end] = '\0';
+    }
+    PyMem_Free(path);
+    return status;
 }
 
 PyObject *

@@ -283,7 +283,7 @@ refuse_null_bytes(hr_state *state, hr_unit *u)
 }
 
 /* Reads the module's source through its real path, once the folder policy
- * agrees to where its symbolic links lead (records.c).  The file read is
+ * agrees to where its symbolic links lead and to who may write it (records.c).  The file read is
  * the one checked, whatever the link is changed to afterwards. */
 static int
 read_real_source(hr_state *state, hr_unit *u)
@@ -299,7 +299,7 @@ read_real_source(hr_state *state, hr_unit *u)
                  "folders hotreload may reload from (hotreload.configure(follow_symlinks=True) "
                  "follows links)", u->path, real);
     }
-    else if (allowed > 0) {
+    else if (allowed > 0 && hr_check_writers(state, u->name, NULL, real) == 0) {
         status = hr_read_source(real, &u->new_bytes, &u->mtime_ns, &u->size);
         if (status < 0) {
             hr_raise(state, u->name, NULL, "cannot read its source file");
@@ -1038,7 +1038,7 @@ done:
 }
 
 PyObject *
-hr_reload_changed(hr_state *state, PyObject *missing)
+hr_reload_changed(hr_state *state, PyObject *missing, PyObject *also)
 {
     PyObject *gone = PyList_New(0);
     PyObject *names = gone ? hr_changed_modules(state, gone) : NULL;
@@ -1066,7 +1066,7 @@ hr_reload_changed(hr_state *state, PyObject *missing)
     /* Only modules still imported: a record outlives a module removed from
      * sys.modules, which is not reloaded behind the user's back. */
     PyObject *modules = PyImport_GetModuleDict();
-    PyObject *targets = PyList_New(0);
+    PyObject *targets = also != NULL ? PySequence_List(also) : PyList_New(0);
     for (Py_ssize_t i = 0; targets && i < PyList_GET_SIZE(names); i++) {
         PyObject *name = PyList_GET_ITEM(names, i);
         if (PyDict_GetItemWithError(modules, name) != NULL) {
@@ -1198,7 +1198,8 @@ hr_patch(hr_state *state, PyObject *old, PyObject *fresh)
 }
 
 /* New reference: the text of a hotfix script file, read through its real
- * path once the policy allows both the path and where its links lead;
+ * path once the policy allows the path, where its links lead and who may
+ * write it;
  * NULL with ReloadError set otherwise. */
 static PyObject *
 read_hotfix_script(hr_state *state, PyObject *path)
@@ -1222,7 +1223,8 @@ read_hotfix_script(hr_state *state, PyObject *path)
                  "follows links)", real);
         goto done;
     }
-    if (allowed < 0 || hr_read_source(real, &bytes, &mtime_ns, &size) < 0
+    if (allowed < 0 || hr_check_writers(state, NULL, path, real) < 0
+        || hr_read_source(real, &bytes, &mtime_ns, &size) < 0
         || (text = hr_decode_source(bytes)) == NULL) {
         hr_raise(state, NULL, path, "cannot read the hotfix script");
     }

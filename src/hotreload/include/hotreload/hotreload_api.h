@@ -113,7 +113,11 @@ typedef struct {
 
     /* Runs the hotfix script at `path` (file system encoding): its
      * hotreload.patch(old, new) calls are applied together when it ends, or
-     * none of them if it raises or a patch is refused. */
+     * none of them if it raises or a patch is refused.  The file is read
+     * as hotreload.hotfix(path) reads it, under the trust policy (README,
+     * "Trust model"): a script outside the folders hotreload.configure()
+     * allows, reached through a link out of them, or that other users can
+     * write is refused. */
     HotReload_Result *(*hotfix)(const char *path);
 
     /* Releases a result (NULL is accepted).  Does not need the GIL. */
