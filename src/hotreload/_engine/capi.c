@@ -107,7 +107,10 @@ make_result(PyObject *report, PyObject *missing, PyObject *const texts[3])
         goto error;
     }
     for (int i = 0; report != NULL && i < N_LISTS; i++) {
-        lists[i] = i == LIST_MISSING ? NULL : PyDict_GetItemString(report, list_keys[i]);
+        lists[i] = i == LIST_MISSING ? NULL : hr_dict_get(report, list_keys[i]);
+        if (PyErr_Occurred()) {
+            goto error;
+        }
         if (i != LIST_MISSING && (lists[i] == NULL || !PyList_Check(lists[i]))) {
             PyErr_Format(PyExc_SystemError, "hotreload report without a list %s",
                          list_keys[i]);
@@ -115,9 +118,9 @@ make_result(PyObject *report, PyObject *missing, PyObject *const texts[3])
         }
     }
     if (report != NULL) {
-        PyObject *value = PyDict_GetItemString(report, "seconds");
+        PyObject *value = hr_dict_get(report, "seconds");
         seconds = value != NULL ? PyFloat_AsDouble(value) : 0.0;
-        if (seconds == -1.0 && PyErr_Occurred()) {
+        if (PyErr_Occurred()) {
             goto error;
         }
     }
@@ -224,7 +227,7 @@ error_result(hr_state *state)
         texts[2] = PyObject_GetAttrString(exc, "object");
         for (int i = 1; i < 3; i++) {
             if (texts[i] == NULL || !PyUnicode_Check(texts[i])) {
-                PyErr_Clear();
+                PyErr_Clear();  /* a full clear: only these names are lost */
                 Py_CLEAR(texts[i]);
             }
         }
@@ -233,6 +236,8 @@ error_result(hr_state *state)
         result = make_result(NULL, NULL, texts);
     }
     if (result == NULL) {
+        /* A full clear: the error result says it could not be built; a C
+         * caller has no Python exception to look at. */
         PyErr_Clear();
         result = &out_of_memory;
     }
@@ -291,7 +296,10 @@ enter(call *c)
     if (c->module == NULL) {
         return NULL;
     }
-    PyObject *capsule = PyDict_GetItemString(PyModule_GetDict(c->module), "_C_API");
+    PyObject *capsule = hr_dict_get(PyModule_GetDict(c->module), "_C_API");
+    if (capsule == NULL && PyErr_Occurred()) {
+        return NULL;
+    }
     if (capsule == NULL || !PyCapsule_IsValid(capsule, HOTRELOAD_CAPSULE_NAME)
         || PyCapsule_GetPointer(capsule, HOTRELOAD_CAPSULE_NAME) != &api) {
         PyErr_SetString(PyExc_ImportError, ENGINE_MODULE " is not the engine this API "

@@ -164,7 +164,8 @@ int hr_link_allowed(hr_state *state, PyObject *path, PyObject *real);
  * configure(shared_files=True).  Else -1 with ReloadError(module_name,
  * object) set, naming the file or folder, its owner and its mode. */
 int hr_check_writers(hr_state *state, PyObject *module_name, PyObject *object, PyObject *real);
-/* Borrowed: the record of a module, or NULL (no exception) when none. */
+/* Borrowed: the record of a module, or NULL: none (no exception set), or an
+ * error (an exception set). */
 PyObject *hr_record_get(hr_state *state, PyObject *name);
 int hr_record_put(hr_state *state, PyObject *name, PyObject *path, PyObject *source,
                   long long mtime_ns, long long size);

@@ -56,6 +56,8 @@ describe(PyObject *exc)
             Py_DECREF(last);
         }
     }
+    /* A full clear: the place is best effort, for the message only; the
+     * exception described is the one chained as the cause. */
     PyErr_Clear();
     if (what == NULL || what == Py_None) {
         Py_XSETREF(what, Py_NewRef(exc));

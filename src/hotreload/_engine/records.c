@@ -287,11 +287,7 @@ hr_check_writers(hr_state *state, PyObject *module_name, PyObject *object, PyObj
 PyObject *
 hr_record_get(hr_state *state, PyObject *name)
 {
-    PyObject *record = PyDict_GetItemWithError(state->records, name);
-    if (record == NULL) {
-        PyErr_Clear();
-    }
-    return record;
+    return PyDict_GetItemWithError(state->records, name);
 }
 
 int
@@ -329,6 +325,9 @@ record_spec(hr_state *state, finder_object *finder, PyObject *name, PyObject *sp
     }
     (void)hr_record_put(state, name, origin, source, mtime_ns, size);
 done:
+    /* A full clear: the import must not fail because its source could not
+     * be recorded.  The module is then one without a record, which a
+     * reload treats as imported before install(), and says so. */
     PyErr_Clear();
     Py_XDECREF(source);
     Py_XDECREF(origin);
@@ -354,7 +353,7 @@ finder_find_spec(PyObject *self, PyObject *args, PyObject *kwargs)
         record_spec(state, finder, name, spec);
     }
     else {
-        PyErr_Clear();
+        PyErr_Clear();  /* a full clear, as in record_spec: the import goes on */
     }
     return spec;
 }

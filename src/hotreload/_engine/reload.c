@@ -374,6 +374,9 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
         return hr_raise(state, u->name, NULL, "cannot decode its source file");
     }
     PyObject *record = hr_record_get(state, u->name);
+    if (record == NULL && PyErr_Occurred()) {
+        return -1;
+    }
     if (PyBytes_GET_SIZE(u->new_bytes) == 0 && record != NULL
         && PyBytes_GET_SIZE(PyTuple_GET_ITEM(record, HR_REC_SOURCE)) > 0) {
         /* Most likely a save caught between truncating and writing; applying
