@@ -43,10 +43,8 @@ from hotreload import _hotreload
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from conftest import Snapshot  # noqa: E402  (the tests' folder, just added)
 
-# Attempts per scenario without `full`: spread evenly over the reload's
-# allocations, plus all of the first few (the engine's own set-up).
-SAMPLE = 120
-FIRST = 24
+# Without `full`: every allocation of the first SAMPLE, then steps of n/SAMPLE.
+SAMPLE = 60
 VERBOSE = os.environ.get("HR_SWEEP_VERBOSE")  # by hand: what each attempt raised
 START = int(os.environ.get("HR_SWEEP_START", 0))  # by hand, to debug
 
@@ -568,7 +566,7 @@ def main():
     del events.HOOKS[:]
 
     counts = {"attempts": 0, "failed": 0, "refused": 0, "applied": 0, "half": 0,
-              "allocations": 0}
+              "unexplained": 0, "allocations": 0}
 
     def run(n, stop):
         """One attempt; returns whether an allocation failed in it."""
@@ -595,10 +593,15 @@ def main():
                 reload_back(n)
         else:
             kinds = [type(e).__name__ for e in chain(error)]
-            if not (isinstance(error, MemoryError)
-                    or (isinstance(error, hotreload.ReloadError)
-                        and (refused or "MemoryError" in kinds))):
+            if not isinstance(error, (MemoryError, hotreload.ReloadError)):
                 problems.append(f"n={n}: raised {error!r} (chain {kinds})")
+            elif not (refused or "MemoryError" in kinds):
+                # Refused, but not for the failed allocation: CPython's own
+                # code sometimes loses the MemoryError (a SystemError "error
+                # return without exception set", a compiler that returns
+                # NULL with nothing set).  Counted, not a problem: the module
+                # must still be exactly as before.
+                counts["unexplained"] += 1
             diff = before.diff(Snapshot(*targets))
             if diff or now != old:
                 problems.append(f"n={n}: refused but changed: {diff[:5]} {now!r} != {old!r}")
@@ -616,35 +619,35 @@ def main():
         gc.collect()
         return happened
 
+    progress = os.path.join(folder, "progress.json")
+
     def fails(n):
         """Whether the reload makes more than n allocations: the n-th fails
-        alone, then (unless the reload raised) every one from the n-th on."""
-        if run(n, n + 1):
+        alone, then (unless the reload raised) every one from the n-th on.
+        The counts so far are saved after each n, for the parent to read
+        should CPython crash in the next."""
+        happened = run(n, n + 1) or run(n, 0)
+        if happened:
             counts["failed"] += 1
-            return True
-        if run(n, 0):
-            counts["failed"] += 1
-            return True
-        counts["allocations"] = n
-        return False
+        else:
+            counts["allocations"] = n
+        with open(progress + ".new", "w", encoding="utf-8") as f:
+            json.dump({"counts": counts, "problems": problems[:20]}, f)
+        os.replace(progress + ".new", progress)  # whole, even if the next attempt crashes
+        return happened
 
     started = time.monotonic()
     if only is not None:
         fails(only)
-    elif full:
-        n = 0
+    else:
+        # Every allocation with `full`; otherwise every one of the first
+        # SAMPLE, then steps that grow with n (about SAMPLE attempts for each
+        # doubling of the reload's length).  The sequence depends on n alone,
+        # so a run restarted past a crash goes on where it was.
+        n = START
         while fails(n) and len(problems) < 20:
-            n += 1
-    elif all(fails(n) for n in range(START, max(FIRST, START + 8))):
-        # The reload's length is not known beforehand: double until past
-        # it, then sample what lies before evenly.
-        end = max(FIRST, START + 8)  # a restart after a crash goes on past it
-        while fails(end):
-            end *= 2
-        stride = max(1, end // SAMPLE)
-        for n in range(FIRST + stride // 2, end, stride):
-            if not fails(n) or len(problems) >= 20:
-                break
+            n += 1 if full else max(1, n // SAMPLE)
+    counts["seconds"] = round(time.monotonic() - started, 2)
     counts["seconds"] = round(time.monotonic() - started, 2)
     print(json.dumps({"counts": counts, "problems": problems[:20]}))
 
