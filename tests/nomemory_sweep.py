@@ -491,10 +491,10 @@ def attempt(reload, targets, n, stop):
     whether the reload made fewer than n allocations (a probe allocation
     right after it still succeeds).  Nothing here allocates between
     set_nomemory and remove_mem_hooks but the reload and the probe."""
-    error = None
+    error = report = None
     _testcapi.set_nomemory(n, stop)
     try:
-        reload(*targets)
+        report = reload(*targets)
     except BaseException as e:  # noqa: B036 (whatever escapes is judged below)
         error = e
     try:
@@ -503,6 +503,8 @@ def attempt(reload, targets, n, stop):
     except MemoryError:
         short = False
     _testcapi.remove_mem_hooks()
+    if VERBOSE and report is not None:
+        os.write(2, f"  report: {report!r}\n".encode())
     return error, short
 
 

@@ -167,6 +167,8 @@ int hr_check_writers(hr_state *state, PyObject *module_name, PyObject *object, P
 /* Borrowed: the record of a module, or NULL: none (no exception set), or an
  * error (an exception set). */
 PyObject *hr_record_get(hr_state *state, PyObject *name);
+/* New reference: a record (the tuple above). */
+PyObject *hr_record_new(PyObject *path, PyObject *source, long long mtime_ns, long long size);
 int hr_record_put(hr_state *state, PyObject *name, PyObject *path, PyObject *source,
                   long long mtime_ns, long long size);
 /* New reference: the sorted names of recorded modules whose file on disk no

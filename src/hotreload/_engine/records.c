@@ -290,11 +290,17 @@ hr_record_get(hr_state *state, PyObject *name)
     return PyDict_GetItemWithError(state->records, name);
 }
 
+PyObject *
+hr_record_new(PyObject *path, PyObject *source, long long mtime_ns, long long size)
+{
+    return Py_BuildValue("(OOLL)", path, source, mtime_ns, size);
+}
+
 int
 hr_record_put(hr_state *state, PyObject *name, PyObject *path, PyObject *source,
               long long mtime_ns, long long size)
 {
-    PyObject *record = Py_BuildValue("(OOLL)", path, source, mtime_ns, size);
+    PyObject *record = hr_record_new(path, source, mtime_ns, size);
     if (record == NULL) {
         return -1;
     }

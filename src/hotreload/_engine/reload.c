@@ -761,12 +761,19 @@ make_report(hr_batch *b, double seconds)
                          "instances", b->instances, "seconds", seconds);
 }
 
+/* Records the new sources through the journal: a reload undone after its
+ * commit (a raising hook, no memory) puts the old records back exactly,
+ * without allocating, as every other write it undoes. */
 static int
-save_records(hr_batch *b)
+save_records(hr_batch *b, hr_journal *journal)
 {
     for (Py_ssize_t i = 0; i < b->count; i++) {
         hr_unit *u = &b->units[i];
-        if (hr_record_put(b->state, u->name, u->path, u->new_bytes, u->mtime_ns, u->size) < 0) {
+        PyObject *record = hr_record_new(u->path, u->new_bytes, u->mtime_ns, u->size);
+        int status = record ? hr_journal_dict_set(journal, b->state->records, u->name, record)
+                            : -1;
+        Py_XDECREF(record);
+        if (status < 0) {
             return -1;
         }
     }
@@ -869,7 +876,7 @@ commit(hr_batch *b, hr_journal *journal)
 static PyObject *
 transact(hr_batch *b, double started)
 {
-    PyObject *young = NULL, *report = NULL, *saved_records = NULL;
+    PyObject *young = NULL, *report = NULL;
     hr_journal *journal = NULL;
     hr_heap_query query;
     memset(&query, 0, sizeof(query));
@@ -908,8 +915,7 @@ transact(hr_batch *b, double started)
     PyObject *names = module_names(b);
     int audit = names ? PySys_Audit("hotreload.commit", "(O)", names) : -1;
     Py_XDECREF(names);
-    if (audit < 0 || (saved_records = PyDict_Copy(b->state->records)) == NULL
-        || (journal = hr_journal_new()) == NULL) {
+    if (audit < 0 || (journal = hr_journal_new()) == NULL) {
         goto done;
     }
     /* The commit: no Python code runs from here to the end of it, but audit
@@ -917,7 +923,7 @@ transact(hr_batch *b, double started)
     if (commit(b, journal) < 0) {
         goto done;
     }
-    if (save_records(b) < 0) {
+    if (save_records(b, journal) < 0) {
         hr_journal_rollback(journal);
         goto done;
     }
@@ -931,10 +937,6 @@ transact(hr_batch *b, double started)
     if (hr_abc_refresh(b, journal) < 0 || hr_hooks_run(b, &query) < 0
         || (report = make_report(b, now() - started)) == NULL) {
         hr_journal_rollback(journal);
-        PyDict_Clear(b->state->records);
-        if (PyDict_Update(b->state->records, saved_records) < 0) {
-            PyErr_WriteUnraisable(NULL);
-        }
         goto done;
     }
 done:
@@ -947,7 +949,6 @@ done:
     }
     hr_gc_resume(gc_was);
     Py_XDECREF(young);
-    Py_XDECREF(saved_records);
     Py_XDECREF(query.functions);
     Py_XDECREF(query.instances);
     hr_ptrset_clear(&query.old_codes);
