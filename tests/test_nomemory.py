@@ -17,10 +17,10 @@ CPython itself is not proof against allocation failures: its compiler
 crashes 3.10, 3.11 and 3.13 when one of its allocations fails (a plain
 `compile()` under `set_nomemory` does, with no hotreload involved), and
 importlib's decode_source crashes 3.12 and 3.13.  So the child runs under
-gdb, and a crash is judged by its C stack: with the engine's own code on
-top it fails the test; inside CPython's code it is counted as CPython's
-(with the engine function that called in, listed), and the sweep goes on
-past it in a new child.
+gdb, and a crash is judged by its C stack (the sanitizer's report, under
+`make sanitize`): with the engine's own code on top it fails the test;
+inside CPython's code it is counted as CPython's (with the engine function
+that called in, listed), and the sweep goes on past it in a new child.
 """
 import json
 import os
@@ -50,6 +50,9 @@ FULL = os.environ.get("HOTRELOAD_NOMEMORY_FULL") == "1"
 # New children after CPython's own crashes, per scenario.
 RESTARTS = 400 if FULL else 40
 FRAME = re.compile(r"^#(\d+)\s+(?:0x[0-9a-f]+ in )?(\S+) .*?(?: at (\S+):\d+)?$")
+# A sanitizer's stack: "    #3 0x7f... in function file.c:123"
+SANITIZER_FRAME = re.compile(r"^#(\d+) 0x[0-9a-f]+ in (\S+) (\S+?)(?::\d+)*$")
+SANITIZER_RUNTIME = ("libsanitizer", "__interceptor_", "__asan", "__sanitizer", "__ubsan")
 
 
 def child(scenario, folder, *args, start=0):
@@ -78,6 +81,25 @@ def crash_stack(stdout):
         match = FRAME.match(line.strip())
         if match:
             frames.append((match.group(2), match.group(3) or ""))
+    return frames
+
+
+def sanitizer_stack(stderr):
+    """(function, source file) of each frame of the first sanitizer report,
+    innermost first, the sanitizer's own frames left out; None without one."""
+    start = max(stderr.find("ERROR: AddressSanitizer"), stderr.find("runtime error:"))
+    if start < 0:
+        return None
+    frames = []
+    for line in stderr[start:].splitlines()[1:]:
+        match = SANITIZER_FRAME.match(line.strip())
+        if match is None:
+            if frames:
+                break  # the end of the first stack
+            continue
+        function, source = match.group(2), match.group(3)
+        if not any(mark in function or mark in source for mark in SANITIZER_RUNTIME):
+            frames.append((function, source))
     return frames
 
 
@@ -119,9 +141,8 @@ def test_every_failed_allocation_leaves_the_module_before_or_after(scenario, tmp
             finished = result_of(proc.stdout) is not None
             break
         n = last_attempt(proc.stderr)
-        if "ERROR: AddressSanitizer" in proc.stderr or "runtime error:" in proc.stderr:
-            pytest.fail(f"{scenario}: a sanitizer report at n={n}\n{proc.stderr[-6000:]}")
-        where = judge(frames)
+        reported = sanitizer_stack(proc.stderr)
+        where = judge(reported if reported is not None else frames)
         if where == "engine" or n is None:
             totals["engine_crashes"] += 1
             pytest.fail(f"{scenario}: crashed at n={n} in the engine\n{proc.stdout[-4000:]}")
