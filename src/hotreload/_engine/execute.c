@@ -117,9 +117,9 @@ hr_execute(hr_batch *batch, hr_unit *u)
         if (!u->run[i] || is_future_import(st)) {
             continue;
         }
-        if (u->emulate[i]) {
+        if (PyList_GET_ITEM(u->emulated, i) != Py_None) {
             if ((pending && run_buffer(batch, u, buffer) < 0)
-                || hr_emulate_from(batch, u, st) < 0) {
+                || hr_emulate_from(batch, u, i) < 0) {
                 goto done;
             }
             /* The next piece starts from a blank copy again. */

@@ -364,7 +364,9 @@ typedef struct hr_unit {
     char *old_used;          /* old statement matched by a new one */
     char *run;               /* new statement runs again */
     char *strip;             /* DEF runs without its (unchanged) decorators */
-    char *emulate;           /* FROM-import of a batch module, done by hand */
+    PyObject *emulated;      /* list per new statement: (module name, [(name, asname)])
+                                of a from-import of a batch module done by hand
+                                (read once, when planned), or None */
     PyObject *binds;         /* list per new statement: set of bound names, or None */
     PyObject *keep;          /* set: __reload_keep__ */
     PyObject *update;        /* set: __reload_update__ */
@@ -457,9 +459,9 @@ int hr_read_declaration(hr_state *state, PyObject *module_name, const char *text
 int hr_same_norm(PyObject *a, PyObject *b);
 /* plan.c: decides, per new statement, whether it runs again. */
 int hr_plan(hr_batch *batch, hr_unit *unit);
-/* plan.c: `from <module of the batch> import a, b` done with that module's
- * new values.  Returns 0 also when the statement is not of that form. */
-int hr_emulate_from(hr_batch *batch, hr_unit *unit, const hr_stmt *stmt);
+/* plan.c: new statement i, a `from <module of the batch> import a, b` the
+ * plan chose to emulate, done with that module's new values. */
+int hr_emulate_from(hr_batch *batch, hr_unit *unit, Py_ssize_t i);
 /* execute.c: runs the chosen statements in unit->scratch. */
 int hr_execute(hr_batch *batch, hr_unit *unit);
 /* execute.c: given the objects of the youngest GC generation after the

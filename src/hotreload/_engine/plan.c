@@ -355,14 +355,18 @@ is_star(PyObject *pair)
 }
 
 /* 1 when a from-import reads a name that changed in a module of the batch
- * executed earlier: it then runs again, emulated with the new values.  A
- * star import names nothing, so what changed there is added to `rebound`. */
+ * executed earlier: it then runs again, emulated with the new values, and
+ * *parsed (new reference) is what it imports, (module name, names), for
+ * the execution.  A star import names nothing, so what changed there is
+ * added to `rebound`. */
 static int
-imports_changed_name(hr_batch *batch, hr_unit *u, const hr_stmt *stmt, PyObject *rebound)
+imports_changed_name(hr_batch *batch, hr_unit *u, const hr_stmt *stmt, PyObject *rebound,
+                     PyObject **parsed)
 {
     PyObject *names;
     hr_unit *source = batch_source(batch, u, stmt, &names);
     int result = source == NULL && PyErr_Occurred() ? -1 : 0;
+    *parsed = NULL;
     for (Py_ssize_t i = 0; source && result >= 0 && i < PyList_GET_SIZE(names); i++) {
         PyObject *pair = PyList_GET_ITEM(names, i);
         if (is_star(pair)) {
@@ -373,6 +377,9 @@ imports_changed_name(hr_batch *batch, hr_unit *u, const hr_stmt *stmt, PyObject 
         else if (result == 0) {
             result = PySet_Contains(source->rebound, PyTuple_GET_ITEM(pair, 0));
         }
+    }
+    if (result > 0 && (*parsed = PyTuple_Pack(2, source->name, names)) == NULL) {
+        result = -1;
     }
     Py_XDECREF(names);
     return result;
@@ -652,13 +659,14 @@ hr_plan(hr_batch *batch, hr_unit *u)
             Py_XDECREF(binds);
         }
         if (check_imports && st->kind == HR_STMT_FROM) {
-            int changed = imports_changed_name(batch, u, st, rebound);
+            PyObject *parsed;
+            int changed = imports_changed_name(batch, u, st, rebound, &parsed);
             if (changed < 0) {
                 goto error;
             }
             if (changed) {
                 run = 1;
-                u->emulate[i] = 1;
+                PyList_SetItem(u->emulated, i, parsed);  /* steals; cannot fail */
             }
         }
         if (run < 0) {
@@ -720,18 +728,20 @@ emulate_star(hr_batch *batch, hr_unit *u, hr_unit *source)
             status = -1;
         }
     }
-    Py_XDECREF(names);
     return status;
 }
 
 /* For execute.c: emulates `from <batch module> import names` with the new
  * values of that module, so that statements after it compute with them. */
 int
-hr_emulate_from(hr_batch *batch, hr_unit *u, const hr_stmt *stmt)
+hr_emulate_from(hr_batch *batch, hr_unit *u, Py_ssize_t index)
 {
-    PyObject *names;
-    hr_unit *source = batch_source(batch, u, stmt, &names);
-    int status = source == NULL && PyErr_Occurred() ? -1 : 0;
+    PyObject *parsed = PyList_GET_ITEM(u->emulated, index);
+    assert(PyTuple_Check(parsed));
+    hr_unit *source = done_unit(batch, PyTuple_GET_ITEM(parsed, 0));
+    PyObject *names = PyTuple_GET_ITEM(parsed, 1);
+    assert(source != NULL);  /* found when planned; the batch has not changed */
+    int status = 0;
     for (Py_ssize_t i = 0; source && status == 0 && i < PyList_GET_SIZE(names); i++) {
         PyObject *pair = PyList_GET_ITEM(names, i);
         if (is_star(pair)) {
@@ -750,6 +760,5 @@ hr_emulate_from(hr_batch *batch, hr_unit *u, const hr_stmt *stmt)
             status = -1;
         }
     }
-    Py_XDECREF(names);
     return status;
 }

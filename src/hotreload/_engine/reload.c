@@ -40,9 +40,9 @@ unit_clear(hr_unit *u)
     PyMem_Free(u->old_used);
     PyMem_Free(u->run);
     PyMem_Free(u->strip);
-    PyMem_Free(u->emulate);
     u->match = NULL;
-    u->old_used = u->run = u->strip = u->emulate = NULL;
+    u->old_used = u->run = u->strip = NULL;
+    Py_CLEAR(u->emulated);
     Py_CLEAR(u->binds);
     Py_CLEAR(u->keep);
     Py_CLEAR(u->update);
@@ -420,17 +420,18 @@ unit_prepare(hr_unit *u)
     u->old_used = PyMem_Calloc(u->old_stmts.count + 1, 1);
     u->run = PyMem_Calloc(n, 1);
     u->strip = PyMem_Calloc(n, 1);
-    u->emulate = PyMem_Calloc(n, 1);
-    if (!u->match || !u->old_used || !u->run || !u->strip || !u->emulate) {
+    if (!u->match || !u->old_used || !u->run || !u->strip) {
         PyErr_NoMemory();
         return -1;
     }
     u->binds = PyList_New(u->new_stmts.count);
-    if (u->binds == NULL) {
+    u->emulated = PyList_New(u->new_stmts.count);
+    if (u->binds == NULL || u->emulated == NULL) {
         return -1;
     }
     for (Py_ssize_t i = 0; i < u->new_stmts.count; i++) {
         PyList_SET_ITEM(u->binds, i, Py_NewRef(Py_None));
+        PyList_SET_ITEM(u->emulated, i, Py_NewRef(Py_None));
     }
     u->keep = PySet_New(NULL);
     u->update = PySet_New(NULL);
