@@ -11,6 +11,7 @@
  *   plan.c        deciding which statements of a new source run again
  *   execute.c     running them in a scratch namespace, finding what they made
  *   diff.c        turning what they made into planned writes
+ *   importers.c   names other modules imported with `from m import` follow
  *   funcpatch.c   pouring a new function into a live one
  *   classpatch.c  patching a live class from a new one (enums, dataclasses,
  *                 named tuples, ABCs)
@@ -457,6 +458,19 @@ int hr_read_declaration(hr_state *state, PyObject *module_name, const char *text
                         const hr_stmts *stmts, const char *name, PyObject **out);
 /* plan.c: 1 when two normalized texts are equal. */
 int hr_same_norm(PyObject *a, PyObject *b);
+/* plan.c: the module a `from X import ...` statement (of the text `source`,
+ * in a module whose namespace is `globals`) imports from, resolved to an
+ * absolute name, and the names it imports: *module and *names (a list of
+ * (name, asname-or-None) tuples), new references.  Returns 0; or -1 with
+ * no exception set when the statement cannot be read this way (it does not
+ * parse on its own, or is relative in a module without a package); or -1
+ * with an exception set on any other error. */
+int hr_from_import(const char *source, PyObject *globals, const hr_stmt *stmt,
+                   PyObject **module, PyObject **names);
+/* importers.c: names imported elsewhere follow: every module outside the
+ * batch still holding, under a name it imports with `from m import NAME`,
+ * the live object a reload of m rebinds, takes the new one (planned). */
+int hr_follow_importers(hr_batch *batch);
 /* plan.c: decides, per new statement, whether it runs again. */
 int hr_plan(hr_batch *batch, hr_unit *unit);
 /* plan.c: new statement i, a `from <module of the batch> import a, b` the

@@ -232,19 +232,14 @@ intersects(PyObject *a, PyObject *b)
     return found == 0 && PyErr_Occurred() ? -1 : found;
 }
 
-/* The module a `from X import ...` statement imports from, resolved to an
- * absolute name, and the names it imports.  New references; *names is a
- * list of (name, asname-or-None) tuples.  Returns 0; or -1 with no
- * exception set when the statement cannot be read this way (it does not
- * parse on its own, or is relative in a module without a package): it then
- * simply runs as it is; or -1 with an exception set on any other error. */
-static int
-from_import(hr_unit *u, const hr_stmt *stmt, PyObject **module, PyObject **names)
+int
+hr_from_import(const char *source, PyObject *globals, const hr_stmt *stmt, PyObject **module,
+               PyObject **names)
 {
     PyObject *body = NULL, *node = NULL, *level_obj = NULL, *aliases = NULL;
     *module = *names = NULL;
     PyCompilerFlags flags = {PyCF_ONLY_AST | PyCF_IGNORE_COOKIE, PY_MINOR_VERSION};
-    PyObject *text = PyUnicode_DecodeUTF8(u->new_utf8 + stmt->start, stmt->end - stmt->start, NULL);
+    PyObject *text = PyUnicode_DecodeUTF8(source + stmt->start, stmt->end - stmt->start, NULL);
     PyObject *tree = text ? Py_CompileStringExFlags(PyUnicode_AsUTF8(text), "<hotreload>",
                                                     Py_file_input, &flags, -1) : NULL;
     Py_XDECREF(text);
@@ -263,7 +258,7 @@ from_import(hr_unit *u, const hr_stmt *stmt, PyObject **module, PyObject **names
     long level = PyLong_AsLong(level_obj);
     if (level > 0) {
         /* Relative: strip level-1 parts from the package, as importlib does. */
-        PyObject *package = hr_dict_get(u->live, "__package__");
+        PyObject *package = hr_dict_get(globals, "__package__");
         if (package == NULL || !PyUnicode_Check(package)) {
             Py_DECREF(target);
             goto error;
@@ -337,7 +332,7 @@ static hr_unit *
 batch_source(hr_batch *batch, hr_unit *u, const hr_stmt *stmt, PyObject **names)
 {
     PyObject *module;
-    if (from_import(u, stmt, &module, names) < 0) {
+    if (hr_from_import(u->new_utf8, u->live, stmt, &module, names) < 0) {
         return NULL;
     }
     hr_unit *source = done_unit(batch, module);

@@ -891,7 +891,7 @@ transact(hr_batch *b, double started)
             goto done;
         }
     }
-    if (order_units(b) < 0 || prepare(b) < 0) {
+    if (order_units(b) < 0 || prepare(b) < 0 || hr_follow_importers(b) < 0) {
         goto done;
     }
     if ((young = young_objects(collections)) == NULL || hr_collect_made(b, young) < 0) {

@@ -1,0 +1,124 @@
+"""Names imported elsewhere follow a reload (issue 11, item 2).
+
+When a reload rebinds a module-level name (a data table, a constant, a
+function replaced by a new object), every module that took it with
+`from m import NAME` and still holds the old object gets the new one, in the
+same transaction, even when only `m` was saved.
+"""
+import pytest
+
+import hotreload
+from hotreload import ReloadError
+
+DATA_V1 = """
+WEAPONS = {"sword": 10, "bow": 7}
+SPEED = 3
+"""
+
+DATA_V2 = """
+WEAPONS = {"sword": 12, "bow": 7}
+SPEED = 4
+"""
+
+USER = """
+from $data import WEAPONS, SPEED as MOVE
+
+def damage(kind):
+    return WEAPONS[kind]
+
+def speed():
+    return MOVE
+"""
+
+
+def test_only_the_data_module_saved(workspace):
+    data = workspace.load("data", DATA_V1)
+    user = workspace.load("user", USER)
+    workspace.edit("data", DATA_V2)
+    report = hotreload.reload(data)
+    assert user.WEAPONS is data.WEAPONS
+    assert user.damage("sword") == 12
+    assert user.MOVE == 4 and user.speed() == 4  # an alias too
+    assert f"{user.__name__}.WEAPONS" in report.replaced
+    assert f"{user.__name__}.MOVE" in report.replaced
+
+
+@pytest.mark.parametrize("order", ["data_first", "user_first"])
+def test_reloaded_together_in_any_order(workspace, order):
+    data = workspace.load("data", DATA_V1)
+    user = workspace.load("user", USER)
+    workspace.edit("data", DATA_V2)
+    batch = (data, user) if order == "data_first" else (user, data)
+    hotreload.reload(*batch)
+    assert user.WEAPONS is data.WEAPONS and user.damage("sword") == 12
+
+
+def test_a_name_of_its_own_is_left_alone(workspace):
+    # `SPEED` here is the module's own, bound after the import: it holds the
+    # same (cached) int object, but was not imported, and must not change.
+    data = workspace.load("data", DATA_V1)
+    other = workspace.load("other", """
+        from $data import WEAPONS
+        SPEED = 3
+    """)
+    assert other.SPEED is data.SPEED
+    workspace.edit("data", DATA_V2)
+    hotreload.reload(data)
+    assert other.SPEED == 3
+    assert other.WEAPONS is data.WEAPONS
+
+
+def test_a_rebound_import_is_left_alone(workspace):
+    # The importer rebinds the name after importing it: its value is its own.
+    data = workspace.load("data", DATA_V1)
+    other = workspace.load("other", """
+        from $data import WEAPONS
+        WEAPONS = dict(WEAPONS, axe=5)
+    """)
+    workspace.edit("data", DATA_V2)
+    hotreload.reload(data)
+    assert other.WEAPONS == {"sword": 10, "bow": 7, "axe": 5}
+
+
+def test_an_importer_that_changed_the_value_keeps_it(workspace):
+    data = workspace.load("data", DATA_V1)
+    user = workspace.load("user", USER)
+    user.WEAPONS = {"sword": 99}  # set at run time by other code
+    workspace.edit("data", DATA_V2)
+    hotreload.reload(data)
+    assert user.WEAPONS == {"sword": 99}
+
+
+def test_a_refused_reload_changes_no_importer(workspace):
+    data = workspace.load("data", DATA_V1)
+    user = workspace.load("user", USER)
+    before = user.WEAPONS
+    workspace.edit("data", DATA_V2 + "raise RuntimeError('no')\n")
+    with pytest.raises(ReloadError):
+        hotreload.reload(data)
+    assert user.WEAPONS is before and data.WEAPONS is before
+
+
+def test_a_hook_that_raises_undoes_the_importers_too(workspace):
+    data = workspace.load("data", DATA_V1)
+    user = workspace.load("user", USER)
+    before = user.WEAPONS
+    workspace.edit("data", DATA_V2 + """
+def __reload_module__(old):
+    raise RuntimeError("no")
+""")
+    with pytest.raises(ReloadError):
+        hotreload.reload(data)
+    assert user.WEAPONS is before and data.WEAPONS is before
+
+
+def test_relative_import_in_a_package(workspace):
+    workspace.write("pkg.data", DATA_V1)
+    workspace.write("pkg.user", """
+        from .data import WEAPONS
+    """)
+    data = workspace.load("pkg.data")
+    user = workspace.load("pkg.user")
+    workspace.edit("pkg.data", DATA_V2)
+    hotreload.reload(data)
+    assert user.WEAPONS is data.WEAPONS
