@@ -52,6 +52,28 @@ plan_patch(hr_batch *batch, PyObject *live, PyObject *fresh)
     return 1;
 }
 
+/* Notes a live wrapper whose function takes new code, when it caches what
+ * the function returns (it has cache_clear(), as functools.lru_cache and
+ * cache do): its results were computed by the old code. */
+static int
+note_cache(hr_batch *batch, PyObject *live)
+{
+    if (PyFunction_Check(live)) {
+        return 0;
+    }
+    PyObject *clear = PyObject_GetAttrString(live, "cache_clear");
+    if (clear == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            return -1;
+        }
+        PyErr_Clear();  /* no cache */
+        return 0;
+    }
+    int status = PyCallable_Check(clear) ? PyList_Append(batch->caches, live) : 0;
+    Py_DECREF(clear);
+    return status;
+}
+
 /* Patches the functions inside two wrappers (functools.wraps, lru_cache,
  * staticmethod...), when both hold one named `name`.  Returns 1 if it did. */
 static int
@@ -66,6 +88,9 @@ plan_inner_patch(hr_batch *batch, PyObject *live, PyObject *fresh, PyObject *nam
     else if (inner_live != NULL && inner_fresh != NULL
              && (PyObject *)inner_live != live && (PyObject *)inner_fresh != fresh) {
         status = plan_patch(batch, (PyObject *)inner_live, (PyObject *)inner_fresh);
+        if (status > 0 && note_cache(batch, live) < 0) {
+            status = -1;
+        }
     }
     Py_XDECREF(inner_live);
     Py_XDECREF(inner_fresh);
@@ -114,6 +139,9 @@ hr_function_diff(hr_batch *batch, PyObject *live, PyObject *fresh, PyObject *nam
         }
         int status = plan_patch(batch, (PyObject *)target, fresh);
         Py_DECREF(target);
+        if (status > 0 && note_cache(batch, live) < 0) {
+            status = -1;
+        }
         return status;
     }
     if (PyFunction_Check(live) && PyFunction_Check(fresh)) {

@@ -391,6 +391,8 @@ typedef struct hr_batch_s {
     hr_actions actions;
     hr_identity code_map;    /* old nested code -> new code or None (closures.c) */
     PyObject *patched;       /* list of (live class, new class) patched */
+    PyObject *caches;        /* list: live caching wrappers (lru_cache...) whose
+                                function took new code: cleared after the commit */
     /* the report: lists of qualified names */
     PyObject *updated, *added, *removed, *kept, *replaced, *stale;
     PyObject *instances;     /* dict: class name -> instances its hook ran on */

@@ -73,6 +73,7 @@ batch_clear(hr_batch *b)
     Py_CLEAR(b->instances);
     hr_identity_clear(&b->code_map);
     Py_CLEAR(b->patched);
+    Py_CLEAR(b->caches);
 }
 
 /* The batch's bookkeeping and report lists. */
@@ -80,6 +81,7 @@ static int
 batch_lists(hr_batch *b)
 {
     b->patched = PyList_New(0);
+    b->caches = PyList_New(0);
     b->updated = PyList_New(0);
     b->added = PyList_New(0);
     b->removed = PyList_New(0);
@@ -87,7 +89,7 @@ batch_lists(hr_batch *b)
     b->replaced = PyList_New(0);
     b->stale = PyList_New(0);
     b->instances = PyDict_New();
-    return b->patched && b->updated && b->added && b->removed
+    return b->patched && b->caches && b->updated && b->added && b->removed
                    && b->kept && b->replaced && b->stale && b->instances ? 0 : -1;
 }
 
@@ -843,6 +845,27 @@ describe_action(hr_batch *b, const hr_action *action, PyObject **module, PyObjec
     }
 }
 
+/* What follows every commit, where Python code may run again: abstract
+ * sets are recomputed on the live classes (descriptors answer
+ * __isabstractmethod__), and caching wrappers (functools.lru_cache, cache,
+ * anything with cache_clear()) whose function took new code forget the
+ * results the old code computed. */
+static int
+after_commit(hr_batch *b, hr_journal *journal)
+{
+    if (hr_abc_refresh(b, journal) < 0) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(b->caches); i++) {
+        PyObject *done = PyObject_CallMethod(PyList_GET_ITEM(b->caches, i), "cache_clear", NULL);
+        if (done == NULL) {
+            return -1;
+        }
+        Py_DECREF(done);
+    }
+    return 0;
+}
+
 /* Applies the batch's planned writes through `journal`.  When CPython
  * refuses one (type.__bases__ checks the new bases' layout and MRO; an
  * audit hook may veto a __code__ write), the journal has undone the others
@@ -867,8 +890,22 @@ commit(hr_batch *b, hr_journal *journal)
         PyErr_Clear();
         PyErr_Restore(type, value, tb);
     }
-    hr_raise(b->state, module, object, "the interpreter refused this change; nothing was "
-             "changed");
+    if (failed != NULL && failed->kind == HR_ACT_BASES) {
+        /* CPython's own rule (type_set_bases, compatible_for_assignment):
+         * live instances keep their memory layout, so new bases must lay
+         * instances out as the old ones did; `class F:` cannot become
+         * `class F(Mixin):`, since object's instances are laid out
+         * differently from those of any class defined in Python. */
+        hr_raise(b->state, module, object, "the interpreter refused its new bases %R: a "
+                 "class's bases can change only to ones whose instances are laid out alike "
+                 "(so a class whose only base is object cannot take a base defined in "
+                 "Python; giving it a base class of its own from the start allows it); "
+                 "nothing was changed", failed->value);
+    }
+    else {
+        hr_raise(b->state, module, object, "the interpreter refused this change; nothing was "
+                 "changed");
+    }
     Py_XDECREF(object);
     return -1;
 }
@@ -935,7 +972,7 @@ transact(hr_batch *b, double started)
      * __isabstractmethod__), then the hooks. */
     /* The report is built before the commit is final: failing to build it
      * (no memory) undoes the commit like a raising hook does. */
-    if (hr_abc_refresh(b, journal) < 0 || hr_hooks_run(b, &query) < 0
+    if (after_commit(b, journal) < 0 || hr_hooks_run(b, &query) < 0
         || (report = make_report(b, now() - started)) == NULL) {
         hr_journal_rollback(journal);
         goto done;
@@ -1166,10 +1203,10 @@ batch_commit(hr_batch *b, double started)
     if (journal == NULL || commit(b, journal) < 0) {
         goto done;
     }
-    if (hr_abc_refresh(b, journal) < 0) {
+    if (after_commit(b, journal) < 0) {
         hr_journal_rollback(journal);
-        hr_raise(b->state, NULL, NULL, "the patched classes' abstract methods cannot be "
-                 "recomputed; nothing was changed");
+        hr_raise(b->state, NULL, NULL, "the patched classes' abstract methods or the caches "
+                 "of patched functions cannot be refreshed; nothing was changed");
         goto done;
     }
     report = make_report(b, now() - started);

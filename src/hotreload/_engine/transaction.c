@@ -359,18 +359,23 @@ hr_actions_clear(hr_actions *actions)
     actions->count = actions->capacity = 0;
 }
 
-/* The operands were checked when the action was planned (hr_plan_*). */
+/* The operands were checked when the action was planned (hr_plan_*).  A
+ * value that is a new object standing for a live one is bound as the live
+ * one: a name the new code bound to it (`__nonzero__ = __bool__` beside an
+ * unchanged or patched __bool__) must not keep the throw-away alive; the
+ * map is complete only now, whatever order the names were diffed in. */
 static int
 apply(hr_action *action, hr_journal *journal, const hr_identity *identity)
 {
     switch (action->kind) {
     case HR_ACT_DICT_SET:
         assert(PyDict_Check(action->target));
-        return hr_journal_dict_set(journal, action->target, action->key, action->value);
+        return hr_journal_dict_set(journal, action->target, action->key,
+                                   hr_identity_get(identity, action->value));
     case HR_ACT_TYPE_SET:
         assert(PyType_Check(action->target));
         return hr_journal_type_set(journal, (PyTypeObject *)action->target, action->key,
-                                   action->value);
+                                   hr_identity_get(identity, action->value));
     case HR_ACT_PATCH:
         assert(PyFunction_Check(action->target) && PyFunction_Check(action->value));
         return hr_function_patch(journal, (PyFunctionObject *)action->target,

@@ -1,0 +1,152 @@
+"""Code people really write, reloaded as a fresh import would run it (issue 11)."""
+import functools
+
+import pytest
+
+import hotreload
+from hotreload import ReloadError
+
+
+def test_class_alias_of_an_unchanged_member_binds_the_live_one(workspace):
+    m = workspace.load("m", """
+        class A:
+            def __bool__(self):
+                return True
+
+            def m(self):
+                return 1
+    """)
+    live_bool = m.A.__bool__
+    workspace.edit("m", """
+        class A:
+            def __bool__(self):
+                return True
+
+            __nonzero__ = __bool__
+
+            def m(self):
+                return 2
+    """)
+    hotreload.reload(m)
+    assert m.A().m() == 2
+    assert m.A.__nonzero__ is m.A.__bool__ is live_bool
+
+
+def test_module_alias_of_a_patched_function_binds_the_live_one(workspace):
+    m = workspace.load("m", """
+        def handler():
+            return 1
+    """)
+    live = m.handler
+    workspace.edit("m", """
+        def handler():
+            return 2
+
+        DEFAULT_HANDLER = handler
+    """)
+    hotreload.reload(m)
+    assert m.DEFAULT_HANDLER is live and live() == 2
+
+
+@pytest.mark.parametrize("decorator", ["functools.lru_cache(maxsize=None)", "functools.cache"])
+def test_a_cache_forgets_what_the_old_body_computed(workspace, decorator):
+    if decorator == "functools.cache" and not hasattr(functools, "cache"):
+        pytest.skip("functools.cache is new in 3.9")
+    source = f"""
+        import functools
+
+        @{decorator}
+        def f(x):
+            return x
+
+        class A:
+            @{decorator}
+            def m(self, x):
+                return x
+    """
+    m = workspace.load("m", source)
+    f, a = m.f, m.A()
+    assert f(3) == 3 and a.m(3) == 3  # cached
+    workspace.edit("m", source.replace("return x", "return x * 10"))
+    hotreload.reload(m)
+    assert m.f is f
+    assert f(3) == 30 and a.m(3) == 30
+
+
+def test_a_cache_whose_function_did_not_change_is_kept(workspace):
+    m = workspace.load("m", """
+        import functools
+
+        @functools.lru_cache(maxsize=None)
+        def f(x):
+            return object()
+
+        def g():
+            return 1
+    """)
+    first = m.f(1)
+    workspace.edit("m", """
+        import functools
+
+        @functools.lru_cache(maxsize=None)
+        def f(x):
+            return object()
+
+        def g():
+            return 2
+    """)
+    hotreload.reload(m)
+    assert m.f(1) is first
+
+
+def test_a_base_cpython_cannot_give_is_refused_with_the_reason(workspace):
+    m = workspace.load("m", """
+        class Mixin:
+            def hello(self):
+                return "hi"
+
+        class F:
+            pass
+    """)
+    snapshot = workspace.snapshot(m)
+    workspace.edit("m", """
+        class Mixin:
+            def hello(self):
+                return "hi"
+
+        class F(Mixin):
+            pass
+    """)
+    with pytest.raises(ReloadError) as caught:
+        hotreload.reload(m)
+    assert caught.value.object == "F"
+    assert "whose only base is object" in str(caught.value)
+    assert not snapshot.diff(workspace.snapshot(m))
+
+
+def test_a_base_cpython_can_give_is_given(workspace):
+    m = workspace.load("m", """
+        class Base:
+            pass
+
+        class Mixin(Base):
+            def hello(self):
+                return "hi"
+
+        class F(Base):
+            pass
+    """)
+    f = m.F()
+    workspace.edit("m", """
+        class Base:
+            pass
+
+        class Mixin(Base):
+            def hello(self):
+                return "hi"
+
+        class F(Mixin):
+            pass
+    """)
+    hotreload.reload(m)
+    assert f.hello() == "hi" and isinstance(f, m.Mixin)
