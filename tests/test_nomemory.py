@@ -61,7 +61,11 @@ def child(scenario, folder, *args, start=0):
         [os.path.dirname(os.path.dirname(os.path.abspath(__import__("hotreload").__file__)))]
         + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     env["HR_SWEEP_START"] = str(start)
-    command = ["gdb", "-q", "-batch", "-nx", "-ex", "run", "-ex", "bt", "--args",
+    # A preloaded sanitizer runtime (make sanitize) is for the child, not
+    # for gdb, which hangs under it.
+    preload = env.pop("LD_PRELOAD", None)
+    setup = ["-ex", f"set environment LD_PRELOAD={preload}"] if preload else []
+    command = ["gdb", "-q", "-batch", "-nx", *setup, "-ex", "run", "-ex", "bt", "--args",
                sys.executable, SWEEP, scenario, str(folder), *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
 
