@@ -150,3 +150,37 @@ def test_a_base_cpython_can_give_is_given(workspace):
     """)
     hotreload.reload(m)
     assert f.hello() == "hi" and isinstance(f, m.Mixin)
+
+
+def test_a_rerun_statement_sees_a_name_the_module_deletes_later(workspace):
+    # difflib does this: `import re`, a def whose default reads re, `del re`.
+    source = """
+        import re
+
+        def is_junk(line, pat=re.compile(r"\\s*#?$$").match):
+            return pat(line) is not None
+
+        del re
+    """
+    m = workspace.load("m", source)
+    live = m.is_junk
+    workspace.edit("m", source.replace("return pat(line) is not None",
+                                       "return bool(pat(line)) and 'junk'"))
+    hotreload.reload(m)
+    assert live is m.is_junk and live("   #") == "junk" and live("x") is False
+    assert not hasattr(m, "re")  # deleted again
+
+
+def test_a_deleted_helper_name_stays_deleted(workspace):
+    source = """
+        def _make(n):
+            return lambda: n
+
+        ONE = _make(1)
+        del _make
+    """
+    m = workspace.load("m", source)
+    workspace.edit("m", source.replace("ONE = _make(1)", "ONE = _make(1)\n        TWO = _make(2)"))
+    hotreload.reload(m)
+    assert m.ONE() == 1 and m.TWO() == 2
+    assert not hasattr(m, "_make")

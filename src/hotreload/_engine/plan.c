@@ -431,6 +431,95 @@ can_strip(hr_unit *u, Py_ssize_t i, PyObject *name)
     return 1;
 }
 
+/* 1 when the statement is a top-level `del`. */
+static int
+is_del(const hr_stmt *st)
+{
+    const char *norm = PyBytes_AS_STRING(st->norm);
+    return st->kind == HR_STMT_OTHER && PyBytes_GET_SIZE(st->norm) > 4
+           && memcmp(norm, "del", 3) == 0 && (norm[3] == ' ' || norm[3] == '(');
+}
+
+/* A statement that runs again sees the names its first run saw.  Most are
+ * in the live namespace still; a name the module deletes once done with it
+ * (`import re` ... `def f(pat=re.compile(...))` ... `del re`) is not, and
+ * the statement would fail with NameError.  So the statements before it
+ * that bind such a name run again too, and the `del` after it, which
+ * deletes the name again.  They rebind nothing others see: the name is
+ * gone once the module has run, as before.  Called once every statement's
+ * `run` is known. */
+static int
+rebind_deleted(hr_batch *batch, hr_unit *u)
+{
+    Py_ssize_t n = u->new_stmts.count;
+    PyObject *deleted = NULL, *only = NULL;
+    int status = -1;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        const hr_stmt *st = &u->new_stmts.items[k];
+        if (!is_del(st)) {
+            continue;
+        }
+        PyObject *names = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
+        int added = names && (deleted || (deleted = PySet_New(NULL)))
+                    ? hr_set_update(deleted, names) : -1;
+        Py_XDECREF(names);
+        if (added < 0) {
+            goto done;
+        }
+    }
+    if (deleted == NULL) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const hr_stmt *st = &u->new_stmts.items[i];
+        int mentioned = u->run[i] && !is_del(st) ? hr_mentions(st->norm, deleted) : 0;
+        if (mentioned <= 0) {
+            if (mentioned < 0) {
+                goto done;
+            }
+            continue;
+        }
+        PyObject *name, *names = PySequence_List(deleted);
+        for (Py_ssize_t m = 0; names && m < PyList_GET_SIZE(names); m++) {
+            name = PyList_GET_ITEM(names, m);
+            int live = PyDict_Contains(u->live, name);
+            Py_XSETREF(only, PySet_New(NULL));
+            if (live < 0 || only == NULL || PySet_Add(only, name) < 0) {
+                Py_CLEAR(names);
+                break;
+            }
+            if (live || hr_mentions(st->norm, only) <= 0) {
+                continue;
+            }
+            /* The binders before it and the deletions after it run again. */
+            for (Py_ssize_t j = 0; names && j < n; j++) {
+                const hr_stmt *other = &u->new_stmts.items[j];
+                if (j == i || (j < i) == is_del(other) || hr_mentions(other->norm, only) <= 0) {
+                    continue;
+                }
+                PyObject *binds = hr_stmt_binds(batch->state, u->new_utf8, other, 0);
+                int binds_it = binds ? PySet_Contains(binds, name) : -1;
+                Py_XDECREF(binds);
+                if (binds_it < 0) {
+                    Py_CLEAR(names);
+                }
+                else if (binds_it) {
+                    u->run[j] = 1;
+                }
+            }
+        }
+        if (names == NULL) {
+            goto done;
+        }
+        Py_DECREF(names);
+    }
+    status = 0;
+done:
+    Py_XDECREF(deleted);
+    Py_XDECREF(only);
+    return status;
+}
+
 /* The text of a statement that runs when the statement does: a def runs
  * only its decorators (and its name binding); anything else runs whole. */
 static PyObject *
@@ -683,7 +772,7 @@ hr_plan(hr_batch *batch, hr_unit *u)
             }
         }
     }
-    if (unstrip_seen(u) < 0 || find_removed(batch, u) < 0) {
+    if (rebind_deleted(batch, u) < 0 || unstrip_seen(u) < 0 || find_removed(batch, u) < 0) {
         goto error;
     }
     Py_DECREF(rebound);
