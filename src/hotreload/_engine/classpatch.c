@@ -93,8 +93,12 @@ members_rerun(hr_state *state, const char *old_text, const hr_stmts *old_members
             run = hr_mentions(st->norm, rebound);
         }
         PyObject *binds = NULL;
-        if (run == 0 && update != NULL && PySet_GET_SIZE(update) > 0
-            && hr_mentions(st->norm, update) > 0) {
+        int mentioned = run == 0 && update != NULL && PySet_GET_SIZE(update) > 0
+                        ? hr_mentions(st->norm, update) : 0;
+        if (mentioned < 0) {
+            run = -1;
+        }
+        else if (mentioned) {
             binds = hr_stmt_binds(state, new_text, st, indent);
             run = binds ? intersects_set(binds, update) : -1;
         }

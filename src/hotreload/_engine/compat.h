@@ -67,6 +67,24 @@ hr_dict_get(PyObject *dict, const char *key)
     return value;
 }
 
+/* 1 when obj has the attribute, 0 when not, -1 on any other error
+ * (PyObject_HasAttrString, which the engine does not use, answers 0 for a
+ * MemoryError too; 3.13's PyObject_HasAttrStringWithError does this). */
+static inline int
+hr_has_attr(PyObject *obj, const char *name)
+{
+    PyObject *value = PyObject_GetAttrString(obj, name);
+    if (value != NULL) {
+        Py_DECREF(value);
+        return 1;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        return -1;
+    }
+    PyErr_Clear();
+    return 0;
+}
+
 /* Adds every item of an iterable to a set (_PySet_Update left the public
  * API in 3.13).  0 or -1 with an exception set. */
 static inline int

@@ -19,8 +19,8 @@
 static int
 add_hooked(hr_ptrset *types, PyObject *type, int inherited, int depth)
 {
-    int has = inherited || PyObject_HasAttrString(type, "__reload_instance__");
-    if (has && hr_ptrset_add(types, type) < 0) {
+    int has = inherited ? 1 : hr_has_attr(type, "__reload_instance__");
+    if (has < 0 || (has && hr_ptrset_add(types, type) < 0)) {
         return -1;
     }
     if (depth > 64) {
@@ -46,8 +46,8 @@ hr_hooks_query(hr_batch *b, hr_heap_query *q)
         PyObject *live = PyTuple_GET_ITEM(pair, 0);
         PyObject *fresh = PyTuple_GET_ITEM(pair, 1);
         /* The hook may be new in this reload: look at the new class too. */
-        int gains = PyObject_HasAttrString(fresh, "__reload_instance__");
-        if (add_hooked(&q->hooked_types, live, gains, 0) < 0) {
+        int gains = hr_has_attr(fresh, "__reload_instance__");
+        if (gains < 0 || add_hooked(&q->hooked_types, live, gains, 0) < 0) {
             return -1;
         }
     }

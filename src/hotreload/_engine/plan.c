@@ -698,8 +698,8 @@ hr_plan(hr_batch *batch, hr_unit *u)
             if (st->head != st->start) {
                 /* Its own name may appear in its decorators ("@route('/f')"). */
                 int own = PySet_Discard(changed_defs, name);
-                redecorate = hr_mentions(st->norm_decorators, changed_defs) > 0;
-                if (own > 0 && PySet_Add(changed_defs, name) < 0) {
+                redecorate = hr_mentions(st->norm_decorators, changed_defs);
+                if (redecorate < 0 || (own > 0 && PySet_Add(changed_defs, name) < 0)) {
                     Py_DECREF(name);
                     goto error;
                 }
@@ -728,18 +728,17 @@ hr_plan(hr_batch *batch, hr_unit *u)
             run = reads ? intersects(reads, rebound) : -1;
             Py_XDECREF(reads);
         }
-        if (run == 0 && PySet_GET_SIZE(redefined) > 0 && hr_mentions(st->norm, redefined)) {
-            /* A statement that rebinds a name a def or class that runs
-             * again defines (`f = functools.partial(f, 0)`, `C = wrap(C)`)
-             * wraps the new definition, as at a fresh import: it runs
-             * again too, or the name would end up bound to the bare one. */
-            PyObject *binds = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
-            run = binds ? intersects(binds, redefined) : -1;
-            Py_XDECREF(binds);
-        }
-        if (run == 0 && PySet_GET_SIZE(u->update) > 0 && hr_mentions(st->norm, u->update)) {
-            PyObject *binds = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
-            run = binds ? intersects(binds, u->update) : -1;
+        /* A statement that rebinds a name a def or class that runs again
+         * defines (`f = functools.partial(f, 0)`, `C = wrap(C)`) wraps the
+         * new definition, as at a fresh import: it runs again too, or the
+         * name would end up bound to the bare one.  And one that binds a
+         * name of __reload_update__ runs again. */
+        PyObject *watched[] = {redefined, u->update};
+        for (int w = 0; run == 0 && w < 2; w++) {
+            int mentioned = PySet_GET_SIZE(watched[w]) > 0 ? hr_mentions(st->norm, watched[w]) : 0;
+            PyObject *binds = mentioned > 0 ? hr_stmt_binds(batch->state, u->new_utf8, st, 0)
+                                            : NULL;
+            run = mentioned <= 0 ? mentioned : binds ? intersects(binds, watched[w]) : -1;
             Py_XDECREF(binds);
         }
         if (check_imports && st->kind == HR_STMT_FROM) {
