@@ -1161,7 +1161,11 @@ plan_patch_call(hr_batch *b, PyObject *old, PyObject *fresh)
     PyObject *qualname = PyObject_GetAttrString(old, "__qualname__");
     u.name = PyObject_GetAttrString(old, "__module__");
     if (qualname == NULL || u.name == NULL || !PyUnicode_Check(u.name)) {
-        PyErr_Clear();
+        if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            hr_raise(b->state, NULL, NULL, "cannot read the name of %R", old);
+            goto done;
+        }
+        PyErr_Clear();  /* no __qualname__ or __module__: not a function or class */
         hr_raise(b->state, NULL, NULL, "patch() takes a function or a class, not %R", old);
         goto done;
     }
