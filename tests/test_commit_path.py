@@ -290,3 +290,26 @@ def test_statement_rewrapping_a_changed_def_runs_again(workspace):
     assert m.f.__class__.__name__ == "partial"
     assert m.f(3) == 30
     assert inner(10, 3) == 30  # the live function, held from before, too
+
+
+def test_the_reloader_tells_a_hotfix_refused_at_the_commit(workspace, tmp_path):
+    # What the watcher and `hotreload run --hotfix-dir` run: the refusal is an
+    # event, never an exception escaping into the watcher's thread.
+    from hotreload.changes import Reloader
+
+    m = workspace.load("m", BASES)
+    script = tmp_path / "fix.py"
+    script.write_text(textwrap.dedent(f"""
+        import hotreload, {m.__name__} as m
+
+        class Child(m.Other):
+            def who(self):
+                return "v2"
+
+        hotreload.patch(m.Child, Child)
+    """))
+    events = Reloader().hotfix(str(script))
+    assert [event.kind for event in events] == ["hotfix failed"]
+    assert isinstance(events[0].error, ReloadError)
+    assert "refused its new bases" in events[0].message
+    assert m.Child().who() == "v1"
