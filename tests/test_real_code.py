@@ -184,3 +184,20 @@ def test_a_deleted_helper_name_stays_deleted(workspace):
     hotreload.reload(m)
     assert m.ONE() == 1 and m.TWO() == 2
     assert not hasattr(m, "_make")
+
+
+def test_a_class_a_factory_makes_again_takes_its_new_data(workspace):
+    source = """
+        import collections
+
+        Point = collections.namedtuple("Point", "x y")
+        Plain = type("Plain", (), {"LIMIT": 1, "get": lambda self: "v1"})
+    """
+    m = workspace.load("m", source)
+    Point, Plain, p = m.Point, m.Plain, m.Point(1, 2)
+    workspace.edit("m", source.replace('"x y"', '"x y z"').replace('"LIMIT": 1', '"LIMIT": 2')
+                   .replace('"v1"', '"v2"'))
+    hotreload.reload(m)
+    assert m.Point is Point and Point._fields == ("x", "y", "z")
+    assert Point(1, 2, 3).z == 3 and p.x == 1
+    assert m.Plain is Plain and Plain.LIMIT == 2 and Plain().get() == "v2"

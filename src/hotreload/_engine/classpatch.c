@@ -25,6 +25,7 @@ intersects_set(PyObject *a, PyObject *b)
 /* What a class statement says about its members, for both sources. */
 typedef struct {
     int known;                 /* 0: no source to compare with */
+    int remade;                /* no source, but made again: data takes new values */
     hr_stmts old_members, new_members;
     Py_ssize_t *match;
     char *old_used;
@@ -351,8 +352,9 @@ diff_member(hr_batch *batch, hr_unit *u, PyTypeObject *live_cls, members *m, PyO
             ? hr_find_definition(u->old_utf8, &m->old_members, HR_STMT_CLASS, name) : NULL;
         const hr_stmt *new_stmt = m->known
             ? hr_find_definition(u->new_utf8, &m->new_members, HR_STMT_CLASS, name) : NULL;
-        status = PyErr_Occurred() ? -1 : hr_class_diff(batch, u, (PyTypeObject *)live, (PyTypeObject *)fresh,
-                               old_stmt, new_stmt, path);
+        status = PyErr_Occurred() ? -1
+            : hr_class_diff(batch, u, (PyTypeObject *)live, (PyTypeObject *)fresh, old_stmt,
+                            new_stmt, path, 0);
         if (status == 0) {
             status = hr_report(batch->updated, u->name, path);
         }
@@ -369,7 +371,7 @@ diff_member(hr_batch *batch, hr_unit *u, PyTypeObject *live_cls, members *m, PyO
         }
         goto done;
     }
-    if (!m->known) {
+    if (!m->known && !m->remade) {
         /* No source to compare with: class data is kept, as module data. */
         status = hr_report(batch->kept, u->name, path);
         goto done;
@@ -700,7 +702,7 @@ plan_named_tuple(hr_batch *batch, PyTypeObject *live, PyTypeObject *fresh)
 
 int
 hr_class_diff(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fresh,
-              const hr_stmt *old_stmt, const hr_stmt *new_stmt, PyObject *qualname)
+              const hr_stmt *old_stmt, const hr_stmt *new_stmt, PyObject *qualname, int remade)
 {
     members m;
     memset(&m, 0, sizeof(m));  /* cleared at done:, which a failure before members_read reaches */
@@ -720,6 +722,7 @@ hr_class_diff(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fre
         || (enums && enum_diff(batch, u, live, fresh, qualname, handled) < 0)) {
         goto done;
     }
+    m.remade = remade && !m.known;
     PyObject *name, *fresh_value, *live_value;
     Py_ssize_t pos = 0;
     while (PyDict_Next(fresh->tp_dict, &pos, &name, &fresh_value)) {

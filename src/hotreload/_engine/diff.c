@@ -261,9 +261,12 @@ diff_name(hr_batch *batch, hr_unit *u, PyObject *name, PyObject *live, PyObject 
             : hr_find_definition(u->old_utf8, &u->old_stmts, HR_STMT_CLASS, name);
         const hr_stmt *new_stmt = u->full ? NULL
             : hr_find_definition(u->new_utf8, &u->new_stmts, HR_STMT_CLASS, name);
+        /* Bound by a statement that is not a class statement and ran: a
+         * factory (namedtuple(...), type(...)) made the class again. */
+        int remade = !u->full && new_stmt == NULL;
         if (PyErr_Occurred()
             || hr_class_diff(batch, u, (PyTypeObject *)live, (PyTypeObject *)fresh,
-                          old_stmt, new_stmt, name) < 0) {
+                             old_stmt, new_stmt, name, remade) < 0) {
             return -1;
         }
         return hr_report(batch->updated, u->name, name);

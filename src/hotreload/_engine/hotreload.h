@@ -488,9 +488,12 @@ int hr_collect_made(hr_batch *batch, PyObject *young);
 int hr_diff(hr_batch *batch, hr_unit *unit);
 /* classpatch.c: plans the patch of a live class from a new one.  `old_stmt`
  * and `new_stmt` are the class statements in the old and new sources (NULL
- * when unknown: then every member counts as changed and data is kept). */
+ * when unknown: then every member counts as changed and data is kept, or,
+ * with `remade`, takes the new value: the class was made again by a
+ * statement that ran, a factory call such as collections.namedtuple(...)). */
 int hr_class_diff(hr_batch *batch, hr_unit *unit, PyTypeObject *live, PyTypeObject *fresh,
-                  const hr_stmt *old_stmt, const hr_stmt *new_stmt, PyObject *qualname);
+                  const hr_stmt *old_stmt, const hr_stmt *new_stmt, PyObject *qualname,
+                  int remade);
 /* classpatch.c: 1 for classes whose data members define their structure
  * (enums, dataclasses, named tuples, attrs): those members always run, and
  * their class decorators, which generate members, run again too. */

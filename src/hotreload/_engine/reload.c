@@ -1179,7 +1179,7 @@ plan_patch_call(hr_batch *b, PyObject *old, PyObject *fresh)
     }
     else if (PyType_Check(old) && PyType_Check(fresh)) {
         if (hr_class_diff(b, &u, (PyTypeObject *)old, (PyTypeObject *)fresh, NULL, NULL,
-                          qualname) < 0) {
+                          qualname, 0) < 0) {
             hr_raise(b->state, u.name, qualname, "cannot plan the patch");
             goto done;
         }
