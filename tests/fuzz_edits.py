@@ -548,14 +548,11 @@ def edit_generator(model):
 
 
 def edit_rewrap(model):
-    # Only ever added: removing the statement while the def stays leaves the
-    # name bound to the partial (README, "Reliability": known issues).
-    funcs = [f for f in model.functions if not f.rewrapped]
-    if not funcs:
+    func = _pick_function(model)
+    if func is None:
         return edit_add_function(model)
-    func = model.rng.choice(funcs)
-    func.rewrapped = True
-    return f"{func.name} rewrapped in a partial", False
+    func.rewrapped = not func.rewrapped
+    return f"{func.name} rewrapped in a partial={func.rewrapped}", False
 
 
 def edit_decorate(model):

@@ -1,5 +1,6 @@
 """Code people really write, reloaded as a fresh import would run it (issue 11)."""
 import functools
+import textwrap
 
 import pytest
 
@@ -201,3 +202,45 @@ def test_a_class_a_factory_makes_again_takes_its_new_data(workspace):
     assert m.Point is Point and Point._fields == ("x", "y", "z")
     assert Point(1, 2, 3).z == 3 and p.x == 1
     assert m.Plain is Plain and Plain.LIMIT == 2 and Plain().get() == "v2"
+
+
+@pytest.mark.parametrize("change", ["add setter", "remove setter", "add deleter"])
+def test_property_accessors_change_while_the_getter_does_not(workspace, change):
+    getter = """
+        class A:
+            @property
+            def x(self):
+                return self.__dict__.get("_x", 1)
+    """
+    setter = """
+            @x.setter
+            def x(self, value):
+                self.__dict__["_x"] = value
+    """
+    deleter = """
+            @x.deleter
+            def x(self):
+                self.__dict__.pop("_x", None)
+    """
+    before, after = {
+        "add setter": (getter, getter + setter),
+        "remove setter": (getter + setter, getter),
+        "add deleter": (getter + setter, getter + setter + deleter),
+    }[change]
+    m = workspace.load("m", before)
+    a = m.A()
+    workspace.edit("m", after)
+    hotreload.reload(m)
+    fresh = {}
+    exec(textwrap.dedent(after), fresh)
+    for accessor in ("fget", "fset", "fdel"):
+        assert (getattr(m.A.x, accessor) is None) == (getattr(fresh["A"].x, accessor) is None)
+    if change == "remove setter":
+        with pytest.raises(AttributeError):
+            a.x = 5
+    else:
+        a.x = 5
+        assert a.x == 5
+    if change == "add deleter":
+        del a.x
+        assert a.x == 1

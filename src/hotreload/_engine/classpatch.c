@@ -72,6 +72,53 @@ add_binds(hr_state *state, PyObject *set, const char *text, const hr_stmt *st, i
     return status;
 }
 
+/* A member that left the source may have bound a name that a member still
+ * binds (`@x.setter def x` removed beside an unchanged `@property def x`):
+ * the name held what the member that left made, so the member that now
+ * binds it last runs again (runs[k] set), as in the module (plan.c's
+ * find_removed). */
+static int
+rerun_last_binders(hr_state *state, const char *old_text, const hr_stmts *old_members,
+                   int old_indent, const char *new_text, const hr_stmts *new_members,
+                   int indent, const Py_ssize_t *match, char *runs)
+{
+    char *matched = PyMem_Calloc(old_members->count + 1, 1);
+    PyObject *left_source = matched ? PySet_New(NULL) : NULL;
+    int status = left_source ? 0 : -1;
+    if (matched == NULL) {
+        PyErr_NoMemory();
+    }
+    for (Py_ssize_t k = 0; status == 0 && k < new_members->count; k++) {
+        if (match[k] >= 0) {
+            matched[match[k]] = 1;
+        }
+    }
+    for (Py_ssize_t j = 0; status == 0 && j < old_members->count; j++) {
+        if (!matched[j]) {
+            status = add_binds(state, left_source, old_text, &old_members->items[j], old_indent);
+        }
+    }
+    for (Py_ssize_t k = new_members->count - 1;
+         status == 0 && PySet_GET_SIZE(left_source) > 0 && k >= 0; k--) {
+        PyObject *binds = PySet_New(NULL);
+        status = binds ? add_binds(state, binds, new_text, &new_members->items[k], indent) : -1;
+        PyObject *bound = status == 0 ? PyNumber_And(binds, left_source) : NULL;
+        PyObject *rest = bound ? PyNumber_Subtract(left_source, binds) : NULL;
+        if (rest == NULL) {
+            status = -1;
+        }
+        else {
+            runs[k] = runs[k] || PySet_GET_SIZE(bound) > 0;
+            Py_SETREF(left_source, rest);
+        }
+        Py_XDECREF(binds);
+        Py_XDECREF(bound);
+    }
+    Py_XDECREF(left_source);
+    PyMem_Free(matched);
+    return status;
+}
+
 /* Decides, per member of the new class body, whether it runs again: its
  * text changed, it is listed in the class's __reload_update__, or it
  * mentions a name that a data member running before it rebinds
@@ -79,14 +126,13 @@ add_binds(hr_state *state, PyObject *set, const char *text, const hr_stmt *st, i
  * level down.  runs[k] is set for those. */
 static int
 members_rerun(hr_state *state, const char *old_text, const hr_stmts *old_members,
-              const char *new_text, const hr_stmts *new_members, const Py_ssize_t *match,
-              PyObject *update, int indent, char *runs)
+              int old_indent, const char *new_text, const hr_stmts *new_members,
+              const Py_ssize_t *match, PyObject *update, int indent, char *runs)
 {
     PyObject *rebound = PySet_New(NULL);
     if (rebound == NULL) {
         return -1;
     }
-    (void)old_text;
     for (Py_ssize_t k = 0; k < new_members->count; k++) {
         const hr_stmt *st = &new_members->items[k];
         int run = match[k] < 0 || !hr_same_norm(st->norm, old_members->items[match[k]].norm);
@@ -119,7 +165,8 @@ members_rerun(hr_state *state, const char *old_text, const hr_stmts *old_members
         runs[k] = (char)run;
     }
     Py_DECREF(rebound);
-    return 0;
+    return rerun_last_binders(state, old_text, old_members, old_indent, new_text, new_members,
+                              indent, match, runs);
 }
 
 static int
@@ -160,24 +207,38 @@ members_read(hr_batch *batch, hr_unit *u, const hr_stmt *old_stmt, const hr_stmt
         PyErr_NoMemory();
         return -1;
     }
-    if (members_rerun(batch->state, u->old_utf8, &m->old_members, u->new_utf8, &m->new_members,
+    if (members_rerun(batch->state, u->old_utf8, &m->old_members, old_stmt->body_indent,
+                      u->new_utf8, &m->new_members,
                       m->match, m->update, new_stmt->body_indent, runs) < 0) {
         PyMem_Free(runs);
         return -1;
     }
-    for (Py_ssize_t i = 0; i < n_new; i++) {
+    /* A name is unchanged only when no member that runs again binds it:
+     * `@property def x` unchanged beside a new `@x.setter def x` binds x
+     * to a new property, which must not be taken for the live one. */
+    PyObject *running = PySet_New(NULL);
+    int status = running ? 0 : -1;
+    for (Py_ssize_t i = 0; status == 0 && i < n_new; i++) {
         const hr_stmt *st = &m->new_members.items[i];
-        if (!runs[i]
-            && add_binds(batch->state, m->unchanged, u->new_utf8, st, new_stmt->body_indent) < 0) {
-            PyMem_Free(runs);
-            return -1;
-        }
-        if (add_binds(batch->state, m->in_new_source, u->new_utf8, st, new_stmt->body_indent) < 0) {
-            PyMem_Free(runs);
-            return -1;
+        status = add_binds(batch->state, runs[i] ? running : m->unchanged, u->new_utf8, st,
+                           new_stmt->body_indent);
+        if (status == 0) {
+            status = add_binds(batch->state, m->in_new_source, u->new_utf8, st,
+                               new_stmt->body_indent);
         }
     }
     PyMem_Free(runs);
+    if (status == 0 && PySet_GET_SIZE(running) > 0) {
+        PyObject *left = PyNumber_Subtract(m->unchanged, running);
+        status = left ? 0 : -1;
+        if (left != NULL) {
+            Py_SETREF(m->unchanged, left);
+        }
+    }
+    Py_XDECREF(running);
+    if (status < 0) {
+        return -1;
+    }
     for (Py_ssize_t j = 0; j < n_old; j++) {
         if (add_binds(batch->state, m->in_old_source, u->old_utf8, &m->old_members.items[j],
                       old_stmt->body_indent) < 0) {
@@ -876,7 +937,8 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
         PyErr_NoMemory();
         goto done;
     }
-    if (members_rerun(state, u->old_utf8, &old_members, u->new_utf8, &new_members, match, update,
+    if (members_rerun(state, u->old_utf8, &old_members, old_stmt->body_indent, u->new_utf8,
+                      &new_members, match, update,
                       new_stmt->body_indent, runs) < 0) {
         goto done;
     }

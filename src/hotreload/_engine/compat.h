@@ -104,6 +104,24 @@ hr_set_update(PyObject *set, PyObject *iterable)
     return status == 0 && PyErr_Occurred() ? -1 : status;
 }
 
+/* Removes from a set every item of another.  0 or -1 with an exception set. */
+static inline int
+hr_set_difference_update(PyObject *set, PyObject *other)
+{
+    PyObject *iterator = PyObject_GetIter(other);
+    if (iterator == NULL) {
+        return -1;
+    }
+    PyObject *item;
+    int status = 0;
+    while (status == 0 && (item = PyIter_Next(iterator)) != NULL) {
+        status = PySet_Discard(set, item) < 0 ? -1 : 0;
+        Py_DECREF(item);
+    }
+    Py_DECREF(iterator);
+    return status == 0 && PyErr_Occurred() ? -1 : status;
+}
+
 /* New reference: the direct subclasses of a class, as a list.  Called as
  * type.__subclasses__(cls): for a metaclass, cls.__subclasses__ would find
  * type's own unbound method first. */

@@ -77,7 +77,7 @@ note_cache(hr_batch *batch, PyObject *live)
 /* Patches the functions inside two wrappers (functools.wraps, lru_cache,
  * staticmethod...), when both hold one named `name`.  Returns 1 if it did. */
 static int
-plan_inner_patch(hr_batch *batch, PyObject *live, PyObject *fresh, PyObject *name)
+plan_inner_patch(hr_batch *batch, PyObject *live, PyObject *fresh, PyObject *name, int bare_ok)
 {
     PyFunctionObject *inner_live = hr_unwrap(live, name);
     PyFunctionObject *inner_fresh = inner_live ? hr_unwrap(fresh, name) : NULL;
@@ -85,8 +85,8 @@ plan_inner_patch(hr_batch *batch, PyObject *live, PyObject *fresh, PyObject *nam
     if (PyErr_Occurred()) {
         status = -1;
     }
-    else if (inner_live != NULL && inner_fresh != NULL
-             && (PyObject *)inner_live != live && (PyObject *)inner_fresh != fresh) {
+    else if (inner_live != NULL && inner_fresh != NULL && (PyObject *)inner_live != live
+             && (bare_ok || (PyObject *)inner_fresh != fresh)) {
         status = plan_patch(batch, (PyObject *)inner_live, (PyObject *)inner_fresh);
         if (status > 0 && note_cache(batch, live) < 0) {
             status = -1;
@@ -148,7 +148,7 @@ hr_function_diff(hr_batch *batch, PyObject *live, PyObject *fresh, PyObject *nam
         /* A plain function, or a wrapper function whose decorator ran again:
          * the live wrapper takes the new wrapper's code and closure, and the
          * function it wrapped takes the new one's code. */
-        if (plan_inner_patch(batch, live, fresh, name) < 0) {
+        if (plan_inner_patch(batch, live, fresh, name, 0) < 0) {
             return -1;
         }
         return plan_patch(batch, live, fresh);
@@ -168,8 +168,12 @@ hr_function_diff(hr_batch *batch, PyObject *live, PyObject *fresh, PyObject *nam
         return plan_property(batch, live, fresh);
     }
     /* Another kind of wrapper, or a change of kind: the binding takes the
-     * new object, and references to the old one still run the new body. */
-    return plan_inner_patch(batch, live, fresh, name) < 0 ? -1 : 0;
+     * new object, and references to the old one still run the new body.
+     * When the new object is the bare function (the wrapper went: a
+     * decorator or a `f = partial(f)` left the source), the function the
+     * live wrapper held takes its code, and the binding, mapped at the
+     * commit, the live function. */
+    return plan_inner_patch(batch, live, fresh, name, 1) < 0 ? -1 : 0;
 }
 
 /* Borrowed: the last def/class statement of `kind` named `name`, or NULL

@@ -585,7 +585,12 @@ plan_full(hr_unit *u)
     return 0;
 }
 
-/* Names bound by old statements that left the source and by no new one. */
+/* Names bound by old statements that left the source and by no new one.
+ * A name such a statement bound that a new statement still binds is not
+ * removed; but when the statement that left bound it last (`f =
+ * functools.partial(f)` removed after an unchanged `def f`), the name holds
+ * what that statement made: the new statement that now binds it last runs
+ * again, so the name ends up as at a fresh import. */
 static int
 find_removed(hr_batch *batch, hr_unit *u)
 {
@@ -604,7 +609,8 @@ find_removed(hr_batch *batch, hr_unit *u)
         }
         Py_DECREF(binds);
     }
-    for (Py_ssize_t i = 0; PySet_GET_SIZE(candidates) > 0 && i < u->new_stmts.count; i++) {
+    /* From the end: the first binder met is a name's last one. */
+    for (Py_ssize_t i = u->new_stmts.count - 1; PySet_GET_SIZE(candidates) > 0 && i >= 0; i--) {
         const hr_stmt *st = &u->new_stmts.items[i];
         int mentioned = hr_mentions(st->norm, candidates);
         if (mentioned <= 0) {
@@ -614,14 +620,27 @@ find_removed(hr_batch *batch, hr_unit *u)
             continue;
         }
         PyObject *binds = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
-        if (binds == NULL) {
+        PyObject *bound = binds ? PyNumber_And(binds, candidates) : NULL;
+        PyObject *left = bound ? PyNumber_Subtract(candidates, binds) : NULL;
+        PyObject *forced = bound ? PyNumber_Subtract(bound, u->keep) : NULL;
+        Py_XDECREF(binds);
+        Py_XDECREF(bound);
+        if (left == NULL || forced == NULL) {
+            Py_XDECREF(left);
+            Py_XDECREF(forced);
             goto error;
         }
-        PyObject *left = PyNumber_Subtract(candidates, binds);
-        Py_DECREF(binds);
-        if (left == NULL) {
-            goto error;
+        if (PySet_GET_SIZE(forced) > 0) {
+            /* With its decorators, if it has any: the binding is made anew. */
+            u->run[i] = 1;
+            if (u->strip[i] && hr_set_difference_update(u->stripped, forced) < 0) {
+                Py_DECREF(forced);
+                Py_DECREF(left);
+                goto error;
+            }
+            u->strip[i] = 0;
         }
+        Py_DECREF(forced);
         Py_SETREF(candidates, left);
     }
     PyObject *removed = PyNumber_Subtract(candidates, u->keep);
