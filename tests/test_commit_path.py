@@ -313,3 +313,56 @@ def test_the_reloader_tells_a_hotfix_refused_at_the_commit(workspace, tmp_path):
     assert isinstance(events[0].error, ReloadError)
     assert "refused its new bases" in events[0].message
     assert m.Child().who() == "v1"
+
+
+def test_a_write_of_the_wrong_kind_is_refused_before_anything_is_written(isolated):
+    # The decorated def runs without its unchanged decorator, and a statement
+    # that names it nowhere in its text rebinds it to an int: the planner
+    # would pour an int into the live function.  The typed constructor of
+    # the planned write refuses it, and nothing changes.  (In a process of
+    # its own: before typed writes this crashed the interpreter.)
+    out = isolated(
+        """
+        write("m", '''
+        import functools
+
+        def deco(f):
+            @functools.wraps(f)
+            def wrapper(*args):
+                return f(*args)
+            return wrapper
+
+        @deco
+        def f(x):
+            return x
+        ''')
+        import m
+        live = m.f
+        write("m", '''
+        import functools
+
+        def deco(f):
+            @functools.wraps(f)
+            def wrapper(*args):
+                return f(*args)
+            return wrapper
+
+        @deco
+        def f(x):
+            return x * 2
+
+        exec(chr(102) + " = 3")
+        ''')
+        try:
+            hotreload.reload(m)
+        except hotreload.ReloadError as error:
+            assert error.module == "m", error
+            assert "must be a function" in str(error), str(error)
+            assert isinstance(error.__cause__, TypeError), repr(error.__cause__)
+        else:
+            raise AssertionError("an int was poured into a function")
+        assert m.f is live and live(2) == 2
+        print("ok")
+        """
+    )
+    assert out.strip() == "ok"
