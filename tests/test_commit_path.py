@@ -322,37 +322,12 @@ def test_a_write_of_the_wrong_kind_is_refused_before_anything_is_written(isolate
     # the planned write refuses it, and nothing changes.  (In a process of
     # its own: before typed writes this crashed the interpreter.)
     out = isolated(
-        """
-        write("m", '''
-        import functools
-
-        def deco(f):
-            @functools.wraps(f)
-            def wrapper(*args):
-                return f(*args)
-            return wrapper
-
-        @deco
-        def f(x):
-            return x
-        ''')
+        f"""
+        write("m", {DECORATED!r})
         import m
         live = m.f
-        write("m", '''
-        import functools
-
-        def deco(f):
-            @functools.wraps(f)
-            def wrapper(*args):
-                return f(*args)
-            return wrapper
-
-        @deco
-        def f(x):
-            return x * 2
-
-        exec(chr(102) + " = 3")
-        ''')
+        source = {DECORATED!r}.replace("return a + b", "return a * b")
+        write("m", source + "exec(chr(102) + ' = 3')\\n")
         try:
             hotreload.reload(m)
         except hotreload.ReloadError as error:
@@ -361,7 +336,7 @@ def test_a_write_of_the_wrong_kind_is_refused_before_anything_is_written(isolate
             assert isinstance(error.__cause__, TypeError), repr(error.__cause__)
         else:
             raise AssertionError("an int was poured into a function")
-        assert m.f is live and live(2) == 2
+        assert m.f is live and live(2, 3) == 5
         print("ok")
         """
     )
