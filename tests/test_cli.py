@@ -131,7 +131,15 @@ def stop(folder, status):
 
 
 def errors(child):
-    return [line for line in child.err if line.startswith("[hotreload] cannot reload")]
+    """The refusals the child told, but for a save caught half-written.
+
+    `Path.write_text` truncates the file, then writes it, as many editors
+    do: a watcher that polls may see the empty file in between, which the
+    engine refuses ("a save in progress?") and changes nothing; the next
+    poll sees the whole file.  That refusal is right, and it comes or not
+    with the timing of the machine, so it is not counted."""
+    return [line for line in child.err if line.startswith("[hotreload] cannot reload")
+            and "(a save in progress?)" not in line]
 
 
 @pytest.mark.parametrize("options", [(), ("--poll", "0.05")], ids=["watchdog", "poll"])

@@ -211,7 +211,12 @@ def test_watcher_tells_a_broken_save_once(workspace, backend):
         workspace.edit("a", V1.replace("value():", "value(:"))  # same bytes again
         workspace.edit("a", V2)
         collector.wait_in_c(2)
-    assert [e.kind for e in collector.events] == ["failed", "reloaded"]
+    # A save caught half-written (the file truncated, not yet written) is
+    # refused as "a save in progress?" and changes nothing; whether the
+    # watcher sees one depends on the machine's timing, so it is not counted.
+    told = [e.kind for e in collector.events
+            if not (e.error is not None and "(a save in progress?)" in str(e.error))]
+    assert told == ["failed", "reloaded"]
     assert m.value() == 2
 
 
