@@ -244,3 +244,145 @@ def test_property_accessors_change_while_the_getter_does_not(workspace, change):
     if change == "add deleter":
         del a.x
         assert a.x == 1
+
+
+def test_a_changed_statement_instantiates_the_whole_new_class(workspace):
+    # The class's unchanged __init__ is not run again, yet the changed
+    # statement below it needs it, and the new method, at once.
+    m = workspace.load("m", """
+        class Config:
+            def __init__(self, port):
+                self.port = port
+
+        DEFAULT = Config(80)
+    """)
+    live = m.Config
+    workspace.edit("m", """
+        class Config:
+            def __init__(self, port):
+                self.port = port
+
+            def url(self):
+                return f"http://x:{self.port}"
+
+        DEFAULT = Config(8443)
+    """)
+    hotreload.reload(m)
+    assert m.Config is live
+    assert type(m.DEFAULT) is live and m.DEFAULT.url() == "http://x:8443"
+
+
+def test_a_changed_subclass_uses_the_unchanged_init_subclass_of_its_changed_base(workspace):
+    m = workspace.load("m", """
+        class Base:
+            def __init_subclass__(cls, kind="plain", **kw):
+                super().__init_subclass__(**kw)
+                cls.kind = kind
+
+            def f(self):
+                return 1
+
+        class Sub(Base, kind="special"):
+            def g(self):
+                return 1
+    """)
+    sub = m.Sub()
+    workspace.edit("m", """
+        class Base:
+            def __init_subclass__(cls, kind="plain", **kw):
+                super().__init_subclass__(**kw)
+                cls.kind = kind
+
+            def f(self):
+                return 2
+
+        class Sub(Base, kind="special"):
+            def g(self):
+                return 2
+    """)
+    hotreload.reload(m)
+    assert (sub.f(), sub.g(), m.Sub.kind) == (2, 2, "special")
+    assert m.Sub.__bases__ == (m.Base,)
+
+
+def test_a_dataclass_decorator_sees_the_unchanged_methods_of_the_new_body(workspace):
+    m = workspace.load("m", """
+        import dataclasses
+
+        @dataclasses.dataclass
+        class Point:
+            x: int
+            y: int = 0
+
+            def norm(self):
+                return abs(self.x) + abs(self.y)
+
+            def scaled(self, k):
+                return Point(self.x * k, self.y * k)
+    """)
+    p = m.Point(1, 2)
+    workspace.edit("m", """
+        import dataclasses
+
+        @dataclasses.dataclass
+        class Point:
+            x: int
+            y: int = 0
+
+            def norm(self):
+                return abs(self.x) + abs(self.y)
+
+            def scaled(self, k):
+                return Point(self.x * k, self.y * k * 10)
+
+        ORIGIN_NORM = Point(3, 4).norm()
+    """)
+    hotreload.reload(m)
+    assert m.ORIGIN_NORM == 7
+    assert p.scaled(2) == m.Point(2, 40) and type(p.scaled(2)) is type(p)
+
+
+def test_unchanged_methods_using_super_work_on_what_the_new_code_makes(workspace):
+    # The unchanged methods are lent to the class the new code builds as
+    # copies whose __class__ cell names it; the live ones keep the live class.
+    source = """
+        class Base:
+            def __init__(self, port):
+                self.port = port
+
+            @classmethod
+            def make(cls, port):
+                return cls(port)
+
+            @property
+            def label(self):
+                return "base"
+
+        class Config(Base):
+            def __init__(self, port):
+                super().__init__(port)
+
+            @classmethod
+            def make(cls, port):
+                return super().make(port + 1)
+
+            @property
+            def label(self):
+                return super().label + "+config"
+        {tail}
+    """
+    m = workspace.load("m", source.format(tail=""))
+    live_init = m.Config.__dict__["__init__"]
+    workspace.edit("m", source.format(tail="""
+            def url(self):
+                return f"{self.label}:{self.port}"
+
+        DEFAULT = Config.make(8442)
+        URL = DEFAULT.url()
+    """).replace('"base"', '"BASE"'))
+    hotreload.reload(m)
+    assert m.URL == "BASE+config:8443"
+    assert type(m.DEFAULT) is m.Config and m.DEFAULT.url() == "BASE+config:8443"
+    assert m.Config.__dict__["__init__"] is live_init
+    assert live_init.__closure__[0].cell_contents is m.Config
+    assert m.Config(1).label == "BASE+config"

@@ -887,8 +887,10 @@ skippable_name(const char *text, const hr_stmt *st)
 }
 
 int
-hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buffer)
+hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buffer,
+                           PyObject **fill)
 {
+    *fill = NULL;
     const hr_stmt *new_stmt = &u->new_stmts.items[i];
     const hr_stmt *old_stmt = &u->old_stmts.items[u->match[i]];
     hr_stmts old_members = {0}, new_members = {0};
@@ -967,19 +969,35 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
             }
         }
         Py_XDECREF(names);
-        Py_DECREF(name);
         if (needed < 0) {
+            Py_DECREF(name);
             goto done;
         }
-        if (!needed) {
-            for (Py_ssize_t c = st->start; c < st->end; c++) {
-                buffer[c] = u->new_utf8[c] == '\n' ? '\n' : ' ';
-            }
-            buffer[st->start] = '0';
+        if (needed) {
+            Py_DECREF(name);
+            continue;
         }
+        for (Py_ssize_t c = st->start; c < st->end; c++) {
+            buffer[c] = u->new_utf8[c] == '\n' ? '\n' : ' ';
+        }
+        buffer[st->start] = '0';
+        /* The throw-away class takes the live value of what was left out,
+         * so that while the new code runs it is the whole new class. */
+        PyObject *value = live_cls != NULL && PyType_Check(live_cls)
+            ? PyDict_GetItemWithError(((PyTypeObject *)live_cls)->tp_dict, name) : NULL;
+        if ((value == NULL && PyErr_Occurred())
+            || (value != NULL && *fill == NULL && (*fill = PyDict_New()) == NULL)
+            || (value != NULL && PyDict_SetItem(*fill, name, value) < 0)) {
+            Py_DECREF(name);
+            goto done;
+        }
+        Py_DECREF(name);
     }
     status = 0;
 done:
+    if (status < 0) {
+        Py_CLEAR(*fill);
+    }
     Py_XDECREF(update);
     PyMem_Free(runs);
     hr_stmts_clear(&old_members);

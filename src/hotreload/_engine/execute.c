@@ -72,6 +72,160 @@ copy_future_imports(char *buffer, const hr_unit *u)
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* Completing throw-away classes                                             */
+/* ------------------------------------------------------------------------ */
+
+/* A changed class runs with its unchanged members left out, so the class
+ * the new code makes holds only what changed.  While the new code runs it
+ * must be the whole new class (`DEFAULT = Config(8443)` needs the unchanged
+ * __init__; a subclass needs the unchanged __init_subclass__), so the
+ * scratch builtins get a __build_class__ that, once the class statement has
+ * made its class, gives it the live values of the members left out, as
+ * type.__setattr__ would.  That is before any class decorator runs (a
+ * dataclass sees every method) and sets nothing on the live class.  The
+ * live descriptors are not told the throw-away class is their owner
+ * (__set_name__ does not run for them again).  A method whose zero-argument
+ * super() names the live class is lent as a copy naming the new class, as
+ * the class statement would have made it; the copy stands for the live
+ * method afterwards.
+ *
+ * `self` is the unit's `lending` (see hotreload.h).  A class statement is
+ * recognised by its name and by its body's first line, which lies between
+ * the first decorator's line and the `class` keyword's. */
+static PyObject *
+build_class(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *real = PyTuple_GET_ITEM(self, 0), *fills = PyTuple_GET_ITEM(self, 1);
+    PyObject *copies = PyTuple_GET_ITEM(self, 2);
+    PyObject *cls = PyObject_Vectorcall(real, args, nargs, kwnames);
+    if (cls == NULL || nargs < 2 || !PyType_Check(cls) || !PyFunction_Check(args[0])
+        || !PyUnicode_Check(args[1])) {
+        return cls;
+    }
+    PyObject *entries = PyDict_GetItemWithError(fills, args[1]);  /* borrowed */
+    if (entries == NULL) {
+        if (PyErr_Occurred()) {
+            Py_DECREF(cls);
+            return NULL;
+        }
+        return cls;
+    }
+    PyCodeObject *body = (PyCodeObject *)PyFunction_GET_CODE(args[0]);
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(entries); k++) {
+        PyObject *entry = PyList_GET_ITEM(entries, k);  /* (first, last, fill) */
+        long first = PyLong_AsLong(PyTuple_GET_ITEM(entry, 0));
+        long last = PyLong_AsLong(PyTuple_GET_ITEM(entry, 1));
+        if (body->co_firstlineno < first || body->co_firstlineno > last) {
+            continue;
+        }
+        PyObject *name, *value;
+        Py_ssize_t pos = 0;
+        PyObject *fill = PyTuple_GET_ITEM(entry, 2);
+        while (PyDict_Next(fill, &pos, &name, &value)) {
+            PyObject *own = ((PyTypeObject *)cls)->tp_dict;
+            int present = PyDict_Contains(own, name);
+            PyObject *lent = present == 0 ? hr_member_for_class(value, cls, copies) : NULL;
+            int status = present < 0 || (present == 0 && lent == NULL) ? -1
+                         : present == 0 ? PyType_Type.tp_setattro(cls, name, lent) : 0;
+            Py_XDECREF(lent);
+            if (status < 0) {
+                Py_DECREF(cls);
+                return NULL;
+            }
+        }
+        break;
+    }
+    return cls;
+}
+
+static PyMethodDef build_class_def = {
+    "__build_class__", (PyCFunction)(void (*)(void))build_class, METH_FASTCALL | METH_KEYWORDS,
+    "__build_class__ of a reload's scratch namespace: completes throw-away classes.",
+};
+
+/* Records that the class statement new_stmts[i] of `u` is completed from
+ * `fill`, and on the first one gives the scratch namespace its own builtins
+ * with the completing __build_class__. */
+static int
+lend_members(hr_unit *u, const hr_stmt *st, PyObject *fill)
+{
+    if (u->lending == NULL) {
+        PyObject *builtins = PyEval_GetBuiltins();  /* borrowed */
+        PyObject *module_builtins = hr_dict_get(u->scratch, "__builtins__");
+        if (module_builtins == NULL && PyErr_Occurred()) {
+            return -1;
+        }
+        if (module_builtins != NULL && PyModule_Check(module_builtins)) {
+            module_builtins = PyModule_GetDict(module_builtins);
+        }
+        if (module_builtins != NULL && PyDict_Check(module_builtins)) {
+            builtins = module_builtins;
+        }
+        PyObject *real = hr_dict_get(builtins, "__build_class__");
+        if (real == NULL) {
+            return PyErr_Occurred() ? -1 : 0;  /* no class statement can run */
+        }
+        PyObject *fills = PyDict_New();
+        PyObject *copies = fills ? PyList_New(0) : NULL;
+        PyObject *self = copies ? PyTuple_Pack(3, real, fills, copies) : NULL;
+        Py_XDECREF(copies);
+        Py_XDECREF(fills);
+        PyObject *hook = self ? PyCFunction_New(&build_class_def, self) : NULL;
+        PyObject *copy = hook ? PyDict_Copy(builtins) : NULL;
+        int status = copy != NULL && PyDict_SetItemString(copy, "__build_class__", hook) == 0
+                     && PyDict_SetItemString(u->scratch, "__builtins__", copy) == 0 ? 0 : -1;
+        Py_XDECREF(copy);
+        Py_XDECREF(hook);
+        if (status < 0) {
+            Py_XDECREF(self);
+            return -1;
+        }
+        u->lending = self;
+    }
+    PyObject *fills = PyTuple_GET_ITEM(u->lending, 1);
+    PyObject *name = PyUnicode_DecodeUTF8(u->new_utf8 + st->name, st->name_len, NULL);
+    PyObject *entry = name ? Py_BuildValue("(iiO)", st->line, st->head_line, fill) : NULL;
+    PyObject *entries = entry ? PyDict_GetItemWithError(fills, name) : NULL;
+    int status = -1;
+    if (entries != NULL) {
+        status = PyList_Append(entries, entry);
+    }
+    else if (entry != NULL && !PyErr_Occurred()) {
+        entries = PyList_New(1);
+        if (entries != NULL) {
+            PyList_SET_ITEM(entries, 0, Py_NewRef(entry));
+            status = PyDict_SetItem(fills, name, entries);
+            Py_DECREF(entries);
+        }
+    }
+    Py_XDECREF(entry);
+    Py_XDECREF(name);
+    return status;
+}
+
+/* After the run the scratch namespace names the live module's builtins
+ * again, so that nothing it hands on (to the diff, to functions adopted at
+ * the commit) sees the completing __build_class__.  Keeps a pending
+ * exception. */
+static int
+restore_builtins(hr_unit *u)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyObject *live = hr_dict_get(u->live, "__builtins__");
+    int status = PyErr_Occurred() ? -1
+                 : live != NULL ? PyDict_SetItemString(u->scratch, "__builtins__", live)
+                 : PyDict_DelItemString(u->scratch, "__builtins__");
+    if (type != NULL) {
+        if (status < 0) {
+            PyErr_Clear();  /* the first failure is the one reported */
+        }
+        PyErr_Restore(type, value, tb);
+    }
+    return status;
+}
+
 /* Compiles the buffer and runs it in the scratch namespace. */
 static int
 run_buffer(hr_batch *batch, hr_unit *u, const char *buffer)
@@ -133,15 +287,34 @@ hr_execute(hr_batch *batch, hr_unit *u)
          * function it wraps takes the new code. */
         Py_ssize_t from = u->strip[i] ? st->head : st->start;
         memcpy(buffer + from, text + from, st->end - from);
-        if (st->kind == HR_STMT_CLASS && u->match[i] >= 0
-            && hr_blank_unchanged_members(batch->state, u, i, buffer) < 0) {
-            goto done;
+        if (st->kind == HR_STMT_CLASS && u->match[i] >= 0) {
+            PyObject *fill;
+            if (hr_blank_unchanged_members(batch->state, u, i, buffer, &fill) < 0) {
+                goto done;
+            }
+            int added = fill != NULL ? lend_members(u, st, fill) : 0;
+            Py_XDECREF(fill);
+            if (added < 0) {
+                goto done;
+            }
         }
         pending = 1;
     }
     status = pending ? run_buffer(batch, u, buffer) : 0;
 done:
     PyMem_Free(buffer);
+    if (u->lending != NULL && restore_builtins(u) < 0) {
+        status = -1;
+    }
+    if (status == 0 && u->lending != NULL) {
+        /* A copy lent to a throw-away class stands for the live function. */
+        PyObject *copies = PyTuple_GET_ITEM(u->lending, 2);
+        for (Py_ssize_t k = 0; status == 0 && k < PyList_GET_SIZE(copies); k++) {
+            PyObject *pair = PyList_GET_ITEM(copies, k);
+            status = hr_identity_add(&batch->identity, PyTuple_GET_ITEM(pair, 0),
+                                     PyTuple_GET_ITEM(pair, 1));
+        }
+    }
     return status;
 }
 

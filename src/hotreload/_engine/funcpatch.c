@@ -429,3 +429,131 @@ hr_unwrap(PyObject *wrapper, PyObject *name)
 {
     return unwrap(wrapper, name, 0);
 }
+
+/* ------------------------------------------------------------------------ */
+/* Members of a live class lent to a class being built                      */
+/* ------------------------------------------------------------------------ */
+
+/* Index of the __class__ free variable of `func`, -1 when it has none, -2
+ * on error. */
+static Py_ssize_t
+class_cell_index(PyFunctionObject *func)
+{
+    PyObject *names = PyObject_GetAttrString(func->func_code, "co_freevars");
+    if (names == NULL || !PyTuple_Check(names)) {
+        if (names != NULL) {
+            PyErr_SetString(PyExc_TypeError, "co_freevars is not a tuple");
+        }
+        Py_XDECREF(names);
+        return -2;
+    }
+    Py_ssize_t index = -1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names) && index < 0; i++) {
+        PyObject *name = PyTuple_GET_ITEM(names, i);
+        if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "__class__") == 0) {
+            index = i;
+        }
+    }
+    Py_DECREF(names);
+    return index;
+}
+
+/* New reference: `func`, or a copy of it whose __class__ cell holds `cls`,
+ * as the class statement would have made it: same code, globals, defaults,
+ * keyword defaults, annotations, name, qualname, docstring and __dict__
+ * (shallow), and the other cells shared. */
+static PyObject *
+function_for_class(PyObject *obj, PyObject *cls, PyObject *copies)
+{
+    if (!PyFunction_Check(obj)) {
+        return Py_NewRef(obj);
+    }
+    PyFunctionObject *func = (PyFunctionObject *)obj;
+    Py_ssize_t index = class_cell_index(func);
+    if (index < -1) {
+        return NULL;
+    }
+    if (index < 0 || func->func_closure == NULL || !PyTuple_Check(func->func_closure)
+        || index >= PyTuple_GET_SIZE(func->func_closure)) {
+        return Py_NewRef(obj);
+    }
+    PyObject *copy = PyFunction_NewWithQualName(func->func_code, func->func_globals,
+                                                func->func_qualname);
+    /* A new tuple: slicing a whole tuple would return the live one. */
+    Py_ssize_t n = PyTuple_GET_SIZE(func->func_closure);
+    PyObject *closure = copy ? PyTuple_New(n) : NULL;
+    PyObject *cell = closure ? PyCell_New(cls) : NULL;
+    int status = cell != NULL ? 0 : -1;
+    if (status == 0) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyTuple_SET_ITEM(closure, i, i == index ? cell
+                                         : Py_NewRef(PyTuple_GET_ITEM(func->func_closure, i)));
+        }
+        hr_function_fields fields;
+        status = hr_function_fields_read(func, &fields);
+        if (status == 0) {
+            /* The copy's own identity: its closure, and a dict of its own. */
+            Py_XSETREF(fields.closure, Py_NewRef(closure));
+            Py_XSETREF(fields.dict, fields.dict ? PyDict_Copy(fields.dict) : NULL);
+            status = (fields.dict == NULL && func->func_dict != NULL) ? -1
+                     : hr_function_fields_write((PyFunctionObject *)copy, &fields);
+            hr_function_fields_clear(&fields);
+        }
+    }
+    if (status == 0) {
+        PyObject *pair = PyTuple_Pack(2, copy, obj);
+        status = pair ? PyList_Append(copies, pair) : -1;
+        Py_XDECREF(pair);
+    }
+    Py_XDECREF(closure);
+    if (status < 0) {
+        Py_CLEAR(copy);
+    }
+    return copy;
+}
+
+PyObject *
+hr_member_for_class(PyObject *member, PyObject *cls, PyObject *copies)
+{
+    if (PyFunction_Check(member)) {
+        return function_for_class(member, cls, copies);
+    }
+    if (Py_IS_TYPE(member, &PyClassMethod_Type) || Py_IS_TYPE(member, &PyStaticMethod_Type)) {
+        PyObject *inner = PyObject_GetAttrString(member, "__func__");
+        PyObject *copy = inner ? function_for_class(inner, cls, copies) : NULL;
+        PyObject *result = NULL;
+        if (copy != NULL) {
+            result = copy == inner ? Py_NewRef(member)
+                     : Py_IS_TYPE(member, &PyClassMethod_Type) ? PyClassMethod_New(copy)
+                                                               : PyStaticMethod_New(copy);
+        }
+        Py_XDECREF(copy);
+        Py_XDECREF(inner);
+        return result;
+    }
+    if (Py_IS_TYPE(member, &PyProperty_Type)) {
+        static const char *const accessors[] = {"fget", "fset", "fdel"};
+        PyObject *parts[4] = {NULL, NULL, NULL, NULL};
+        int copied = 0, status = 0;
+        for (int i = 0; i < 3 && status == 0; i++) {
+            PyObject *accessor = PyObject_GetAttrString(member, accessors[i]);
+            parts[i] = accessor ? function_for_class(accessor, cls, copies) : NULL;
+            copied |= parts[i] != NULL && parts[i] != accessor;
+            status = parts[i] != NULL ? 0 : -1;
+            Py_XDECREF(accessor);
+        }
+        PyObject *result = NULL;
+        if (status == 0 && !copied) {
+            result = Py_NewRef(member);
+        }
+        else if (status == 0 && (parts[3] = PyObject_GetAttrString(member, "__doc__")) != NULL) {
+            result = PyObject_CallFunctionObjArgs((PyObject *)&PyProperty_Type, parts[0],
+                                                  parts[1], parts[2], parts[3], NULL);
+        }
+        for (int i = 0; i < 4; i++) {
+            Py_XDECREF(parts[i]);
+        }
+        return result;
+    }
+    return Py_NewRef(member);
+}

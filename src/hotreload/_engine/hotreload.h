@@ -274,6 +274,13 @@ PyFunctionObject *hr_unwrap(PyObject *wrapper, PyObject *name);
  * its closure cells at the live objects new ones stand for.  Only for
  * functions the reload made: nothing live is written. */
 int hr_function_adopt(PyFunctionObject *func, PyObject *globals, const hr_identity *identity);
+/* New reference: what a class statement building `cls` would have made of
+ * the class member `member` (a function, classmethod, staticmethod or
+ * property) of a live class: a copy whose functions' __class__ cells hold
+ * `cls` (zero-argument super() then works on instances of `cls`), or
+ * `member` itself when no __class__ cell needs it.  Each function copied is
+ * appended to `copies` as (copy, original). */
+PyObject *hr_member_for_class(PyObject *member, PyObject *cls, PyObject *copies);
 
 /* ------------------------------------------------------------------------ */
 /* heap.c: one walk over the tracked objects                                */
@@ -375,6 +382,12 @@ typedef struct hr_unit {
     PyObject *stripped;      /* set: DEF names run without decorators */
     PyObject *rebound;       /* set: names whose live object changes (for importers) */
     PyObject *scratch;       /* dict where the new code ran */
+    PyObject *lending;       /* execute.c: the state of the scratch builtins'
+                                __build_class__, which completes throw-away classes
+                                with live members: (the real __build_class__,
+                                {class name: [(first line, last line, {member: live
+                                value})]}, [(copy, live function)]), or NULL;
+                                emptied when the unit is cleared */
     PyObject *old_values;    /* copy of the live dict before the commit */
     int full;                /* no recorded source: the whole module runs */
     int done;                /* executed and diffed */
@@ -526,8 +539,11 @@ PyObject *hr_simple_assignment(const char *text, Py_ssize_t start, Py_ssize_t en
 /* classpatch.c: in the compile buffer of a changed class statement (new
  * statement i of the unit), blanks the members whose text did not change
  * and that no changed member mentions: they keep their live values and do
- * not run again.  Each leaves a `0` so that the body is never empty. */
-int hr_blank_unchanged_members(hr_state *state, hr_unit *unit, Py_ssize_t i, char *buffer);
+ * not run again.  Each leaves a `0` so that the body is never empty.
+ * *fill: new reference to {name: live value} of the members left out that
+ * the live class has, or NULL when there are none. */
+int hr_blank_unchanged_members(hr_state *state, hr_unit *unit, Py_ssize_t i, char *buffer,
+                               PyObject **fill);
 /* names.c: the offset of the start of the line holding `pos`. */
 Py_ssize_t hr_line_start(const char *text, Py_ssize_t pos);
 /* names.c: 1 when the text mentions (as a whole identifier) any name of the

@@ -50,6 +50,12 @@ unit_clear(hr_unit *u)
     Py_CLEAR(u->stripped);
     Py_CLEAR(u->rebound);
     Py_CLEAR(u->scratch);
+    if (u->lending != NULL) {
+        /* A generator made by the new code may still hold the scratch
+         * builtins: its class statements must not be completed any more. */
+        PyDict_Clear(PyTuple_GET_ITEM(u->lending, 1));
+        Py_CLEAR(u->lending);
+    }
     Py_CLEAR(u->old_values);
 }
 
