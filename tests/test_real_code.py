@@ -386,3 +386,125 @@ def test_unchanged_methods_using_super_work_on_what_the_new_code_makes(workspace
     assert m.Config.__dict__["__init__"] is live_init
     assert live_init.__closure__[0].cell_contents is m.Config
     assert m.Config(1).label == "BASE+config"
+
+
+INIT_SUBCLASS_REGISTRY = """
+    class Base:
+        registry = []
+        by_name = {}
+
+        def __init_subclass__(cls, **kw):
+            super().__init_subclass__(**kw)
+            Base.registry.append(cls)
+            Base.by_name[cls.__name__] = cls
+
+    class A(Base):
+        def f(self):
+            return 1
+"""
+
+
+def test_a_registry_filled_by_init_subclass_holds_the_live_class_once(workspace):
+    m = workspace.load("m", INIT_SUBCLASS_REGISTRY)
+    live = m.A
+    workspace.edit("m", INIT_SUBCLASS_REGISTRY.replace("return 1", "return 2"))
+    hotreload.reload(m)
+    assert m.A is live and live().f() == 2
+    assert m.Base.registry == [live] and m.Base.registry[0] is live
+    assert m.Base.by_name == {"A": live} and m.Base.by_name["A"] is live
+    assert [c for c in m.Base.__subclasses__() if c.__name__ == "A"] in ([live], [])
+
+
+def test_a_refused_reload_leaves_the_registry_as_it_was(workspace):
+    m = workspace.load("m", INIT_SUBCLASS_REGISTRY)
+    live = m.A
+    workspace.edit("m", INIT_SUBCLASS_REGISTRY.replace("return 1", "return 2") + """
+    def __reload_module__(old):
+        raise RuntimeError("refuse after the commit")
+    """)
+    with pytest.raises(ReloadError):
+        hotreload.reload(m)
+    assert m.Base.registry == [live] and m.Base.by_name == {"A": live}
+    assert live().f() == 1
+
+
+def test_a_metaclass_registry_holds_the_live_class(workspace):
+    source = """
+        REGISTRY = {}
+
+        class Meta(type):
+            def __new__(mcls, name, bases, ns):
+                cls = super().__new__(mcls, name, bases, ns)
+                REGISTRY[name] = cls
+                return cls
+
+        class Model(metaclass=Meta):
+            def save(self):
+                return "v1"
+    """
+    m = workspace.load("m", source)
+    live = m.Model
+    workspace.edit("m", source.replace('"v1"', '"v2"'))
+    hotreload.reload(m)
+    assert m.REGISTRY["Model"] is live and m.Model is live and live().save() == "v2"
+
+
+def test_a_decorator_whose_arguments_changed_registers_the_live_function(workspace):
+    source = """
+        COMMANDS = {}
+        ORDER = []
+
+        def command(name, level=1):
+            def deco(f):
+                COMMANDS[name] = f
+                ORDER.append(f)
+                f.level = level
+                return f
+            return deco
+
+        @command("tp", level=1)
+        def tp():
+            return 1
+    """
+    m = workspace.load("m", source)
+    live = m.tp
+    workspace.edit("m", source.replace("level=1)\n        def tp", "level=2)\n        def tp")
+                   .replace("return 1", "return 2"))
+    hotreload.reload(m)
+    assert m.tp is live and m.COMMANDS["tp"] is live and m.ORDER == [live]
+    assert live() == 2 and live.level == 2
+    workspace.edit("m", source.replace("level=1)\n        def tp", "level=2)\n        def tp")
+                   .replace("return 1", "return 3"))
+    hotreload.reload(m)
+    assert m.COMMANDS["tp"]() == 3 and m.ORDER == [live]
+
+
+def test_a_table_the_new_code_builds_holds_live_classes_functions_and_members(workspace):
+    source = """
+        import enum
+
+        class Color(enum.Enum):
+            RED = 1
+            GREEN = 2
+
+        class Sword:
+            def hit(self):
+                return 1
+
+        def heal():
+            return 1
+
+        TABLE = {Color.RED: [Sword, heal], "all": {Sword, heal}}
+    """
+    m = workspace.load("m", source)
+    red, sword, heal = m.Color.RED, m.Sword, m.heal
+    workspace.edit("m", source.replace("GREEN = 2", "GREEN = 2\n            BLUE = 3")
+                   .replace("return 1", "return 2")
+                   .replace('"all"', '"every"'))
+    hotreload.reload(m)
+    assert m.Color.RED is red and m.Sword is sword and m.heal is heal
+    (key,) = [k for k in m.TABLE if isinstance(k, m.Color)]
+    assert key is red
+    assert m.TABLE[red][0] is sword and m.TABLE[red][1] is heal
+    assert m.TABLE["every"] == {sword, heal}
+    assert sword().hit() == 2 and heal() == 2

@@ -51,3 +51,42 @@ hr_gc_resume(int was_enabled)
     PyErr_Restore(exc_type, exc_value, exc_tb);
 #endif
 }
+
+/* Calls gc.<name>(); new reference to its result. */
+static PyObject *
+gc_call(const char *name)
+{
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *result = gc ? PyObject_CallMethod(gc, name, NULL) : NULL;
+    Py_XDECREF(gc);
+    return result;
+}
+
+int
+hr_gc_set_aside(void)
+{
+    PyObject *count = gc_call("get_freeze_count");
+    if (count == NULL) {
+        return -1;
+    }
+    Py_ssize_t frozen = PyLong_AsSsize_t(count);
+    Py_DECREF(count);
+    if (frozen != 0) {
+        return frozen < 0 ? -1 : 0;
+    }
+    PyObject *done = gc_call("freeze");
+    Py_XDECREF(done);
+    return done != NULL ? 1 : -1;
+}
+
+int
+hr_gc_bring_back(int *set_aside)
+{
+    if (*set_aside != 1) {
+        return 0;
+    }
+    *set_aside = 0;
+    PyObject *done = gc_call("unfreeze");
+    Py_XDECREF(done);
+    return done != NULL ? 0 : -1;
+}

@@ -87,6 +87,31 @@ typedef struct {
     int failed;
 } walk_state;
 
+static int
+is_twin(PyObject *obj, void *arg)
+{
+    return obj != NULL && hr_ptrset_has(&((hr_heap_query *)arg)->twins, obj);
+}
+
+/* 1 when obj refers to one of the query's twins; a class is asked about
+ * its members (its traverse shows only its dict). */
+static int
+holds_twin(hr_heap_query *q, PyObject *obj)
+{
+    if (PyType_Check(obj)) {
+        PyObject *dict = ((PyTypeObject *)obj)->tp_dict;
+        PyObject *name, *value;
+        Py_ssize_t pos = 0;
+        while (dict != NULL && PyDict_Next(dict, &pos, &name, &value)) {
+            if (hr_ptrset_has(&q->twins, value)) {
+                return 1;
+            }
+        }
+    }
+    traverseproc traverse = Py_TYPE(obj)->tp_traverse;
+    return traverse != NULL && traverse(obj, is_twin, q) != 0;
+}
+
 /* Returns 1 to go on, 0 to stop (an error is set). */
 static int
 visit(PyObject *obj, void *arg)
@@ -106,6 +131,11 @@ visit(PyObject *obj, void *arg)
         walk->failed = 1;
         return 0;
     }
+    if (q->twins.count > 0 && !hr_ptrset_has(&q->young, obj) && holds_twin(q, obj)
+        && PyList_Append(q->holders, obj) < 0) {
+        walk->failed = 1;
+        return 0;
+    }
     return 1;
 }
 
@@ -113,7 +143,8 @@ int
 hr_heap_walk(hr_heap_query *query)
 {
     walk_state walk = {query, 0};
-    if (query->old_codes.count == 0 && query->hooked_types.count == 0) {
+    if (query->old_codes.count == 0 && query->hooked_types.count == 0
+        && query->twins.count == 0) {
         return 0;
     }
 #if HR_PY312

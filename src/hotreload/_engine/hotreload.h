@@ -17,6 +17,8 @@
  *                 named tuples, ABCs)
  *   identity.c    which new object stands for which live one
  *   closures.c    live closures: functions made at run time from nested code
+ *   forward.c     throw-away twins the new code handed on, forwarded to the
+ *                 live objects they stand for
  *   heap.c        the one walk over the heap a batch may need
  *   hooks.c       __reload_module__, __reload_class__, __reload_instance__
  *   transaction.c the commit: planned writes applied through a journal that
@@ -201,6 +203,10 @@ int hr_journal_type_set(hr_journal *journal, PyTypeObject *type, PyObject *name,
 int hr_journal_save_function(hr_journal *journal, PyFunctionObject *func);
 /* Gives a class new bases through type.__bases__ (which checks them). */
 int hr_journal_set_bases(hr_journal *journal, PyTypeObject *type, PyObject *bases);
+/* Saves the items of a list or set before they are rewritten. */
+int hr_journal_save_contents(hr_journal *journal, PyObject *container);
+/* Sets a cell's content. */
+int hr_journal_cell_set(hr_journal *journal, PyObject *cell, PyObject *value);
 /* Undoes every write, newest first.  Keeps any current exception. */
 void hr_journal_rollback(hr_journal *journal);
 
@@ -300,8 +306,12 @@ void hr_ptrset_clear(hr_ptrset *set);
 typedef struct {
     hr_ptrset old_codes;      /* code objects whose functions must be found */
     hr_ptrset hooked_types;   /* types whose instances must be found */
+    hr_ptrset twins;          /* throw-away objects that something live may hold */
+    hr_ptrset young;          /* objects the reload made: not holders to look at */
     PyObject *functions;      /* list: functions holding one of old_codes */
     PyObject *instances;      /* list: instances of hooked_types */
+    PyObject *holders;        /* list: objects holding one of twins (a class when
+                                 its dict does) */
 } hr_heap_query;
 
 /* Walks the heap once (not at all when the query is empty). */
@@ -319,6 +329,7 @@ typedef enum {
     HR_ACT_ADOPT,       /* target: function made by the reload, value: live globals */
     HR_ACT_CODE,        /* target: live closure, value: its new code, key: its closure */
     HR_ACT_BASES,       /* target: live class, value: its new bases */
+    HR_ACT_FORWARD,     /* target: live list, dict, set, cell or object holding twins */
 } hr_action_kind;
 
 typedef struct {
@@ -344,6 +355,7 @@ int hr_plan_function_patch(hr_actions *actions, PyObject *live, PyObject *fresh,
 int hr_plan_adopt(hr_actions *actions, PyObject *func, PyObject *globals);
 int hr_plan_code(hr_actions *actions, PyObject *func, PyObject *code, PyObject *closure);
 int hr_plan_bases(hr_actions *actions, PyObject *type, PyObject *bases);
+int hr_plan_forward(hr_actions *actions, PyObject *holder);
 void hr_actions_clear(hr_actions *actions);
 /* Applies every action through the journal.  No Python code runs but
  * audit hooks (the __code__ setter's "object.__setattr__" event).  On
@@ -398,6 +410,8 @@ typedef struct hr_batch_s {
     hr_unit *units;
     Py_ssize_t count;
     hr_identity identity;    /* see identity.c */
+    int collect;             /* collect the youngest generation once cleared:
+                                the twins are garbage then (reload.c) */
     PyObject *owner;         /* globals of the module being diffed: only its own
                                 functions are patched; NULL for patch() */
     int take_globals;        /* patch(): live functions take the new ones' globals */
@@ -437,6 +451,30 @@ PyObject *hr_hotfix(hr_state *state, PyObject *source, PyObject *filename);
  * between bytecodes (Py_AddPendingCall).  Safe from any thread holding the
  * GIL.  Errors of the callable are reported as unraisable. */
 int hr_call_on_main_thread(PyObject *module, PyObject *callable);
+
+/* ------------------------------------------------------------------------ */
+/* forward.c: throw-away twins forwarded to their live objects              */
+/* ------------------------------------------------------------------------ */
+
+/* After the run (`young`: the youngest generation, all the run made but
+ * the objects in `existing`; when not `complete`, a collection ran
+ * meanwhile and it is not): rewrites what the run made to hold live objects
+ * instead of twins, and adds to the query the twins that something live may
+ * hold (query->young: the objects not to look at). */
+int hr_forward_young(hr_batch *batch, PyObject *young, const hr_ptrset *existing, int complete,
+                     hr_heap_query *query);
+/* After the walk: plans the rewrite of each live holder found. */
+int hr_forward_plan(hr_batch *batch, hr_heap_query *query);
+/* 0 when `holder` is of a kind hr_forward_live can rewrite, else -1 (no
+ * exception set). */
+int hr_forward_check(PyObject *holder);
+/* At the commit: rewrites a live holder through the journal. */
+int hr_forward_live(hr_journal *journal, PyObject *holder, const hr_identity *identity);
+/* After a refused reload (the journal undone): rewrites the live holders
+ * for good, so that what the new code registered before it was refused is
+ * the live object again, as before the reload (a repeated registration
+ * dropped).  Keeps the pending exception. */
+void hr_forward_release(hr_batch *batch);
 
 /* closures.c: adds to the heap query the old code nested in every patched
  * function, paired with the new code in batch->code_map. */

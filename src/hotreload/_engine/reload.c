@@ -59,6 +59,29 @@ unit_clear(hr_unit *u)
     Py_CLEAR(u->old_values);
 }
 
+/* The twins are cyclic garbage once the reload is over (a class and its
+ * methods refer to each other) and, until collected, still listed by their
+ * bases' __subclasses__() and weak registries.  They are collected with the
+ * rest of what the reload made, at the cost of the youngest generation:
+ * only what the reload made when the rest was set aside, else what a
+ * program that collects automatically let accumulate since its last
+ * collection (a program that disabled collection keeps its garbage until
+ * it collects).  Keeps a pending exception. */
+static void
+collect_made(void)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *done = gc ? PyObject_CallMethod(gc, "collect", "i", 0) : NULL;
+    if (done == NULL) {
+        PyErr_WriteUnraisable(NULL);
+    }
+    Py_XDECREF(done);
+    Py_XDECREF(gc);
+    PyErr_Restore(type, value, tb);
+}
+
 static void
 batch_clear(hr_batch *b)
 {
@@ -80,6 +103,10 @@ batch_clear(hr_batch *b)
     hr_identity_clear(&b->code_map);
     Py_CLEAR(b->patched);
     Py_CLEAR(b->caches);
+    if (b->collect) {
+        b->collect = 0;
+        collect_made();
+    }
 }
 
 /* The batch's bookkeeping and report lists. */
@@ -669,23 +696,89 @@ collections_run(void)
     return total;
 }
 
-/* New reference: the objects of the youngest GC generation, or all tracked
- * objects if a collection ran meanwhile (user code may call gc.collect()). */
+/* Where the objects a reload makes can be told from those that existed:
+ * the others set aside (gc.freeze(), when the program froze nothing of its
+ * own), or else a snapshot of the youngest generation, which the reload's
+ * objects join. */
+typedef struct {
+    int set_aside;        /* 1 while gc.freeze() holds what existed */
+    int exact;            /* what existed was set aside: the youngest
+                             generation holds only what the reload made */
+    hr_ptrset existing;   /* otherwise: the youngest generation at the start
+                             (addresses only: holding them would hold objects
+                             other threads are building; a new object at the
+                             address of one freed meanwhile is taken for an
+                             old one, which costs a walk, never a wrong write) */
+    long collections;     /* collections run before the reload */
+} young_marker;
+
+static int
+young_mark(young_marker *m, long collections)
+{
+    memset(m, 0, sizeof(*m));
+    m->collections = collections;
+    if ((m->set_aside = hr_gc_set_aside()) != 0) {
+        m->exact = m->set_aside == 1;
+        return m->set_aside < 0 ? -1 : 0;
+    }
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *objects = gc ? PyObject_CallMethod(gc, "get_objects", "i", 0) : NULL;
+    Py_XDECREF(gc);
+    int status = objects && PyList_Check(objects) ? 0 : -1;
+    for (Py_ssize_t i = 0; status == 0 && i < PyList_GET_SIZE(objects); i++) {
+        status = hr_ptrset_add(&m->existing, PyList_GET_ITEM(objects, i));
+    }
+    if (status < 0 && objects != NULL && !PyErr_Occurred()) {
+        PyErr_SetString(PyExc_TypeError, "gc.get_objects() did not return a list");
+    }
+    Py_XDECREF(objects);
+    return status;
+}
+
+/* Brings back what was set aside and forgets the snapshot; keeps a pending
+ * exception (a failure here is reported as unraisable). */
+static void
+young_unmark(young_marker *m)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (hr_gc_bring_back(&m->set_aside) < 0) {
+        PyErr_WriteUnraisable(NULL);
+    }
+    PyErr_Restore(type, value, tb);
+    hr_ptrset_clear(&m->existing);
+}
+
+/* New reference: the youngest generation, which holds every object the
+ * reload made (with, unless they were set aside, objects that existed:
+ * marker->existing), or all tracked objects if a collection ran meanwhile
+ * (user code may call gc.collect()); *complete is 0 then. */
 static PyObject *
-young_objects(long collections_before)
+young_objects(young_marker *m, int *complete)
 {
     long collections = collections_run();
     if (collections < 0) {
         return NULL;
     }
+    *complete = collections == m->collections;
     PyObject *gc = PyImport_ImportModule("gc");
     if (gc == NULL) {
         return NULL;
     }
-    PyObject *objects = collections == collections_before
+    /* What was set aside is in no generation gc.get_objects() lists: it
+     * comes back first when all are asked for. */
+    if (!*complete && hr_gc_bring_back(&m->set_aside) < 0) {
+        Py_DECREF(gc);
+        return NULL;
+    }
+    PyObject *objects = *complete
         ? PyObject_CallMethod(gc, "get_objects", "i", 0)
         : PyObject_CallMethod(gc, "get_objects", NULL);
     Py_DECREF(gc);
+    if (objects == NULL || hr_gc_bring_back(&m->set_aside) < 0) {
+        Py_XDECREF(objects);
+        return NULL;
+    }
     return objects;
 }
 
@@ -848,6 +941,11 @@ describe_action(hr_batch *b, const hr_action *action, PyObject **module, PyObjec
         *object = Py_NewRef(func->func_qualname);
         break;
     }
+    case HR_ACT_FORWARD:
+        /* A holder has no name: its kind says what it is. */
+        *object = PyUnicode_FromFormat("a %s that the new code put a new object in",
+                                       Py_TYPE(action->target)->tp_name);
+        break;
     }
 }
 
@@ -924,9 +1022,12 @@ transact(hr_batch *b, double started)
     hr_journal *journal = NULL;
     hr_heap_query query;
     memset(&query, 0, sizeof(query));
+    young_marker marker;
+    memset(&marker, 0, sizeof(marker));
     long collections = collections_run();
     int gc_was = collections < 0 ? -1 : hr_gc_pause();  /* resumed at done: */
-    if (gc_was < 0) {
+    int collecting = gc_was == 1;  /* the program collects automatically */
+    if (gc_was < 0 || young_mark(&marker, collections) < 0) {
         goto done;
     }
     for (Py_ssize_t i = 0; i < b->count; i++) {
@@ -937,16 +1038,21 @@ transact(hr_batch *b, double started)
     if (order_units(b) < 0 || prepare(b) < 0 || hr_follow_importers(b) < 0) {
         goto done;
     }
-    if ((young = young_objects(collections)) == NULL || hr_collect_made(b, young) < 0) {
+    int complete;
+    if ((young = young_objects(&marker, &complete)) == NULL
+        || hr_collect_made(b, young) < 0
+        || hr_forward_young(b, young, &marker.existing, complete, &query) < 0) {
         goto done;
     }
     Py_CLEAR(young);
     /* One walk over the heap for the whole batch, if anything needs it. */
     query.functions = PyList_New(0);
     query.instances = PyList_New(0);
-    if (query.functions == NULL || query.instances == NULL
+    query.holders = PyList_New(0);
+    if (query.functions == NULL || query.instances == NULL || query.holders == NULL
         || hr_closures_query(b, &query) < 0 || hr_hooks_query(b, &query) < 0
-        || hr_heap_walk(&query) < 0 || hr_closures_plan(b, &query) < 0) {
+        || hr_heap_walk(&query) < 0 || hr_closures_plan(b, &query) < 0
+        || hr_forward_plan(b, &query) < 0) {
         goto done;
     }
     for (Py_ssize_t i = 0; i < b->count; i++) {
@@ -991,14 +1097,23 @@ done:
         hr_raise(b->state, b->count == 1 ? b->units[0].name : NULL, NULL,
                  "the reload failed; nothing was changed");
     }
+    if (report == NULL) {
+        hr_forward_release(b);
+    }
+    young_unmark(&marker);
     hr_gc_resume(gc_was);
     Py_XDECREF(young);
     Py_XDECREF(query.functions);
     Py_XDECREF(query.instances);
+    Py_XDECREF(query.holders);
     hr_ptrset_clear(&query.old_codes);
     hr_ptrset_clear(&query.hooked_types);
+    hr_ptrset_clear(&query.twins);
+    hr_ptrset_clear(&query.young);
     /* Freed last: releases the replaced objects, whose finalizers may run. */
     hr_journal_free(journal);
+    /* Once the batch no longer holds them (batch_clear). */
+    b->collect = b->identity.count > 0 && (marker.exact || collecting);
     return report;
 }
 

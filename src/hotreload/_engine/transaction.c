@@ -13,13 +13,16 @@ typedef enum {
     UNDO_TYPE_ATTR,
     UNDO_FUNCTION,
     UNDO_BASES,
+    UNDO_CONTENTS,  /* a list's or set's items, saved as a list */
+    UNDO_CELL,
 } undo_kind;
 
 typedef struct {
     undo_kind kind;
-    PyObject *target;   /* the dict, type or function written (strong) */
+    PyObject *target;   /* the dict, type, function, list, set or cell written (strong) */
     PyObject *key;      /* DICT_ITEM, TYPE_ATTR: the key or name (strong) */
-    PyObject *old;      /* DICT_ITEM, TYPE_ATTR: the previous value, NULL if absent */
+    PyObject *old;      /* DICT_ITEM, TYPE_ATTR, CELL: the previous value, NULL if absent;
+                           CONTENTS: a list of the previous items */
     hr_function_fields func;  /* FUNCTION: its fields before the write */
 } undo;
 
@@ -201,6 +204,56 @@ hr_journal_save_function(hr_journal *journal, PyFunctionObject *func)
     return 0;
 }
 
+int
+hr_journal_save_contents(hr_journal *journal, PyObject *container)
+{
+    PyObject *items = PySequence_List(container);
+    undo *entry = items ? journal_append(journal) : NULL;
+    if (entry == NULL) {
+        Py_XDECREF(items);
+        return -1;
+    }
+    entry->kind = UNDO_CONTENTS;
+    entry->target = Py_NewRef(container);
+    entry->old = items;
+    return 0;
+}
+
+int
+hr_journal_cell_set(hr_journal *journal, PyObject *cell, PyObject *value)
+{
+    undo *entry = journal_append(journal);
+    if (entry == NULL) {
+        return -1;
+    }
+    entry->kind = UNDO_CELL;
+    entry->target = Py_NewRef(cell);
+    entry->old = Py_XNewRef(PyCell_GET(cell));
+    if (PyCell_Set(cell, value) < 0) {
+        journal_pop(journal);
+        return -1;
+    }
+    return 0;
+}
+
+/* Puts back the items of a list or set (the kinds saved as contents). */
+static int
+contents_write(PyObject *container, PyObject *items)
+{
+    if (PyList_Check(container)) {
+        return PyList_SetSlice(container, 0, PyList_GET_SIZE(container), items);
+    }
+    if (PySet_Clear(container) < 0) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        if (PySet_Add(container, PyList_GET_ITEM(items, i)) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 void
 hr_journal_rollback(hr_journal *journal)
 {
@@ -221,6 +274,12 @@ hr_journal_rollback(hr_journal *journal)
             break;
         case UNDO_BASES:
             status = bases_write((PyTypeObject *)entry->target, entry->old);
+            break;
+        case UNDO_CONTENTS:
+            status = contents_write(entry->target, entry->old);
+            break;
+        case UNDO_CELL:
+            status = PyCell_Set(entry->target, entry->old);
             break;
         }
         if (status < 0) {
@@ -346,6 +405,17 @@ hr_plan_bases(hr_actions *actions, PyObject *type, PyObject *bases)
     return actions_add(actions, HR_ACT_BASES, type, NULL, bases);
 }
 
+int
+hr_plan_forward(hr_actions *actions, PyObject *holder)
+{
+    if (hr_forward_check(holder) < 0) {
+        return wrong_kind("the forwarding", holder,
+                          "the holder must be a list, dict, set, cell or object with a dict",
+                          holder);
+    }
+    return actions_add(actions, HR_ACT_FORWARD, holder, NULL, NULL);
+}
+
 void
 hr_actions_clear(hr_actions *actions)
 {
@@ -390,6 +460,9 @@ apply(hr_action *action, hr_journal *journal, const hr_identity *identity)
         assert(PyFunction_Check(action->target) && PyCode_Check(action->value));
         return hr_function_set_code(journal, (PyFunctionObject *)action->target, action->value,
                                     action->key);
+    case HR_ACT_FORWARD:
+        assert(hr_forward_check(action->target) == 0);
+        return hr_forward_live(journal, action->target, identity);
     }
     return 0;
 }
@@ -403,7 +476,7 @@ hr_actions_commit(hr_actions *actions, hr_journal *journal, const hr_identity *i
      * the names that make the new objects reachable. */
     static const hr_action_kind order[] = {
         HR_ACT_ADOPT, HR_ACT_PATCH, HR_ACT_CODE, HR_ACT_BASES, HR_ACT_TYPE_SET,
-        HR_ACT_DICT_SET,
+        HR_ACT_DICT_SET, HR_ACT_FORWARD,
     };
     *failed = NULL;
     for (size_t pass = 0; pass < sizeof(order) / sizeof(order[0]); pass++) {
