@@ -928,7 +928,8 @@ transact(hr_batch *b, double started)
             goto done;
         }
     }
-    if (order_units(b) < 0 || prepare(b) < 0 || hr_follow_importers(b) < 0) {
+    if (order_units(b) < 0 || prepare(b) < 0 || hr_follow_importers(b) < 0
+        || hr_plan_moves(b) < 0) {
         goto done;
     }
     if ((young = young_objects(collections)) == NULL || hr_collect_made(b, young) < 0) {
