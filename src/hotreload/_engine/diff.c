@@ -331,6 +331,137 @@ remove_name(hr_batch *batch, hr_unit *u, PyObject *name)
     return hr_report(batch->removed, u->name, name);
 }
 
+/* What a search for the live object of a deleted definition looks for. */
+typedef struct {
+    PyObject *name;     /* the def or class name */
+    PyObject *fresh;    /* the new object, never the answer */
+    int is_class;
+    int line;           /* the old statement's first line */
+    PyObject *found;    /* borrowed: the one candidate, or NULL */
+    int candidates;
+} definition_search;
+
+/* 1 when a class was made by the class statement of the old source at
+ * `line`: on 3.13 it records that line; before, its name says enough. */
+static int
+class_from_line(PyTypeObject *cls, int line)
+{
+    PyObject *first = hr_dict_get(cls->tp_dict, "__firstlineno__");
+    if (first == NULL) {
+        return PyErr_Occurred() ? -1 : 1;
+    }
+    long value = PyLong_Check(first) ? PyLong_AsLong(first) : -1;
+    if (value == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    return value == line;
+}
+
+static int
+match_definition(PyObject *obj, void *arg)
+{
+    definition_search *search = (definition_search *)arg;
+    int found;
+    if (obj == search->fresh || obj == search->found) {
+        return 0;
+    }
+    if (search->is_class) {
+        found = PyType_Check(obj)
+                && PyUnicode_Compare(((PyHeapTypeObject *)obj)->ht_qualname, search->name) == 0;
+        found = found && !PyErr_Occurred() ? class_from_line((PyTypeObject *)obj, search->line) : found;
+    }
+    else {
+        PyCodeObject *code = PyFunction_Check(obj)
+            ? (PyCodeObject *)PyFunction_GET_CODE(obj) : NULL;
+        found = code != NULL && code->co_firstlineno == search->line
+                && PyUnicode_Compare(code->co_name, search->name) == 0
+                && PyUnicode_Compare(((PyFunctionObject *)obj)->func_qualname, search->name) == 0;
+    }
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    if (found) {
+        search->found = obj;
+        search->candidates++;
+    }
+    return 0;
+}
+
+/* Caching wrappers of the module (lru_cache) that hold `func`: their
+ * results were computed by the old code. */
+static int
+note_caches_of(hr_batch *batch, hr_unit *u, PyObject *func, PyObject *name)
+{
+    PyObject *values = PyDict_Values(u->live);
+    int status = values ? 0 : -1;
+    for (Py_ssize_t k = 0; status == 0 && k < PyList_GET_SIZE(values); k++) {
+        PyObject *value = PyList_GET_ITEM(values, k);
+        if (PyFunction_Check(value) || PyType_Check(value) || PyModule_Check(value)) {
+            continue;
+        }
+        PyFunctionObject *inner = hr_unwrap(value, name);
+        if (inner == NULL) {
+            status = PyErr_Occurred() ? -1 : 0;
+            continue;
+        }
+        status = (PyObject *)inner == func ? note_cache(batch, value) : 0;
+        Py_DECREF(inner);
+    }
+    Py_XDECREF(values);
+    return status;
+}
+
+/* A def or class that ran again although the module deletes its name once
+ * done with it (`x = y = _f` ... `del _f`; `class D(_Base)` ... `del
+ * _Base`): the new object, which a `del` done by hand kept, is poured into
+ * the live one, found from the namespace (an alias, a subclass's base, a
+ * wrapper) by its name and the line of its old statement.  The name stays
+ * deleted.  Nothing is done when the live object cannot be told apart
+ * (none, or more than one, is found). */
+static int
+diff_vanished(hr_batch *batch, hr_unit *u, PyObject *name, PyObject *fresh)
+{
+    definition_search search = {name, fresh, 0, 0, NULL, 0};
+    const hr_stmt *st = hr_find_definition(u->new_utf8, &u->new_stmts, HR_STMT_DEF, name);
+    if (st == NULL && !PyErr_Occurred()) {
+        st = hr_find_definition(u->new_utf8, &u->new_stmts, HR_STMT_CLASS, name);
+        search.is_class = 1;
+    }
+    if (st == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    Py_ssize_t old = u->match[st - u->new_stmts.items];
+    if (old < 0 || search.is_class != PyType_Check(fresh)) {
+        return 0;  /* a new definition, or not what the statement made */
+    }
+    const hr_stmt *old_stmt = &u->old_stmts.items[old];
+    search.line = old_stmt->line;
+    if (hr_reach_module(u, match_definition, &search) < 0) {
+        return -1;
+    }
+    if (search.candidates != 1) {
+        return 0;
+    }
+    PyObject *live = search.found;
+    if (search.is_class) {
+        if (hr_class_diff(batch, u, (PyTypeObject *)live, (PyTypeObject *)fresh, old_stmt, st,
+                          name, 0) < 0) {
+            return -1;
+        }
+        return hr_report(batch->updated, u->name, name);
+    }
+    PyFunctionObject *inner = hr_unwrap(fresh, name);
+    if (inner == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    int patched = hr_function_diff(batch, live, (PyObject *)inner, name, 0);
+    Py_DECREF(inner);
+    if (patched <= 0) {
+        return patched;
+    }
+    return note_caches_of(batch, u, live, name) < 0 ? -1 : hr_report(batch->updated, u->name, name);
+}
+
 int
 hr_diff(hr_batch *batch, hr_unit *u)
 {
@@ -365,6 +496,12 @@ hr_diff(hr_batch *batch, hr_unit *u)
             gone = !present ? 1 : PySet_Contains(u->removed, name);
         }
         if (gone < 0 || (gone && remove_name(batch, u, name) < 0)) {
+            return -1;
+        }
+    }
+    pos = 0;
+    while (u->vanished != NULL && PyDict_Next(u->vanished, &pos, &name, &fresh)) {
+        if (diff_vanished(batch, u, name, fresh) < 0) {
             return -1;
         }
     }

@@ -372,7 +372,11 @@ typedef struct hr_unit {
     char *strip;             /* DEF runs without its (unchanged) decorators */
     PyObject *emulated;      /* list per new statement: (module name, [(name, asname)])
                                 of a from-import of a batch module done by hand
-                                (read once, when planned), or None */
+                                (read once, when planned), (None, [name]) of a
+                                `del` done by hand, or None */
+    PyObject *vanished;      /* dict: name -> what a `del` done by hand took out of
+                                the scratch namespace (a re-run def or class whose
+                                name the module deletes), for the diff; or NULL */
     PyObject *binds;         /* list per new statement: set of bound names, or None */
     PyObject *keep;          /* set: __reload_keep__ */
     PyObject *update;        /* set: __reload_update__ */
@@ -495,7 +499,8 @@ int hr_follow_importers(hr_batch *batch);
 /* plan.c: decides, per new statement, whether it runs again. */
 int hr_plan(hr_batch *batch, hr_unit *unit);
 /* plan.c: new statement i, a `from <module of the batch> import a, b` the
- * plan chose to emulate, done with that module's new values. */
+ * plan chose to emulate, done with that module's new values; or a `del`
+ * done by hand, keeping the definitions it deletes in unit->vanished. */
 int hr_emulate_from(hr_batch *batch, hr_unit *unit, Py_ssize_t i);
 /* execute.c: runs the chosen statements in unit->scratch. */
 int hr_execute(hr_batch *batch, hr_unit *unit);

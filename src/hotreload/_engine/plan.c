@@ -520,6 +520,70 @@ done:
     return status;
 }
 
+/* 1 when a `del` statement deletes names only (`del a, b`, `del (a)`):
+ * no subscripts, attributes or anything else a hand-made deletion would
+ * have to evaluate. */
+static int
+deletes_names_only(const hr_stmt *st)
+{
+    const char *norm = PyBytes_AS_STRING(st->norm);
+    for (Py_ssize_t k = 3; k < PyBytes_GET_SIZE(st->norm); k++) {
+        char c = norm[k];
+        int name_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                        || c == '_' || (c & 0x80);
+        if (!name_char && c != ' ' && c != '\t' && c != ',' && c != '(' && c != ')'
+            && c != '\n') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A def or class that runs again keeps its live object: the new one is
+ * poured into it.  When the module deletes the name once done with it
+ * (`def _f` ... `x = y = _f` ... `del _f`, or `class _Base` ... `class
+ * D(_Base)` ... `del _Base`), the `del` that runs again would drop the new
+ * object before the diff could pour it into the live one, which the
+ * aliases and subclasses still hold.  Such a `del` is done by hand instead
+ * (hr_emulate_from), keeping what it takes out for the diff
+ * (unit->vanished).  Called once every statement's `run` is final. */
+static int
+keep_deleted_definitions(hr_batch *batch, hr_unit *u)
+{
+    Py_ssize_t n = u->new_stmts.count;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        const hr_stmt *st = &u->new_stmts.items[k];
+        if (!u->run[k] || !is_del(st) || !deletes_names_only(st)) {
+            continue;
+        }
+        PyObject *names = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
+        if (names == NULL) {
+            return -1;
+        }
+        int keeps = 0;
+        for (Py_ssize_t i = 0; keeps == 0 && i < k; i++) {
+            const hr_stmt *def = &u->new_stmts.items[i];
+            if (!u->run[i] || (def->kind != HR_STMT_DEF && def->kind != HR_STMT_CLASS)) {
+                continue;
+            }
+            PyObject *name = defined_name(u->new_utf8, def);
+            keeps = name ? PySet_Contains(names, name) : -1;
+            Py_XDECREF(name);
+        }
+        PyObject *list = keeps > 0 ? PySequence_List(names) : NULL;
+        PyObject *how = list ? PyTuple_Pack(2, Py_None, list) : NULL;
+        Py_DECREF(names);
+        Py_XDECREF(list);
+        if (keeps < 0 || (keeps > 0 && how == NULL)) {
+            return -1;
+        }
+        if (how != NULL) {
+            PyList_SetItem(u->emulated, k, how);  /* steals; cannot fail */
+        }
+    }
+    return 0;
+}
+
 /* The text of a statement that runs when the statement does: a def runs
  * only its decorators (and its name binding); anything else runs whole. */
 static PyObject *
@@ -790,7 +854,8 @@ hr_plan(hr_batch *batch, hr_unit *u)
             }
         }
     }
-    if (rebind_deleted(batch, u) < 0 || unstrip_seen(u) < 0 || find_removed(batch, u) < 0) {
+    if (rebind_deleted(batch, u) < 0 || unstrip_seen(u) < 0 || find_removed(batch, u) < 0
+        || keep_deleted_definitions(batch, u) < 0) {
         goto error;
     }
     Py_DECREF(rebound);
@@ -833,13 +898,44 @@ emulate_star(hr_batch *batch, hr_unit *u, hr_unit *source)
     return status;
 }
 
+/* `del a, b` done by hand (keep_deleted_definitions): as the statement
+ * would, it deletes the names from the scratch namespace (NameError when
+ * one is not there), and keeps each function or class it takes out in
+ * unit->vanished, for the diff. */
+static int
+emulate_del(hr_batch *batch, hr_unit *u, PyObject *names)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names); i++) {
+        PyObject *name = PyList_GET_ITEM(names, i);
+        PyObject *value = PyDict_GetItemWithError(u->scratch, name);
+        if (value == NULL) {
+            if (!PyErr_Occurred()) {
+                PyErr_Format(PyExc_NameError, "name %R is not defined", name);
+            }
+            return hr_raise(batch->state, u->name, NULL, "the new code raised while it ran");
+        }
+        if ((u->vanished == NULL && (u->vanished = PyDict_New()) == NULL)
+            || PyDict_SetItem(u->vanished, name, value) < 0) {
+            return -1;
+        }
+        if (PyDict_DelItem(u->scratch, name) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* For execute.c: emulates `from <batch module> import names` with the new
- * values of that module, so that statements after it compute with them. */
+ * values of that module, so that statements after it compute with them;
+ * or a `del` of names whose definitions the diff needs (module name None). */
 int
 hr_emulate_from(hr_batch *batch, hr_unit *u, Py_ssize_t index)
 {
     PyObject *parsed = PyList_GET_ITEM(u->emulated, index);
     assert(PyTuple_Check(parsed));
+    if (PyTuple_GET_ITEM(parsed, 0) == Py_None) {
+        return emulate_del(batch, u, PyTuple_GET_ITEM(parsed, 1));
+    }
     hr_unit *source = done_unit(batch, PyTuple_GET_ITEM(parsed, 0));
     PyObject *names = PyTuple_GET_ITEM(parsed, 1);
     assert(source != NULL);  /* found when planned; the batch has not changed */

@@ -43,6 +43,7 @@ unit_clear(hr_unit *u)
     u->match = NULL;
     u->old_used = u->run = u->strip = NULL;
     Py_CLEAR(u->emulated);
+    Py_CLEAR(u->vanished);
     Py_CLEAR(u->binds);
     Py_CLEAR(u->keep);
     Py_CLEAR(u->update);
