@@ -267,6 +267,30 @@ def test_a_deleted_name_that_is_also_imported_stays_deleted(workspace):
     assert not hasattr(m, "_f") and not hasattr(m, "re")
 
 
+def test_a_del_of_several_names_runs_again_for_one_of_them(workspace):
+    source = """
+        import re
+
+        def _helper():
+            return 0
+
+        def f(pat=re.compile("a")):
+            return pat.pattern
+
+        del re, _helper
+    """
+    m = workspace.load("m", source)
+    f = m.f
+    workspace.edit("m", source.replace('"a"', '"b"'))
+    hotreload.reload(m)
+    assert m.f is f and f() == "b"
+    assert not hasattr(m, "_helper") and not hasattr(m, "re")
+    workspace.edit("m", source.replace('"a"', '"c"').replace("del re, _helper", "del re, _helper, _gone"))
+    with pytest.raises(hotreload.ReloadError):
+        hotreload.reload(m)  # a new `del` of a name that is not there fails, as at an import
+    assert f() == "b"
+
+
 def test_a_class_a_factory_makes_again_takes_its_new_data(workspace):
     source = """
         import collections

@@ -539,47 +539,39 @@ deletes_names_only(const hr_stmt *st)
     return 1;
 }
 
-/* A def or class that runs again keeps its live object: the new one is
- * poured into it.  When the module deletes the name once done with it
- * (`def _f` ... `x = y = _f` ... `del _f`, or `class _Base` ... `class
- * D(_Base)` ... `del _Base`), the `del` that runs again would drop the new
- * object before the diff could pour it into the live one, which the
- * aliases and subclasses still hold.  Such a `del` is done by hand instead
- * (hr_emulate_from), keeping what it takes out for the diff
- * (unit->vanished).  Called once every statement's `run` is final. */
+/* A `del` of names that runs again is done by hand (hr_emulate_from):
+ *
+ * - A def or class that runs again keeps its live object: the new one is
+ *   poured into it.  When the module deletes the name once done with it
+ *   (`def _f` ... `x = y = _f` ... `del _f`, or `class _Base` ... `class
+ *   D(_Base)` ... `del _Base`), the `del` would drop the new object before
+ *   the diff could pour it into the live one, which the aliases and
+ *   subclasses still hold: what the hand-made `del` takes out is kept for
+ *   the diff (unit->vanished).
+ * - An unchanged `del a, b` runs again because a statement reading `a`
+ *   made a's binders run again (rebind_deleted); b's did not, so b is not
+ *   there to delete: the `del` deleted it when it first ran, and deleting
+ *   nothing is what it does to it now.  A new or changed `del` is strict,
+ *   as at a fresh import (NameError).
+ * Called once every statement's `run` is final. */
 static int
-keep_deleted_definitions(hr_batch *batch, hr_unit *u)
+emulate_deletions(hr_batch *batch, hr_unit *u)
 {
-    Py_ssize_t n = u->new_stmts.count;
-    for (Py_ssize_t k = 0; k < n; k++) {
+    for (Py_ssize_t k = 0; k < u->new_stmts.count; k++) {
         const hr_stmt *st = &u->new_stmts.items[k];
         if (!u->run[k] || !is_del(st) || !deletes_names_only(st)) {
             continue;
         }
         PyObject *names = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
-        if (names == NULL) {
-            return -1;
-        }
-        int keeps = 0;
-        for (Py_ssize_t i = 0; keeps == 0 && i < k; i++) {
-            const hr_stmt *def = &u->new_stmts.items[i];
-            if (!u->run[i] || (def->kind != HR_STMT_DEF && def->kind != HR_STMT_CLASS)) {
-                continue;
-            }
-            PyObject *name = defined_name(u->new_utf8, def);
-            keeps = name ? PySet_Contains(names, name) : -1;
-            Py_XDECREF(name);
-        }
-        PyObject *list = keeps > 0 ? PySequence_List(names) : NULL;
-        PyObject *how = list ? PyTuple_Pack(2, Py_None, list) : NULL;
-        Py_DECREF(names);
+        PyObject *list = names ? PySequence_List(names) : NULL;
+        PyObject *how = list ? Py_BuildValue("(OOO)", Py_None, list,
+                                             is_changed(u, k) ? Py_False : Py_True) : NULL;
+        Py_XDECREF(names);
         Py_XDECREF(list);
-        if (keeps < 0 || (keeps > 0 && how == NULL)) {
+        if (how == NULL) {
             return -1;
         }
-        if (how != NULL) {
-            PyList_SetItem(u->emulated, k, how);  /* steals; cannot fail */
-        }
+        PyList_SetItem(u->emulated, k, how);  /* steals; cannot fail */
     }
     return 0;
 }
@@ -855,7 +847,7 @@ hr_plan(hr_batch *batch, hr_unit *u)
         }
     }
     if (rebind_deleted(batch, u) < 0 || unstrip_seen(u) < 0 || find_removed(batch, u) < 0
-        || keep_deleted_definitions(batch, u) < 0) {
+        || emulate_deletions(batch, u) < 0) {
         goto error;
     }
     Py_DECREF(rebound);
@@ -898,27 +890,30 @@ emulate_star(hr_batch *batch, hr_unit *u, hr_unit *source)
     return status;
 }
 
-/* `del a, b` done by hand (keep_deleted_definitions): as the statement
- * would, it deletes the names from the scratch namespace (NameError when
- * one is not there), and keeps each function or class it takes out in
- * unit->vanished, for the diff. */
+/* `del a, b` done by hand (emulate_deletions): as the statement would, it
+ * deletes the names from the scratch namespace, and keeps what it takes
+ * out in unit->vanished, for the diff.  A name that is not there is
+ * NameError, unless `lenient` and the live module lacks it too. */
 static int
-emulate_del(hr_batch *batch, hr_unit *u, PyObject *names)
+emulate_del(hr_batch *batch, hr_unit *u, PyObject *names, int lenient)
 {
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names); i++) {
         PyObject *name = PyList_GET_ITEM(names, i);
         PyObject *value = PyDict_GetItemWithError(u->scratch, name);
         if (value == NULL) {
-            if (!PyErr_Occurred()) {
-                PyErr_Format(PyExc_NameError, "name %R is not defined", name);
+            int live = PyErr_Occurred() ? -1 : PyDict_Contains(u->live, name);
+            if (live < 0) {
+                return -1;
             }
+            if (lenient && !live) {
+                continue;
+            }
+            PyErr_Format(PyExc_NameError, "name %R is not defined", name);
             return hr_raise(batch->state, u->name, NULL, "the new code raised while it ran");
         }
         if ((u->vanished == NULL && (u->vanished = PyDict_New()) == NULL)
-            || PyDict_SetItem(u->vanished, name, value) < 0) {
-            return -1;
-        }
-        if (PyDict_DelItem(u->scratch, name) < 0) {
+            || PyDict_SetItem(u->vanished, name, value) < 0
+            || PyDict_DelItem(u->scratch, name) < 0) {
             return -1;
         }
     }
@@ -934,7 +929,8 @@ hr_emulate_from(hr_batch *batch, hr_unit *u, Py_ssize_t index)
     PyObject *parsed = PyList_GET_ITEM(u->emulated, index);
     assert(PyTuple_Check(parsed));
     if (PyTuple_GET_ITEM(parsed, 0) == Py_None) {
-        return emulate_del(batch, u, PyTuple_GET_ITEM(parsed, 1));
+        return emulate_del(batch, u, PyTuple_GET_ITEM(parsed, 1),
+                           PyTuple_GET_ITEM(parsed, 2) == Py_True);
     }
     hr_unit *source = done_unit(batch, PyTuple_GET_ITEM(parsed, 0));
     PyObject *names = PyTuple_GET_ITEM(parsed, 1);
