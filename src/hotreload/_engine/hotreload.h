@@ -372,8 +372,8 @@ typedef struct hr_unit {
     char *strip;             /* DEF runs without its (unchanged) decorators */
     PyObject *emulated;      /* list per new statement: (module name, [(name, asname)])
                                 of a from-import of a batch module done by hand
-                                (read once, when planned), (None, [name], lenient)
-                                of a `del` done by hand, or None */
+                                (read once, when planned), (None, [name], {name
+                                bound before it}) of a `del` done by hand, or None */
     PyObject *vanished;      /* dict: name -> what a `del` done by hand took out of
                                 the scratch namespace (a re-run def or class whose
                                 name the module deletes), for the diff; or NULL */

@@ -53,6 +53,7 @@ typedef struct {
     moved_ranges ranges;
     hr_identity memo;     /* old code -> its moved copy */
     hr_ptrset skip;       /* functions whose code the batch already writes */
+    hr_ptrset old_codes;  /* the code of the live functions visited, nested code too */
     PyObject *no_cells;   /* () */
 } moves;
 
@@ -273,14 +274,40 @@ from_this_file(moves *mv, PyObject *code)
     return PyUnicode_Check(filename) && PyUnicode_Compare(filename, mv->unit->path) == 0;
 }
 
+/* Adds `code` and the code nested in it to mv->old_codes. */
+static int
+note_old_code(moves *mv, PyObject *code)
+{
+    if (hr_ptrset_has(&mv->old_codes, code)) {
+        return 0;
+    }
+    if (hr_ptrset_add(&mv->old_codes, code) < 0) {
+        return -1;
+    }
+    PyObject *consts = ((PyCodeObject *)code)->co_consts;
+    for (Py_ssize_t k = 0; consts && PyTuple_Check(consts) && k < PyTuple_GET_SIZE(consts); k++) {
+        PyObject *inner = PyTuple_GET_ITEM(consts, k);
+        if (PyCode_Check(inner) && note_old_code(mv, inner) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Plans the moved code of a live function of the module, when its code
  * lies in a statement that moved as a whole. */
 static int
 move_function(moves *mv, PyFunctionObject *func)
 {
     PyObject *code = func->func_code;
-    if (hr_ptrset_has(&mv->skip, func) || !PyCode_Check(code) || !from_this_file(mv, code)) {
+    if (!PyCode_Check(code) || !from_this_file(mv, code)) {
         return PyErr_Occurred() ? -1 : 0;
+    }
+    if (note_old_code(mv, code) < 0) {
+        return -1;
+    }
+    if (hr_ptrset_has(&mv->skip, func)) {
+        return 0;
     }
     const moved_range *range = whole_range_of(&mv->ranges, ((PyCodeObject *)code)->co_firstlineno);
     if (range == NULL) {
@@ -340,17 +367,51 @@ move_object(PyObject *obj, void *arg)
 /* The pass                                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* A patch that pours old code into a live function: a statement that ran
+ * again called an unchanged function that moved (`handler = make(1)`,
+ * made again for __reload_update__), which made a closure of its old,
+ * nested code.  The live function takes the moved code after the patch. */
+static int
+move_patched(moves *mv, Py_ssize_t planned)
+{
+    for (Py_ssize_t i = 0; i < planned; i++) {
+        /* Re-read each time: planning may move the array. */
+        const hr_action *action = &mv->batch->actions.items[i];
+        if (action->kind != HR_ACT_PATCH
+            || ((PyFunctionObject *)action->target)->func_globals != mv->unit->live) {
+            continue;
+        }
+        PyFunctionObject *fresh = (PyFunctionObject *)action->value;
+        PyObject *code = fresh->func_code;
+        const moved_range *range = hr_ptrset_has(&mv->old_codes, code)
+            ? whole_range_of(&mv->ranges, ((PyCodeObject *)code)->co_firstlineno) : NULL;
+        if (range == NULL) {
+            continue;
+        }
+        PyObject *target = action->target;
+        PyObject *closure = fresh->func_closure ? fresh->func_closure : mv->no_cells;
+        PyObject *moved = moved_code(mv, code, range->delta);
+        int status = moved ? hr_plan_code(&mv->batch->actions, target, moved, closure) : -1;
+        Py_XDECREF(moved);
+        if (status < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int
 moves_unit(moves *mv)
 {
     hr_unit *u = mv->unit;
+    Py_ssize_t planned = mv->batch->actions.count;
     if (find_moved(mv, &u->old_stmts, &u->new_stmts, u->match, 0) < 0) {
         return -1;
     }
     if (mv->ranges.count == 0) {
         return 0;
     }
-    return hr_reach_module(u, move_object, mv);
+    return hr_reach_module(u, move_object, mv) < 0 ? -1 : move_patched(mv, planned);
 }
 
 int
@@ -379,6 +440,7 @@ hr_plan_moves(hr_batch *batch)
         }
         mv.unit = u;
         mv.ranges.count = 0;
+        hr_ptrset_clear(&mv.old_codes);
         if (moves_unit(&mv) < 0) {
             goto done;
         }
@@ -388,6 +450,7 @@ done:
     PyMem_Free(mv.ranges.items);
     hr_identity_clear(&mv.memo);
     hr_ptrset_clear(&mv.skip);
+    hr_ptrset_clear(&mv.old_codes);
     Py_XDECREF(mv.no_cells);
     return status;
 }

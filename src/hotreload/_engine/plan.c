@@ -454,12 +454,16 @@ rebind_deleted(hr_batch *batch, hr_unit *u)
     Py_ssize_t n = u->new_stmts.count;
     PyObject *deleted = NULL, *only = NULL;
     int status = -1;
-    for (Py_ssize_t k = 0; k < n; k++) {
-        const hr_stmt *st = &u->new_stmts.items[k];
+    /* The names the old source deleted too: one whose `del` left the source
+     * is bound at the end of the module again, but not yet in the live
+     * one. */
+    for (Py_ssize_t k = 0; k < n + u->old_stmts.count; k++) {
+        int old = k >= n;
+        const hr_stmt *st = old ? &u->old_stmts.items[k - n] : &u->new_stmts.items[k];
         if (!is_del(st)) {
             continue;
         }
-        PyObject *names = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
+        PyObject *names = hr_stmt_binds(batch->state, old ? u->old_utf8 : u->new_utf8, st, 0);
         int added = names && (deleted || (deleted = PySet_New(NULL)))
                     ? hr_set_update(deleted, names) : -1;
         Py_XDECREF(names);
@@ -539,6 +543,26 @@ deletes_names_only(const hr_stmt *st)
     return 1;
 }
 
+/* New reference: the names of `names` that a statement before statement k
+ * binds: the names a fresh import has when it reaches k. */
+static PyObject *
+bound_before(hr_batch *batch, hr_unit *u, Py_ssize_t k, PyObject *names)
+{
+    PyObject *found = PySet_New(NULL);
+    for (Py_ssize_t j = 0; found != NULL && j < k; j++) {
+        const hr_stmt *st = &u->new_stmts.items[j];
+        int mentioned = hr_mentions(st->norm, names);
+        PyObject *binds = mentioned > 0 ? hr_stmt_binds(batch->state, u->new_utf8, st, 0) : NULL;
+        PyObject *both = binds ? PyNumber_And(binds, names) : NULL;
+        if (mentioned < 0 || (mentioned > 0 && (both == NULL || hr_set_update(found, both) < 0))) {
+            Py_CLEAR(found);
+        }
+        Py_XDECREF(binds);
+        Py_XDECREF(both);
+    }
+    return found;
+}
+
 /* A `del` of names that runs again is done by hand (hr_emulate_from):
  *
  * - A def or class that runs again keeps its live object: the new one is
@@ -548,11 +572,12 @@ deletes_names_only(const hr_stmt *st)
  *   the diff could pour it into the live one, which the aliases and
  *   subclasses still hold: what the hand-made `del` takes out is kept for
  *   the diff (unit->vanished).
- * - An unchanged `del a, b` runs again because a statement reading `a`
- *   made a's binders run again (rebind_deleted); b's did not, so b is not
- *   there to delete: the `del` deleted it when it first ran, and deleting
- *   nothing is what it does to it now.  A new or changed `del` is strict,
- *   as at a fresh import (NameError).
+ * - `del a, b` runs again (its text changed, or a statement reading `a`
+ *   made a's binders run again) while b's binders do not: b is not there
+ *   to delete, since its first run deleted it already.  A name that a
+ *   statement before the `del` binds is gone after it at a fresh import:
+ *   deleting nothing is then what the `del` does to it; for any other
+ *   name it is NameError, as at a fresh import.
  * Called once every statement's `run` is final. */
 static int
 emulate_deletions(hr_batch *batch, hr_unit *u)
@@ -564,10 +589,11 @@ emulate_deletions(hr_batch *batch, hr_unit *u)
         }
         PyObject *names = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
         PyObject *list = names ? PySequence_List(names) : NULL;
-        PyObject *how = list ? Py_BuildValue("(OOO)", Py_None, list,
-                                             is_changed(u, k) ? Py_False : Py_True) : NULL;
+        PyObject *bound = list ? bound_before(batch, u, k, names) : NULL;
+        PyObject *how = bound ? PyTuple_Pack(3, Py_None, list, bound) : NULL;
         Py_XDECREF(names);
         Py_XDECREF(list);
+        Py_XDECREF(bound);
         if (how == NULL) {
             return -1;
         }
@@ -846,7 +872,7 @@ hr_plan(hr_batch *batch, hr_unit *u)
             }
         }
     }
-    if (rebind_deleted(batch, u) < 0 || unstrip_seen(u) < 0 || find_removed(batch, u) < 0
+    if (find_removed(batch, u) < 0 || rebind_deleted(batch, u) < 0 || unstrip_seen(u) < 0
         || emulate_deletions(batch, u) < 0) {
         goto error;
     }
@@ -893,19 +919,22 @@ emulate_star(hr_batch *batch, hr_unit *u, hr_unit *source)
 /* `del a, b` done by hand (emulate_deletions): as the statement would, it
  * deletes the names from the scratch namespace, and keeps what it takes
  * out in unit->vanished, for the diff.  A name that is not there is
- * NameError, unless `lenient` and the live module lacks it too. */
+ * NameError, unless it is one of `bound` (a statement before the `del`
+ * binds it) and the live module lacks it too: the `del` deleted it when it
+ * first ran. */
 static int
-emulate_del(hr_batch *batch, hr_unit *u, PyObject *names, int lenient)
+emulate_del(hr_batch *batch, hr_unit *u, PyObject *names, PyObject *bound)
 {
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names); i++) {
         PyObject *name = PyList_GET_ITEM(names, i);
         PyObject *value = PyDict_GetItemWithError(u->scratch, name);
         if (value == NULL) {
             int live = PyErr_Occurred() ? -1 : PyDict_Contains(u->live, name);
-            if (live < 0) {
+            int known = live < 0 ? -1 : PySet_Contains(bound, name);
+            if (known < 0) {
                 return -1;
             }
-            if (lenient && !live) {
+            if (known && !live) {
                 continue;
             }
             PyErr_Format(PyExc_NameError, "name %R is not defined", name);
@@ -929,8 +958,7 @@ hr_emulate_from(hr_batch *batch, hr_unit *u, Py_ssize_t index)
     PyObject *parsed = PyList_GET_ITEM(u->emulated, index);
     assert(PyTuple_Check(parsed));
     if (PyTuple_GET_ITEM(parsed, 0) == Py_None) {
-        return emulate_del(batch, u, PyTuple_GET_ITEM(parsed, 1),
-                           PyTuple_GET_ITEM(parsed, 2) == Py_True);
+        return emulate_del(batch, u, PyTuple_GET_ITEM(parsed, 1), PyTuple_GET_ITEM(parsed, 2));
     }
     hr_unit *source = done_unit(batch, PyTuple_GET_ITEM(parsed, 0));
     PyObject *names = PyTuple_GET_ITEM(parsed, 1);
