@@ -503,9 +503,20 @@ hr_diff(hr_batch *batch, hr_unit *u)
     PyObject *name, *fresh, *live;
     Py_ssize_t pos = 0;
     batch->owner = u->live;
-    /* First the definitions whose names the module deletes: a class diffed
-     * later may have one as its base, which must be known to stand for the
-     * live one (identity) by then. */
+    /* A class's new bases are mapped to the live classes they stand for
+     * when it is diffed: every new class standing for a live one of the
+     * same name is known as such first, whatever the order of the names. */
+    while (PyDict_Next(u->scratch, &pos, &name, &fresh)) {
+        live = PyType_Check(fresh) ? PyDict_GetItemWithError(u->live, name) : NULL;
+        if ((live == NULL && PyErr_Occurred())
+            || (live != NULL && live != fresh && PyType_Check(live)
+                && hr_identity_add(&batch->identity, fresh, live) < 0)) {
+            return -1;
+        }
+    }
+    /* Then the definitions whose names the module deletes: a class diffed
+     * later may have one as its base. */
+    pos = 0;
     while (u->vanished != NULL && PyDict_Next(u->vanished, &pos, &name, &fresh)) {
         if (diff_unbound(batch, u, name, fresh, 0) < 0) {
             return -1;
