@@ -1159,9 +1159,13 @@ def compare(live_module, fresh, old_instances):
 
 def code_facts(code):
     """Where a code object and the code nested in it say they are: first
-    line, the (absolute) lines where instructions start, positions."""
-    positions = list(code.co_positions()) if hasattr(code, "co_positions") else None
-    facts = [(code.co_name, code.co_firstlineno, list(dis.findlinestarts(code)), positions)]
+    line, the (absolute) lines where instructions start, the positions of
+    its instructions (as sets: the same source may compile to slightly
+    different instructions in a reload, 3.13 sometimes adds one)."""
+    positions = sorted(set(code.co_positions()), key=repr) if hasattr(code, "co_positions") else []
+    starts = [(0, line) for line in sorted({line for _, line in dis.findlinestarts(code)
+                                            if line is not None})]
+    facts = [(code.co_name, code.co_firstlineno, starts, positions)]
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             facts += code_facts(const)
@@ -1219,6 +1223,7 @@ def _stripped_decorators(a, b, source_lines):
         and source_lines[fresh_first - 1].lstrip().startswith("@")
         and source_lines[first - 1].lstrip().startswith(("def ", "async def "))
         and [s for s in starts if s[1] != first] == [s for s in fresh_starts if s[1] != fresh_first]
+        and [p for p in a[0][3] if p[0] != first] == [p for p in b[0][3] if p[0] != fresh_first]
         and a[1:] == b[1:]
     )
 
@@ -1236,7 +1241,9 @@ def check_lines(live_module, fresh):
             a, b = live[path], new[path]
             if isinstance(a, list) and isinstance(b, list):
                 pairs = [(x, y) for x, y in zip(a, b) if x != y] or [(a, b)]
-                a, b = pairs[0][0][:2], pairs[0][1][:2]
+                x, y = pairs[0]
+                detail = [(p, q) for p, q in zip(x[2] + x[3], y[2] + y[3]) if p != q]
+                a, b = (x[:2], detail[:1]), y[:2]
             problems.append(f"{path}: line numbers: live {a} != fresh {b}")
     return problems
 
