@@ -292,6 +292,52 @@ def test_a_del_of_several_names_runs_again_for_one_of_them(workspace):
     assert f() == "b"
 
 
+def test_a_deleted_base_whose_del_leaves_the_source_is_the_live_one(workspace):
+    source = """
+        class _Base:
+            X = 1
+
+            def m(self):
+                return 1
+
+        class D(_Base):
+            pass
+
+        del _Base
+    """
+    m = workspace.load("m", source)
+    base, d = m.D.__bases__[0], m.D()
+    workspace.edit("m", source.replace("return 1", "return 2").replace("del _Base", ""))
+    hotreload.reload(m)
+    assert m._Base is base and m.D.__bases__ == (base,)
+    assert d.m() == 2 and d.X == 1
+
+
+def test_a_class_changed_with_its_deleted_base_keeps_the_live_bases(workspace):
+    source = """
+        class Base:
+            A = 1
+
+            def m(self):
+                return "m1"
+
+        class _Mid(Base):
+            def n(self):
+                return "n1"
+
+        class Leaf(_Mid):
+            pass
+
+        del _Mid
+    """
+    m = workspace.load("m", source)
+    mid, leaf = m.Leaf.__bases__[0], m.Leaf()
+    workspace.edit("m", source.replace('"m1"', '"m2"').replace('"n1"', '"n2"'))
+    hotreload.reload(m)
+    assert m.Leaf.__mro__[1:3] == (mid, m.Base)
+    assert leaf.A == 1 and leaf.m() == "m2" and leaf.n() == "n2"
+
+
 def test_a_class_a_factory_makes_again_takes_its_new_data(workspace):
     source = """
         import collections
