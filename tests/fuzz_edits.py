@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import dis
 import enum
 import functools
 import importlib.util
@@ -69,6 +70,12 @@ class Func:
     # statement that rewraps the name the def binds (it once crashed the
     # engine for a decorated def whose body changed in the same save).
     rewrapped: bool = False
+    # Lines (blank or comments) above the def: edits move it without
+    # changing it, and its line numbers must follow.
+    pad: int = 0
+    # Module functions: `<name>_alias = <name>` follows the def and the
+    # module ends with `del <name>`: the alias runs the new code.
+    hidden: bool = False
 
 
 @dataclasses.dataclass
@@ -112,6 +119,8 @@ class Class:
     doc: str | None = None
     version: int = 0  # of the dunder bodies
     style: int = 0
+    pad: int = 0  # lines above the class statement
+    hidden: bool = False  # plain classes: the module ends with `del <name>`
 
 
 class Model:
@@ -283,8 +292,14 @@ class Model:
             out += render_func(func, "")
             if func.rewrapped:
                 out += [f"{func.name} = functools.partial({func.name})", ""]
+            if func.hidden:
+                out += [f"{func.name}_alias = {func.name}", ""]
         for cls in self.classes:
             out += render_class(cls)
+        hidden = [f.name for f in self.functions if f.hidden]
+        hidden += [c.name for c in self.classes if c.hidden]
+        if hidden:
+            out.append(f"del {', '.join(hidden)}")
         return "\n".join(out) + "\n"
 
     # -- edits ------------------------------------------------------------
@@ -301,6 +316,11 @@ class Model:
 
 def _comment(style, name):
     return [f"# {name}, style {style}"] if style % 3 == 1 else []
+
+
+def _pad(item, indent=""):
+    """The lines above a definition that only move it."""
+    return [f"{indent}# pad {k}" if k % 2 else "" for k in range(item.pad)]
 
 
 def render_decorator(deco):
@@ -339,7 +359,7 @@ def render_factory(factory):
 
 
 def render_func(func, indent, owner=None):
-    lines = [indent + line for line in _comment(func.style, func.name)]
+    lines = _pad(func, indent) + [indent + line for line in _comment(func.style, func.name)]
     if func.kind in ("classmethod", "staticmethod", "property"):
         lines.append(f"{indent}@{func.kind}")
     if func.deco:
@@ -397,7 +417,7 @@ def render_func(func, indent, owner=None):
 
 
 def render_class(cls):
-    lines = _comment(cls.style, cls.name)
+    lines = _pad(cls) + _comment(cls.style, cls.name)
     if cls.flavour == "dataclass":
         lines.append("@dataclasses.dataclass")
     bases = list(cls.bases)
@@ -549,6 +569,8 @@ def edit_generator(model):
 
 def edit_rewrap(model):
     func = _pick_function(model)
+    if func is not None and func.hidden:  # see edit_hide
+        func = None
     if func is None:
         return edit_add_function(model)
     func.rewrapped = not func.rewrapped
@@ -661,6 +683,34 @@ def edit_reformat(model):
     item = model.rng.choice(items)
     item.style += 1
     return f"reformat {item.name}", False
+
+
+def edit_pad(model):
+    """Lines above a function, method or class come or go: it moves in the
+    file without changing."""
+    items = model.functions + model.classes + [m for c in model.classes for m in c.methods]
+    if not items:
+        return edit_add_function(model)
+    item = model.rng.choice(items)
+    item.pad = max(0, item.pad + model.rng.choice([-3, -2, -1, 1, 2, 3]))
+    return f"{item.pad} lines above {item.name}", False
+
+
+def edit_hide(model):
+    """A module function is aliased and its name deleted, or a plain class's
+    name deleted (its subclasses hold it), or the reverse."""
+    rng = model.rng
+    # Not a rewrapped function (`f = functools.partial(f)`): when the
+    # partial leaves the source, the alias statement, which reads `f`, does
+    # not run again and keeps the partial (a known issue of the engine; see
+    # the branch's report).
+    items = [f for f in model.functions if f.kind == "function" and not f.rewrapped]
+    items += [c for c in model.classes if c.flavour == "plain"]
+    if not items:
+        return edit_add_function(model)
+    item = rng.choice(items)
+    item.hidden = not item.hidden
+    return f"{item.name} hidden={item.hidden}", False
 
 
 def edit_move(model):
@@ -852,7 +902,7 @@ def edit_class_doc(model):
 EDITS = (
     [edit_body] * 8 + [edit_signature] * 3 + [edit_cells] * 3 + [edit_calls] * 2
     + [edit_reads] * 2 + [edit_doc, edit_generator] + [edit_decorate] * 2 + [edit_decorator] * 2
-    + [edit_rewrap]
+    + [edit_rewrap] + [edit_pad] * 3 + [edit_hide] * 2
     + [edit_factory] * 2 + [edit_const] * 3 + [edit_reformat] * 2 + [edit_move]
     + [edit_kind] + [edit_add_function] * 2 + [edit_remove_function, edit_rename_function]
     + [edit_add_class, edit_remove_class, edit_rename_class] + [edit_method] * 3
@@ -908,6 +958,7 @@ def fresh_module(text, folder):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and enum look their module up
+    module.__fuzz_source__ = text  # for check_lines
     try:
         spec.loader.exec_module(module)
     finally:
@@ -989,6 +1040,28 @@ def _instance(cls):
         return None
 
 
+def check_bases(path, live, fresh, live_ns, fresh_ns, problems, depth=0):
+    """The bases of a live class are the live module's classes the fresh
+    class's bases are in the fresh module: compared by identity."""
+    if len(live.__bases__) != len(fresh.__bases__):
+        problems.append(f"{path}: bases {live.__bases__} != fresh {fresh.__bases__}")
+        return
+    for index, (a, b) in enumerate(zip(live.__bases__, fresh.__bases__)):
+        where = f"{path}.__bases__[{index}]"
+        named = [k for k, v in fresh_ns.items() if v is b]
+        if named:
+            if live_ns.get(named[0]) is not a:
+                problems.append(f"{where}: not the live module's {named[0]} (a throw-away?)")
+        elif b.__module__ == fresh_ns["__name__"]:
+            # A base whose name the module deleted: the same by its bases.
+            if a.__qualname__ != b.__qualname__:
+                problems.append(f"{where}: {a.__qualname__} != fresh {b.__qualname__}")
+            elif depth < 5:
+                check_bases(where, a, b, live_ns, fresh_ns, problems, depth + 1)
+        elif a is not b:
+            problems.append(f"{where}: {a!r} is not {b!r}")
+
+
 def compare_class(path, live, fresh, old_instances, problems):
     """Appends to `problems` every way class `live` differs from `fresh`.
 
@@ -1051,6 +1124,7 @@ def compare(live_module, fresh, old_instances):
     if live_ns.get("__reload_update__") != fresh_ns.get("__reload_update__"):
         problems.append("__reload_update__ differs")
     problems += check_globals(live_module)
+    problems += check_lines(live_module, fresh)
     for name in check_names:
         live, new = live_ns[name], fresh_ns[name]
         if kind_of(live) != kind_of(new):
@@ -1074,11 +1148,103 @@ def compare(live_module, fresh, old_instances):
                 problems.append(f"{name}{args}: live {a!r} != fresh {b!r}")
         elif kind_of(live) == "class":
             compare_class(name, live, new, old_instances.get(name, ()), problems)
+            check_bases(name, live, new, live_ns, fresh_ns, problems)
         elif kind_of(live) == "module":
             if live is not new:
                 problems.append(f"{name}: another module")
         elif live != new or type(live) is not type(new):
             problems.append(f"{name}: live {live!r} != fresh {new!r}")
+    return problems
+
+
+def code_facts(code):
+    """Where a code object and the code nested in it say they are: first
+    line, the (absolute) lines where instructions start, the positions of
+    its instructions (as sets: the same source may compile to slightly
+    different instructions in a reload, 3.13 sometimes adds one)."""
+    positions = sorted(set(code.co_positions()), key=repr) if hasattr(code, "co_positions") else []
+    starts = [(0, line) for line in sorted({line for _, line in dis.findlinestarts(code)
+                                            if line is not None})]
+    facts = [(code.co_name, code.co_firstlineno, starts, positions)]
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            facts += code_facts(const)
+    return facts
+
+
+def line_facts(module):
+    """path -> code facts of every function of the module reachable from its
+    names (wrapped, held by closures, members, bases), and on 3.13 the
+    classes' __firstlineno__."""
+    namespace, out = vars(module), {}
+
+    def add(path, value, depth):
+        if depth > 6 or path in out:
+            return
+        if isinstance(value, types.FunctionType):
+            if value.__globals__ is not namespace:
+                return
+            out[path] = code_facts(value.__code__)
+            for name, cell in zip(value.__code__.co_freevars, value.__closure__ or ()):
+                if _has_contents(cell):
+                    add(f"{path}.<{name}>", cell.cell_contents, depth + 1)
+            if "__wrapped__" in value.__dict__:
+                add(f"{path}.__wrapped__", value.__dict__["__wrapped__"], depth + 1)
+        elif isinstance(value, functools.partial):
+            add(f"{path}.func", value.func, depth + 1)
+        elif isinstance(value, (classmethod, staticmethod)):
+            add(path, value.__func__, depth + 1)
+        elif isinstance(value, property):
+            for accessor in ("fget", "fset", "fdel"):
+                add(f"{path}.{accessor}", getattr(value, accessor), depth + 1)
+        elif isinstance(value, type) and value.__module__ == module.__name__:
+            own = vars(value)
+            if "__firstlineno__" in own:
+                out[f"{path}.__firstlineno__"] = own["__firstlineno__"]
+            for key, member in own.items():
+                add(f"{path}.{key}", member, depth + 1)
+            for index, base in enumerate(value.__bases__):
+                add(f"{path}.__bases__[{index}]", base, depth + 1)
+
+    for name, value in namespace.items():
+        if not (name.startswith("__") and name.endswith("__")):
+            add(name, value, 0)
+    return out
+
+
+def _stripped_decorators(a, b, source_lines):
+    """Known issue (see the README, "Reliability"): a decorated def that runs
+    again without its unchanged decorators is compiled from its def line, so
+    its code starts there, not at the first decorator as a fresh import's
+    does; the lines of its body and of its nested code are right."""
+    (name, first, starts, _), (_, fresh_first, fresh_starts, _) = a[0], b[0]
+    return (
+        first > fresh_first
+        and source_lines[fresh_first - 1].lstrip().startswith("@")
+        and source_lines[first - 1].lstrip().startswith(("def ", "async def "))
+        and [s for s in starts if s[1] != first] == [s for s in fresh_starts if s[1] != fresh_first]
+        and [p for p in a[0][3] if p[0] != first] == [p for p in b[0][3] if p[0] != fresh_first]
+        and a[1:] == b[1:]
+    )
+
+
+def check_lines(live_module, fresh):
+    """Code that did not run again says it is where a fresh import's is."""
+    live, new = line_facts(live_module), line_facts(fresh)
+    source_lines = fresh.__fuzz_source__.splitlines()
+    problems = []
+    for path in sorted(set(live) & set(new)):
+        if isinstance(live[path], list) and isinstance(new[path], list) and _stripped_decorators(
+                live[path], new[path], source_lines):
+            continue
+        if live[path] != new[path]:
+            a, b = live[path], new[path]
+            if isinstance(a, list) and isinstance(b, list):
+                pairs = [(x, y) for x, y in zip(a, b) if x != y] or [(a, b)]
+                x, y = pairs[0]
+                detail = [(p, q) for p, q in zip(x[2] + x[3], y[2] + y[3]) if p != q]
+                a, b = (x[:2], detail[:1]), y[:2]
+            problems.append(f"{path}: line numbers: live {a} != fresh {b}")
     return problems
 
 
@@ -1128,11 +1294,13 @@ class Captured:
     def __init__(self, module):
         self.objects = {}  # name -> object (functions and classes)
         self.members = {}  # (class name, member) -> raw class dict value (functions)
+        self.bases = {}  # class name -> its bases
         for name, value in vars(module).items():
             if name.startswith("__") or kind_of(value) not in ("function", "class"):
                 continue
             self.objects[name] = value
             if isinstance(value, type):
+                self.bases[name] = value.__bases__
                 for member, raw in vars(value).items():
                     func = getattr(raw, "__func__", raw)
                     # Functions of other modules (dataclass's __repr__ wrapper)
@@ -1149,6 +1317,17 @@ class Captured:
             after = namespace.get(name)
             if after is not None and kind_of(after) == kind_of(before) and after is not before:
                 problems.append(f"{name}: a new {kind_of(after)} object replaced the live one")
+        for name, bases in self.bases.items():
+            cls = namespace.get(name)
+            if cls is not self.objects[name]:
+                continue
+            # A base that is still there by name is still the same object
+            # (also one whose name the module deletes).
+            for base in bases:
+                same = [b for b in cls.__bases__ if b.__qualname__ == base.__qualname__
+                        and b.__module__ == base.__module__]
+                if same and same[0] is not base:
+                    problems.append(f"{name}: its base {base.__qualname__} was replaced by a new class")
         for (cls_name, member), before in self.members.items():
             cls = namespace.get(cls_name)
             if not isinstance(cls, type) or cls is not self.objects.get(cls_name):

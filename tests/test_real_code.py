@@ -187,6 +187,157 @@ def test_a_deleted_helper_name_stays_deleted(workspace):
     assert not hasattr(m, "_make")
 
 
+def test_aliases_of_a_deleted_function_run_its_new_code(workspace):
+    source = """
+        import $events
+
+        def _f():
+            return 1
+
+        x = y = _f
+        $events.record("aliased")
+        del _f
+    """
+    m = workspace.load("m", source)
+    x = m.x
+    workspace.edit("m", source.replace("return 1", "return 2"))
+    report = hotreload.reload(m)
+    assert x() == 2, "a held alias runs the new code"
+    assert m.x is x and m.y is m.x and m.x() == 2
+    assert not hasattr(m, "_f")
+    assert workspace.events.count("aliased") == 1
+    assert f"{m.__name__}._f" in report.updated
+
+
+def test_a_deleted_decorated_function_takes_its_new_code(workspace):
+    source = """
+        import functools
+
+        @functools.lru_cache(maxsize=None)
+        def _f(n):
+            return n + 1
+
+        x = _f
+        del _f
+    """
+    m = workspace.load("m", source)
+    x = m.x
+    assert x(1) == 2
+    workspace.edit("m", source.replace("n + 1", "n + 2"))
+    hotreload.reload(m)
+    assert x(1) == 3, "the held wrapper runs the new code, its old results forgotten"
+    assert m.x(1) == 3
+    assert not hasattr(m, "_f")
+
+
+def test_subclasses_of_a_deleted_base_see_its_new_methods(workspace):
+    source = """
+        class _Base:
+            def m(self):
+                return 1
+
+        class D(_Base):
+            pass
+
+        del _Base
+    """
+    m = workspace.load("m", source)
+    D, base, d = m.D, m.D.__bases__[0], m.D()
+    workspace.edit("m", source.replace("return 1", "return 2"))
+    hotreload.reload(m)
+    assert m.D is D and D.__bases__ == (base,), "the live base is kept, and patched"
+    assert d.m() == 2 and D().m() == 2 and isinstance(d, base)
+    assert not hasattr(m, "_Base")
+
+
+def test_a_deleted_name_that_is_also_imported_stays_deleted(workspace):
+    source = """
+        import re
+
+        def _f(pat=re.compile("a")):
+            return 1
+
+        x = _f
+        del _f, re
+    """
+    m = workspace.load("m", source)
+    x = m.x
+    workspace.edit("m", source.replace("return 1", "return 2").replace('"a"', '"b"'))
+    hotreload.reload(m)
+    assert m.x is x and x() == 2 and x.__defaults__[0].pattern == "b"
+    assert not hasattr(m, "_f") and not hasattr(m, "re")
+
+
+def test_a_del_of_several_names_runs_again_for_one_of_them(workspace):
+    source = """
+        import re
+
+        def _helper():
+            return 0
+
+        def f(pat=re.compile("a")):
+            return pat.pattern
+
+        del re, _helper
+    """
+    m = workspace.load("m", source)
+    f = m.f
+    workspace.edit("m", source.replace('"a"', '"b"'))
+    hotreload.reload(m)
+    assert m.f is f and f() == "b"
+    assert not hasattr(m, "_helper") and not hasattr(m, "re")
+    workspace.edit("m", source.replace('"a"', '"c"').replace("del re, _helper", "del re, _helper, _gone"))
+    with pytest.raises(hotreload.ReloadError):
+        hotreload.reload(m)  # a new `del` of a name that is not there fails, as at an import
+    assert f() == "b"
+
+
+def test_a_deleted_base_whose_del_leaves_the_source_is_the_live_one(workspace):
+    source = """
+        class _Base:
+            X = 1
+
+            def m(self):
+                return 1
+
+        class D(_Base):
+            pass
+
+        del _Base
+    """
+    m = workspace.load("m", source)
+    base, d = m.D.__bases__[0], m.D()
+    workspace.edit("m", source.replace("return 1", "return 2").replace("del _Base", ""))
+    hotreload.reload(m)
+    assert m._Base is base and m.D.__bases__ == (base,)
+    assert d.m() == 2 and d.X == 1
+
+
+def test_a_class_changed_with_its_deleted_base_keeps_the_live_bases(workspace):
+    source = """
+        class Base:
+            A = 1
+
+            def m(self):
+                return "m1"
+
+        class _Mid(Base):
+            def n(self):
+                return "n1"
+
+        class Leaf(_Mid):
+            pass
+
+        del _Mid
+    """
+    m = workspace.load("m", source)
+    mid, leaf = m.Leaf.__bases__[0], m.Leaf()
+    workspace.edit("m", source.replace('"m1"', '"m2"').replace('"n1"', '"n2"'))
+    hotreload.reload(m)
+    assert m.Leaf.__mro__[1:3] == (mid, m.Base)
+    assert leaf.A == 1 and leaf.m() == "m2" and leaf.n() == "n2"
+
+
 def test_a_class_a_factory_makes_again_takes_its_new_data(workspace):
     source = """
         import collections

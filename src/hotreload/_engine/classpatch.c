@@ -907,7 +907,13 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
     if (PyErr_Occurred()) {
         return -1;
     }
-    int declarative = live_cls != NULL ? hr_class_is_declarative(live_cls) : 0;
+    if (live_cls == NULL) {
+        /* The module deleted the name (`del _Base`) or does no longer:
+         * there is no live class whose members the blanked ones would
+         * keep, so the whole body runs. */
+        return 0;
+    }
+    int declarative = hr_class_is_declarative(live_cls);
     if (declarative < 0) {
         return -1;
     }

@@ -105,13 +105,17 @@ done:
 int
 hr_closures_query(hr_batch *b, hr_heap_query *q)
 {
+    /* New code before the walk is the code of a live function that moved
+     * in the file (lines.c): what closures made from its nested code hold
+     * moved with it. */
     for (Py_ssize_t i = 0; i < b->actions.count; i++) {
         hr_action *action = &b->actions.items[i];
-        if (action->kind != HR_ACT_PATCH) {
+        if (action->kind != HR_ACT_PATCH && action->kind != HR_ACT_CODE) {
             continue;
         }
         PyObject *old_code = PyFunction_GET_CODE(action->target);
-        PyObject *new_code = PyFunction_GET_CODE(action->value);
+        PyObject *new_code = action->kind == HR_ACT_PATCH ? PyFunction_GET_CODE(action->value)
+                                                          : action->value;
         if (old_code != new_code && pair_nested(b, q, old_code, new_code) < 0) {
             return -1;
         }
@@ -178,11 +182,13 @@ int
 hr_closures_plan(hr_batch *b, hr_heap_query *q)
 {
     /* A function that a patch already pours new code into (a closure bound
-     * to a name whose statement ran again) takes that patch, not this. */
+     * to a name whose statement ran again), or that takes its moved code
+     * (lines.c), takes that, not this. */
     hr_ptrset patched = {0};
     int status = -1;
     for (Py_ssize_t i = 0; i < b->actions.count; i++) {
-        if (b->actions.items[i].kind == HR_ACT_PATCH
+        hr_action_kind kind = b->actions.items[i].kind;
+        if ((kind == HR_ACT_PATCH || kind == HR_ACT_CODE)
             && hr_ptrset_add(&patched, b->actions.items[i].target) < 0) {
             goto done;
         }

@@ -331,24 +331,232 @@ remove_name(hr_batch *batch, hr_unit *u, PyObject *name)
     return hr_report(batch->removed, u->name, name);
 }
 
+/* What a search for the live object of a deleted definition looks for. */
+typedef struct {
+    PyObject *name;     /* the def or class name */
+    PyObject *fresh;    /* the new object, never the answer */
+    int is_class;
+    int line;           /* the old statement's first line */
+    int head_line;      /* the line of its def or class keyword: a decorated def
+                           that ran again without its decorators starts there */
+    PyObject *found;    /* borrowed: the one candidate, or NULL */
+    int candidates;
+} definition_search;
+
+/* 1 when a class was made by the class statement of the old source at
+ * `line`: on 3.13 it records that line; before, its name says enough. */
+static int
+class_from_line(PyTypeObject *cls, int line)
+{
+    PyObject *first = hr_dict_get(cls->tp_dict, "__firstlineno__");
+    if (first == NULL) {
+        return PyErr_Occurred() ? -1 : 1;
+    }
+    long value = PyLong_Check(first) ? PyLong_AsLong(first) : -1;
+    if (value == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    return value == line;
+}
+
+static int
+match_definition(PyObject *obj, void *arg)
+{
+    definition_search *search = (definition_search *)arg;
+    int found;
+    if (obj == search->fresh || obj == search->found) {
+        return 0;
+    }
+    if (search->is_class) {
+        found = PyType_Check(obj)
+                && PyUnicode_Compare(((PyHeapTypeObject *)obj)->ht_qualname, search->name) == 0;
+        found = found && !PyErr_Occurred() ? class_from_line((PyTypeObject *)obj, search->line) : found;
+    }
+    else {
+        PyCodeObject *code = PyFunction_Check(obj)
+            ? (PyCodeObject *)PyFunction_GET_CODE(obj) : NULL;
+        found = code != NULL
+                && (code->co_firstlineno == search->line || code->co_firstlineno == search->head_line)
+                && PyUnicode_Compare(code->co_name, search->name) == 0
+                && PyUnicode_Compare(((PyFunctionObject *)obj)->func_qualname, search->name) == 0;
+    }
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    if (found) {
+        search->found = obj;
+        search->candidates++;
+    }
+    return 0;
+}
+
+/* The names of the module bound to `inner` or to a wrapper of it (the
+ * aliases a deleted def's name left), as a new list of (name, value)
+ * pairs; wrappers first. */
+static PyObject *
+aliases_of(hr_unit *u, PyObject *inner, PyObject *name)
+{
+    PyObject *found = PyList_New(0), *key, *value;
+    Py_ssize_t pos = 0;
+    while (found != NULL && PyDict_Next(u->live, &pos, &key, &value)) {
+        if (PyType_Check(value) || PyModule_Check(value) || !PyUnicode_Check(key)
+            || PyUnicode_Compare(key, name) == 0) {
+            continue;  /* the name itself: its own `del` removes it */
+        }
+        PyFunctionObject *unwrapped = hr_unwrap(value, name);
+        PyObject *pair = (PyObject *)unwrapped == inner ? PyTuple_Pack(2, key, value) : NULL;
+        int status = (PyObject *)unwrapped != inner ? (PyErr_Occurred() ? -1 : 0)
+                     : pair == NULL ? -1
+                     : value == inner ? PyList_Append(found, pair)
+                     : PyList_Insert(found, 0, pair);
+        Py_XDECREF(unwrapped);
+        Py_XDECREF(pair);
+        if (status < 0) {
+            Py_CLEAR(found);
+        }
+    }
+    return found;
+}
+
+/* Borrowed: the live object a def or class statement that ran again made
+ * when it first ran, although no name of the module holds it under its
+ * name (the module deletes the name once done with it, `x = y = _f` ...
+ * `del _f`, `class D(_Base)` ... `del _Base`, or did so until now), found
+ * from the namespace (an alias, a subclass's base, a wrapper) by its name
+ * and the line of its old statement.  NULL with no exception when there is
+ * none, or more than one; *old_stmt and *new_stmt are the statements. */
+static PyObject *
+unbound_definition(hr_unit *u, PyObject *name, PyObject *fresh, const hr_stmt **old_stmt,
+                   const hr_stmt **new_stmt)
+{
+    definition_search search = {name, fresh, 0, 0, 0, NULL, 0};
+    const hr_stmt *st = hr_find_definition(u->new_utf8, &u->new_stmts, HR_STMT_DEF, name);
+    if (st == NULL && !PyErr_Occurred()) {
+        st = hr_find_definition(u->new_utf8, &u->new_stmts, HR_STMT_CLASS, name);
+        search.is_class = 1;
+    }
+    if (st == NULL) {
+        return NULL;
+    }
+    Py_ssize_t index = st - u->new_stmts.items, old = u->match[index];
+    if (!u->run[index] || old < 0 || search.is_class != PyType_Check(fresh)) {
+        return NULL;  /* not made by this reload, new, or not what the statement made */
+    }
+    *old_stmt = &u->old_stmts.items[old];
+    *new_stmt = st;
+    search.line = (*old_stmt)->line;
+    search.head_line = (*old_stmt)->head_line;
+    if (hr_reach_module(u, match_definition, &search) < 0 || search.candidates != 1) {
+        return NULL;
+    }
+    return search.found;
+}
+
+/* Pours a new def or class into the live one an unbound name stood for
+ * (unbound_definition).  When `bind`, the name is bound to it again (the
+ * `del` left the source); else it stays deleted.  0 when there is no such
+ * live object. */
+static int
+diff_unbound(hr_batch *batch, hr_unit *u, PyObject *name, PyObject *fresh, int bind)
+{
+    const hr_stmt *old_stmt = NULL, *new_stmt = NULL;
+    PyObject *live = unbound_definition(u, name, fresh, &old_stmt, &new_stmt);
+    if (live == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    if (PyType_Check(live)) {
+        if (hr_class_diff(batch, u, (PyTypeObject *)live, (PyTypeObject *)fresh, old_stmt,
+                          new_stmt, name, 0) < 0
+            || (bind && set_name(batch, u, name, fresh) < 0)) {
+            return -1;
+        }
+        return hr_report(batch->updated, u->name, name) < 0 ? -1 : 1;
+    }
+    /* As a def whose name stays: the live object its aliases hold (a
+     * wrapper, or the function itself) takes the new one, or, when it
+     * cannot, the aliases are bound to the new one. */
+    PyObject *aliases = aliases_of(u, live, name);
+    if (aliases == NULL) {
+        return -1;
+    }
+    PyObject *outer = PyList_GET_SIZE(aliases) > 0
+        ? PyTuple_GET_ITEM(PyList_GET_ITEM(aliases, 0), 1) : live;
+    int stripped = PySet_Contains(u->stripped, name);
+    int patched = stripped < 0 ? -1 : hr_function_diff(batch, outer, fresh, name, stripped);
+    for (Py_ssize_t k = 0; patched == 0 && k < PyList_GET_SIZE(aliases); k++) {
+        PyObject *pair = PyList_GET_ITEM(aliases, k);
+        if (PyTuple_GET_ITEM(pair, 1) == outer
+            && set_name(batch, u, PyTuple_GET_ITEM(pair, 0), fresh) < 0) {
+            patched = -1;
+        }
+    }
+    Py_DECREF(aliases);
+    if (patched < 0 || (bind && set_name(batch, u, name, fresh) < 0)) {
+        return -1;
+    }
+    return hr_report(batch->updated, u->name, name) < 0 ? -1 : 1;
+}
+
 int
 hr_diff(hr_batch *batch, hr_unit *u)
 {
     PyObject *name, *fresh, *live;
     Py_ssize_t pos = 0;
     batch->owner = u->live;
+    /* A class's new bases are mapped to the live classes they stand for
+     * when it is diffed: every new class standing for a live one of the
+     * same name is known as such first, whatever the order of the names. */
+    while (PyDict_Next(u->scratch, &pos, &name, &fresh)) {
+        live = PyType_Check(fresh) ? PyDict_GetItemWithError(u->live, name) : NULL;
+        if ((live == NULL && PyErr_Occurred())
+            || (live != NULL && live != fresh && PyType_Check(live)
+                && hr_identity_add(&batch->identity, fresh, live) < 0)) {
+            return -1;
+        }
+    }
+    /* Then the definitions whose names the module deletes: a class diffed
+     * later may have one as its base. */
+    pos = 0;
+    while (u->vanished != NULL && PyDict_Next(u->vanished, &pos, &name, &fresh)) {
+        if (diff_unbound(batch, u, name, fresh, 0) < 0) {
+            return -1;
+        }
+    }
+    /* Then new names, among which one a `del` left (`del _Base` removed):
+     * the same, bound again. */
+    PyObject *unbound = PySet_New(NULL);
+    pos = 0;
+    while (unbound != NULL && !u->full && PyDict_Next(u->scratch, &pos, &name, &fresh)) {
+        int found = PyUnicode_Check(name) ? PyDict_Contains(u->live, name) : 1;
+        found = found != 0 ? (found < 0 ? -1 : 0) : diff_unbound(batch, u, name, fresh, 1);
+        if (found < 0 || (found > 0 && PySet_Add(unbound, name) < 0)) {
+            Py_CLEAR(unbound);
+        }
+    }
+    if (unbound == NULL) {
+        return -1;
+    }
+    pos = 0;
     while (PyDict_Next(u->scratch, &pos, &name, &fresh)) {
         if (!PyUnicode_Check(name) || (u->full && is_module_metadata(name))) {
             continue;
         }
-        live = PyDict_GetItemWithError(u->live, name);
-        if (live == NULL && PyErr_Occurred()) {
-            return -1;
+        int done = PySet_Contains(unbound, name);
+        if (done != 0) {
+            if (done < 0) {
+                Py_DECREF(unbound);
+                return -1;
+            }
+            continue;
         }
-        if (live != fresh && diff_name(batch, u, name, live, fresh) < 0) {
+        live = PyDict_GetItemWithError(u->live, name);
+        if ((live == NULL && PyErr_Occurred())
+            || (live != fresh && diff_name(batch, u, name, live, fresh) < 0)) {
+            Py_DECREF(unbound);
             return -1;
         }
     }
+    Py_DECREF(unbound);
     pos = 0;
     while (PyDict_Next(u->live, &pos, &name, &live)) {
         int present = PyDict_Contains(u->scratch, name);

@@ -17,6 +17,8 @@
  *                 named tuples, ABCs)
  *   identity.c    which new object stands for which live one
  *   closures.c    live closures: functions made at run time from nested code
+ *   lines.c       line numbers of code that moved but did not change
+ *   reachable.c   the functions and classes reachable from a module's namespace
  *   forward.c     throw-away twins the new code handed on, forwarded to the
  *                 live objects they stand for
  *   heap.c        the one walk over the heap a batch may need
@@ -93,6 +95,9 @@ typedef struct {
  * exception set only on memory errors. */
 int hr_split(const char *text, Py_ssize_t from, Py_ssize_t to, int indent,
              int first_line, hr_stmts *out);
+/* Splits the indented body of a DEF or CLASS statement `st` of `text` (its
+ * `body` must not be -1) into its statements, as hr_split does. */
+int hr_split_body(const char *text, const hr_stmt *st, hr_stmts *out);
 /* Releases the references held by `stmts` and empties it. */
 void hr_stmts_clear(hr_stmts *stmts);
 
@@ -386,7 +391,11 @@ typedef struct hr_unit {
     char *strip;             /* DEF runs without its (unchanged) decorators */
     PyObject *emulated;      /* list per new statement: (module name, [(name, asname)])
                                 of a from-import of a batch module done by hand
-                                (read once, when planned), or None */
+                                (read once, when planned), (None, [name], {name
+                                bound before it}) of a `del` done by hand, or None */
+    PyObject *vanished;      /* dict: name -> what a `del` done by hand took out of
+                                the scratch namespace (a re-run def or class whose
+                                name the module deletes), for the diff; or NULL */
     PyObject *binds;         /* list per new statement: set of bound names, or None */
     PyObject *keep;          /* set: __reload_keep__ */
     PyObject *update;        /* set: __reload_update__ */
@@ -479,6 +488,20 @@ void hr_forward_release(hr_batch *batch);
 /* closures.c: adds to the heap query the old code nested in every patched
  * function, paired with the new code in batch->code_map. */
 int hr_closures_query(hr_batch *batch, hr_heap_query *query);
+/* reachable.c: calls fn(obj, arg) once for every function whose globals
+ * are the unit's live namespace and every class of the module (by
+ * __module__) reachable from that namespace: bound to names, members and
+ * bases of such classes, wrapped by them (closure cells, __wrapped__,
+ * functools.partial, lru_cache, classmethod, staticmethod, property).  fn
+ * returns 0, or -1 with an exception set, which ends the walk with -1. */
+typedef int (*hr_reach_fn)(PyObject *obj, void *arg);
+int hr_reach_module(hr_unit *u, hr_reach_fn fn, void *arg);
+/* lines.c: plans, for the live functions of every unit whose statement
+ * moved in the file without changing, the same code with its line numbers
+ * moved (HR_ACT_CODE), and on 3.13 their classes' __firstlineno__.  Called
+ * once every unit is diffed, before the heap walk (closures.c pairs the
+ * moved nested code with the old). */
+int hr_plan_moves(hr_batch *batch);
 /* closures.c: after the walk, plans the new code for each live closure
  * found (or reports it as stale). */
 int hr_closures_plan(hr_batch *batch, hr_heap_query *query);
@@ -527,7 +550,8 @@ int hr_follow_importers(hr_batch *batch);
 /* plan.c: decides, per new statement, whether it runs again. */
 int hr_plan(hr_batch *batch, hr_unit *unit);
 /* plan.c: new statement i, a `from <module of the batch> import a, b` the
- * plan chose to emulate, done with that module's new values. */
+ * plan chose to emulate, done with that module's new values; or a `del`
+ * done by hand, keeping the definitions it deletes in unit->vanished. */
 int hr_emulate_from(hr_batch *batch, hr_unit *unit, Py_ssize_t i);
 /* execute.c: runs the chosen statements in unit->scratch. */
 int hr_execute(hr_batch *batch, hr_unit *unit);

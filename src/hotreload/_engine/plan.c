@@ -454,12 +454,16 @@ rebind_deleted(hr_batch *batch, hr_unit *u)
     Py_ssize_t n = u->new_stmts.count;
     PyObject *deleted = NULL, *only = NULL;
     int status = -1;
-    for (Py_ssize_t k = 0; k < n; k++) {
-        const hr_stmt *st = &u->new_stmts.items[k];
+    /* The names the old source deleted too: one whose `del` left the source
+     * is bound at the end of the module again, but not yet in the live
+     * one. */
+    for (Py_ssize_t k = 0; k < n + u->old_stmts.count; k++) {
+        int old = k >= n;
+        const hr_stmt *st = old ? &u->old_stmts.items[k - n] : &u->new_stmts.items[k];
         if (!is_del(st)) {
             continue;
         }
-        PyObject *names = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
+        PyObject *names = hr_stmt_binds(batch->state, old ? u->old_utf8 : u->new_utf8, st, 0);
         int added = names && (deleted || (deleted = PySet_New(NULL)))
                     ? hr_set_update(deleted, names) : -1;
         Py_XDECREF(names);
@@ -518,6 +522,84 @@ done:
     Py_XDECREF(deleted);
     Py_XDECREF(only);
     return status;
+}
+
+/* 1 when a `del` statement deletes names only (`del a, b`, `del (a)`):
+ * no subscripts, attributes or anything else a hand-made deletion would
+ * have to evaluate. */
+static int
+deletes_names_only(const hr_stmt *st)
+{
+    const char *norm = PyBytes_AS_STRING(st->norm);
+    for (Py_ssize_t k = 3; k < PyBytes_GET_SIZE(st->norm); k++) {
+        char c = norm[k];
+        int name_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                        || c == '_' || (c & 0x80);
+        if (!name_char && c != ' ' && c != '\t' && c != ',' && c != '(' && c != ')'
+            && c != '\n') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* New reference: the names of `names` that a statement before statement k
+ * binds: the names a fresh import has when it reaches k. */
+static PyObject *
+bound_before(hr_batch *batch, hr_unit *u, Py_ssize_t k, PyObject *names)
+{
+    PyObject *found = PySet_New(NULL);
+    for (Py_ssize_t j = 0; found != NULL && j < k; j++) {
+        const hr_stmt *st = &u->new_stmts.items[j];
+        int mentioned = hr_mentions(st->norm, names);
+        PyObject *binds = mentioned > 0 ? hr_stmt_binds(batch->state, u->new_utf8, st, 0) : NULL;
+        PyObject *both = binds ? PyNumber_And(binds, names) : NULL;
+        if (mentioned < 0 || (mentioned > 0 && (both == NULL || hr_set_update(found, both) < 0))) {
+            Py_CLEAR(found);
+        }
+        Py_XDECREF(binds);
+        Py_XDECREF(both);
+    }
+    return found;
+}
+
+/* A `del` of names that runs again is done by hand (hr_emulate_from):
+ *
+ * - A def or class that runs again keeps its live object: the new one is
+ *   poured into it.  When the module deletes the name once done with it
+ *   (`def _f` ... `x = y = _f` ... `del _f`, or `class _Base` ... `class
+ *   D(_Base)` ... `del _Base`), the `del` would drop the new object before
+ *   the diff could pour it into the live one, which the aliases and
+ *   subclasses still hold: what the hand-made `del` takes out is kept for
+ *   the diff (unit->vanished).
+ * - `del a, b` runs again (its text changed, or a statement reading `a`
+ *   made a's binders run again) while b's binders do not: b is not there
+ *   to delete, since its first run deleted it already.  A name that a
+ *   statement before the `del` binds is gone after it at a fresh import:
+ *   deleting nothing is then what the `del` does to it; for any other
+ *   name it is NameError, as at a fresh import.
+ * Called once every statement's `run` is final. */
+static int
+emulate_deletions(hr_batch *batch, hr_unit *u)
+{
+    for (Py_ssize_t k = 0; k < u->new_stmts.count; k++) {
+        const hr_stmt *st = &u->new_stmts.items[k];
+        if (!u->run[k] || !is_del(st) || !deletes_names_only(st)) {
+            continue;
+        }
+        PyObject *names = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
+        PyObject *list = names ? PySequence_List(names) : NULL;
+        PyObject *bound = list ? bound_before(batch, u, k, names) : NULL;
+        PyObject *how = bound ? PyTuple_Pack(3, Py_None, list, bound) : NULL;
+        Py_XDECREF(names);
+        Py_XDECREF(list);
+        Py_XDECREF(bound);
+        if (how == NULL) {
+            return -1;
+        }
+        PyList_SetItem(u->emulated, k, how);  /* steals; cannot fail */
+    }
+    return 0;
 }
 
 /* The text of a statement that runs when the statement does: a def runs
@@ -790,7 +872,8 @@ hr_plan(hr_batch *batch, hr_unit *u)
             }
         }
     }
-    if (rebind_deleted(batch, u) < 0 || unstrip_seen(u) < 0 || find_removed(batch, u) < 0) {
+    if (find_removed(batch, u) < 0 || rebind_deleted(batch, u) < 0 || unstrip_seen(u) < 0
+        || emulate_deletions(batch, u) < 0) {
         goto error;
     }
     Py_DECREF(rebound);
@@ -833,13 +916,50 @@ emulate_star(hr_batch *batch, hr_unit *u, hr_unit *source)
     return status;
 }
 
+/* `del a, b` done by hand (emulate_deletions): as the statement would, it
+ * deletes the names from the scratch namespace, and keeps what it takes
+ * out in unit->vanished, for the diff.  A name that is not there is
+ * NameError, unless it is one of `bound` (a statement before the `del`
+ * binds it) and the live module lacks it too: the `del` deleted it when it
+ * first ran. */
+static int
+emulate_del(hr_batch *batch, hr_unit *u, PyObject *names, PyObject *bound)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names); i++) {
+        PyObject *name = PyList_GET_ITEM(names, i);
+        PyObject *value = PyDict_GetItemWithError(u->scratch, name);
+        if (value == NULL) {
+            int live = PyErr_Occurred() ? -1 : PyDict_Contains(u->live, name);
+            int known = live < 0 ? -1 : PySet_Contains(bound, name);
+            if (known < 0) {
+                return -1;
+            }
+            if (known && !live) {
+                continue;
+            }
+            PyErr_Format(PyExc_NameError, "name %R is not defined", name);
+            return hr_raise(batch->state, u->name, NULL, "the new code raised while it ran");
+        }
+        if ((u->vanished == NULL && (u->vanished = PyDict_New()) == NULL)
+            || PyDict_SetItem(u->vanished, name, value) < 0
+            || PyDict_DelItem(u->scratch, name) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* For execute.c: emulates `from <batch module> import names` with the new
- * values of that module, so that statements after it compute with them. */
+ * values of that module, so that statements after it compute with them;
+ * or a `del` of names whose definitions the diff needs (module name None). */
 int
 hr_emulate_from(hr_batch *batch, hr_unit *u, Py_ssize_t index)
 {
     PyObject *parsed = PyList_GET_ITEM(u->emulated, index);
     assert(PyTuple_Check(parsed));
+    if (PyTuple_GET_ITEM(parsed, 0) == Py_None) {
+        return emulate_del(batch, u, PyTuple_GET_ITEM(parsed, 1), PyTuple_GET_ITEM(parsed, 2));
+    }
     hr_unit *source = done_unit(batch, PyTuple_GET_ITEM(parsed, 0));
     PyObject *names = PyTuple_GET_ITEM(parsed, 1);
     assert(source != NULL);  /* found when planned; the batch has not changed */

@@ -43,6 +43,7 @@ unit_clear(hr_unit *u)
     u->match = NULL;
     u->old_used = u->run = u->strip = NULL;
     Py_CLEAR(u->emulated);
+    Py_CLEAR(u->vanished);
     Py_CLEAR(u->binds);
     Py_CLEAR(u->keep);
     Py_CLEAR(u->update);
@@ -1035,7 +1036,8 @@ transact(hr_batch *b, double started)
             goto done;
         }
     }
-    if (order_units(b) < 0 || prepare(b) < 0 || hr_follow_importers(b) < 0) {
+    if (order_units(b) < 0 || prepare(b) < 0 || hr_follow_importers(b) < 0
+        || hr_plan_moves(b) < 0) {
         goto done;
     }
     int complete;

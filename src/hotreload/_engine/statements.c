@@ -924,6 +924,16 @@ done:
     return result;
 }
 
+int
+hr_split_body(const char *text, const hr_stmt *st, hr_stmts *out)
+{
+    int line = st->head_line;
+    for (Py_ssize_t k = st->head; k < st->body; k++) {
+        line += text[k] == '\n';
+    }
+    return hr_split(text, st->body, st->end, st->body_indent, line, out);
+}
+
 void
 hr_stmts_clear(hr_stmts *stmts)
 {
