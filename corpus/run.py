@@ -119,11 +119,11 @@ def run_side(work, spec, log):
     return result
 
 
-def run_row(entry, scenario, cache, results):
+def run_row(entry, scenario, cache, results, work=None):
     """Both sides of one row, in the same folder one after the other."""
     old = fetch(cache, entry["name"], entry["old"])
     new = fetch(cache, entry["name"], entry["new"])
-    base = tempfile.mkdtemp(prefix=f"corpus-{entry['name']}-")
+    base = tempfile.mkdtemp(prefix=f"corpus-{entry['name']}-", dir=work)
     try:
         tree, final = os.path.join(base, "tree"), os.path.join(base, "final")
         if scenario == "c":
@@ -170,6 +170,14 @@ def compare(fresh, reload, scenario):
     return problems
 
 
+def verdict(fresh, reload, problems):
+    if not problems:
+        return "match"
+    if "crash" in reload or "crash" in fresh:
+        return "CRASH"
+    return "REFUSED" if reload.get("refused") else "DIFF"
+
+
 def tally(result):
     if "crash" in result:
         return "crash"
@@ -187,6 +195,9 @@ def main(argv=None):
                         help="where the sdists are kept (default: .venv/corpus-cache)")
     parser.add_argument("--results", default=None,
                         help="where each row's logs and results go (default: build/corpus-X.Y)")
+    parser.add_argument("--work", default=None,
+                        help="where the rows' files are written (default: the temporary folder); "
+                        "hotreload refuses files in folders others can write to")
     parser.add_argument("--fetch-only", action="store_true",
                         help="fetch the sources and install the tests' requirements, run nothing")
     args = parser.parse_args(argv)
@@ -207,7 +218,7 @@ def main(argv=None):
 
     header = ("library", "scenario", "modules", "reload ms", "passed/failed", "fresh", "probe calls",
               "fresh", "result")
-    widths = (24, 15, 7, 9, 13, 13, 11, 11, 6)
+    widths = (30, 14, 7, 9, 13, 13, 11, 11, 8)
     line = "  ".join(f"{{:{w}}}" for w in widths)
     print(f"CPython {minor}; logs and results in {results}")
     print(line.format(*header))
@@ -215,7 +226,7 @@ def main(argv=None):
     started = time.perf_counter()
     for entry in entries:
         for scenario in scenarios:
-            sides = run_row(entry, scenario, args.cache, results)
+            sides = run_row(entry, scenario, args.cache, results, args.work)
             fresh, reload = sides["fresh"], sides["reload"]
             problems = compare(fresh, reload, scenario)
             version = entry["new"] if scenario != "c" else f"{entry['old']}->{entry['new']}"
@@ -225,7 +236,7 @@ def main(argv=None):
                 f"{entry['name']} {version}", SCENARIOS[scenario], len(reload.get("reloaded", [])),
                 "-" if seconds is None else f"{seconds * 1000:.1f}", tally(reload), tally(fresh),
                 probes[0] if scenario == "b" else "-", probes[1] if scenario == "b" else "-",
-                "ok" if not problems else "DIFF"), flush=True)
+                verdict(fresh, reload, problems)), flush=True)
             if problems:
                 mismatches.append((entry["name"], scenario, problems, reload))
     print(f"{len(entries) * len(scenarios)} rows in {time.perf_counter() - started:.0f} s, "
@@ -236,7 +247,10 @@ def main(argv=None):
             print(f"  {problem}")
         if len(problems) > 8:
             print(f"  ... ({len(problems) - 8} more)")
-        for nodeid, text in list(reload.get("failures", {}).items())[:1]:
+        differing = [nodeid for nodeid in reload.get("failures", {})
+                     if any(problem.startswith(nodeid + ":") for problem in problems)]
+        for nodeid in differing[:1]:
+            text = reload["failures"][nodeid]
             print(f"  first failure after the reload, {nodeid}:")
             print("    " + "\n    ".join(text.strip().splitlines()[-12:]))
     return 1 if mismatches else 0
