@@ -181,6 +181,8 @@ def verdict(fresh, reload, problems):
 def tally(result):
     if "crash" in result:
         return "crash"
+    if result.get("refused"):
+        return "-"
     outcomes = list(result["outcomes"].values())
     failed = sum(o in ("failed", "error", "collect-error") for o in outcomes)
     return f"{outcomes.count('passed')}/{failed}"
