@@ -1,6 +1,8 @@
 # hotreload: build and test against every supported CPython that is present.
 #
 #   make test      build the engine (-Wall -Wextra -Werror) and run pytest on each interpreter
+#   make corpus    reload real libraries and run their own tests against a fresh process
+#                  (corpus/run.py; CORPUS_ARGS="--libraries six --scenarios a" to choose)
 #   make fuzz      the edit fuzzer's long run (12,000 reloads) on each interpreter
 #   make sanitize  the tests against an engine built with ASan and UBSan, then valgrind
 #   make demo      the simulated game server that reloads itself (newest interpreter)
@@ -15,8 +17,12 @@ TEST_DEPS := pytest hypothesis ipython watchdog
 PYTEST_ARGS ?=
 FUZZ_SEEDS ?= 1-400
 FUZZ_STEPS ?= 30
+# The corpus rows tests/test_corpus.py runs in `make test`; their sources are
+# fetched from the package index (pip) before the tests start.
+CORPUS_SLICE := idna,more-itertools
+CORPUS_ARGS ?=
 
-.PHONY: test fuzz sanitize sanitizers valgrind demo bench dev clean
+.PHONY: test corpus fuzz sanitize sanitizers valgrind demo bench dev clean
 
 # One virtual environment per interpreter, with the package built strictly.
 # $(1) = X.Y, $(2) = python path, $(3) = extra packages, $(4) = extra env for the build
@@ -50,7 +56,14 @@ endef
 ALL_PYTHONS = $$(tools/pythons | cut -d' ' -f1)
 
 test:
-	@$(call on_pythons,,$(ALL_PYTHONS),HOTRELOAD_STRICT=1,$$venv/bin/python -m pytest $(PYTEST_ARGS))
+	@$(call on_pythons,,$(ALL_PYTHONS),HOTRELOAD_STRICT=1,\
+		$$venv/bin/python corpus/run.py --fetch-only --libraries $(CORPUS_SLICE) && \
+		$$venv/bin/python -m pytest $(PYTEST_ARGS))
+
+# The whole corpus (corpus/libraries.py, every scenario) on each interpreter:
+# a table per interpreter; fails on any row that does not match a fresh process.
+corpus:
+	@$(call on_pythons,,$(ALL_PYTHONS),HOTRELOAD_STRICT=1,$$venv/bin/python corpus/run.py $(CORPUS_ARGS))
 
 # The long run of the edit fuzzer (tests/test_fuzz.py): FUZZ_SEEDS x FUZZ_STEPS
 # reloads per interpreter.
