@@ -1,5 +1,6 @@
 """Code people really write, reloaded as a fresh import would run it (issue 11)."""
 import functools
+import gc
 import textwrap
 
 import pytest
@@ -659,3 +660,30 @@ def test_a_table_the_new_code_builds_holds_live_classes_functions_and_members(wo
     assert m.TABLE[red][0] is sword and m.TABLE[red][1] is heal
     assert m.TABLE["every"] == {sword, heal}
     assert sword().hit() == 2 and heal() == 2
+
+
+def test_abc_register_in_the_same_reload_registers_the_live_class(workspace):
+    source = """
+        import abc
+        import weakref
+
+        class Shape(abc.ABC):
+            @abc.abstractmethod
+            def area(self): ...
+
+        class Square:
+            def area(self):
+                return 1
+
+        SEEN = weakref.WeakSet()
+    """
+    m = workspace.load("m", source)
+    live = m.Square
+    assert not isinstance(live(), m.Shape)
+    workspace.edit("m", source.replace("return 1", "return 2")
+                   + "\n        Shape.register(Square)\n        SEEN.add(Square)\n")
+    hotreload.reload(m)
+    gc.collect()  # the throw-away class is gone: what it registered must not go with it
+    assert m.Square is live and live().area() == 2
+    assert isinstance(live(), m.Shape) and issubclass(live, m.Shape)
+    assert list(m.SEEN) == [live]

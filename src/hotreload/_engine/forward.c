@@ -319,6 +319,36 @@ rewritable_young(PyObject *obj)
                && (Py_TYPE(obj)->tp_flags & Py_TPFLAGS_HEAPTYPE));
 }
 
+/* A weak reference the run made to a twin, with a callback (the one an
+ * ABC's register() keeps in its registry, a WeakSet's), would die with the
+ * twin and take the registration with it: it gets a twin of its own, a
+ * reference to the live object with the same callback, which the
+ * forwarding puts in its place.  Weak references without a callback (a
+ * class's entry in its bases' __subclasses__()) are the twin's own and die
+ * with it. */
+static int
+weak_twins(hr_batch *b, PyObject *young, const hr_ptrset *existing)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(young); i++) {
+        PyObject *obj = PyList_GET_ITEM(young, i);
+        if (!PyWeakref_CheckRefExact(obj) || hr_ptrset_has(existing, obj)) {
+            continue;
+        }
+        PyWeakReference *ref = (PyWeakReference *)obj;
+        PyObject *live = hr_identity_get(&b->identity, ref->wr_object);
+        if (ref->wr_callback == NULL || live == ref->wr_object) {
+            continue;
+        }
+        PyObject *twin = PyWeakref_NewRef(live, ref->wr_callback);
+        int status = twin ? hr_identity_add(&b->identity, obj, twin) : -1;
+        Py_XDECREF(twin);
+        if (status < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int
 hr_forward_young(hr_batch *b, PyObject *all_young, const hr_ptrset *existing, int complete,
                  hr_heap_query *query)
@@ -328,7 +358,8 @@ hr_forward_young(hr_batch *b, PyObject *all_young, const hr_ptrset *existing, in
     hr_ptrset class_dicts;
     memset(&class_dicts, 0, sizeof(class_dicts));
     int status = -1;
-    if (twins_read(&b->identity, &t) < 0) {
+    if ((complete && weak_twins(b, all_young, existing) < 0)
+        || twins_read(&b->identity, &t) < 0) {
         goto done;
     }
     if (t.count == 0) {
