@@ -279,6 +279,16 @@ is_function_like(PyObject *obj)
            || PyObject_TypeCheck(obj, &PyProperty_Type);
 }
 
+/* 1 when `obj` wraps a function named `name` (__wrapped__ and the like),
+ * 0 when not, -1 on error. */
+static int
+wraps_function(PyObject *obj, PyObject *name)
+{
+    PyFunctionObject *inner = hr_unwrap(obj, name);
+    Py_XDECREF(inner);
+    return inner != NULL ? 1 : PyErr_Occurred() ? -1 : 0;
+}
+
 /* New reference: the names of the slots a class itself declares (its own
  * member descriptors). */
 static PyObject *
@@ -421,7 +431,18 @@ diff_member(hr_batch *batch, hr_unit *u, PyTypeObject *live_cls, members *m, PyO
         }
         goto done;
     }
-    if (is_function_like(fresh) || is_function_like(live)) {
+    int wrapper = is_function_like(fresh) || is_function_like(live);
+    if (!wrapper) {
+        /* A caching or other wrapper of a method (functools.lru_cache):
+         * the function inside takes the new code, so that bound methods
+         * made before keep working on it. */
+        wrapper = wraps_function(live, name);
+        wrapper = wrapper > 0 ? wraps_function(fresh, name) : wrapper;
+        if (wrapper < 0) {
+            goto done;
+        }
+    }
+    if (wrapper) {
         int patched = hr_function_diff(batch, live, fresh, name, 0);
         if (patched > 0) {
             status = hr_report(batch->updated, u->name, path);

@@ -127,7 +127,7 @@ build_class(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
             int present = PyDict_Contains(own, name);
             PyObject *lent = present == 0 ? hr_member_for_class(value, cls, copies) : NULL;
             int status = present < 0 || (present == 0 && lent == NULL) ? -1
-                         : present == 0 ? PyType_Type.tp_setattro(cls, name, lent) : 0;
+                         : present == 0 ? hr_type_write((PyTypeObject *)cls, name, lent) : 0;
             Py_XDECREF(lent);
             if (status < 0) {
                 Py_DECREF(cls);

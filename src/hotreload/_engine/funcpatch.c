@@ -38,11 +38,14 @@ redirect_cells(PyObject *closure, const hr_identity *identity)
 /* New reference: the __dict__ the patched function gets.  Attributes the
  * new definition sets (functools.wraps' __wrapped__, a decorator's marks)
  * win; attributes only the live function has were set at run time by other
- * code and are kept, as the data rule asks.  Except __wrapped__: it says
- * which function this one's code wraps, so it follows the new code (a
- * wrapper whose decorator left the source must not send inspect.signature
- * to the function it wrapped).  NULL with no exception when neither has a
- * dict. */
+ * code and are kept, as the data rule asks.  Except the marks a definition
+ * makes: __wrapped__ says which function this one's code wraps (a wrapper
+ * whose decorator left the source must not send inspect.signature to the
+ * function it wrapped), __isabstractmethod__ that abc.abstractmethod is on
+ * the definition; both follow the new code.  NULL with no exception when
+ * neither has a dict. */
+static const char *const definition_marks[] = {"__wrapped__", "__isabstractmethod__", NULL};
+
 static PyObject *
 merged_dict(PyFunctionObject *target, PyFunctionObject *source, const hr_identity *identity)
 {
@@ -56,11 +59,14 @@ merged_dict(PyFunctionObject *target, PyFunctionObject *source, const hr_identit
     if (merged == NULL) {
         return NULL;
     }
-    int wraps = fresh != NULL && hr_dict_get(fresh, "__wrapped__") != NULL;
-    int wrapped = !PyErr_Occurred() && !wraps && hr_dict_get(merged, "__wrapped__") != NULL;
-    if (PyErr_Occurred() || (wrapped && PyDict_DelItemString(merged, "__wrapped__") < 0)) {
-        Py_DECREF(merged);
-        return NULL;
+    for (int i = 0; definition_marks[i] != NULL; i++) {
+        const char *mark = definition_marks[i];
+        int says = fresh != NULL && hr_dict_get(fresh, mark) != NULL;
+        int said = !PyErr_Occurred() && !says && hr_dict_get(merged, mark) != NULL;
+        if (PyErr_Occurred() || (said && PyDict_DelItemString(merged, mark) < 0)) {
+            Py_DECREF(merged);
+            return NULL;
+        }
     }
     if (fresh == NULL) {
         return merged;
@@ -387,6 +393,60 @@ optional_attr(PyObject *obj, const char *attr)
 
 #define UNWRAP_DEPTH 8
 
+typedef struct {
+    PyObject *name;
+    PyObject *found;  /* borrowed: the first function named `name` */
+} named_search;
+
+/* Looks at one object a wrapper refers to: a function of that name, or one
+ * held in a dict (the wrapper's attributes) or a list (a registry the
+ * decorator returned). */
+static int
+find_named(PyObject *obj, void *arg)
+{
+    named_search *search = (named_search *)arg;
+    if (obj == NULL || search->found != NULL) {
+        return search->found != NULL;
+    }
+    if (is_named(obj, search->name)) {
+        search->found = obj;
+    }
+    else if (PyDict_CheckExact(obj)) {
+        PyObject *key, *value;
+        Py_ssize_t pos = 0;
+        while (search->found == NULL && PyDict_Next(obj, &pos, &key, &value)) {
+            if (is_named(value, search->name)) {
+                search->found = value;
+            }
+        }
+    }
+    else if (PyList_CheckExact(obj)) {
+        for (Py_ssize_t i = 0; search->found == NULL && i < PyList_GET_SIZE(obj); i++) {
+            if (is_named(PyList_GET_ITEM(obj, i), search->name)) {
+                search->found = PyList_GET_ITEM(obj, i);
+            }
+        }
+    }
+    return search->found != NULL;
+}
+
+/* New reference: the function named `name` that a decorator's result holds
+ * without saying so (no __wrapped__): a click-style Command keeping it as
+ * an attribute, a registry list the decorator returned.  NULL when there
+ * is none. */
+static PyFunctionObject *
+held_function(PyObject *obj, PyObject *name)
+{
+    named_search search = {name, NULL};
+    if (PyList_CheckExact(obj) || PyDict_CheckExact(obj)) {
+        find_named(obj, &search);
+    }
+    else if (Py_TYPE(obj)->tp_traverse != NULL && !PyFunction_Check(obj) && !PyType_Check(obj)) {
+        Py_TYPE(obj)->tp_traverse(obj, find_named, &search);
+    }
+    return (PyFunctionObject *)Py_XNewRef(search.found);
+}
+
 static PyFunctionObject *
 unwrap(PyObject *obj, PyObject *name, int depth)
 {
@@ -420,6 +480,9 @@ unwrap(PyObject *obj, PyObject *name, int depth)
                 Py_DECREF(content);
             }
         }
+    }
+    if (found == NULL && !PyErr_Occurred() && depth == 0) {
+        found = held_function(obj, name);
     }
     return found;
 }

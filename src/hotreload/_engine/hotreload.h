@@ -208,6 +208,11 @@ int hr_journal_type_set(hr_journal *journal, PyTypeObject *type, PyObject *name,
 int hr_journal_save_function(hr_journal *journal, PyFunctionObject *func);
 /* Gives a class new bases through type.__bases__ (which checks them). */
 int hr_journal_set_bases(hr_journal *journal, PyTypeObject *type, PyObject *bases);
+/* type.__setattr__ itself (no journal): updates the type's slots (a new
+ * __eq__ must reach tp_richcompare) and invalidates its caches and its
+ * subclasses', without running a metaclass's own __setattr__; a member
+ * named __name__ or __qualname__ goes into the class dict. */
+int hr_type_write(PyTypeObject *type, PyObject *name, PyObject *value);
 /* Saves the items of a list or set before they are rewritten. */
 int hr_journal_save_contents(hr_journal *journal, PyObject *container);
 /* Sets a cell's content. */

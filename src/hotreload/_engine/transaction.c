@@ -127,13 +127,26 @@ hr_journal_dict_set(hr_journal *journal, PyObject *dict, PyObject *key, PyObject
     return 0;
 }
 
-/* type.__setattr__ itself: updates the type's slots (a new __eq__ must
- * reach tp_richcompare) and invalidates its caches and its subclasses',
- * without running a metaclass's own __setattr__. */
+int
+hr_type_write(PyTypeObject *type, PyObject *name, PyObject *value)
+{
+    /* type.__setattr__ would rename the class: a member of that name (a
+     * property `__name__`) goes into the class dict, where the class
+     * statement puts it. */
+    if (PyUnicode_Check(name) && (PyUnicode_CompareWithASCIIString(name, "__name__") == 0
+                                  || PyUnicode_CompareWithASCIIString(name, "__qualname__") == 0)) {
+        int status = value != NULL ? PyDict_SetItem(type->tp_dict, name, value)
+                                   : PyDict_DelItem(type->tp_dict, name);
+        PyType_Modified(type);
+        return status;
+    }
+    return PyType_Type.tp_setattro((PyObject *)type, name, value);
+}
+
 static int
 type_write(PyTypeObject *type, PyObject *name, PyObject *value)
 {
-    return PyType_Type.tp_setattro((PyObject *)type, name, value);
+    return hr_type_write(type, name, value);
 }
 
 int
