@@ -324,3 +324,43 @@ def test_a_base_changed_to_a_class_added_in_the_same_reload_then_both_edited(wor
     hotreload.reload(m)
     assert m.Base is base and m.A is live and live.__bases__[0] is base
     assert old.g() == "g2" and old.f() == "A2" and isinstance(old, base)
+
+
+def test_a_docstring_added_to_an_unchanged_getter_and_a_doc_descriptor(workspace):
+    source = """
+        class Doc:
+            def __get__(self, obj, owner):
+                return "described"
+
+        class Item:
+            __doc__ = Doc()
+
+            @property
+            def price(self):{doc}
+                return 1
+    """
+    m = workspace.load("m", source.format(doc=""))
+    live = m.Item
+    workspace.edit("m", source.format(doc='\n                """The price."""'))
+    hotreload.reload(m)
+    assert m.Item is live and live.price.__doc__ == "The price."
+    assert live().price == 1 and live.__doc__ == "described"
+
+
+def test_a_refused_reload_puts_the_property_docstring_back(workspace):
+    source = """
+        class Item:
+            @property
+            def price(self):
+                \"\"\"{doc}\"\"\"
+                return 1
+        {hook}
+    """
+    m = workspace.load("m", source.format(doc="Old.", hook=""))
+    workspace.edit("m", source.format(doc="New.", hook="""
+        def __reload_module__(old):
+            raise RuntimeError("no")
+    """))
+    with pytest.raises(hotreload.ReloadError):
+        hotreload.reload(m)
+    assert m.Item.price.__doc__ == "Old."

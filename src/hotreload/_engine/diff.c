@@ -124,6 +124,18 @@ plan_property(hr_batch *batch, PyObject *live, PyObject *fresh)
             return -1;
         }
     }
+    if (same_shape) {
+        /* The docstring: the new getter's, or the doc= given. */
+        PyObject *a = PyObject_GetAttrString(live, "__doc__");
+        PyObject *b = a ? PyObject_GetAttrString(fresh, "__doc__") : NULL;
+        int same = b ? PyObject_RichCompareBool(a, b, Py_EQ) : -1;
+        int status = same < 0 ? -1 : same ? 0 : hr_plan_doc(&batch->actions, live, b);
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        if (status < 0) {
+            return -1;
+        }
+    }
     return same_shape;
 }
 

@@ -215,6 +215,8 @@ int hr_journal_set_bases(hr_journal *journal, PyTypeObject *type, PyObject *base
 int hr_type_write(PyTypeObject *type, PyObject *name, PyObject *value);
 /* Saves the items of a list or set before they are rewritten. */
 int hr_journal_save_contents(hr_journal *journal, PyObject *container);
+/* Sets a property's docstring. */
+int hr_journal_doc_set(hr_journal *journal, PyObject *property, PyObject *doc);
 /* Sets a cell's content. */
 int hr_journal_cell_set(hr_journal *journal, PyObject *cell, PyObject *value);
 /* Undoes every write, newest first.  Keeps any current exception. */
@@ -339,6 +341,7 @@ typedef enum {
     HR_ACT_ADOPT,       /* target: function made by the reload, value: live globals */
     HR_ACT_CODE,        /* target: live closure, value: its new code, key: its closure */
     HR_ACT_BASES,       /* target: live class, value: its new bases */
+    HR_ACT_DOC,         /* target: live property, value: its new docstring */
     HR_ACT_FORWARD,     /* target: live list, dict, set, cell or object holding twins */
 } hr_action_kind;
 
@@ -365,6 +368,7 @@ int hr_plan_function_patch(hr_actions *actions, PyObject *live, PyObject *fresh,
 int hr_plan_adopt(hr_actions *actions, PyObject *func, PyObject *globals);
 int hr_plan_code(hr_actions *actions, PyObject *func, PyObject *code, PyObject *closure);
 int hr_plan_bases(hr_actions *actions, PyObject *type, PyObject *bases);
+int hr_plan_doc(hr_actions *actions, PyObject *property, PyObject *doc);
 int hr_plan_forward(hr_actions *actions, PyObject *holder);
 void hr_actions_clear(hr_actions *actions);
 /* Applies every action through the journal.  No Python code runs but

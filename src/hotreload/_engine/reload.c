@@ -942,6 +942,9 @@ describe_action(hr_batch *b, const hr_action *action, PyObject **module, PyObjec
         *object = Py_NewRef(func->func_qualname);
         break;
     }
+    case HR_ACT_DOC:
+        *object = PyUnicode_FromString("a property's docstring");
+        break;
     case HR_ACT_FORWARD:
         /* A holder has no name: its kind says what it is. */
         *object = PyUnicode_FromFormat("a %s that the new code put a new object in",

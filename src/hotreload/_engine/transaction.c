@@ -15,13 +15,14 @@ typedef enum {
     UNDO_BASES,
     UNDO_CONTENTS,  /* a list's or set's items, saved as a list */
     UNDO_CELL,
+    UNDO_DOC,       /* a property's docstring */
 } undo_kind;
 
 typedef struct {
     undo_kind kind;
     PyObject *target;   /* the dict, type, function, list, set or cell written (strong) */
     PyObject *key;      /* DICT_ITEM, TYPE_ATTR: the key or name (strong) */
-    PyObject *old;      /* DICT_ITEM, TYPE_ATTR, CELL: the previous value, NULL if absent;
+    PyObject *old;      /* DICT_ITEM, TYPE_ATTR, CELL, DOC: the previous value, NULL if absent;
                            CONTENTS: a list of the previous items */
     hr_function_fields func;  /* FUNCTION: its fields before the write */
 } undo;
@@ -217,6 +218,17 @@ hr_journal_save_function(hr_journal *journal, PyFunctionObject *func)
     return 0;
 }
 
+/* Borrowed: the interned "__doc__", or NULL with an exception set. */
+static PyObject *
+doc_name(void)
+{
+    static PyObject *name = NULL;
+    if (name == NULL) {
+        name = PyUnicode_InternFromString("__doc__");
+    }
+    return name;
+}
+
 int
 hr_journal_save_contents(hr_journal *journal, PyObject *container)
 {
@@ -243,6 +255,33 @@ hr_journal_cell_set(hr_journal *journal, PyObject *cell, PyObject *value)
     entry->target = Py_NewRef(cell);
     entry->old = Py_XNewRef(PyCell_GET(cell));
     if (PyCell_Set(cell, value) < 0) {
+        journal_pop(journal);
+        return -1;
+    }
+    return 0;
+}
+
+/* A property's __doc__, through the member CPython declares for it. */
+static int
+doc_write(PyObject *property, PyObject *doc)
+{
+    PyObject *name = doc_name();
+    return name ? PyObject_GenericSetAttr(property, name, doc) : -1;
+}
+
+int
+hr_journal_doc_set(hr_journal *journal, PyObject *property, PyObject *doc)
+{
+    PyObject *old = doc_name() ? PyObject_GenericGetAttr(property, doc_name()) : NULL;
+    undo *entry = old ? journal_append(journal) : NULL;
+    if (entry == NULL) {
+        Py_XDECREF(old);
+        return -1;
+    }
+    entry->kind = UNDO_DOC;
+    entry->target = Py_NewRef(property);
+    entry->old = old;
+    if (doc_write(property, doc) < 0) {
         journal_pop(journal);
         return -1;
     }
@@ -293,6 +332,9 @@ hr_journal_rollback(hr_journal *journal)
             break;
         case UNDO_CELL:
             status = PyCell_Set(entry->target, entry->old);
+            break;
+        case UNDO_DOC:
+            status = doc_write(entry->target, entry->old);
             break;
         }
         if (status < 0) {
@@ -419,6 +461,15 @@ hr_plan_bases(hr_actions *actions, PyObject *type, PyObject *bases)
 }
 
 int
+hr_plan_doc(hr_actions *actions, PyObject *property, PyObject *doc)
+{
+    if (!Py_IS_TYPE(property, &PyProperty_Type)) {
+        return wrong_kind("a docstring", property, "the target must be a property", property);
+    }
+    return actions_add(actions, HR_ACT_DOC, property, NULL, doc);
+}
+
+int
 hr_plan_forward(hr_actions *actions, PyObject *holder)
 {
     if (hr_forward_check(holder) < 0) {
@@ -473,6 +524,9 @@ apply(hr_action *action, hr_journal *journal, const hr_identity *identity)
         assert(PyFunction_Check(action->target) && PyCode_Check(action->value));
         return hr_function_set_code(journal, (PyFunctionObject *)action->target, action->value,
                                     action->key);
+    case HR_ACT_DOC:
+        assert(Py_IS_TYPE(action->target, &PyProperty_Type));
+        return hr_journal_doc_set(journal, action->target, action->value);
     case HR_ACT_FORWARD:
         assert(hr_forward_check(action->target) == 0);
         return hr_forward_live(journal, action->target, identity);
@@ -489,7 +543,7 @@ hr_actions_commit(hr_actions *actions, hr_journal *journal, const hr_identity *i
      * the names that make the new objects reachable. */
     static const hr_action_kind order[] = {
         HR_ACT_ADOPT, HR_ACT_PATCH, HR_ACT_CODE, HR_ACT_BASES, HR_ACT_TYPE_SET,
-        HR_ACT_DICT_SET, HR_ACT_FORWARD,
+        HR_ACT_DICT_SET, HR_ACT_DOC, HR_ACT_FORWARD,
     };
     *failed = NULL;
     for (size_t pass = 0; pass < sizeof(order) / sizeof(order[0]); pass++) {
