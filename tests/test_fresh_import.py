@@ -364,3 +364,26 @@ def test_a_refused_reload_puts_the_property_docstring_back(workspace):
     with pytest.raises(hotreload.ReloadError):
         hotreload.reload(m)
     assert m.Item.price.__doc__ == "Old."
+
+
+def test_a_stale_closure_is_updated_when_a_later_version_fits(workspace):
+    source = """
+        def make():
+            x = 1
+            def inner():
+                return {body}
+            return inner
+
+        handler = make()
+    """
+    m = workspace.load("m", source.format(body="x"))
+    handler = m.handler
+    workspace.edit("m", source.replace("def inner", "def renamed").replace(
+        "return inner", "return renamed").format(body="x + 1"))
+    report = hotreload.reload(m)
+    assert any("inner" in name for name in report.stale)
+    assert handler() == 1
+    workspace.edit("m", source.format(body="x + 2"))
+    report = hotreload.reload(m)
+    assert not any("inner" in name for name in report.stale)
+    assert handler() == 3

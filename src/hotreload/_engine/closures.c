@@ -69,9 +69,29 @@ done:
     return status;
 }
 
-/* Pairs the nested code of one patched function with the new one's. */
+/* Pairs one old nested code object with the new one at `path`, or None
+ * when its definition is gone, remembering where it came from in case its
+ * closures are left stale. */
 static int
-pair_nested(hr_batch *b, hr_heap_query *q, PyObject *old_code, PyObject *new_code)
+pair_one(hr_batch *b, hr_heap_query *q, PyObject *live, PyObject *path, PyObject *old_inner,
+         PyObject *new_inner)
+{
+    PyObject *key = PyLong_FromVoidPtr(old_inner);
+    PyObject *origin = key ? PyTuple_Pack(2, live, path) : NULL;
+    int status = origin && PyDict_SetItem(b->stale_origin, key, origin) == 0
+                 && hr_identity_add(&b->code_map, old_inner, new_inner ? new_inner : Py_None) == 0
+                 && hr_ptrset_add(&q->old_codes, old_inner) == 0 ? 0 : -1;
+    Py_XDECREF(origin);
+    Py_XDECREF(key);
+    return status;
+}
+
+/* Pairs the nested code of one patched function with the new one's, and
+ * the code of closures an earlier reload of it left stale: a later version
+ * may fit them again. */
+static int
+pair_nested(hr_batch *b, hr_heap_query *q, PyObject *live, PyObject *old_code,
+            PyObject *new_code)
 {
     PyObject *old_paths = PyDict_New();
     PyObject *new_paths = PyDict_New();
@@ -89,9 +109,25 @@ pair_nested(hr_batch *b, hr_heap_query *q, PyObject *old_code, PyObject *new_cod
             goto done;
         }
         /* Value None: the definition is gone; its live functions are stale. */
-        if (hr_identity_add(&b->code_map, old_inner, new_inner ? new_inner : Py_None) < 0
-            || hr_ptrset_add(&q->old_codes, old_inner) < 0) {
+        if (pair_one(b, q, live, path, old_inner, new_inner) < 0) {
             goto done;
+        }
+    }
+    PyObject *remembered = b->state->stale ? PyDict_GetItemWithError(b->state->stale, live) : NULL;
+    if (remembered == NULL && PyErr_Occurred()) {
+        goto done;
+    }
+    pos = 0;
+    PyObject *codes;
+    while (remembered != NULL && PyDict_Next(remembered, &pos, &path, &codes)) {
+        PyObject *new_inner = PyDict_GetItemWithError(new_paths, path);
+        if (new_inner == NULL && PyErr_Occurred()) {
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(codes); i++) {
+            if (pair_one(b, q, live, path, PyList_GET_ITEM(codes, i), new_inner) < 0) {
+                goto done;
+            }
         }
     }
     status = 0;
@@ -116,7 +152,8 @@ hr_closures_query(hr_batch *b, hr_heap_query *q)
         PyObject *old_code = PyFunction_GET_CODE(action->target);
         PyObject *new_code = action->kind == HR_ACT_PATCH ? PyFunction_GET_CODE(action->value)
                                                           : action->value;
-        if (old_code != new_code && pair_nested(b, q, old_code, new_code) < 0) {
+        if (old_code != new_code
+            && pair_nested(b, q, action->target, old_code, new_code) < 0) {
             return -1;
         }
     }
@@ -171,6 +208,18 @@ plan_closure(hr_batch *b, PyFunctionObject *func)
         PyObject *line = PyUnicode_FromFormat("%S.%U", module, func->func_qualname);
         int status = line ? PyList_Append(b->stale, line) : -1;
         Py_XDECREF(line);
+        PyObject *key = status == 0 ? PyLong_FromVoidPtr(func->func_code) : NULL;
+        PyObject *origin = key ? PyDict_GetItemWithError(b->stale_origin, key) : NULL;
+        Py_XDECREF(key);
+        if (origin != NULL) {
+            PyObject *found = PyTuple_Pack(3, PyTuple_GET_ITEM(origin, 0),
+                                           PyTuple_GET_ITEM(origin, 1), func->func_code);
+            status = found ? PyList_Append(b->stale_found, found) : -1;
+            Py_XDECREF(found);
+        }
+        else if (PyErr_Occurred()) {
+            status = -1;
+        }
         return status;
     }
     int status = hr_plan_code(&b->actions, (PyObject *)func, code, closure);
@@ -210,3 +259,56 @@ done:
     return status;
 }
 
+
+int
+hr_closures_remember(hr_batch *b)
+{
+    hr_state *state = b->state;
+    if (state->stale == NULL && (state->stale = PyDict_New()) == NULL) {
+        return -1;
+    }
+    /* What this reload paired replaces what was remembered for each
+     * function it patched: the closures it updated are forgotten. */
+    PyObject *key, *origin;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(b->stale_origin, &pos, &key, &origin)) {
+        PyObject *live = PyTuple_GET_ITEM(origin, 0);
+        if (PyDict_DelItem(state->stale, live) < 0) {
+            if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
+                return -1;
+            }
+            PyErr_Clear();  /* nothing remembered for it */
+        }
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(b->stale_found); i++) {
+        PyObject *found = PyList_GET_ITEM(b->stale_found, i);  /* (live, path, code) */
+        PyObject *live = PyTuple_GET_ITEM(found, 0), *path = PyTuple_GET_ITEM(found, 1);
+        PyObject *paths = PyDict_GetItemWithError(state->stale, live);
+        if (paths == NULL) {
+            if (PyErr_Occurred() || (paths = PyDict_New()) == NULL) {
+                return -1;
+            }
+            int added = PyDict_SetItem(state->stale, live, paths);
+            Py_DECREF(paths);
+            if (added < 0) {
+                return -1;
+            }
+        }
+        PyObject *codes = PyDict_GetItemWithError(paths, path);
+        if (codes == NULL) {
+            if (PyErr_Occurred() || (codes = PyList_New(0)) == NULL) {
+                return -1;
+            }
+            int added = PyDict_SetItem(paths, path, codes);
+            Py_DECREF(codes);
+            if (added < 0) {
+                return -1;
+            }
+        }
+        int known = PySequence_Contains(codes, PyTuple_GET_ITEM(found, 2));
+        if (known < 0 || (!known && PyList_Append(codes, PyTuple_GET_ITEM(found, 2)) < 0)) {
+            return -1;
+        }
+    }
+    return 0;
+}

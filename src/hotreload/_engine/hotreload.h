@@ -126,6 +126,9 @@ typedef struct {
     unsigned long owner;        /* the thread running the reload or the hotfix
                                    script, while busy or hotfix is set */
     PyObject *pending;          /* list: callables to run on the main thread */
+    PyObject *stale;            /* dict: live function -> {path: [nested code]}: the code
+                                   of closures it made that a reload left stale, paired
+                                   again on the next reload of it (closures.c) */
 } hr_state;
 
 /* Raises ReloadError(module, object, reason), chaining the current exception
@@ -436,6 +439,10 @@ typedef struct hr_batch_s {
     hr_actions actions;
     hr_identity code_map;    /* old nested code -> new code or None (closures.c) */
     PyObject *patched;       /* list of (live class, new class) patched */
+    PyObject *stale_origin;  /* dict: id(old nested code) -> (live function, path), for
+                                the closures a reload may leave stale (closures.c) */
+    PyObject *stale_found;   /* list: (live function, path, code) of closures left
+                                stale by this reload */
     PyObject *caches;        /* list: live caching wrappers (lru_cache...) whose
                                 function took new code: cleared after the commit */
     /* the report: lists of qualified names */
@@ -514,6 +521,9 @@ int hr_plan_moves(hr_batch *batch);
 /* closures.c: after the walk, plans the new code for each live closure
  * found (or reports it as stale). */
 int hr_closures_plan(hr_batch *batch, hr_heap_query *query);
+/* closures.c: once a reload is final, remembers the closures it left stale
+ * (and forgets those it updated), per live function patched. */
+int hr_closures_remember(hr_batch *batch);
 
 /* classpatch.c: after the commit, recomputes __abstractmethods__ of the
  * patched abstract classes and their subclasses (journaled). */

@@ -449,6 +449,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->deny_dirs);
     Py_VISIT(state->allow_dirs);
     Py_VISIT(state->pending);
+    Py_VISIT(state->stale);
     for (size_t i = 0; i < sizeof(state->ast_types) / sizeof(state->ast_types[0]); i++) {
         Py_VISIT(state->ast_types[i]);
     }
@@ -466,6 +467,7 @@ module_clear(PyObject *module)
     Py_CLEAR(state->deny_dirs);
     Py_CLEAR(state->allow_dirs);
     Py_CLEAR(state->pending);
+    Py_CLEAR(state->stale);
     for (size_t i = 0; i < sizeof(state->ast_types) / sizeof(state->ast_types[0]); i++) {
         Py_CLEAR(state->ast_types[i]);
     }

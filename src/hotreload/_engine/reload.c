@@ -104,6 +104,8 @@ batch_clear(hr_batch *b)
     hr_identity_clear(&b->code_map);
     Py_CLEAR(b->patched);
     Py_CLEAR(b->caches);
+    Py_CLEAR(b->stale_origin);
+    Py_CLEAR(b->stale_found);
     if (b->collect) {
         b->collect = 0;
         collect_made();
@@ -123,8 +125,11 @@ batch_lists(hr_batch *b)
     b->replaced = PyList_New(0);
     b->stale = PyList_New(0);
     b->instances = PyDict_New();
+    b->stale_origin = PyDict_New();
+    b->stale_found = PyList_New(0);
     return b->patched && b->caches && b->updated && b->added && b->removed
-                   && b->kept && b->replaced && b->stale && b->instances ? 0 : -1;
+                   && b->kept && b->replaced && b->stale && b->instances && b->stale_origin
+                   && b->stale_found ? 0 : -1;
 }
 
 /* Decoding source files as the import system does (importlib's
@@ -1090,7 +1095,9 @@ transact(hr_batch *b, double started)
     /* The report is built before the commit is final: failing to build it
      * (no memory) undoes the commit like a raising hook does. */
     if (after_commit(b, journal) < 0 || hr_hooks_run(b, &query) < 0
-        || (report = make_report(b, now() - started)) == NULL) {
+        || (report = make_report(b, now() - started)) == NULL
+        || hr_closures_remember(b) < 0) {
+        Py_CLEAR(report);
         hr_journal_rollback(journal);
         goto done;
     }
