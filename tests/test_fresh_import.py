@@ -387,3 +387,29 @@ def test_a_stale_closure_is_updated_when_a_later_version_fits(workspace):
     report = hotreload.reload(m)
     assert not any("inner" in name for name in report.stale)
     assert handler() == 3
+
+
+def test_a_class_decorator_that_rebuilds_the_class(workspace):
+    source = """
+        class Meta(type):
+            pass
+
+        def add_metaclass(metaclass):
+            def wrapper(cls):
+                body = dict(cls.__dict__)
+                body.pop("__dict__", None)
+                body.pop("__weakref__", None)
+                return metaclass(cls.__name__, cls.__bases__, body)
+            return wrapper
+
+        @add_metaclass(Meta)
+        class Plugin:
+            def run(self):
+                return {v}
+    """
+    m = workspace.load("m", source.format(v=1))
+    live = m.Plugin
+    plugin = live()
+    workspace.edit("m", source.format(v=2))
+    hotreload.reload(m)
+    assert m.Plugin is live and type(live) is m.Meta and plugin.run() == 2

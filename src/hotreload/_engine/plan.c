@@ -399,6 +399,31 @@ defined_name(const char *text, const hr_stmt *stmt)
     return PyUnicode_DecodeUTF8(text + stmt->name, stmt->name_len, NULL);
 }
 
+/* 1 when the class's metaclass is none its bases give it (the most
+ * derived of theirs) and its statement names none: a decorator made the
+ * class again.  0 when not, -1 on error. */
+static int
+remade_by_decorator(hr_unit *u, const hr_stmt *st, PyTypeObject *cls)
+{
+    Py_ssize_t header_end = st->body >= 0 ? st->body : st->end;
+    const char *header = u->new_utf8 + st->head;
+    static const char keyword[] = "metaclass";
+    for (Py_ssize_t k = 0; k + (Py_ssize_t)sizeof(keyword) - 1 <= header_end - st->head; k++) {
+        if (memcmp(header + k, keyword, sizeof(keyword) - 1) == 0) {
+            return 0;
+        }
+    }
+    PyTypeObject *winner = &PyType_Type;
+    PyObject *bases = cls->tp_bases;
+    for (Py_ssize_t k = 0; bases != NULL && k < PyTuple_GET_SIZE(bases); k++) {
+        PyTypeObject *meta = Py_TYPE(PyTuple_GET_ITEM(bases, k));
+        if (PyType_IsSubtype(meta, winner)) {
+            winner = meta;
+        }
+    }
+    return Py_TYPE(cls) != winner;
+}
+
 /* Decides, for a decorated def or class whose decorator lines did not
  * change, to run it without its decorators: a registering decorator must
  * not register twice.  The new function is then poured into the function
@@ -419,9 +444,12 @@ can_strip(hr_unit *u, Py_ssize_t i, PyObject *name)
     }
     if (st->kind == HR_STMT_CLASS) {
         /* @dataclass and the like generate members from the body: they
-         * run again, on the new class. */
+         * run again, on the new class.  So does a decorator that made the
+         * class again with another metaclass (six.add_metaclass): without
+         * it the class statement makes a class of another kind. */
         int declarative = PyType_Check(live) ? hr_class_is_declarative(live) : 1;
-        return declarative < 0 ? -1 : !declarative;
+        int remade = declarative == 0 ? remade_by_decorator(u, st, (PyTypeObject *)live) : 0;
+        return declarative < 0 || remade < 0 ? -1 : !declarative && !remade;
     }
     PyFunctionObject *inner = hr_unwrap(live, name);
     if (inner == NULL) {
