@@ -855,8 +855,8 @@ done:
 /* ------------------------------------------------------------------------ */
 
 /* New reference: the name a member statement binds when it is one we may
- * leave out (a def, a class, or a plain non-dunder `name = value`), else
- * NULL with no exception. */
+ * leave out (a def, a class, or a plain `name = value` whose name is not a
+ * dunder), else NULL with no exception. */
 static PyObject *
 skippable_name(const char *text, const hr_stmt *st)
 {
@@ -877,13 +877,54 @@ skippable_name(const char *text, const hr_stmt *st)
     if (name == NULL) {
         return NULL;
     }
-    /* __slots__, __annotations__-building and other dunders shape the
-     * class itself: they always run. */
-    if (name != NULL && PyUnicode_GET_LENGTH(name) > 4
-        && PyUnicode_READ_CHAR(name, 0) == '_' && PyUnicode_READ_CHAR(name, 1) == '_') {
+    /* __slots__, __hash__ = None and other dunders shape the class itself:
+     * they always run.  A private `__marker` is no dunder: it is data. */
+    Py_ssize_t n = PyUnicode_GET_LENGTH(name);
+    if (n > 4 && PyUnicode_READ_CHAR(name, 0) == '_' && PyUnicode_READ_CHAR(name, 1) == '_'
+        && PyUnicode_READ_CHAR(name, n - 1) == '_' && PyUnicode_READ_CHAR(name, n - 2) == '_') {
         Py_CLEAR(name);
     }
     return name;
+}
+
+/* New reference: the key a name bound in the body of class `cls_name` has in
+ * the class namespace: a private `__x` is stored as `_Cls__x`, as the
+ * compiler mangles it (Python/compile.c, _Py_Mangle). */
+static PyObject *
+mangled(PyObject *cls_name, PyObject *name)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(name);
+    int private = n > 2 && PyUnicode_READ_CHAR(name, 0) == '_'
+                  && PyUnicode_READ_CHAR(name, 1) == '_'
+                  && !(PyUnicode_READ_CHAR(name, n - 1) == '_'
+                       && PyUnicode_READ_CHAR(name, n - 2) == '_')
+                  && PyUnicode_FindChar(name, '.', 0, n, 1) == -1;
+    Py_ssize_t skip = 0, len = PyUnicode_GET_LENGTH(cls_name);
+    while (private && skip < len && PyUnicode_READ_CHAR(cls_name, skip) == '_') {
+        skip++;
+    }
+    if (!private || skip == len) {
+        return Py_NewRef(name);
+    }
+    PyObject *stem = PyUnicode_Substring(cls_name, skip, len);
+    PyObject *key = stem ? PyUnicode_FromFormat("_%U%U", stem, name) : NULL;
+    Py_XDECREF(stem);
+    return key;
+}
+
+/* 1 when a member that runs (runs[other], other != k) mentions `name`. */
+static int
+needed_by_running(const hr_stmts *members, const char *runs, Py_ssize_t k, PyObject *name)
+{
+    PyObject *names = PySet_New(NULL);
+    int needed = names ? PySet_Add(names, name) : -1;
+    for (Py_ssize_t other = 0; needed == 0 && other < members->count; other++) {
+        if (runs[other] && other != k) {
+            needed = hr_mentions(members->items[other].norm, names);
+        }
+    }
+    Py_XDECREF(names);
+    return needed;
 }
 
 int
@@ -895,33 +936,37 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
     const hr_stmt *old_stmt = &u->old_stmts.items[u->match[i]];
     hr_stmts old_members = {0}, new_members = {0};
     Py_ssize_t *match = NULL;
-    char *old_used = NULL, *runs = NULL;
+    char *old_used = NULL, *runs = NULL, *left_out = NULL;
+    PyObject *names = NULL;
     int status = -1;
     if (old_stmt->body < 0 || new_stmt->body < 0) {
         return 0;
     }
     /* The data members of an enum or a dataclass are its structure. */
-    PyObject *name_obj = PyUnicode_DecodeUTF8(u->new_utf8 + new_stmt->name, new_stmt->name_len, NULL);
-    PyObject *live_cls = name_obj ? PyDict_GetItemWithError(u->live, name_obj) : NULL;
-    Py_XDECREF(name_obj);
+    PyObject *cls_name = PyUnicode_DecodeUTF8(u->new_utf8 + new_stmt->name, new_stmt->name_len,
+                                              NULL);
+    PyObject *live_cls = cls_name ? PyDict_GetItemWithError(u->live, cls_name) : NULL;
     if (PyErr_Occurred()) {
+        Py_XDECREF(cls_name);
         return -1;
     }
-    if (live_cls == NULL) {
+    if (live_cls == NULL || !PyType_Check(live_cls)) {
         /* The module deleted the name (`del _Base`) or does no longer:
          * there is no live class whose members the blanked ones would
          * keep, so the whole body runs. */
+        Py_DECREF(cls_name);
         return 0;
     }
     int declarative = hr_class_is_declarative(live_cls);
     if (declarative < 0) {
+        Py_DECREF(cls_name);
         return -1;
     }
     /* A custom metaclass may read or validate the whole namespace (an ORM's
      * declarative base, a registry): it gets the whole body.  Only type and
      * ABCMeta, which do not, see a body with unchanged members left out. */
-    if (live_cls != NULL && PyType_Check(live_cls) && Py_TYPE(live_cls) != &PyType_Type
-        && strcmp(Py_TYPE(live_cls)->tp_name, "ABCMeta") != 0) {
+    if (Py_TYPE(live_cls) != &PyType_Type && strcmp(Py_TYPE(live_cls)->tp_name, "ABCMeta") != 0) {
+        Py_DECREF(cls_name);
         return 0;
     }
     PyObject *update = NULL;
@@ -931,81 +976,95 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
                                "__reload_update__", &update) < 0) {
         goto done;
     }
-    match = PyMem_Calloc(new_members.count + 1, sizeof(Py_ssize_t));
+    Py_ssize_t n = new_members.count;
+    match = PyMem_Calloc(n + 1, sizeof(Py_ssize_t));
     old_used = PyMem_Calloc(old_members.count + 1, 1);
-    if (match == NULL || old_used == NULL) {
+    runs = PyMem_Calloc(n + 1, 1);
+    left_out = PyMem_Calloc(n + 1, 1);
+    names = PyList_New(n);
+    if (match == NULL || old_used == NULL || runs == NULL || left_out == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    if (hr_match(u->old_utf8, &old_members, u->new_utf8, &new_members, match, old_used) < 0) {
+    if (names == NULL
+        || hr_match(u->old_utf8, &old_members, u->new_utf8, &new_members, match, old_used) < 0
+        || members_rerun(state, u->old_utf8, &old_members, old_stmt->body_indent, u->new_utf8,
+                         &new_members, match, update, new_stmt->body_indent, runs) < 0) {
         goto done;
     }
-    runs = PyMem_Calloc(new_members.count + 1, 1);
-    if (runs == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    if (members_rerun(state, u->old_utf8, &old_members, old_stmt->body_indent, u->new_utf8,
-                      &new_members, match, update,
-                      new_stmt->body_indent, runs) < 0) {
-        goto done;
-    }
-    for (Py_ssize_t k = 0; k < new_members.count; k++) {
+    /* Every unchanged member the live class holds is left out, and lent:
+     * the members that run see its live value (execute.c binds it in the
+     * class namespace before the body runs), as a module statement that
+     * runs again sees the live module's names.  Running it again instead
+     * would make a new object the live class does not hold (a second
+     * `_marker = object()`, which a re-run `def pop(self, default=_marker)`
+     * would take as its default) and would need in turn every member it
+     * reads. */
+    for (Py_ssize_t k = 0; k < n; k++) {
         const hr_stmt *st = &new_members.items[k];
-        if (runs[k]) {
-            continue;
-        }
-        if (declarative && st->kind != HR_STMT_DEF) {
+        if (runs[k] || (declarative && st->kind != HR_STMT_DEF)) {
             continue;
         }
         PyObject *name = skippable_name(u->new_utf8, st);
-        if (name == NULL) {
-            if (PyErr_Occurred()) {
-                goto done;
-            }
-            continue;
-        }
-
-        /* Needed by a member that runs (`y = x * 2`, `@x.setter`): keep it. */
-        PyObject *names = PySet_New(NULL);
-        int needed = names ? PySet_Add(names, name) : -1;
-        for (Py_ssize_t other = 0; needed == 0 && other < new_members.count; other++) {
-            if (runs[other] && other != k) {
-                needed = hr_mentions(new_members.items[other].norm, names);
-            }
-        }
-        Py_XDECREF(names);
-        if (needed < 0) {
-            Py_DECREF(name);
+        PyObject *key = name ? mangled(cls_name, name) : NULL;
+        PyObject *value = key ? PyDict_GetItemWithError(((PyTypeObject *)live_cls)->tp_dict, key)
+                              : NULL;  /* borrowed */
+        if (PyErr_Occurred()
+            || (value != NULL && *fill == NULL && (*fill = PyDict_New()) == NULL)
+            || (value != NULL && PyDict_SetItem(*fill, key, value) < 0)) {
+            Py_XDECREF(name);
+            Py_XDECREF(key);
             goto done;
         }
-        if (needed) {
+        Py_XDECREF(key);
+        left_out[k] = name != NULL;
+        PyList_SET_ITEM(names, k, name != NULL && value == NULL ? name : Py_NewRef(Py_None));
+        if (name != NULL && value != NULL) {
             Py_DECREF(name);
+        }
+    }
+    /* An unchanged member the live class no longer holds (the body or the
+     * module deleted it after use) has no live value to lend: it runs again
+     * when a member that runs mentions it, and so does, in turn, what it
+     * mentions (`count = property(_calc_count)` needs `_calc_count`). */
+    for (int grew = 1; grew;) {
+        grew = 0;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            PyObject *name = PyList_GET_ITEM(names, k);
+            if (!left_out[k] || name == Py_None) {
+                continue;
+            }
+            int needed = needed_by_running(&new_members, runs, k, name);
+            if (needed < 0) {
+                goto done;
+            }
+            if (needed) {
+                left_out[k] = 0;
+                runs[k] = 1;
+                grew = 1;
+            }
+        }
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        const hr_stmt *st = &new_members.items[k];
+        if (!left_out[k]) {
             continue;
         }
         for (Py_ssize_t c = st->start; c < st->end; c++) {
             buffer[c] = u->new_utf8[c] == '\n' ? '\n' : ' ';
         }
         buffer[st->start] = '0';
-        /* The throw-away class takes the live value of what was left out,
-         * so that while the new code runs it is the whole new class. */
-        PyObject *value = live_cls != NULL && PyType_Check(live_cls)
-            ? PyDict_GetItemWithError(((PyTypeObject *)live_cls)->tp_dict, name) : NULL;
-        if ((value == NULL && PyErr_Occurred())
-            || (value != NULL && *fill == NULL && (*fill = PyDict_New()) == NULL)
-            || (value != NULL && PyDict_SetItem(*fill, name, value) < 0)) {
-            Py_DECREF(name);
-            goto done;
-        }
-        Py_DECREF(name);
     }
     status = 0;
 done:
     if (status < 0) {
         Py_CLEAR(*fill);
     }
+    Py_XDECREF(cls_name);
     Py_XDECREF(update);
+    Py_XDECREF(names);
     PyMem_Free(runs);
+    PyMem_Free(left_out);
     hr_stmts_clear(&old_members);
     hr_stmts_clear(&new_members);
     PyMem_Free(match);
