@@ -208,3 +208,17 @@ def test_a_method_the_module_deletes_from_its_class_stays_deleted(workspace, hol
     m = reload_to(workspace, before, after)
     assert m.S().mean == expected().mean
     assert hasattr(m.S, "_calc_mean") is hasattr(expected, "_calc_mean") is False
+
+
+def test_a_method_whose_del_leaves_the_source_comes_back(workspace):
+    before = """
+        class S:
+            def _calc_mean(self):
+                return 10
+            mean = property(_calc_mean)
+
+        del S._calc_mean
+    """
+    after = before.replace("return 10", "return 20").replace("del S._calc_mean", "")
+    m = reload_to(workspace, before, after)
+    assert m.S().mean == 20 and m.S()._calc_mean() == 20

@@ -378,6 +378,76 @@ member_path(PyObject *qualname, PyObject *name)
     return PyUnicode_FromFormat("%U.%U", qualname, name);
 }
 
+/* 1 when `text` (a normalized statement) is a `del` statement. */
+static int
+is_del(PyObject *norm)
+{
+    const char *text = PyBytes_AS_STRING(norm);
+    while (*text == ' ') {
+        text++;
+    }
+    return strncmp(text, "del ", 4) == 0;
+}
+
+/* For a member the old class body bound and that the live class lacks:
+ * 1 when the body itself does not delete it and a top-level statement
+ * still names it (`del S._calc_mean`, `delattr(S, "_calc_mean")`): the
+ * module deleted it from the class after the class statement, once done
+ * with it (`mean = property(_calc_mean)`), and does so on a fresh import
+ * too; 0 when not; -1 on error. */
+static int
+deleted_after_use(hr_unit *u, members *m, PyObject *name)
+{
+    PyObject *names = PySet_New(NULL);
+    int status = names ? PySet_Add(names, name) : -1;
+    for (Py_ssize_t j = 0; status == 0 && j < m->old_members.count; j++) {
+        PyObject *norm = m->old_members.items[j].norm;
+        int mentions = is_del(norm) ? hr_mentions(norm, names) : 0;
+        status = mentions < 0 ? -1 : mentions ? 1 : 0;
+    }
+    if (status != 0) {
+        Py_XDECREF(names);
+        return status < 0 ? -1 : 0;  /* deleted in the body, as on a fresh import */
+    }
+    int named = 0;
+    for (Py_ssize_t i = 0; named == 0 && i < u->new_stmts.count; i++) {
+        const hr_stmt *st = &u->new_stmts.items[i];
+        if (st->kind != HR_STMT_CLASS && st->kind != HR_STMT_DEF) {
+            named = hr_mentions(st->norm, names);
+        }
+    }
+    Py_DECREF(names);
+    return named;
+}
+
+/* New reference: the live function named `path` ("<class>.<member>") that
+ * a member of the live class holds (a property's getter, a descriptor's
+ * func), found through what wraps it; or NULL: none (no exception), or an
+ * error (an exception set). */
+static PyFunctionObject *
+held_function(PyTypeObject *live_cls, PyObject *name, PyObject *path)
+{
+    PyFunctionObject *held = NULL;
+    /* A list, not the dict itself: unwrapping reads attributes (user code). */
+    PyObject *values = PyDict_Values(live_cls->tp_dict);
+    for (Py_ssize_t i = 0; values && held == NULL && i < PyList_GET_SIZE(values); i++) {
+        PyFunctionObject *func = hr_unwrap(PyList_GET_ITEM(values, i), name);
+        int same = func ? PyUnicode_Compare(func->func_qualname, path) : -1;
+        if (same == 0) {
+            held = func;
+        }
+        else {
+            Py_XDECREF(func);
+        }
+        if (PyErr_Occurred()) {
+            Py_CLEAR(held);
+            Py_CLEAR(values);
+        }
+    }
+    Py_XDECREF(values);
+    return held;
+}
+
 static int
 diff_member(hr_batch *batch, hr_unit *u, PyTypeObject *live_cls, members *m, PyObject *qualname,
             PyObject *name, PyObject *live, PyObject *fresh)
@@ -392,8 +462,27 @@ diff_member(hr_batch *batch, hr_unit *u, PyTypeObject *live_cls, members *m, PyO
         goto done;
     }
     if (live == NULL) {
-        status = set_member(batch, live_cls, name, fresh) < 0 ? -1
-                 : hr_report(batch->added, u->name, path);
+        /* A member of the old source that the live class lacks: the module
+         * deleted it from the class after use.  The live function that the
+         * members made from it hold takes the new code; the member comes
+         * back only when the module no longer deletes it. */
+        int bound = m->known ? PySet_Contains(m->in_old_source, name) : 0;
+        PyFunctionObject *held = bound > 0 ? held_function(live_cls, name, path) : NULL;
+        int deleted = bound > 0 && !PyErr_Occurred() ? deleted_after_use(u, m, name) : 0;
+        int patched = held && deleted >= 0 ? hr_function_diff(batch, (PyObject *)held, fresh,
+                                                              name, 0) : 0;
+        PyObject *value = patched > 0 && PyFunction_Check(fresh) ? (PyObject *)held : fresh;
+        if (bound < 0 || PyErr_Occurred() || deleted < 0 || patched < 0) {
+            status = -1;
+        }
+        else if (deleted) {
+            status = patched ? hr_report(batch->updated, u->name, path) : 0;
+        }
+        else {
+            status = set_member(batch, live_cls, name, value) < 0 ? -1
+                     : hr_report(patched ? batch->updated : batch->added, u->name, path);
+        }
+        Py_XDECREF(held);
         goto done;
     }
     int keep = m->known ? PySet_Contains(m->keep, name) : 0;
@@ -798,8 +887,15 @@ hr_class_diff(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fre
         if (live_value == fresh_value) {
             continue;
         }
-        if (PyUnicode_CompareWithASCIIString(name, "__doc__") == 0) {
-            /* The docstring is part of the class statement's text. */
+        int member = m.known && PyUnicode_CompareWithASCIIString(name, "__doc__") == 0
+                     ? PySet_Contains(m.in_new_source, name) : 0;
+        if (member < 0) {
+            goto done;
+        }
+        if (!member && PyUnicode_CompareWithASCIIString(name, "__doc__") == 0) {
+            /* The docstring is part of the class statement's text; a member
+             * the body binds to __doc__ (an instance property, toolz's
+             * excepts) is a member like any other, and overrides it. */
             int same = live_value ? PyObject_RichCompareBool(live_value, fresh_value, Py_EQ) : 0;
             if (same < 0 || (!same && set_member(batch, live, name, fresh_value) < 0)) {
                 goto done;
