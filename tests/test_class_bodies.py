@@ -222,3 +222,21 @@ def test_a_method_whose_del_leaves_the_source_comes_back(workspace):
     after = before.replace("return 10", "return 20").replace("del S._calc_mean", "")
     m = reload_to(workspace, before, after)
     assert m.S().mean == 20 and m.S()._calc_mean() == 20
+
+
+@pytest.mark.parametrize("member", ["__name__", "__module__"])
+def test_an_unchanged_member_named_like_a_class_attribute_of_type(workspace, member):
+    # toolz.functoolz.excepts: `@property def __name__(self)`; a class
+    # statement puts it in the class dict, where type.__setattr__ would
+    # refuse it.
+    before = f"""
+        class Excepts:
+            def f(self):
+                return 1
+
+            @property
+            def {member}(self):
+                return "instance"
+    """
+    m = reload_to(workspace, before, before.replace("return 1", "return 2"))
+    assert m.Excepts().f() == 2 and getattr(m.Excepts(), member) == "instance"

@@ -170,9 +170,37 @@ lender_prepare(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *
     return ns;
 }
 
+/* 1 when setting `key` on a class of `meta` goes through a data descriptor
+ * of the metaclass (type's __name__, __qualname__, __doc__...), which
+ * refuses or transforms what a class statement stores in the class dict
+ * as it is (`@property def __name__`); 0 when not; -1 on error. */
+static int
+metaclass_intercepts(PyObject *meta, PyObject *key)
+{
+    PyObject *mro = PyType_Check(meta) ? ((PyTypeObject *)meta)->tp_mro : NULL;
+    int found = 0;
+    for (Py_ssize_t i = 0; found == 0 && mro && i < PyTuple_GET_SIZE(mro); i++) {
+        PyObject *dict = PyObject_GetAttrString(PyTuple_GET_ITEM(mro, i), "__dict__");
+        PyObject *descr = dict ? PyObject_GetItem(dict, key) : NULL;
+        if (descr != NULL) {
+            found = Py_TYPE(descr)->tp_descr_set != NULL ? 1 : 0;
+            found = found ? 1 : 2;  /* a plain attribute ends the search too */
+        }
+        else if (dict != NULL && PyErr_ExceptionMatches(PyExc_KeyError)) {
+            PyErr_Clear();  /* not in this class of the metaclass's MRO */
+        }
+        else {
+            found = -1;
+        }
+        Py_XDECREF(descr);
+        Py_XDECREF(dict);
+    }
+    return found == 2 ? 0 : found;
+}
+
 /* Lender(name, bases, namespace, **kwds): the class, made by the real
  * metaclass from the namespace without the lent values the body left
- * alone. */
+ * alone, but for those the class could not take afterwards. */
 static PyObject *
 lender_call(PyObject *op, PyObject *args, PyObject *kwargs)
 {
@@ -189,8 +217,9 @@ lender_call(PyObject *op, PyObject *args, PyObject *kwargs)
     Py_ssize_t pos = 0;
     while (PyDict_Check(ns) && PyDict_Next(self->fill, &pos, &key, &value)) {
         PyObject *bound = PyDict_GetItemWithError(ns, key);  /* borrowed */
-        if ((bound == NULL && PyErr_Occurred())
-            || (bound == value && PyDict_DelItem(ns, key) < 0)) {
+        int kept = bound == value ? metaclass_intercepts(self->meta, key) : 1;
+        if ((bound == NULL && PyErr_Occurred()) || kept < 0
+            || (!kept && PyDict_DelItem(ns, key) < 0)) {
             return NULL;
         }
     }
