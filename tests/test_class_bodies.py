@@ -240,3 +240,29 @@ def test_an_unchanged_member_named_like_a_class_attribute_of_type(workspace, mem
     """
     m = reload_to(workspace, before, before.replace("return 1", "return 2"))
     assert m.Excepts().f() == 2 and getattr(m.Excepts(), member) == "instance"
+
+
+@pytest.mark.parametrize("changed", ["first stub", "implementation", "other method"])
+def test_overloads_end_with_their_implementation(workspace, changed):
+    # jinja2: @t.overload stubs before the method that implements them.
+    before = """
+        import typing as t
+
+        class Env:
+            @t.overload
+            def get(self, key: int) -> int: ...
+            @t.overload
+            def get(self, key: str) -> str: ...
+            def get(self, key):
+                return key
+
+            def other(self):
+                return 1
+    """
+    after = {
+        "first stub": before.replace("key: int) -> int", "key: bytes) -> bytes"),
+        "implementation": before.replace("return key", "return (key,)"),
+        "other method": before.replace("return 1", "return 2"),
+    }[changed]
+    m = reload_to(workspace, before, after)
+    assert m.Env().get(3) == fresh(after)["Env"]().get(3)

@@ -1033,7 +1033,7 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
     hr_stmts old_members = {0}, new_members = {0};
     Py_ssize_t *match = NULL;
     char *old_used = NULL, *runs = NULL, *left_out = NULL;
-    PyObject *names = NULL;
+    PyObject *names = NULL, *bound_before = NULL;
     int status = -1;
     if (old_stmt->body < 0 || new_stmt->body < 0) {
         return 0;
@@ -1096,12 +1096,31 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
      * `_marker = object()`, which a re-run `def pop(self, default=_marker)`
      * would take as its default) and would need in turn every member it
      * reads. */
-    for (Py_ssize_t k = 0; k < n; k++) {
+    bound_before = PySet_New(NULL);  /* names the members that run bound so far */
+    for (Py_ssize_t k = 0; bound_before && k < n; k++) {
         const hr_stmt *st = &new_members.items[k];
-        if (runs[k] || (declarative && st->kind != HR_STMT_DEF)) {
+        if (runs[k]) {
+            if (add_binds(state, bound_before, u->new_utf8, st, new_stmt->body_indent) < 0) {
+                Py_CLEAR(bound_before);
+            }
+            continue;
+        }
+        if (declarative && st->kind != HR_STMT_DEF) {
             continue;
         }
         PyObject *name = skippable_name(u->new_utf8, st);
+        /* A member that runs bound the name before this one: this one
+         * runs again to bind it last, as in the file (the implementation
+         * after a changed @typing.overload stub). */
+        int rebinds = name ? PySet_Contains(bound_before, name) : 0;
+        if (rebinds != 0) {
+            runs[k] = rebinds > 0;
+            Py_XDECREF(name);
+            if (rebinds < 0) {
+                Py_CLEAR(bound_before);
+            }
+            continue;
+        }
         PyObject *key = name ? mangled(cls_name, name) : NULL;
         PyObject *value = key ? PyDict_GetItemWithError(((PyTypeObject *)live_cls)->tp_dict, key)
                               : NULL;  /* borrowed */
@@ -1118,6 +1137,9 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
         if (name != NULL && value != NULL) {
             Py_DECREF(name);
         }
+    }
+    if (bound_before == NULL) {
+        goto done;
     }
     /* An unchanged member the live class no longer holds (the body or the
      * module deleted it after use) has no live value to lend: it runs again
@@ -1159,6 +1181,7 @@ done:
     Py_XDECREF(cls_name);
     Py_XDECREF(update);
     Py_XDECREF(names);
+    Py_XDECREF(bound_before);
     PyMem_Free(runs);
     PyMem_Free(left_out);
     hr_stmts_clear(&old_members);
