@@ -388,6 +388,76 @@ member_path(PyObject *qualname, PyObject *name)
     return PyUnicode_FromFormat("%U.%U", qualname, name);
 }
 
+/* 1 when `text` (a normalized statement) is a `del` statement. */
+static int
+is_del(PyObject *norm)
+{
+    const char *text = PyBytes_AS_STRING(norm);
+    while (*text == ' ') {
+        text++;
+    }
+    return strncmp(text, "del ", 4) == 0;
+}
+
+/* For a member the old class body bound and that the live class lacks:
+ * 1 when the body itself does not delete it and a top-level statement
+ * still names it (`del S._calc_mean`, `delattr(S, "_calc_mean")`): the
+ * module deleted it from the class after the class statement, once done
+ * with it (`mean = property(_calc_mean)`), and does so on a fresh import
+ * too; 0 when not; -1 on error. */
+static int
+deleted_after_use(hr_unit *u, members *m, PyObject *name)
+{
+    PyObject *names = PySet_New(NULL);
+    int status = names ? PySet_Add(names, name) : -1;
+    for (Py_ssize_t j = 0; status == 0 && j < m->old_members.count; j++) {
+        PyObject *norm = m->old_members.items[j].norm;
+        int mentions = is_del(norm) ? hr_mentions(norm, names) : 0;
+        status = mentions < 0 ? -1 : mentions ? 1 : 0;
+    }
+    if (status != 0) {
+        Py_XDECREF(names);
+        return status < 0 ? -1 : 0;  /* deleted in the body, as on a fresh import */
+    }
+    int named = 0;
+    for (Py_ssize_t i = 0; named == 0 && i < u->new_stmts.count; i++) {
+        const hr_stmt *st = &u->new_stmts.items[i];
+        if (st->kind != HR_STMT_CLASS && st->kind != HR_STMT_DEF) {
+            named = hr_mentions(st->norm, names);
+        }
+    }
+    Py_DECREF(names);
+    return named;
+}
+
+/* New reference: the live function named `path` ("<class>.<member>") that
+ * a member of the live class holds (a property's getter, a descriptor's
+ * func), found through what wraps it; or NULL: none (no exception), or an
+ * error (an exception set). */
+static PyFunctionObject *
+held_function(PyTypeObject *live_cls, PyObject *name, PyObject *path)
+{
+    PyFunctionObject *held = NULL;
+    /* A list, not the dict itself: unwrapping reads attributes (user code). */
+    PyObject *values = PyDict_Values(live_cls->tp_dict);
+    for (Py_ssize_t i = 0; values && held == NULL && i < PyList_GET_SIZE(values); i++) {
+        PyFunctionObject *func = hr_unwrap(PyList_GET_ITEM(values, i), name);
+        int same = func ? PyUnicode_Compare(func->func_qualname, path) : -1;
+        if (same == 0) {
+            held = func;
+        }
+        else {
+            Py_XDECREF(func);
+        }
+        if (PyErr_Occurred()) {
+            Py_CLEAR(held);
+            Py_CLEAR(values);
+        }
+    }
+    Py_XDECREF(values);
+    return held;
+}
+
 static int
 diff_member(hr_batch *batch, hr_unit *u, PyTypeObject *live_cls, members *m, PyObject *qualname,
             PyObject *name, PyObject *live, PyObject *fresh)
@@ -402,8 +472,27 @@ diff_member(hr_batch *batch, hr_unit *u, PyTypeObject *live_cls, members *m, PyO
         goto done;
     }
     if (live == NULL) {
-        status = set_member(batch, live_cls, name, fresh) < 0 ? -1
-                 : hr_report(batch->added, u->name, path);
+        /* A member of the old source that the live class lacks: the module
+         * deleted it from the class after use.  The live function that the
+         * members made from it hold takes the new code; the member comes
+         * back only when the module no longer deletes it. */
+        int bound = m->known ? PySet_Contains(m->in_old_source, name) : 0;
+        PyFunctionObject *held = bound > 0 ? held_function(live_cls, name, path) : NULL;
+        int deleted = bound > 0 && !PyErr_Occurred() ? deleted_after_use(u, m, name) : 0;
+        int patched = held && deleted >= 0 ? hr_function_diff(batch, (PyObject *)held, fresh,
+                                                              name, 0) : 0;
+        PyObject *value = patched > 0 && PyFunction_Check(fresh) ? (PyObject *)held : fresh;
+        if (bound < 0 || PyErr_Occurred() || deleted < 0 || patched < 0) {
+            status = -1;
+        }
+        else if (deleted) {
+            status = patched ? hr_report(batch->updated, u->name, path) : 0;
+        }
+        else {
+            status = set_member(batch, live_cls, name, value) < 0 ? -1
+                     : hr_report(patched ? batch->updated : batch->added, u->name, path);
+        }
+        Py_XDECREF(held);
         goto done;
     }
     int keep = m->known ? PySet_Contains(m->keep, name) : 0;
@@ -819,8 +908,15 @@ hr_class_diff(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fre
         if (live_value == fresh_value) {
             continue;
         }
-        if (PyUnicode_CompareWithASCIIString(name, "__doc__") == 0) {
-            /* The docstring is part of the class statement's text. */
+        int member = m.known && PyUnicode_CompareWithASCIIString(name, "__doc__") == 0
+                     ? PySet_Contains(m.in_new_source, name) : 0;
+        if (member < 0) {
+            goto done;
+        }
+        if (!member && PyUnicode_CompareWithASCIIString(name, "__doc__") == 0) {
+            /* The docstring is part of the class statement's text; a member
+             * the body binds to __doc__ (an instance property, toolz's
+             * excepts) is a member like any other, and overrides it. */
             int same = live_value ? PyObject_RichCompareBool(live_value, fresh_value, Py_EQ) : 0;
             if (same < 0 || (!same && set_member(batch, live, name, fresh_value) < 0)) {
                 goto done;
@@ -876,8 +972,8 @@ done:
 /* ------------------------------------------------------------------------ */
 
 /* New reference: the name a member statement binds when it is one we may
- * leave out (a def, a class, or a plain non-dunder `name = value`), else
- * NULL with no exception. */
+ * leave out (a def, a class, or a plain `name = value` whose name is not a
+ * dunder), else NULL with no exception. */
 static PyObject *
 skippable_name(const char *text, const hr_stmt *st)
 {
@@ -898,13 +994,54 @@ skippable_name(const char *text, const hr_stmt *st)
     if (name == NULL) {
         return NULL;
     }
-    /* __slots__, __annotations__-building and other dunders shape the
-     * class itself: they always run. */
-    if (name != NULL && PyUnicode_GET_LENGTH(name) > 4
-        && PyUnicode_READ_CHAR(name, 0) == '_' && PyUnicode_READ_CHAR(name, 1) == '_') {
+    /* __slots__, __hash__ = None and other dunders shape the class itself:
+     * they always run.  A private `__marker` is no dunder: it is data. */
+    Py_ssize_t n = PyUnicode_GET_LENGTH(name);
+    if (n > 4 && PyUnicode_READ_CHAR(name, 0) == '_' && PyUnicode_READ_CHAR(name, 1) == '_'
+        && PyUnicode_READ_CHAR(name, n - 1) == '_' && PyUnicode_READ_CHAR(name, n - 2) == '_') {
         Py_CLEAR(name);
     }
     return name;
+}
+
+/* New reference: the key a name bound in the body of class `cls_name` has in
+ * the class namespace: a private `__x` is stored as `_Cls__x`, as the
+ * compiler mangles it (Python/compile.c, _Py_Mangle). */
+static PyObject *
+mangled(PyObject *cls_name, PyObject *name)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(name);
+    int private = n > 2 && PyUnicode_READ_CHAR(name, 0) == '_'
+                  && PyUnicode_READ_CHAR(name, 1) == '_'
+                  && !(PyUnicode_READ_CHAR(name, n - 1) == '_'
+                       && PyUnicode_READ_CHAR(name, n - 2) == '_')
+                  && PyUnicode_FindChar(name, '.', 0, n, 1) == -1;
+    Py_ssize_t skip = 0, len = PyUnicode_GET_LENGTH(cls_name);
+    while (private && skip < len && PyUnicode_READ_CHAR(cls_name, skip) == '_') {
+        skip++;
+    }
+    if (!private || skip == len) {
+        return Py_NewRef(name);
+    }
+    PyObject *stem = PyUnicode_Substring(cls_name, skip, len);
+    PyObject *key = stem ? PyUnicode_FromFormat("_%U%U", stem, name) : NULL;
+    Py_XDECREF(stem);
+    return key;
+}
+
+/* 1 when a member that runs (runs[other], other != k) mentions `name`. */
+static int
+needed_by_running(const hr_stmts *members, const char *runs, Py_ssize_t k, PyObject *name)
+{
+    PyObject *names = PySet_New(NULL);
+    int needed = names ? PySet_Add(names, name) : -1;
+    for (Py_ssize_t other = 0; needed == 0 && other < members->count; other++) {
+        if (runs[other] && other != k) {
+            needed = hr_mentions(members->items[other].norm, names);
+        }
+    }
+    Py_XDECREF(names);
+    return needed;
 }
 
 int
@@ -916,33 +1053,37 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
     const hr_stmt *old_stmt = &u->old_stmts.items[u->match[i]];
     hr_stmts old_members = {0}, new_members = {0};
     Py_ssize_t *match = NULL;
-    char *old_used = NULL, *runs = NULL;
+    char *old_used = NULL, *runs = NULL, *left_out = NULL;
+    PyObject *names = NULL, *bound_before = NULL;
     int status = -1;
     if (old_stmt->body < 0 || new_stmt->body < 0) {
         return 0;
     }
     /* The data members of an enum or a dataclass are its structure. */
-    PyObject *name_obj = PyUnicode_DecodeUTF8(u->new_utf8 + new_stmt->name, new_stmt->name_len, NULL);
-    PyObject *live_cls = name_obj ? PyDict_GetItemWithError(u->live, name_obj) : NULL;
-    Py_XDECREF(name_obj);
+    PyObject *cls_name = PyUnicode_DecodeUTF8(u->new_utf8 + new_stmt->name, new_stmt->name_len,
+                                              NULL);
+    PyObject *live_cls = cls_name ? PyDict_GetItemWithError(u->live, cls_name) : NULL;
     if (PyErr_Occurred()) {
+        Py_XDECREF(cls_name);
         return -1;
     }
-    if (live_cls == NULL) {
+    if (live_cls == NULL || !PyType_Check(live_cls)) {
         /* The module deleted the name (`del _Base`) or does no longer:
          * there is no live class whose members the blanked ones would
          * keep, so the whole body runs. */
+        Py_DECREF(cls_name);
         return 0;
     }
     int declarative = hr_class_is_declarative(live_cls);
     if (declarative < 0) {
+        Py_DECREF(cls_name);
         return -1;
     }
     /* A custom metaclass may read or validate the whole namespace (an ORM's
      * declarative base, a registry): it gets the whole body.  Only type and
      * ABCMeta, which do not, see a body with unchanged members left out. */
-    if (live_cls != NULL && PyType_Check(live_cls) && Py_TYPE(live_cls) != &PyType_Type
-        && strcmp(Py_TYPE(live_cls)->tp_name, "ABCMeta") != 0) {
+    if (Py_TYPE(live_cls) != &PyType_Type && strcmp(Py_TYPE(live_cls)->tp_name, "ABCMeta") != 0) {
+        Py_DECREF(cls_name);
         return 0;
     }
     PyObject *update = NULL;
@@ -952,81 +1093,118 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
                                "__reload_update__", &update) < 0) {
         goto done;
     }
-    match = PyMem_Calloc(new_members.count + 1, sizeof(Py_ssize_t));
+    Py_ssize_t n = new_members.count;
+    match = PyMem_Calloc(n + 1, sizeof(Py_ssize_t));
     old_used = PyMem_Calloc(old_members.count + 1, 1);
-    if (match == NULL || old_used == NULL) {
+    runs = PyMem_Calloc(n + 1, 1);
+    left_out = PyMem_Calloc(n + 1, 1);
+    names = PyList_New(n);
+    if (match == NULL || old_used == NULL || runs == NULL || left_out == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    if (hr_match(u->old_utf8, &old_members, u->new_utf8, &new_members, match, old_used) < 0) {
+    if (names == NULL
+        || hr_match(u->old_utf8, &old_members, u->new_utf8, &new_members, match, old_used) < 0
+        || members_rerun(state, u->old_utf8, &old_members, old_stmt->body_indent, u->new_utf8,
+                         &new_members, match, update, new_stmt->body_indent, runs) < 0) {
         goto done;
     }
-    runs = PyMem_Calloc(new_members.count + 1, 1);
-    if (runs == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    if (members_rerun(state, u->old_utf8, &old_members, old_stmt->body_indent, u->new_utf8,
-                      &new_members, match, update,
-                      new_stmt->body_indent, runs) < 0) {
-        goto done;
-    }
-    for (Py_ssize_t k = 0; k < new_members.count; k++) {
+    /* Every unchanged member the live class holds is left out, and lent:
+     * the members that run see its live value (execute.c binds it in the
+     * class namespace before the body runs), as a module statement that
+     * runs again sees the live module's names.  Running it again instead
+     * would make a new object the live class does not hold (a second
+     * `_marker = object()`, which a re-run `def pop(self, default=_marker)`
+     * would take as its default) and would need in turn every member it
+     * reads. */
+    bound_before = PySet_New(NULL);  /* names the members that run bound so far */
+    for (Py_ssize_t k = 0; bound_before && k < n; k++) {
         const hr_stmt *st = &new_members.items[k];
         if (runs[k]) {
+            if (add_binds(state, bound_before, u->new_utf8, st, new_stmt->body_indent) < 0) {
+                Py_CLEAR(bound_before);
+            }
             continue;
         }
         if (declarative && st->kind != HR_STMT_DEF) {
             continue;
         }
         PyObject *name = skippable_name(u->new_utf8, st);
-        if (name == NULL) {
-            if (PyErr_Occurred()) {
-                goto done;
+        /* A member that runs bound the name before this one: this one
+         * runs again to bind it last, as in the file (the implementation
+         * after a changed @typing.overload stub). */
+        int rebinds = name ? PySet_Contains(bound_before, name) : 0;
+        if (rebinds != 0) {
+            runs[k] = rebinds > 0;
+            Py_XDECREF(name);
+            if (rebinds < 0) {
+                Py_CLEAR(bound_before);
             }
             continue;
         }
-
-        /* Needed by a member that runs (`y = x * 2`, `@x.setter`): keep it. */
-        PyObject *names = PySet_New(NULL);
-        int needed = names ? PySet_Add(names, name) : -1;
-        for (Py_ssize_t other = 0; needed == 0 && other < new_members.count; other++) {
-            if (runs[other] && other != k) {
-                needed = hr_mentions(new_members.items[other].norm, names);
-            }
-        }
-        Py_XDECREF(names);
-        if (needed < 0) {
-            Py_DECREF(name);
+        PyObject *key = name ? mangled(cls_name, name) : NULL;
+        PyObject *value = key ? PyDict_GetItemWithError(((PyTypeObject *)live_cls)->tp_dict, key)
+                              : NULL;  /* borrowed */
+        if (PyErr_Occurred()
+            || (value != NULL && *fill == NULL && (*fill = PyDict_New()) == NULL)
+            || (value != NULL && PyDict_SetItem(*fill, key, value) < 0)) {
+            Py_XDECREF(name);
+            Py_XDECREF(key);
             goto done;
         }
-        if (needed) {
+        Py_XDECREF(key);
+        left_out[k] = name != NULL;
+        PyList_SET_ITEM(names, k, name != NULL && value == NULL ? name : Py_NewRef(Py_None));
+        if (name != NULL && value != NULL) {
             Py_DECREF(name);
+        }
+    }
+    if (bound_before == NULL) {
+        goto done;
+    }
+    /* An unchanged member the live class no longer holds (the body or the
+     * module deleted it after use) has no live value to lend: it runs again
+     * when a member that runs mentions it, and so does, in turn, what it
+     * mentions (`count = property(_calc_count)` needs `_calc_count`). */
+    for (int grew = 1; grew;) {
+        grew = 0;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            PyObject *name = PyList_GET_ITEM(names, k);
+            if (!left_out[k] || name == Py_None) {
+                continue;
+            }
+            int needed = needed_by_running(&new_members, runs, k, name);
+            if (needed < 0) {
+                goto done;
+            }
+            if (needed) {
+                left_out[k] = 0;
+                runs[k] = 1;
+                grew = 1;
+            }
+        }
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        const hr_stmt *st = &new_members.items[k];
+        if (!left_out[k]) {
             continue;
         }
         for (Py_ssize_t c = st->start; c < st->end; c++) {
             buffer[c] = u->new_utf8[c] == '\n' ? '\n' : ' ';
         }
         buffer[st->start] = '0';
-        /* The throw-away class takes the live value of what was left out,
-         * so that while the new code runs it is the whole new class. */
-        PyObject *value = live_cls != NULL && PyType_Check(live_cls)
-            ? PyDict_GetItemWithError(((PyTypeObject *)live_cls)->tp_dict, name) : NULL;
-        if ((value == NULL && PyErr_Occurred())
-            || (value != NULL && *fill == NULL && (*fill = PyDict_New()) == NULL)
-            || (value != NULL && PyDict_SetItem(*fill, name, value) < 0)) {
-            Py_DECREF(name);
-            goto done;
-        }
-        Py_DECREF(name);
     }
     status = 0;
 done:
     if (status < 0) {
         Py_CLEAR(*fill);
     }
+    Py_XDECREF(cls_name);
     Py_XDECREF(update);
+    Py_XDECREF(names);
+    Py_XDECREF(bound_before);
     PyMem_Free(runs);
+    PyMem_Free(left_out);
     hr_stmts_clear(&old_members);
     hr_stmts_clear(&new_members);
     PyMem_Free(match);

@@ -90,52 +90,291 @@ copy_future_imports(char *buffer, const hr_unit *u)
  * the class statement would have made it; the copy stands for the live
  * method afterwards.
  *
+ * The members that run see the members left out too, with their live
+ * values, as a module statement that runs again sees the live module's
+ * names (`def pop(self, default=_marker)` takes the live marker the class
+ * holds, `__copy__ = copy` the live method).  The only way into a class
+ * namespace before its body runs is the metaclass's __prepare__, so the
+ * class statement runs with a stand-in metaclass (a Lender) whose
+ * __prepare__ asks the real metaclass for the namespace and binds the
+ * members left out in it.  Called to make the class, the stand-in takes
+ * them out again, unless the body rebound them, and calls the real
+ * metaclass: the class is made from what the body bound, and completed
+ * afterwards as above.
+ *
  * `self` is the unit's `lending` (see hotreload.h).  A class statement is
  * recognised by its name and by its body's first line, which lies between
  * the first decorator's line and the `class` keyword's. */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *meta;  /* the metaclass named by the class statement, or NULL;
+                        the one that makes the class once __prepare__ ran */
+    PyObject *fill;  /* dict: {key in the namespace: live value} */
+} lender_object;
+
+/* Borrowed: the metaclass a class statement with `bases` (and `meta`, the
+ * one it names, or NULL) makes its class with: the most derived of it and
+ * the metaclasses of the bases, as builtins.__build_class__ picks it
+ * (_PyType_CalculateMetaclass, which is not public); a conflict is left to
+ * type.__new__ to report.  A stand-in takes the calculation over because
+ * __build_class__ does not calculate for a metaclass that is no class. */
+static PyObject *
+winning_metaclass(PyObject *meta, PyObject *bases)
+{
+    Py_ssize_t n = PyTuple_Check(bases) ? PyTuple_GET_SIZE(bases) : 0;
+    if (meta == NULL) {
+        meta = n > 0 ? (PyObject *)Py_TYPE(PyTuple_GET_ITEM(bases, 0)) : (PyObject *)&PyType_Type;
+    }
+    if (!PyType_Check(meta)) {
+        return meta;
+    }
+    PyTypeObject *winner = (PyTypeObject *)meta;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyTypeObject *other = Py_TYPE(PyTuple_GET_ITEM(bases, i));
+        if (!PyType_IsSubtype(winner, other) && PyType_IsSubtype(other, winner)) {
+            winner = other;
+        }
+    }
+    return (PyObject *)winner;
+}
+
+/* Lender.__prepare__(name, bases, **kwds): the real metaclass's namespace,
+ * with the members left out bound in it. */
+static PyObject *
+lender_prepare(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    lender_object *self = (lender_object *)op;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "__prepare__() takes a name and the bases");
+        return NULL;
+    }
+    Py_XSETREF(self->meta, Py_NewRef(winning_metaclass(self->meta, args[1])));
+    PyObject *prepare = PyObject_GetAttrString(self->meta, "__prepare__");
+    PyObject *ns = NULL;
+    if (prepare != NULL) {
+        ns = PyObject_Vectorcall(prepare, args, nargs, kwnames);
+        Py_DECREF(prepare);
+    }
+    else if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        PyErr_Clear();  /* a metaclass function has no __prepare__: a dict, as __build_class__ */
+        ns = PyDict_New();
+    }
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (ns != NULL && PyDict_Next(self->fill, &pos, &key, &value)) {
+        if (PyObject_SetItem(ns, key, value) < 0) {
+            Py_CLEAR(ns);
+        }
+    }
+    return ns;
+}
+
+/* 1 when setting `key` on a class of `meta` goes through a data descriptor
+ * of the metaclass (type's __name__, __qualname__, __doc__...), which
+ * refuses or transforms what a class statement stores in the class dict
+ * as it is (`@property def __name__`); 0 when not; -1 on error. */
+static int
+metaclass_intercepts(PyObject *meta, PyObject *key)
+{
+    PyObject *mro = PyType_Check(meta) ? ((PyTypeObject *)meta)->tp_mro : NULL;
+    int found = 0;
+    for (Py_ssize_t i = 0; found == 0 && mro && i < PyTuple_GET_SIZE(mro); i++) {
+        PyObject *dict = PyObject_GetAttrString(PyTuple_GET_ITEM(mro, i), "__dict__");
+        PyObject *descr = dict ? PyObject_GetItem(dict, key) : NULL;
+        if (descr != NULL) {
+            found = Py_TYPE(descr)->tp_descr_set != NULL ? 1 : 0;
+            found = found ? 1 : 2;  /* a plain attribute ends the search too */
+        }
+        else if (dict != NULL && PyErr_ExceptionMatches(PyExc_KeyError)) {
+            PyErr_Clear();  /* not in this class of the metaclass's MRO */
+        }
+        else {
+            found = -1;
+        }
+        Py_XDECREF(descr);
+        Py_XDECREF(dict);
+    }
+    return found == 2 ? 0 : found;
+}
+
+/* Lender(name, bases, namespace, **kwds): the class, made by the real
+ * metaclass from the namespace without the lent values the body left
+ * alone, but for those the class could not take afterwards. */
+static PyObject *
+lender_call(PyObject *op, PyObject *args, PyObject *kwargs)
+{
+    lender_object *self = (lender_object *)op;
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != 3) {
+        PyErr_SetString(PyExc_TypeError, "a class needs a name, bases and a namespace");
+        return NULL;
+    }
+    PyObject *ns = PyTuple_GET_ITEM(args, 2);
+    if (self->meta == NULL) {
+        self->meta = Py_NewRef(winning_metaclass(NULL, PyTuple_GET_ITEM(args, 1)));
+    }
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Check(ns) && PyDict_Next(self->fill, &pos, &key, &value)) {
+        PyObject *bound = PyDict_GetItemWithError(ns, key);  /* borrowed */
+        int kept = bound == value ? metaclass_intercepts(self->meta, key) : 1;
+        if ((bound == NULL && PyErr_Occurred()) || kept < 0
+            || (!kept && PyDict_DelItem(ns, key) < 0)) {
+            return NULL;
+        }
+    }
+    return PyObject_Call(self->meta, args, kwargs);
+}
+
+static int
+lender_traverse(PyObject *op, visitproc visit, void *arg)
+{
+    lender_object *self = (lender_object *)op;
+    Py_VISIT(Py_TYPE(op));
+    Py_VISIT(self->meta);
+    Py_VISIT(self->fill);
+    return 0;
+}
+
+static int
+lender_clear(PyObject *op)
+{
+    lender_object *self = (lender_object *)op;
+    Py_CLEAR(self->meta);
+    Py_CLEAR(self->fill);
+    return 0;
+}
+
+static void
+lender_dealloc(PyObject *op)
+{
+    PyTypeObject *type = Py_TYPE(op);
+    PyObject_GC_UnTrack(op);
+    lender_clear(op);
+    type->tp_free(op);
+    Py_DECREF(type);
+}
+
+static PyMethodDef lender_methods[] = {
+    {"__prepare__", (PyCFunction)(void (*)(void))lender_prepare, METH_FASTCALL | METH_KEYWORDS,
+     "The real metaclass's namespace, with the unchanged members bound."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot lender_slots[] = {
+    {Py_tp_doc, "Metaclass stand-in of a class body that a reload runs with its unchanged "
+                "members left out: lends their live values to the body."},
+    {Py_tp_methods, lender_methods},
+    {Py_tp_call, lender_call},
+    {Py_tp_traverse, lender_traverse},
+    {Py_tp_clear, lender_clear},
+    {Py_tp_dealloc, lender_dealloc},
+    {0, NULL},
+};
+
+static PyType_Spec lender_spec = {
+    .name = "hotreload._hotreload.Lender",
+    .basicsize = sizeof(lender_object),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = lender_slots,
+};
+
+int
+hr_execute_init(PyObject *module, hr_state *state)
+{
+    state->LenderType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &lender_spec, NULL);
+    return state->LenderType ? 0 : -1;
+}
+
+/* Borrowed: the {member: live value} lent to the class statement whose
+ * body is `body` and whose class is `name`, or NULL (an exception set on
+ * error). */
+static PyObject *
+find_fill(PyObject *fills, PyObject *name, PyObject *body)
+{
+    PyObject *entries = PyDict_GetItemWithError(fills, name);  /* borrowed */
+    if (entries == NULL) {
+        return NULL;
+    }
+    int first_line = ((PyCodeObject *)PyFunction_GET_CODE(body))->co_firstlineno;
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(entries); k++) {
+        PyObject *entry = PyList_GET_ITEM(entries, k);  /* (first, last, fill) */
+        long first = PyLong_AsLong(PyTuple_GET_ITEM(entry, 0));
+        long last = PyLong_AsLong(PyTuple_GET_ITEM(entry, 1));
+        if (first_line >= first && first_line <= last) {
+            return PyTuple_GET_ITEM(entry, 2);
+        }
+    }
+    return NULL;
+}
+
+/* New reference: builtins.__build_class__(*args, **kwds) with a Lender of
+ * `fill` as the metaclass (standing for the one the statement names). */
+static PyObject *
+build_lending(PyObject *real, PyTypeObject *lender_type, PyObject *fill,
+              PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *positional = PyTuple_New(nargs);
+    PyObject *keywords = positional ? PyDict_New() : NULL;
+    lender_object *lender = keywords ? PyObject_GC_New(lender_object, lender_type) : NULL;
+    PyObject *cls = NULL;
+    if (lender == NULL) {
+        goto done;
+    }
+    lender->meta = NULL;
+    lender->fill = Py_NewRef(fill);
+    PyObject_GC_Track((PyObject *)lender);
+    for (Py_ssize_t k = 0; k < nargs; k++) {
+        PyTuple_SET_ITEM(positional, k, Py_NewRef(args[k]));
+    }
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+        if (PyUnicode_CompareWithASCIIString(key, "metaclass") == 0) {
+            lender->meta = Py_NewRef(args[nargs + k]);
+        }
+        else if (PyDict_SetItem(keywords, key, args[nargs + k]) < 0) {
+            goto done;
+        }
+    }
+    if (PyDict_SetItemString(keywords, "metaclass", (PyObject *)lender) == 0) {
+        cls = PyObject_Call(real, positional, keywords);
+    }
+done:
+    Py_XDECREF((PyObject *)lender);
+    Py_XDECREF(keywords);
+    Py_XDECREF(positional);
+    return cls;
+}
+
 static PyObject *
 build_class(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *real = PyTuple_GET_ITEM(self, 0), *fills = PyTuple_GET_ITEM(self, 1);
     PyObject *copies = PyTuple_GET_ITEM(self, 2);
-    PyObject *cls = PyObject_Vectorcall(real, args, nargs, kwnames);
-    if (cls == NULL || nargs < 2 || !PyType_Check(cls) || !PyFunction_Check(args[0])
-        || !PyUnicode_Check(args[1])) {
-        return cls;
+    PyObject *lender_type = PyTuple_GET_ITEM(self, 3);
+    assert(PyType_Check(lender_type));  /* put there by lend_members */
+    PyObject *fill = nargs >= 2 && PyFunction_Check(args[0]) && PyUnicode_Check(args[1])
+                     ? find_fill(fills, args[1], args[0]) : NULL;  /* borrowed */
+    if (fill == NULL) {
+        return PyErr_Occurred() ? NULL : PyObject_Vectorcall(real, args, nargs, kwnames);
     }
-    PyObject *entries = PyDict_GetItemWithError(fills, args[1]);  /* borrowed */
-    if (entries == NULL) {
-        if (PyErr_Occurred()) {
-            Py_DECREF(cls);
-            return NULL;
+    Py_INCREF(fill);  /* held across the class body and metaclass, which run user code */
+    PyObject *cls = build_lending(real, (PyTypeObject *)lender_type, fill, args, nargs, kwnames);
+    PyObject *name, *value;
+    Py_ssize_t pos = 0;
+    while (cls != NULL && PyType_Check(cls) && PyDict_Next(fill, &pos, &name, &value)) {
+        PyObject *own = ((PyTypeObject *)cls)->tp_dict;
+        int present = PyDict_Contains(own, name);
+        PyObject *lent = present == 0 ? hr_member_for_class(value, cls, copies) : NULL;
+        int status = present < 0 || (present == 0 && lent == NULL) ? -1
+                     : present == 0 ? hr_type_write((PyTypeObject *)cls, name, lent) : 0;
+        Py_XDECREF(lent);
+        if (status < 0) {
+            Py_CLEAR(cls);
         }
-        return cls;
     }
-    PyCodeObject *body = (PyCodeObject *)PyFunction_GET_CODE(args[0]);
-    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(entries); k++) {
-        PyObject *entry = PyList_GET_ITEM(entries, k);  /* (first, last, fill) */
-        long first = PyLong_AsLong(PyTuple_GET_ITEM(entry, 0));
-        long last = PyLong_AsLong(PyTuple_GET_ITEM(entry, 1));
-        if (body->co_firstlineno < first || body->co_firstlineno > last) {
-            continue;
-        }
-        PyObject *name, *value;
-        Py_ssize_t pos = 0;
-        PyObject *fill = PyTuple_GET_ITEM(entry, 2);
-        while (PyDict_Next(fill, &pos, &name, &value)) {
-            PyObject *own = ((PyTypeObject *)cls)->tp_dict;
-            int present = PyDict_Contains(own, name);
-            PyObject *lent = present == 0 ? hr_member_for_class(value, cls, copies) : NULL;
-            int status = present < 0 || (present == 0 && lent == NULL) ? -1
-                         : present == 0 ? hr_type_write((PyTypeObject *)cls, name, lent) : 0;
-            Py_XDECREF(lent);
-            if (status < 0) {
-                Py_DECREF(cls);
-                return NULL;
-            }
-        }
-        break;
-    }
+    Py_DECREF(fill);
     return cls;
 }
 
@@ -148,7 +387,7 @@ static PyMethodDef build_class_def = {
  * `fill`, and on the first one gives the scratch namespace its own builtins
  * with the completing __build_class__. */
 static int
-lend_members(hr_unit *u, const hr_stmt *st, PyObject *fill)
+lend_members(hr_state *state, hr_unit *u, const hr_stmt *st, PyObject *fill)
 {
     if (u->lending == NULL) {
         PyObject *builtins = PyEval_GetBuiltins();  /* borrowed */
@@ -168,7 +407,7 @@ lend_members(hr_unit *u, const hr_stmt *st, PyObject *fill)
         }
         PyObject *fills = PyDict_New();
         PyObject *copies = fills ? PyList_New(0) : NULL;
-        PyObject *self = copies ? PyTuple_Pack(3, real, fills, copies) : NULL;
+        PyObject *self = copies ? PyTuple_Pack(4, real, fills, copies, state->LenderType) : NULL;
         Py_XDECREF(copies);
         Py_XDECREF(fills);
         PyObject *hook = self ? PyCFunction_New(&build_class_def, self) : NULL;
@@ -292,7 +531,7 @@ hr_execute(hr_batch *batch, hr_unit *u)
             if (hr_blank_unchanged_members(batch->state, u, i, buffer, &fill) < 0) {
                 goto done;
             }
-            int added = fill != NULL ? lend_members(u, st, fill) : 0;
+            int added = fill != NULL ? lend_members(batch->state, u, st, fill) : 0;
             Py_XDECREF(fill);
             if (added < 0) {
                 goto done;

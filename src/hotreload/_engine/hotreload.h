@@ -129,6 +129,8 @@ typedef struct {
     PyObject *stale;            /* dict: live function -> {path: [nested code]}: the code
                                    of closures it made that a reload left stale, paired
                                    again on the next reload of it (closures.c) */
+    PyTypeObject *LenderType;   /* execute.c: the metaclass stand-in of a class body
+                                   run with unchanged members left out */
 } hr_state;
 
 /* Raises ReloadError(module, object, reason), chaining the current exception
@@ -419,8 +421,9 @@ typedef struct hr_unit {
                                 __build_class__, which completes throw-away classes
                                 with live members: (the real __build_class__,
                                 {class name: [(first line, last line, {member: live
-                                value})]}, [(copy, live function)]), or NULL;
-                                emptied when the unit is cleared */
+                                value})]}, [(copy, live function)], the type of the
+                                metaclass stand-in that lends them to the body), or
+                                NULL; emptied when the unit is cleared */
     PyObject *old_values;    /* copy of the live dict before the commit */
     int full;                /* no recorded source: the whole module runs */
     int done;                /* executed and diffed */
@@ -572,6 +575,8 @@ int hr_plan(hr_batch *batch, hr_unit *unit);
  * plan chose to emulate, done with that module's new values; or a `del`
  * done by hand, keeping the definitions it deletes in unit->vanished. */
 int hr_emulate_from(hr_batch *batch, hr_unit *unit, Py_ssize_t i);
+/* execute.c: creates the type of the metaclass stand-in; once, at module init. */
+int hr_execute_init(PyObject *module, hr_state *state);
 /* execute.c: runs the chosen statements in unit->scratch. */
 int hr_execute(hr_batch *batch, hr_unit *unit);
 /* execute.c: given the objects of the youngest GC generation after the
@@ -618,11 +623,13 @@ int hr_names(hr_state *state, const char *text, Py_ssize_t len, int indent,
  * `name = value` with no other '=' in it, else NULL (no exception). */
 PyObject *hr_simple_assignment(const char *text, Py_ssize_t start, Py_ssize_t end);
 /* classpatch.c: in the compile buffer of a changed class statement (new
- * statement i of the unit), blanks the members whose text did not change
- * and that no changed member mentions: they keep their live values and do
- * not run again.  Each leaves a `0` so that the body is never empty.
- * *fill: new reference to {name: live value} of the members left out that
- * the live class has, or NULL when there are none. */
+ * statement i of the unit), blanks the members whose text did not change:
+ * they keep their live values and do not run again; one the live class
+ * lacks runs when a member that runs mentions it.  Each leaves a `0` so
+ * that the body is never empty.  *fill: new reference to {key in the class
+ * namespace: live value} of the members left out that the live class has,
+ * or NULL when there are none: the body runs with them bound, and the class
+ * it makes takes them (execute.c). */
 int hr_blank_unchanged_members(hr_state *state, hr_unit *unit, Py_ssize_t i, char *buffer,
                                PyObject **fill);
 /* names.c: the offset of the start of the line holding `pos`. */

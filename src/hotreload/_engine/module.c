@@ -435,6 +435,9 @@ module_exec(PyObject *module)
     if (hr_capi_export(module) < 0) {
         return -1;
     }
+    if (hr_execute_init(module, state) < 0) {
+        return -1;
+    }
     return hr_records_init(module, state);
 }
 
@@ -444,6 +447,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     hr_state *state = state_of(module);
     Py_VISIT(state->ReloadError);
     Py_VISIT(state->FinderType);
+    Py_VISIT(state->LenderType);
     Py_VISIT(state->finder);
     Py_VISIT(state->records);
     Py_VISIT(state->deny_dirs);
@@ -462,6 +466,7 @@ module_clear(PyObject *module)
     hr_state *state = state_of(module);
     Py_CLEAR(state->ReloadError);
     Py_CLEAR(state->FinderType);
+    Py_CLEAR(state->LenderType);
     Py_CLEAR(state->finder);
     Py_CLEAR(state->records);
     Py_CLEAR(state->deny_dirs);
