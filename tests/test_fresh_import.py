@@ -413,3 +413,54 @@ def test_a_class_decorator_that_rebuilds_the_class(workspace):
     workspace.edit("m", source.format(v=2))
     hotreload.reload(m)
     assert m.Plugin is live and type(live) is m.Meta and plugin.run() == 2
+
+
+def test_an_expression_on_unchanged_class_data_in_the_body(workspace):
+    source = """
+        class Fraction:
+            parts = ["a"]
+            parts.append("b")
+            total = len(parts)
+
+            def f(self):
+                return {v}
+    """
+    m = workspace.load("m", source.format(v=1))
+    parts = m.Fraction.parts
+    workspace.edit("m", source.format(v=2))
+    hotreload.reload(m)
+    assert m.Fraction.parts == ["a", "b"] and m.Fraction.parts is parts
+    assert m.Fraction.total == 2 and m.Fraction().f() == 2
+
+
+def test_an_unchanged_line_a_changed_method_mentions_does_not_run_again(workspace):
+    source = """
+        import $events
+
+        class Shop:
+            stock = ($events.record("stock"), {{"apples": 3}})[1]
+
+            def count(self):
+                return self.stock["apples"] + {v}
+    """
+    m = workspace.load("m", source.format(v=0))
+    stock = m.Shop.stock
+    workspace.edit("m", source.format(v=1))
+    hotreload.reload(m)
+    assert workspace.events.count("stock") == 1
+    assert m.Shop.stock is stock and m.Shop().count() == 4
+
+
+def test_a_prefixed_docstring_of_a_changed_class_stays(workspace):
+    source = '''
+        class Raw:
+            r"""Matches \\d+."""
+            print("made")
+
+            def f(self):
+                return {v}
+    '''
+    m = workspace.load("m", source.format(v=1))
+    workspace.edit("m", source.format(v=2))
+    hotreload.reload(m)
+    assert m.Raw.__doc__ == r"Matches \d+." and m.Raw().f() == 2

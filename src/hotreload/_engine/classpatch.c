@@ -1044,6 +1044,31 @@ needed_by_running(const hr_stmts *members, const char *runs, Py_ssize_t k, PyObj
     return needed;
 }
 
+/* 1 when a class-body statement is an expression that binds no name and
+ * is not a string (the docstring, or a comment-like literal), 0 when not,
+ * -1 on error. */
+static int
+acts_only(hr_state *state, const char *text, const hr_stmt *st, int indent)
+{
+    const char *start = text + st->start;
+    for (int k = 0; k < 2 && strchr("rRbBuUfF", *start) != NULL && *start != '\0'; k++) {
+        start++;  /* a string prefix */
+    }
+    if (st->kind != HR_STMT_OTHER || *start == '"' || *start == '\'' || text[st->start] == '(') {
+        return 0;
+    }
+    for (const char *c = text + st->start; c < text + st->end && *c != '\n'; c++) {
+        if (*c == '=' || *c == ':') {
+            return 0;  /* an assignment, a block: it binds or may bind */
+        }
+    }
+    PyObject *binds = PySet_New(NULL);
+    int status = binds ? add_binds(state, binds, text, st, indent) : -1;
+    int acts = status == 0 && PySet_GET_SIZE(binds) == 0;
+    Py_XDECREF(binds);
+    return status < 0 ? -1 : acts;
+}
+
 int
 hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buffer,
                            PyObject **fill)
@@ -1153,7 +1178,14 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
             goto done;
         }
         Py_XDECREF(key);
-        left_out[k] = name != NULL;
+        /* An unchanged statement that binds nothing (`parts.append("b")` on
+         * class data) acted on what it reads, which the live class keeps:
+         * running it again would act twice. */
+        int acts = name == NULL ? acts_only(state, u->new_utf8, st, new_stmt->body_indent) : 0;
+        if (acts < 0) {
+            goto done;
+        }
+        left_out[k] = name != NULL || acts;
         PyList_SET_ITEM(names, k, name != NULL && value == NULL ? name : Py_NewRef(Py_None));
         if (name != NULL && value != NULL) {
             Py_DECREF(name);
