@@ -345,6 +345,51 @@ read_real_source(hr_state *state, hr_unit *u)
     return status;
 }
 
+/* The source file of a module the import hook did not record (imported
+ * before install()): its __file__, when that is the file it was loaded from.
+ * A module whose loader says otherwise (__spec__.origin is another file, or
+ * none: a module a library's own import hook made, given the __file__ of the
+ * module it mirrors) is left alone: running that file in its namespace is
+ * not what built it.  Sets u->path (new reference); -1 with ReloadError or
+ * another exception set. */
+static int
+unrecorded_path(hr_state *state, hr_unit *u)
+{
+    PyObject *path = hr_dict_get(u->live, "__file__");
+    if (path == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    if (path == NULL || !PyUnicode_Check(path)) {
+        return hr_raise(state, u->name, NULL,
+                        "it is a built-in module or has no source file (no __file__)");
+    }
+    PyObject *spec = hr_dict_get(u->live, "__spec__");
+    if (spec == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    if (spec != NULL && !Py_IsNone(spec)) {
+        PyObject *origin = PyObject_GetAttrString(spec, "origin");
+        if (origin == NULL) {
+            return -1;
+        }
+        int same = PyUnicode_Check(origin) ? PyUnicode_Compare(origin, path) == 0 : 0;
+        if (same == 0 && PyErr_Occurred()) {
+            Py_DECREF(origin);
+            return -1;
+        }
+        if (!same) {
+            hr_raise(state, u->name, NULL, "its __file__ %R is not the file its loader made "
+                     "it from (__spec__.origin is %R) and it has no recorded source: it is "
+                     "left alone", path, origin);
+            Py_DECREF(origin);
+            return -1;
+        }
+        Py_DECREF(origin);
+    }
+    u->path = Py_NewRef(path);
+    return 0;
+}
+
 /* Finds the live module for a target (module object or dotted name) and
  * reads what it needs.  Raises ReloadError for anything it cannot reload. */
 static int
@@ -380,16 +425,17 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
                         Py_TYPE(u->module)->tp_name);
     }
     u->live = Py_NewRef(PyModule_GetDict(u->module));
-    /* PyDict_GetItemString would take a MemoryError for "no __file__". */
-    PyObject *key = PyUnicode_FromString("__file__");
-    u->path = key ? Py_XNewRef(PyDict_GetItemWithError(u->live, key)) : NULL;
-    Py_XDECREF(key);
-    if (PyErr_Occurred()) {
+    PyObject *record = hr_record_get(state, u->name);
+    if (record == NULL && PyErr_Occurred()) {
         return -1;
     }
-    if (u->path == NULL || !PyUnicode_Check(u->path)) {
-        return hr_raise(state, u->name, NULL,
-                        "it is a built-in module or has no source file (no __file__)");
+    if (record != NULL) {
+        /* The module was built from the recorded file: a __file__ its code
+         * reassigned afterwards (tlz shows toolz's file) names other code. */
+        u->path = Py_NewRef(PyTuple_GET_ITEM(record, HR_REC_PATH));
+    }
+    else if (unrecorded_path(state, u) < 0) {
+        return -1;
     }
     int is_source = ends_with(u->path, ".py");
     if (is_source <= 0) {
@@ -409,7 +455,9 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
     if ((u->new_text = hr_decode_source(u->new_bytes)) == NULL) {
         return hr_raise(state, u->name, NULL, "cannot decode its source file");
     }
-    PyObject *record = hr_record_get(state, u->name);
+    /* Looked up again: reading the file may have let another thread run an
+     * import that replaced the record. */
+    record = hr_record_get(state, u->name);
     if (record == NULL && PyErr_Occurred()) {
         return -1;
     }
