@@ -659,3 +659,47 @@ def test_a_table_the_new_code_builds_holds_live_classes_functions_and_members(wo
     assert m.TABLE[red][0] is sword and m.TABLE[red][1] is heal
     assert m.TABLE["every"] == {sword, heal}
     assert sword().hit() == 2 and heal() == 2
+
+
+def test_a_changed_table_of_changed_classes_holds_the_live_classes(workspace):
+    """click.shell_completion (corpus click a): `_available_shells = {"bash":
+    BashComplete, ...}` and the string its classes' `source_template` reads
+    were rewritten (ast.unparse); the table ran again in the same reload as
+    the class statements, and held classes with only their changed members
+    (no source_template, inherited or not), not the live ones."""
+    m = workspace.load("a", """
+        SOURCE = "bash %s"
+
+        class Base:
+            def source(self):
+                return self.source_template % 1
+
+        class Bash(Base):
+            source_template = SOURCE
+
+            def other(self):
+                return 1
+
+        AVAILABLE = {
+            "bash": Bash,
+        }
+    """)
+    bash = m.Bash
+    workspace.edit("a", """
+        SOURCE = 'bash %s'
+
+        class Base:
+            def source(self):
+                return self.source_template % 1
+
+        class Bash(Base):
+            source_template = SOURCE
+
+            def other(self):
+                return 1
+        AVAILABLE = {'bash': Bash}
+    """)
+    hotreload.reload(m)
+    assert m.Bash is bash
+    assert m.AVAILABLE == {"bash": bash}
+    assert m.AVAILABLE["bash"]().source() == "bash 1"
