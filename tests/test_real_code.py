@@ -703,3 +703,28 @@ def test_a_changed_table_of_changed_classes_holds_the_live_classes(workspace):
     assert m.Bash is bash
     assert m.AVAILABLE == {"bash": bash}
     assert m.AVAILABLE["bash"]().source() == "bash 1"
+
+
+@pytest.mark.parametrize("decorator", ["", "@functools.lru_cache"])
+def test_readers_of_a_name_whose_last_binder_left_run_again(workspace, decorator):
+    """Fuzz seed 10144: `f = functools.partial(f)` removed while `g = f`
+    follows.  The def now binds `f` last and runs again; the statements
+    after it that read `f` see the new binding, as at a fresh import."""
+    before = """
+        import functools
+
+        DECORATOR
+        def f():
+            return 1
+
+        f = functools.partial(f)
+        g = f
+        HANDLERS = [f]
+    """.replace("DECORATOR", decorator)
+    m = workspace.load("a", before)
+    f = m.f.func
+    workspace.edit("a", before.replace("        f = functools.partial(f)\n", ""))
+    hotreload.reload(m)
+    assert m.g is m.f and m.HANDLERS == [m.f] and m.g() == 1
+    if not decorator:
+        assert m.f is f

@@ -672,7 +672,10 @@ plan_full(hr_unit *u)
  * removed; but when the statement that left bound it last (`f =
  * functools.partial(f)` removed after an unchanged `def f`), the name holds
  * what that statement made: the new statement that now binds it last runs
- * again, so the name ends up as at a fresh import. */
+ * again (u->run set; a def or class with its decorators), so the name ends
+ * up as at a fresh import.  Called before the rest of the plan, which then
+ * counts the name as rebound from that statement on (`g = f` after it runs
+ * again too). */
 static int
 find_removed(hr_batch *batch, hr_unit *u)
 {
@@ -713,14 +716,7 @@ find_removed(hr_batch *batch, hr_unit *u)
             goto error;
         }
         if (PySet_GET_SIZE(forced) > 0) {
-            /* With its decorators, if it has any: the binding is made anew. */
             u->run[i] = 1;
-            if (u->strip[i] && hr_set_difference_update(u->stripped, forced) < 0) {
-                Py_DECREF(forced);
-                Py_DECREF(left);
-                goto error;
-            }
-            u->strip[i] = 0;
         }
         Py_DECREF(forced);
         Py_SETREF(candidates, left);
@@ -760,7 +756,8 @@ hr_plan(hr_batch *batch, hr_unit *u)
     rebound = PySet_New(NULL);
     changed_defs = PySet_New(NULL);
     redefined = PySet_New(NULL);  /* names of the defs and classes that run again */
-    if (rebound == NULL || changed_defs == NULL || redefined == NULL) {
+    if (rebound == NULL || changed_defs == NULL || redefined == NULL
+        || find_removed(batch, u) < 0) {
         goto error;
     }
     /* Names of changed defs and classes: a decorator among them means the
@@ -779,7 +776,9 @@ hr_plan(hr_batch *batch, hr_unit *u)
     int check_imports = any_rebound(batch);
     for (Py_ssize_t i = 0; i < n; i++) {
         const hr_stmt *st = &u->new_stmts.items[i];
-        int run = is_changed(u, i);
+        /* u->run set: it now binds last a name whose last binder left. */
+        int rebinds = u->run[i];
+        int run = rebinds || is_changed(u, i);
         if (st->kind == HR_STMT_DEF || st->kind == HR_STMT_CLASS) {
             PyObject *name = defined_name(u->new_utf8, st);
             if (name == NULL) {
@@ -804,6 +803,13 @@ hr_plan(hr_batch *batch, hr_unit *u)
                     Py_DECREF(name);
                     goto error;
                 }
+            }
+            /* With its decorators, if it has any: the binding is made anew,
+             * and the statements after it that read the name see it. */
+            redecorate = redecorate || rebinds;
+            if (rebinds && PySet_Add(rebound, name) < 0) {
+                Py_DECREF(name);
+                goto error;
             }
             run = run || redecorate;
             if (!run && PySet_GET_SIZE(rebound) > 0) {
@@ -872,8 +878,7 @@ hr_plan(hr_batch *batch, hr_unit *u)
             }
         }
     }
-    if (find_removed(batch, u) < 0 || rebind_deleted(batch, u) < 0 || unstrip_seen(u) < 0
-        || emulate_deletions(batch, u) < 0) {
+    if (rebind_deleted(batch, u) < 0 || unstrip_seen(u) < 0 || emulate_deletions(batch, u) < 0) {
         goto error;
     }
     Py_DECREF(rebound);
