@@ -350,17 +350,18 @@ is_star(PyObject *pair)
 }
 
 /* 1 when a from-import reads a name that changed in a module of the batch
- * executed earlier: it then runs again, emulated with the new values, and
- * *parsed (new reference) is what it imports, (module name, names), for
- * the execution.  A star import names nothing, so what changed there is
- * added to `rebound`. */
+ * executed earlier, or runs again anyway (`runs`) and imports from such a
+ * module: it then runs emulated with the new values (a name new there is
+ * not in the live module yet), and *parsed (new reference) is what it
+ * imports, (module name, names), for the execution.  A star import names
+ * nothing, so what changed there is added to `rebound`. */
 static int
 imports_changed_name(hr_batch *batch, hr_unit *u, const hr_stmt *stmt, PyObject *rebound,
-                     PyObject **parsed)
+                     int runs, PyObject **parsed)
 {
     PyObject *names;
     hr_unit *source = batch_source(batch, u, stmt, &names);
-    int result = source == NULL && PyErr_Occurred() ? -1 : 0;
+    int result = source == NULL && PyErr_Occurred() ? -1 : source != NULL && runs;
     *parsed = NULL;
     for (Py_ssize_t i = 0; source && result >= 0 && i < PyList_GET_SIZE(names); i++) {
         PyObject *pair = PyList_GET_ITEM(names, i);
@@ -848,9 +849,9 @@ hr_plan(hr_batch *batch, hr_unit *u)
             run = mentioned <= 0 ? mentioned : binds ? intersects(binds, watched[w]) : -1;
             Py_XDECREF(binds);
         }
-        if (check_imports && st->kind == HR_STMT_FROM) {
+        if ((check_imports || run > 0) && st->kind == HR_STMT_FROM) {
             PyObject *parsed;
-            int changed = imports_changed_name(batch, u, st, rebound, &parsed);
+            int changed = imports_changed_name(batch, u, st, rebound, run > 0, &parsed);
             if (changed < 0) {
                 goto error;
             }
@@ -983,7 +984,13 @@ hr_emulate_from(hr_batch *batch, hr_unit *u, Py_ssize_t index)
             status = PyDict_SetItem(u->scratch, asname == Py_None ? name : asname,
                                     hr_identity_get(&batch->identity, value));
         }
-        else if (PyErr_Occurred()) {
+        else if (!PyErr_Occurred()) {
+            /* As the statement itself would. */
+            PyErr_Format(PyExc_ImportError, "cannot import name %R from %R", name,
+                         source->name);
+            status = hr_raise(batch->state, u->name, NULL, "the new code raised while it ran");
+        }
+        else {
             status = -1;
         }
     }
