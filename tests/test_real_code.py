@@ -728,3 +728,29 @@ def test_readers_of_a_name_whose_last_binder_left_run_again(workspace, decorator
     assert m.g is m.f and m.HANDLERS == [m.f] and m.g() == 1
     if not decorator:
         assert m.f is f
+
+
+def test_an_alias_of_a_name_whose_last_binder_left_before_its_del(workspace):
+    """Fuzz seed 30064: `f = functools.partial(f)` removed while `f_alias =
+    f` and `del f` are added: the def binds f last (the del ends the name,
+    it binds nothing), so the alias takes the function."""
+    m = workspace.load("a", """
+        import functools
+
+        def f():
+            return 1
+
+        f = functools.partial(f)
+    """)
+    f = m.f.func
+    workspace.edit("a", """
+        import functools
+
+        def f():
+            return 1
+
+        f_alias = f
+        del f
+    """)
+    hotreload.reload(m)
+    assert m.f_alias is f and not hasattr(m, "f")

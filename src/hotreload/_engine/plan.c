@@ -698,7 +698,8 @@ find_removed(hr_batch *batch, hr_unit *u)
     /* From the end: the first binder met is a name's last one. */
     for (Py_ssize_t i = u->new_stmts.count - 1; PySet_GET_SIZE(candidates) > 0 && i >= 0; i--) {
         const hr_stmt *st = &u->new_stmts.items[i];
-        int mentioned = hr_mentions(st->norm, candidates);
+        /* A `del` ends a binding: the one it deletes is the name's last. */
+        int mentioned = is_del(st) ? 0 : hr_mentions(st->norm, candidates);
         if (mentioned <= 0) {
             if (mentioned < 0) {
                 goto error;
