@@ -178,3 +178,35 @@ def test_a_from_import_of_a_name_the_batch_module_lacks_is_refused(workspace):
         hotreload.reload(a, b)
     assert raised.value.module == b.__name__
     assert a.K == 1 and b.K == 1
+
+
+def test_a_reexport_of_a_decorated_function_takes_the_live_wrapper(workspace):
+    """Project fuzz seed 30039: a package's `from .sub import f, g` changed
+    in the same reload as f's body; f runs without its unchanged decorator,
+    so the re-export takes the live wrapper, not the bare function."""
+    sub = """
+        import functools
+
+        def deco(fn):
+            @functools.wraps(fn)
+            def wrapper(*args):
+                return ("wrapped", fn(*args))
+            return wrapper
+
+        @deco
+        def f(x):
+            return x
+
+        def g():
+            return "g"
+    """
+    workspace.write("pkg.sub", sub)
+    workspace.write("pkg", "from .sub import f\n")
+    pkg = workspace.load("pkg")
+    sub_module = workspace.load("pkg.sub")
+    wrapper = pkg.f
+    workspace.edit("pkg.sub", sub.replace("return x", "return x + 1"))
+    workspace.edit("pkg", "from .sub import f, g\n")
+    hotreload.reload(pkg, sub_module)
+    assert pkg.f is wrapper is sub_module.f and pkg.f(1) == ("wrapped", 2)
+    assert pkg.g is sub_module.g

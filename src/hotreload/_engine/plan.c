@@ -912,7 +912,13 @@ emulate_star(hr_batch *batch, hr_unit *u, hr_unit *source)
             || (all == NULL && PyUnicode_READ_CHAR(name, 0) == '_')) {
             continue;
         }
-        PyObject *value = PyDict_GetItemWithError(source->scratch, name);
+        /* A def that ran without its decorators is bare in the scratch
+         * namespace: the name keeps the live wrapper, which takes the code. */
+        int stripped = PySet_Contains(source->stripped, name);
+        if (stripped < 0) {
+            return -1;
+        }
+        PyObject *value = PyDict_GetItemWithError(stripped ? source->live : source->scratch, name);
         if (value != NULL) {
             status = PyDict_SetItem(u->scratch, name, hr_identity_get(&batch->identity, value));
         }
@@ -979,7 +985,13 @@ hr_emulate_from(hr_batch *batch, hr_unit *u, Py_ssize_t index)
         }
         PyObject *name = PyTuple_GET_ITEM(pair, 0);
         PyObject *asname = PyTuple_GET_ITEM(pair, 1);
-        PyObject *value = PyDict_GetItemWithError(source->scratch, name);
+        /* A def that ran without its decorators is bare in the scratch
+         * namespace: the name keeps the live wrapper, which takes the code. */
+        int stripped = PySet_Contains(source->stripped, name);
+        if (stripped < 0) {
+            return -1;
+        }
+        PyObject *value = PyDict_GetItemWithError(stripped ? source->live : source->scratch, name);
         if (value != NULL) {
             /* The live object a new one stands for: never a throw-away. */
             status = PyDict_SetItem(u->scratch, asname == Py_None ? name : asname,
