@@ -1058,6 +1058,8 @@ def check_bases(path, live, fresh, live_ns, fresh_ns, problems, depth=0):
                 problems.append(f"{where}: {a.__qualname__} != fresh {b.__qualname__}")
             elif depth < 5:
                 check_bases(where, a, b, live_ns, fresh_ns, problems, depth + 1)
+        elif b.__module__.startswith(PROJECT_PREFIX):
+            pass  # another module of a fresh project: compare_project's check
         elif a is not b:
             problems.append(f"{where}: {a!r} is not {b!r}")
 
@@ -1356,3 +1358,293 @@ def random_for(seed):
     import random
 
     return random.Random(f"hotreload-fuzz-{seed}")
+
+
+# ---------------------------------------------------------------------------
+# Several modules: a project reloaded together or module by module
+
+
+PROJECT_PREFIX = "_hotreload_fuzz_project_"
+
+
+class Project:
+    """Modules that import each other, as a program's do:
+
+    - `data` holds tables and `user` imports them by name
+      (`from data import WEAPONS, SPEED as MOVE`) and reads them at call time;
+    - `pkg/sub` is a fuzzed `Model` and `pkg/__init__` re-exports some of its
+      names (`from .sub import f1, C2`);
+    - `a` and `b` import each other: `b` subclasses `a`'s class, imported by
+      name, and each calls the other at run time (`a` imports `b` last).
+
+    `render(names)` writes every file for a map of short names ("data",
+    "pkg.sub") to module names; `mutate()` edits some modules of a copy and
+    returns the short names of the files that changed."""
+
+    ORDER = ("data", "user", "pkg.sub", "pkg", "a", "b")
+
+    def __init__(self, rng):
+        self.rng = rng
+        self.serial = 0
+        self.weapons = {"sword": 10, "bow": 7}
+        self.speed = 3
+        self.armor = None  # a table `user` imports while data has it
+        self.user_version = 0
+        self.sub = Model.random(rng)
+        self.exports = []
+        self.pkg_version = 0
+        self.base = "Base"  # a's class, which b imports by name and subclasses
+        self.base_methods = ["hello"]
+        self.a_version = 0
+        self.b_version = 0
+        self.b_methods = ["hello"]
+        self._pick_exports()
+
+    def fresh_name(self, prefix):
+        self.serial += 1
+        return f"{prefix}{self.serial}"
+
+    def copy(self):
+        rng, self.rng, self.sub.rng = self.rng, None, None
+        try:
+            twin = copy.deepcopy(self)
+        finally:
+            self.rng = self.sub.rng = rng
+        twin.rng = twin.sub.rng = rng
+        return twin
+
+    def sub_names(self):
+        names = [c.name for c in self.sub.consts]
+        names += [f.name for f in self.sub.functions if not f.hidden]
+        names += [c.name for c in self.sub.classes if not c.hidden]
+        return names
+
+    def _pick_exports(self):
+        names = self.sub_names()
+        self.exports = sorted(self.rng.sample(names, min(len(names), self.rng.randrange(1, 4))))
+
+    # -- source -----------------------------------------------------------
+    def render(self, names):
+        """{short name: source} for module names `names` (short -> full)."""
+        data, a, b = names["data"], names["a"], names["b"]
+        out = {}
+        lines = [f"WEAPONS = {self.weapons!r}", f"SPEED = {self.speed!r}"]
+        if self.armor is not None:
+            lines.append(f"ARMOR = {self.armor!r}")
+        out["data"] = "\n".join(lines) + "\n"
+        imported = "WEAPONS, SPEED as MOVE" + (", ARMOR" if self.armor is not None else "")
+        lines = [f"from {data} import {imported}", "",
+                 "def damage(kind):", f"    return WEAPONS.get(kind, 0) + {self.user_version}", "",
+                 "def speed():", "    return MOVE", ""]
+        if self.armor is not None:
+            lines += ["def armor():", "    return sorted(ARMOR.items())", ""]
+        out["user"] = "\n".join(lines)
+        out["pkg.sub"] = self.sub.render()
+        lines = []
+        if self.exports:
+            lines.append(f"from .sub import {', '.join(self.exports)}")
+        lines += ["", "def api():", f"    return {[*self.exports, self.pkg_version]!r}", ""]
+        out["pkg"] = "\n".join(lines)
+        lines = [f"K = {self.a_version}", "", f"class {self.base}:"]
+        for method in self.base_methods:
+            lines += [f"    def {method}(self):", f"        return ({method!r}, K)", ""]
+        lines += ["def fa():", "    return b.fb() + K", "",
+                  f"import {b} as b", ""]
+        out["a"] = "\n".join(lines)
+        lines = [f"import {a} as a", f"from {a} import K, {self.base}", "",
+                 f"W = {self.b_version}", "", f"class Child({self.base}):"]
+        for method in self.b_methods:
+            lines += [f"    def {method}(self):",
+                      f"        return (super().{method}(), W) if hasattr(super(), {method!r}) else W",
+                      ""]
+        lines += ["def fb():", "    return W + K", "",
+                  "def both():", "    return a.fa() + fb()", ""]
+        out["b"] = "\n".join(lines)
+        return out
+
+    # -- edits ------------------------------------------------------------
+    def mutate(self):
+        """Edits one to three modules in place; returns what was done."""
+        done = []
+        for _ in range(self.rng.randrange(1, 4)):
+            edit = self.rng.choice(PROJECT_EDITS)
+            done.append(edit(self))
+        return done
+
+
+def pedit_weapons(p):
+    key = p.rng.choice(sorted(p.weapons) + ["axe", "spear"])
+    p.weapons = dict(p.weapons)
+    if key in p.weapons and len(p.weapons) > 1 and p.rng.random() < 0.3:
+        del p.weapons[key]
+    else:
+        p.weapons[key] = p.rng.randrange(20)
+    return f"data: WEAPONS[{key!r}]"
+
+
+def pedit_speed(p):
+    p.speed = p.rng.randrange(10)
+    return "data: SPEED"
+
+
+def pedit_armor(p):
+    if p.armor is None or p.rng.random() < 0.5:
+        p.armor = {"mail": p.rng.randrange(10)}
+        return "data and user: ARMOR (added or changed)"
+    p.armor = None
+    return "data and user: ARMOR removed"
+
+
+def pedit_user(p):
+    p.user_version += 1
+    return "user: damage's body"
+
+
+def pedit_sub(p):
+    for _ in range(5):
+        candidate = p.sub.copy()
+        edits, risky = candidate.mutate(p.rng.randrange(1, 3))
+        if not risky:
+            break
+    else:
+        return "pkg.sub: nothing (only risky edits drawn)"
+    p.sub = candidate
+    names = set(p.sub_names())
+    p.exports = [name for name in p.exports if name in names]
+    return f"pkg.sub: {edits}"
+
+
+def pedit_exports(p):
+    p._pick_exports()
+    return f"pkg: re-exports {p.exports}"
+
+
+def pedit_pkg(p):
+    p.pkg_version += 1
+    return "pkg: api's body"
+
+
+def pedit_a(p):
+    choice = p.rng.randrange(4)
+    if choice == 0:
+        p.a_version += 1
+        return "a: K"
+    if choice == 1:
+        p.base_methods = p.base_methods + [p.fresh_name("m")]
+        return "a: a method added to the base"
+    if choice == 2 and len(p.base_methods) > 1:
+        p.base_methods = p.base_methods[:-1]
+        return "a: a method removed from the base"
+    p.base = p.fresh_name("Base")
+    return "a and b: the base renamed"
+
+
+def pedit_b(p):
+    if p.rng.random() < 0.5:
+        p.b_version += 1
+        return "b: W"
+    method = p.rng.choice(p.base_methods + [p.fresh_name("own")])
+    if method in p.b_methods and len(p.b_methods) > 1:
+        p.b_methods = [m for m in p.b_methods if m != method]
+        return f"b: Child.{method} removed"
+    p.b_methods = sorted(set(p.b_methods) | {method})
+    return f"b: Child.{method}"
+
+
+PROJECT_EDITS = (
+    [pedit_weapons] * 3 + [pedit_speed, pedit_armor, pedit_user] + [pedit_sub] * 4
+    + [pedit_exports, pedit_pkg] + [pedit_a] * 3 + [pedit_b] * 2
+)
+
+
+def fresh_project(sources, names, folder):
+    """Imports a project's sources under module names never used before, the
+    way a first import does; returns {short name: module}."""
+    serial = next(_fresh_serial)
+    prefix = f"{PROJECT_PREFIX}{serial}"
+    fresh_names = {short: f"{prefix}_{short}" for short in names}
+    texts = sources(fresh_names)
+    root = os.path.join(folder, f"project{serial}")
+    for short, text in texts.items():
+        parts = fresh_names[short].split(".")
+        path = os.path.join(root, *parts)
+        if short + ".sub" in texts:
+            path = os.path.join(path, "__init__")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + ".py", "w", encoding="utf-8") as f:
+            f.write(text)
+    sys.path.insert(0, root)
+    importlib.invalidate_caches()
+    try:
+        modules = {}
+        for short in Project.ORDER:
+            modules[short] = importlib.import_module(fresh_names[short])
+            modules[short].__fuzz_source__ = texts[short]
+    finally:
+        sys.path.remove(root)
+        for name in list(sys.modules):
+            if name.startswith(prefix):
+                del sys.modules[name]
+    return modules
+
+
+def compare_project(live, fresh):
+    """Every difference between the live modules and fresh ones
+    ({short name: module} each): per module as `compare` does, module names
+    mapped, and every function or class one module takes from another (a
+    re-export, a from-import, a base) the other module's live object."""
+    home = {m.__name__: short for short, m in live.items()}
+    fresh_home = {m.__name__: short for short, m in fresh.items()}
+    problems = []
+    for short in Project.ORDER:
+        a, b = live[short], fresh[short]
+        hidden = {}
+        # Module names differ by design: compared through the map, then
+        # left out of `compare`.
+        for name, value in list(vars(b).items()):
+            if isinstance(value, types.ModuleType):
+                other = vars(a).get(name)
+                if fresh_home.get(value.__name__) != home.get(getattr(other, "__name__", None)):
+                    problems.append(f"{short}.{name}: not the project's module")
+                hidden[name] = (value, other)
+                del vars(b)[name]
+                vars(a).pop(name, None)
+        try:
+            problems += [f"{short}: {p}" for p in compare(a, b, {})]
+        finally:
+            for name, (value, other) in hidden.items():
+                vars(b)[name] = value
+                if other is not None:
+                    vars(a)[name] = other
+        for name, value in vars(b).items():
+            origin = getattr(value, "__module__", None)
+            if not isinstance(value, (type, types.FunctionType)) or origin not in fresh_home:
+                continue
+            owner = fresh_home[origin]
+            if owner == short:
+                if isinstance(value, type):
+                    problems += _project_bases(short, name, vars(a).get(name), value,
+                                               live, fresh_home)
+                continue
+            qualname = value.__qualname__
+            if getattr(fresh[owner], qualname, None) is not value:
+                continue  # not bound there under its own name
+            if vars(a).get(name) is not getattr(live[owner], qualname, None):
+                problems.append(f"{short}.{name}: not the live {owner}.{qualname}")
+    return problems
+
+
+def _project_bases(short, name, live_cls, fresh_cls, live, fresh_home):
+    """A class's bases from other modules of the project are those modules'
+    live classes."""
+    problems = []
+    if not isinstance(live_cls, type) or len(live_cls.__bases__) != len(fresh_cls.__bases__):
+        return problems  # compare() reports it
+    for live_base, base in zip(live_cls.__bases__, fresh_cls.__bases__):
+        owner = fresh_home.get(base.__module__)
+        if owner is None or owner == short:
+            continue
+        if getattr(live[owner], base.__qualname__, None) is not live_base:
+            problems.append(f"{short}.{name}: its base {base.__qualname__} is not "
+                            f"the live {owner}.{base.__qualname__}")
+    return problems

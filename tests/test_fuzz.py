@@ -19,6 +19,7 @@ seed).  A failure names its seed and step; rerun it alone with
 HOTRELOAD_FUZZ_SEEDS=<seed>.
 """
 import difflib
+import importlib
 import os
 
 import pytest
@@ -143,3 +144,85 @@ def run_seed(workspace, seed, steps, fresh_folder):
 def test_fuzzed_edits(workspace, seed, tmp_path):
     counts = run_seed(workspace, seed, STEPS, str(tmp_path))
     assert sum(counts.values()) == STEPS
+
+
+def _reload_project(live, changed, mode, rng):
+    """Reloads the changed modules: together in one call, in a random order,
+    or one by one; a module refused alone (it imports what another changed
+    module does not have yet) is tried again once the others are reloaded."""
+    order = rng.sample(changed, len(changed))
+    if mode == "together":
+        hotreload.reload(*[live[short] for short in order])
+        return
+    pending = order
+    while pending:
+        refused = []
+        for short in pending:
+            try:
+                hotreload.reload(live[short])
+            except hotreload.ReloadError as error:
+                refused.append((short, error))
+        if len(refused) == len(pending):
+            raise refused[0][1]
+        pending = [short for short, _ in refused]
+
+
+def run_project(workspace, seed, steps, fresh_folder):
+    """Several modules (fuzz_edits.Project) edited at random and reloaded,
+    together or alone; compared with a fresh import of the same files under
+    other names after every step."""
+    rng = fuzz_edits.random_for(f"project-{seed}")
+    project = fuzz_edits.Project(rng)
+    names = {short: workspace.name(short) for short in fuzz_edits.Project.ORDER}
+    texts = project.render(names)
+    for short in fuzz_edits.Project.ORDER:
+        workspace.write(short, texts[short])
+    live = {short: importlib.import_module(names[short]) for short in fuzz_edits.Project.ORDER}
+    fresh = fuzz_edits.fresh_project(project.render, names, fresh_folder)
+    problems = fuzz_edits.compare_project(live, fresh)
+    assert not problems, f"seed {seed}: first import differs from a fresh one:\n" + "\n".join(problems)
+    reloads = 0
+    for step in range(steps):
+        candidate = project.copy()
+        edits = candidate.mutate()
+        new_texts = candidate.render(names)
+        changed = [short for short in fuzz_edits.Project.ORDER if new_texts[short] != texts[short]]
+        if not changed:
+            continue
+        for short in changed:
+            assert "$" not in new_texts[short]
+            workspace.edit(short, new_texts[short])
+        captured = {short: fuzz_edits.Captured(module) for short, module in live.items()}
+        mode = rng.choice(("together", "alone"))
+
+        def fail(message, problems=()):
+            diffs = "".join(f"--- {short}\n{_diff(texts[short], new_texts[short])}" for short in changed)
+            pytest.fail(
+                f"project seed {seed}, step {step} ({mode}: {changed}): {message}\n"
+                f"edits: {edits}\n" + "".join(f"  {p}\n" for p in problems) + diffs
+                + f"(replay: HOTRELOAD_FUZZ_SEEDS={seed} HOTRELOAD_FUZZ_STEPS={step + 1})",
+                pytrace=False,
+            )
+
+        try:
+            _reload_project(live, changed, mode, rng)
+        except hotreload.ReloadError as error:
+            fail(f"refused: {error}")
+        reloads += 1
+        new_fresh = fuzz_edits.fresh_project(candidate.render, names, fresh_folder)
+        problems = fuzz_edits.compare_project(live, new_fresh)
+        for short, module in live.items():
+            problems += [f"{short}: {p}" for p in captured[short].check_identity(module)]
+            problems += [f"{short}: {p}" for p in captured[short].check_behaviour(module, new_fresh[short])]
+        records = _hotreload._records()
+        problems += [f"{short}: the record does not hold the reloaded text" for short in changed
+                     if records[names[short]][1] != new_texts[short].encode()]
+        if problems:
+            fail("the reloaded modules differ from a fresh import", problems)
+        project, texts = candidate, new_texts
+    return reloads
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_fuzzed_projects(workspace, seed, tmp_path):
+    run_project(workspace, seed, STEPS, str(tmp_path))

@@ -122,3 +122,91 @@ def test_relative_import_in_a_package(workspace):
     workspace.edit("pkg.data", DATA_V2)
     hotreload.reload(data)
     assert user.WEAPONS is data.WEAPONS
+
+
+A_CYCLE = """
+K = 1
+
+class Base:
+    def hello(self):
+        return "hello"
+
+def fa():
+    return b.fb() + K
+
+import $b as b
+"""
+B_CYCLE = """
+import $a as a
+from $a import K, Base
+
+class Child(Base):
+    pass
+
+def fb():
+    return K
+"""
+
+
+@pytest.mark.parametrize("order", ["ab", "ba"])
+def test_a_cycle_takes_names_from_the_module_it_imports_them_from(workspace, order):
+    """Two modules that import each other (fuzzer, several modules): `b`
+    takes a's class by name while `a` imports `b` at its end.  In one
+    reload, whatever the order given, `a` runs first and b's from-import,
+    which changed, takes the new names, also one the live `a` lacks yet."""
+    workspace.write("a", A_CYCLE)
+    workspace.write("b", B_CYCLE)
+    a = workspace.load("a")
+    b = workspace.load("b")
+    child = b.Child
+    workspace.edit("a", A_CYCLE.replace("Base", "Root").replace("K = 1", "K = 2"))
+    workspace.edit("b", B_CYCLE.replace("Base", "Root"))
+    modules = {"a": a, "b": b}
+    hotreload.reload(*[modules[short] for short in order])
+    assert b.Child is child and child.__bases__ == (a.Root,) and b.Root is a.Root
+    assert child().hello() == "hello" and a.fa() == 4 and not hasattr(a, "Base")
+
+
+def test_a_from_import_of_a_name_the_batch_module_lacks_is_refused(workspace):
+    workspace.write("a", A_CYCLE)
+    workspace.write("b", B_CYCLE)
+    a = workspace.load("a")
+    b = workspace.load("b")
+    workspace.edit("b", B_CYCLE.replace("K, Base", "K, Base, Missing"))
+    workspace.edit("a", A_CYCLE.replace("K = 1", "K = 2"))
+    with pytest.raises(ReloadError, match="cannot import name 'Missing'") as raised:
+        hotreload.reload(a, b)
+    assert raised.value.module == b.__name__
+    assert a.K == 1 and b.K == 1
+
+
+def test_a_reexport_of_a_decorated_function_takes_the_live_wrapper(workspace):
+    """Project fuzz seed 30039: a package's `from .sub import f, g` changed
+    in the same reload as f's body; f runs without its unchanged decorator,
+    so the re-export takes the live wrapper, not the bare function."""
+    sub = """
+        import functools
+
+        def deco(fn):
+            @functools.wraps(fn)
+            def wrapper(*args):
+                return ("wrapped", fn(*args))
+            return wrapper
+
+        @deco
+        def f(x):
+            return x
+
+        def g():
+            return "g"
+    """
+    workspace.write("pkg.sub", sub)
+    workspace.write("pkg", "from .sub import f\n")
+    pkg = workspace.load("pkg")
+    sub_module = workspace.load("pkg.sub")
+    wrapper = pkg.f
+    workspace.edit("pkg.sub", sub.replace("return x", "return x + 1"))
+    workspace.edit("pkg", "from .sub import f, g\n")
+    hotreload.reload(pkg, sub_module)
+    assert pkg.f is wrapper is sub_module.f and pkg.f(1) == ("wrapped", 2)
+    assert pkg.g is sub_module.g

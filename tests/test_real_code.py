@@ -687,3 +687,98 @@ def test_abc_register_in_the_same_reload_registers_the_live_class(workspace):
     assert m.Square is live and live().area() == 2
     assert isinstance(live(), m.Shape) and issubclass(live, m.Shape)
     assert list(m.SEEN) == [live]
+
+
+def test_a_changed_table_of_changed_classes_holds_the_live_classes(workspace):
+    """click.shell_completion (corpus click a): `_available_shells = {"bash":
+    BashComplete, ...}` and the string its classes' `source_template` reads
+    were rewritten (ast.unparse); the table ran again in the same reload as
+    the class statements, and held classes with only their changed members
+    (no source_template, inherited or not), not the live ones."""
+    m = workspace.load("a", """
+        SOURCE = "bash %s"
+
+        class Base:
+            def source(self):
+                return self.source_template % 1
+
+        class Bash(Base):
+            source_template = SOURCE
+
+            def other(self):
+                return 1
+
+        AVAILABLE = {
+            "bash": Bash,
+        }
+    """)
+    bash = m.Bash
+    workspace.edit("a", """
+        SOURCE = 'bash %s'
+
+        class Base:
+            def source(self):
+                return self.source_template % 1
+
+        class Bash(Base):
+            source_template = SOURCE
+
+            def other(self):
+                return 1
+        AVAILABLE = {'bash': Bash}
+    """)
+    hotreload.reload(m)
+    assert m.Bash is bash
+    assert m.AVAILABLE == {"bash": bash}
+    assert m.AVAILABLE["bash"]().source() == "bash 1"
+
+
+@pytest.mark.parametrize("decorator", ["", "@functools.lru_cache"])
+def test_readers_of_a_name_whose_last_binder_left_run_again(workspace, decorator):
+    """Fuzz seed 10144: `f = functools.partial(f)` removed while `g = f`
+    follows.  The def now binds `f` last and runs again; the statements
+    after it that read `f` see the new binding, as at a fresh import."""
+    before = """
+        import functools
+
+        DECORATOR
+        def f():
+            return 1
+
+        f = functools.partial(f)
+        g = f
+        HANDLERS = [f]
+    """.replace("DECORATOR", decorator)
+    m = workspace.load("a", before)
+    f = m.f.func
+    workspace.edit("a", before.replace("        f = functools.partial(f)\n", ""))
+    hotreload.reload(m)
+    assert m.g is m.f and m.HANDLERS == [m.f] and m.g() == 1
+    if not decorator:
+        assert m.f is f
+
+
+def test_an_alias_of_a_name_whose_last_binder_left_before_its_del(workspace):
+    """Fuzz seed 30064: `f = functools.partial(f)` removed while `f_alias =
+    f` and `del f` are added: the def binds f last (the del ends the name,
+    it binds nothing), so the alias takes the function."""
+    m = workspace.load("a", """
+        import functools
+
+        def f():
+            return 1
+
+        f = functools.partial(f)
+    """)
+    f = m.f.func
+    workspace.edit("a", """
+        import functools
+
+        def f():
+            return 1
+
+        f_alias = f
+        del f
+    """)
+    hotreload.reload(m)
+    assert m.f_alias is f and not hasattr(m, "f")

@@ -4,11 +4,14 @@ install() records, for every module imported afterwards, its file and the
 source text it was built from; reload_changed() reloads the recorded modules
 whose file on disk no longer holds that text.
 """
+import importlib.machinery
+import importlib.util
 import sys
 
 import pytest
 
 import hotreload
+from hotreload import ReloadError
 
 V1 = """
     import $events
@@ -221,3 +224,57 @@ def test_recorded_lists_module_names_without_copying_sources(workspace):
     assert m.__name__ in names
     assert names == sorted(names)
     assert all(isinstance(name, str) for name in names)
+
+
+def test_a_module_that_reassigns_its_file_is_reloaded_from_its_record(workspace):
+    """toolz's tlz package sets its __file__ to toolz/__init__.py once
+    imported: the file the hook recorded is the one reloaded, not the one
+    __file__ names now (whose code would run in the wrong namespace)."""
+    workspace.write("orig", """
+        def only_in_orig():
+            return "orig"
+    """)
+    m = workspace.load("mirror", """
+        import sys
+        import $orig
+
+        def f():
+            return 1
+
+        sys.modules[__name__].__file__ = $orig.__file__
+    """)
+    f = m.f
+    workspace.edit("mirror", """
+        import sys
+        import $orig
+
+        def f():
+            return 2
+
+        sys.modules[__name__].__file__ = $orig.__file__
+    """)
+    assert hotreload.reload_changed().modules == [m.__name__]
+    assert m.f is f and f() == 2
+    assert not hasattr(m, "only_in_orig"), "the other module's code ran in this one"
+    hotreload.reload(m)
+    assert f() == 2 and not hasattr(m, "only_in_orig")
+
+
+def test_a_module_a_loader_made_with_another_modules_file_is_left_alone(workspace):
+    """A module a library's own import hook made (tlz.functoolz mirrors
+    toolz.functoolz and takes its __file__) has no record: reloading it
+    would run the other module's file in its namespace, so it is refused."""
+    orig = workspace.load("orig", """
+        def f():
+            return 1
+    """)
+    name = workspace.name("made")
+    made = importlib.util.module_from_spec(importlib.machinery.ModuleSpec(name, None))
+    made.__file__ = orig.__file__
+    made.g = lambda: "kept"
+    sys.modules[name] = made
+    with pytest.raises(ReloadError, match="left alone") as raised:
+        hotreload.reload(name)
+    assert raised.value.module == name
+    assert vars(made).keys() == {"__name__", "__doc__", "__package__", "__loader__",
+                                 "__spec__", "__file__", "g"}

@@ -350,17 +350,18 @@ is_star(PyObject *pair)
 }
 
 /* 1 when a from-import reads a name that changed in a module of the batch
- * executed earlier: it then runs again, emulated with the new values, and
- * *parsed (new reference) is what it imports, (module name, names), for
- * the execution.  A star import names nothing, so what changed there is
- * added to `rebound`. */
+ * executed earlier, or runs again anyway (`runs`) and imports from such a
+ * module: it then runs emulated with the new values (a name new there is
+ * not in the live module yet), and *parsed (new reference) is what it
+ * imports, (module name, names), for the execution.  A star import names
+ * nothing, so what changed there is added to `rebound`. */
 static int
 imports_changed_name(hr_batch *batch, hr_unit *u, const hr_stmt *stmt, PyObject *rebound,
-                     PyObject **parsed)
+                     int runs, PyObject **parsed)
 {
     PyObject *names;
     hr_unit *source = batch_source(batch, u, stmt, &names);
-    int result = source == NULL && PyErr_Occurred() ? -1 : 0;
+    int result = source == NULL && PyErr_Occurred() ? -1 : source != NULL && runs;
     *parsed = NULL;
     for (Py_ssize_t i = 0; source && result >= 0 && i < PyList_GET_SIZE(names); i++) {
         PyObject *pair = PyList_GET_ITEM(names, i);
@@ -700,7 +701,10 @@ plan_full(hr_unit *u)
  * removed; but when the statement that left bound it last (`f =
  * functools.partial(f)` removed after an unchanged `def f`), the name holds
  * what that statement made: the new statement that now binds it last runs
- * again, so the name ends up as at a fresh import. */
+ * again (u->run set; a def or class with its decorators), so the name ends
+ * up as at a fresh import.  Called before the rest of the plan, which then
+ * counts the name as rebound from that statement on (`g = f` after it runs
+ * again too). */
 static int
 find_removed(hr_batch *batch, hr_unit *u)
 {
@@ -722,7 +726,8 @@ find_removed(hr_batch *batch, hr_unit *u)
     /* From the end: the first binder met is a name's last one. */
     for (Py_ssize_t i = u->new_stmts.count - 1; PySet_GET_SIZE(candidates) > 0 && i >= 0; i--) {
         const hr_stmt *st = &u->new_stmts.items[i];
-        int mentioned = hr_mentions(st->norm, candidates);
+        /* A `del` ends a binding: the one it deletes is the name's last. */
+        int mentioned = is_del(st) ? 0 : hr_mentions(st->norm, candidates);
         if (mentioned <= 0) {
             if (mentioned < 0) {
                 goto error;
@@ -741,14 +746,7 @@ find_removed(hr_batch *batch, hr_unit *u)
             goto error;
         }
         if (PySet_GET_SIZE(forced) > 0) {
-            /* With its decorators, if it has any: the binding is made anew. */
             u->run[i] = 1;
-            if (u->strip[i] && hr_set_difference_update(u->stripped, forced) < 0) {
-                Py_DECREF(forced);
-                Py_DECREF(left);
-                goto error;
-            }
-            u->strip[i] = 0;
         }
         Py_DECREF(forced);
         Py_SETREF(candidates, left);
@@ -788,7 +786,8 @@ hr_plan(hr_batch *batch, hr_unit *u)
     rebound = PySet_New(NULL);
     changed_defs = PySet_New(NULL);
     redefined = PySet_New(NULL);  /* names of the defs and classes that run again */
-    if (rebound == NULL || changed_defs == NULL || redefined == NULL) {
+    if (rebound == NULL || changed_defs == NULL || redefined == NULL
+        || find_removed(batch, u) < 0) {
         goto error;
     }
     /* Names of changed defs and classes: a decorator among them means the
@@ -807,7 +806,9 @@ hr_plan(hr_batch *batch, hr_unit *u)
     int check_imports = any_rebound(batch);
     for (Py_ssize_t i = 0; i < n; i++) {
         const hr_stmt *st = &u->new_stmts.items[i];
-        int run = is_changed(u, i);
+        /* u->run set: it now binds last a name whose last binder left. */
+        int rebinds = u->run[i];
+        int run = rebinds || is_changed(u, i);
         if (st->kind == HR_STMT_DEF || st->kind == HR_STMT_CLASS) {
             PyObject *name = defined_name(u->new_utf8, st);
             if (name == NULL) {
@@ -832,6 +833,13 @@ hr_plan(hr_batch *batch, hr_unit *u)
                     Py_DECREF(name);
                     goto error;
                 }
+            }
+            /* With its decorators, if it has any: the binding is made anew,
+             * and the statements after it that read the name see it. */
+            redecorate = redecorate || rebinds;
+            if (rebinds && PySet_Add(rebound, name) < 0) {
+                Py_DECREF(name);
+                goto error;
             }
             run = run || redecorate;
             if (!run && PySet_GET_SIZE(rebound) > 0) {
@@ -870,9 +878,9 @@ hr_plan(hr_batch *batch, hr_unit *u)
             run = mentioned <= 0 ? mentioned : binds ? intersects(binds, watched[w]) : -1;
             Py_XDECREF(binds);
         }
-        if (check_imports && st->kind == HR_STMT_FROM) {
+        if ((check_imports || run > 0) && st->kind == HR_STMT_FROM) {
             PyObject *parsed;
-            int changed = imports_changed_name(batch, u, st, rebound, &parsed);
+            int changed = imports_changed_name(batch, u, st, rebound, run > 0, &parsed);
             if (changed < 0) {
                 goto error;
             }
@@ -900,8 +908,7 @@ hr_plan(hr_batch *batch, hr_unit *u)
             }
         }
     }
-    if (find_removed(batch, u) < 0 || rebind_deleted(batch, u) < 0 || unstrip_seen(u) < 0
-        || emulate_deletions(batch, u) < 0) {
+    if (rebind_deleted(batch, u) < 0 || unstrip_seen(u) < 0 || emulate_deletions(batch, u) < 0) {
         goto error;
     }
     Py_DECREF(rebound);
@@ -933,7 +940,13 @@ emulate_star(hr_batch *batch, hr_unit *u, hr_unit *source)
             || (all == NULL && PyUnicode_READ_CHAR(name, 0) == '_')) {
             continue;
         }
-        PyObject *value = PyDict_GetItemWithError(source->scratch, name);
+        /* A def that ran without its decorators is bare in the scratch
+         * namespace: the name keeps the live wrapper, which takes the code. */
+        int stripped = PySet_Contains(source->stripped, name);
+        if (stripped < 0) {
+            return -1;
+        }
+        PyObject *value = PyDict_GetItemWithError(stripped ? source->live : source->scratch, name);
         if (value != NULL) {
             status = PyDict_SetItem(u->scratch, name, hr_identity_get(&batch->identity, value));
         }
@@ -1000,13 +1013,25 @@ hr_emulate_from(hr_batch *batch, hr_unit *u, Py_ssize_t index)
         }
         PyObject *name = PyTuple_GET_ITEM(pair, 0);
         PyObject *asname = PyTuple_GET_ITEM(pair, 1);
-        PyObject *value = PyDict_GetItemWithError(source->scratch, name);
+        /* A def that ran without its decorators is bare in the scratch
+         * namespace: the name keeps the live wrapper, which takes the code. */
+        int stripped = PySet_Contains(source->stripped, name);
+        if (stripped < 0) {
+            return -1;
+        }
+        PyObject *value = PyDict_GetItemWithError(stripped ? source->live : source->scratch, name);
         if (value != NULL) {
             /* The live object a new one stands for: never a throw-away. */
             status = PyDict_SetItem(u->scratch, asname == Py_None ? name : asname,
                                     hr_identity_get(&batch->identity, value));
         }
-        else if (PyErr_Occurred()) {
+        else if (!PyErr_Occurred()) {
+            /* As the statement itself would. */
+            PyErr_Format(PyExc_ImportError, "cannot import name %R from %R", name,
+                         source->name);
+            status = hr_raise(batch->state, u->name, NULL, "the new code raised while it ran");
+        }
+        else {
             status = -1;
         }
     }

@@ -350,6 +350,51 @@ read_real_source(hr_state *state, hr_unit *u)
     return status;
 }
 
+/* The source file of a module the import hook did not record (imported
+ * before install()): its __file__, when that is the file it was loaded from.
+ * A module whose loader says otherwise (__spec__.origin is another file, or
+ * none: a module a library's own import hook made, given the __file__ of the
+ * module it mirrors) is left alone: running that file in its namespace is
+ * not what built it.  Sets u->path (new reference); -1 with ReloadError or
+ * another exception set. */
+static int
+unrecorded_path(hr_state *state, hr_unit *u)
+{
+    PyObject *path = hr_dict_get(u->live, "__file__");
+    if (path == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    if (path == NULL || !PyUnicode_Check(path)) {
+        return hr_raise(state, u->name, NULL,
+                        "it is a built-in module or has no source file (no __file__)");
+    }
+    PyObject *spec = hr_dict_get(u->live, "__spec__");
+    if (spec == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    if (spec != NULL && !Py_IsNone(spec)) {
+        PyObject *origin = PyObject_GetAttrString(spec, "origin");
+        if (origin == NULL) {
+            return -1;
+        }
+        int same = PyUnicode_Check(origin) ? PyUnicode_Compare(origin, path) == 0 : 0;
+        if (same == 0 && PyErr_Occurred()) {
+            Py_DECREF(origin);
+            return -1;
+        }
+        if (!same) {
+            hr_raise(state, u->name, NULL, "its __file__ %R is not the file its loader made "
+                     "it from (__spec__.origin is %R) and it has no recorded source: it is "
+                     "left alone", path, origin);
+            Py_DECREF(origin);
+            return -1;
+        }
+        Py_DECREF(origin);
+    }
+    u->path = Py_NewRef(path);
+    return 0;
+}
+
 /* Finds the live module for a target (module object or dotted name) and
  * reads what it needs.  Raises ReloadError for anything it cannot reload. */
 static int
@@ -385,16 +430,17 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
                         Py_TYPE(u->module)->tp_name);
     }
     u->live = Py_NewRef(PyModule_GetDict(u->module));
-    /* PyDict_GetItemString would take a MemoryError for "no __file__". */
-    PyObject *key = PyUnicode_FromString("__file__");
-    u->path = key ? Py_XNewRef(PyDict_GetItemWithError(u->live, key)) : NULL;
-    Py_XDECREF(key);
-    if (PyErr_Occurred()) {
+    PyObject *record = hr_record_get(state, u->name);
+    if (record == NULL && PyErr_Occurred()) {
         return -1;
     }
-    if (u->path == NULL || !PyUnicode_Check(u->path)) {
-        return hr_raise(state, u->name, NULL,
-                        "it is a built-in module or has no source file (no __file__)");
+    if (record != NULL) {
+        /* The module was built from the recorded file: a __file__ its code
+         * reassigned afterwards (tlz shows toolz's file) names other code. */
+        u->path = Py_NewRef(PyTuple_GET_ITEM(record, HR_REC_PATH));
+    }
+    else if (unrecorded_path(state, u) < 0) {
+        return -1;
     }
     int is_source = ends_with(u->path, ".py");
     if (is_source <= 0) {
@@ -414,7 +460,9 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
     if ((u->new_text = hr_decode_source(u->new_bytes)) == NULL) {
         return hr_raise(state, u->name, NULL, "cannot decode its source file");
     }
-    PyObject *record = hr_record_get(state, u->name);
+    /* Looked up again: reading the file may have let another thread run an
+     * import that replaced the record. */
+    record = hr_record_get(state, u->name);
     if (record == NULL && PyErr_Occurred()) {
         return -1;
     }
@@ -564,9 +612,10 @@ compare_index(const void *a, const void *b)
 }
 
 /* Fills out[i] with the indices of the units unit i imports, in index
- * order: each import statement is read once, and looked up by name. */
+ * order, and froms[i] with those it imports names from (`from m import x`):
+ * each import statement is read once, and looked up by name. */
 static int
-import_edges(hr_batch *b, edges *out)
+import_edges(hr_batch *b, edges *out, edges *froms)
 {
     PyObject *index = PyDict_New();  /* module name -> unit index */
     if (index == NULL) {
@@ -601,7 +650,8 @@ import_edges(hr_batch *b, edges *out)
                 goto done;
             }
             Py_ssize_t j = position ? PyLong_AsSsize_t(position) : i;
-            if (j != i && edges_add(&out[i], j) < 0) {
+            if (j != i && (edges_add(&out[i], j) < 0
+                           || (st->kind == HR_STMT_FROM && edges_add(&froms[i], j) < 0))) {
                 goto done;
             }
         }
@@ -615,17 +665,67 @@ done:
     return status;
 }
 
-static void
-visit(const edges *imports, Py_ssize_t i, char *mark, Py_ssize_t *order, Py_ssize_t *count)
+static int
+edges_has(const edges *e, Py_ssize_t j)
 {
-    if (mark[i]) {
-        return;  /* done, or on the current path: an import cycle keeps the given order */
+    for (Py_ssize_t k = 0; k < e->count; k++) {
+        if (e->items[k] == j) {
+            return 1;
+        }
     }
-    mark[i] = 1;
-    for (Py_ssize_t k = 0; k < imports[i].count; k++) {
-        visit(imports, imports[i].items[k], mark, order, count);
+    return 0;
+}
+
+/* 1 when unit i takes names, directly or through others, from unit target
+ * (`from target import x`); `seen` is scratch space, zeroed by the caller. */
+static int
+takes_names_from(const edges *froms, Py_ssize_t i, Py_ssize_t target, char *seen)
+{
+    if (i == target) {
+        return 1;
     }
-    order[(*count)++] = i;
+    if (seen[i]) {
+        return 0;
+    }
+    seen[i] = 1;
+    for (Py_ssize_t k = 0; k < froms[i].count; k++) {
+        if (takes_names_from(froms, froms[i].items[k], target, seen)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+typedef struct {
+    const edges *imports, *froms;
+    Py_ssize_t n;
+    char *mark, *seen;
+    Py_ssize_t *order, count;
+} order_walk;
+
+/* In an import cycle the module that takes names from the other at its run
+ * time comes second: `b` doing `import a` and `from a import Base` runs
+ * after `a`, which imports `b` (a plain `import b` at its end, read when its
+ * functions are called).  A plain import is not followed into a unit that
+ * takes names from this one; otherwise a cycle keeps the given order. */
+static void
+visit(order_walk *w, Py_ssize_t i)
+{
+    if (w->mark[i]) {
+        return;  /* done, or on the current path */
+    }
+    w->mark[i] = 1;
+    for (Py_ssize_t k = 0; k < w->imports[i].count; k++) {
+        Py_ssize_t j = w->imports[i].items[k];
+        if (!edges_has(&w->froms[i], j)) {
+            memset(w->seen, 0, w->n);
+            if (takes_names_from(w->froms, j, i, w->seen)) {
+                continue;
+            }
+        }
+        visit(w, j);
+    }
+    w->order[w->count++] = i;
 }
 
 /* Reorders the units so that a module comes before those importing it. */
@@ -637,19 +737,21 @@ order_units(hr_batch *b)
     }
     int status = -1;
     char *mark = PyMem_Calloc(b->count, 1);
+    char *seen = PyMem_Calloc(b->count, 1);
     Py_ssize_t *order = PyMem_Calloc(b->count, sizeof(Py_ssize_t));
     hr_unit *sorted = PyMem_Calloc(b->count, sizeof(hr_unit));
     edges *imports = PyMem_Calloc(b->count, sizeof(edges));
-    if (!mark || !order || !sorted || !imports) {
+    edges *froms = PyMem_Calloc(b->count, sizeof(edges));
+    if (!mark || !seen || !order || !sorted || !imports || !froms) {
         PyErr_NoMemory();
         goto done;
     }
-    if (import_edges(b, imports) < 0) {
+    if (import_edges(b, imports, froms) < 0) {
         goto done;
     }
-    Py_ssize_t count = 0;
+    order_walk walk = {imports, froms, b->count, mark, seen, order, 0};
     for (Py_ssize_t i = 0; i < b->count; i++) {
-        visit(imports, i, mark, order, &count);
+        visit(&walk, i);
     }
     for (Py_ssize_t i = 0; i < b->count; i++) {
         sorted[i] = b->units[order[i]];
@@ -662,7 +764,12 @@ done:
     for (Py_ssize_t i = 0; imports && i < b->count; i++) {
         PyMem_Free(imports[i].items);
     }
+    for (Py_ssize_t i = 0; froms && i < b->count; i++) {
+        PyMem_Free(froms[i].items);
+    }
     PyMem_Free(imports);
+    PyMem_Free(froms);
+    PyMem_Free(seen);
     PyMem_Free(mark);
     PyMem_Free(order);
     PyMem_Free(sorted);
