@@ -464,3 +464,38 @@ def test_a_prefixed_docstring_of_a_changed_class_stays(workspace):
     workspace.edit("m", source.format(v=2))
     hotreload.reload(m)
     assert m.Raw.__doc__ == r"Matches \d+." and m.Raw().f() == 2
+
+
+def test_a_changed_overload_stub_leaves_the_implementation_bound(workspace):
+    # jinja2.filters (corpus jinja2 c): the stubs bind the name before the
+    # implementation does; the implementation binds it last.
+    source = """
+        import typing
+
+        @typing.overload
+        def rev(value: str) -> str: ...
+        @typing.overload
+        def rev(value: {kind}) -> {kind}: ...
+        def rev(value):
+            return value
+    """
+    m = workspace.load("m", source.format(kind="int"))
+    live = m.rev
+    workspace.edit("m", source.format(kind="bytes"))
+    hotreload.reload(m)
+    assert m.rev is live and live(3) == 3 and live("a") == "a"
+
+
+def test_a_redefined_function_binds_its_last_definition(workspace):
+    source = """
+        def handler():
+            return "first{v}"
+
+        def handler():
+            return "second"
+    """
+    m = workspace.load("m", source.format(v=1))
+    live = m.handler
+    workspace.edit("m", source.format(v=2))
+    hotreload.reload(m)
+    assert m.handler is live and live() == "second"

@@ -842,6 +842,12 @@ hr_plan(hr_batch *batch, hr_unit *u)
                 goto error;
             }
             run = run || redecorate;
+            if (!run) {
+                /* A def or class that ran earlier bound this name (a changed
+                 * @typing.overload stub above its implementation): this one
+                 * binds it last, as in the file, so it runs again too. */
+                run = PySet_Contains(redefined, name);
+            }
             if (!run && PySet_GET_SIZE(rebound) > 0) {
                 PyObject *reads = reads_among(batch, u->new_utf8, st, rebound);
                 run = reads ? intersects(reads, rebound) : -1;
