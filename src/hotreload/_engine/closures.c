@@ -260,55 +260,55 @@ done:
 }
 
 
-int
-hr_closures_remember(hr_batch *b)
+/* Borrowed: paths[key], a new empty container made by `make` if absent. */
+static PyObject *
+get_or_add(PyObject *dict, PyObject *key, PyObject *(*make)(Py_ssize_t))
 {
-    hr_state *state = b->state;
-    if (state->stale == NULL && (state->stale = PyDict_New()) == NULL) {
-        return -1;
+    PyObject *value = PyDict_GetItemWithError(dict, key);
+    if (value != NULL || PyErr_Occurred()) {
+        return value;
     }
+    if ((value = make(0)) == NULL) {
+        return NULL;
+    }
+    int added = PyDict_SetItem(dict, key, value);
+    Py_DECREF(value);
+    return added < 0 ? NULL : value;
+}
+
+static PyObject *
+new_dict(Py_ssize_t size)
+{
+    (void)size;
+    return PyDict_New();
+}
+
+PyObject *
+hr_closures_remembered(hr_batch *b)
+{
     /* What this reload paired replaces what was remembered for each
      * function it patched: the closures it updated are forgotten. */
+    PyObject *stale = b->state->stale ? PyDict_Copy(b->state->stale) : PyDict_New();
     PyObject *key, *origin;
     Py_ssize_t pos = 0;
-    while (PyDict_Next(b->stale_origin, &pos, &key, &origin)) {
-        PyObject *live = PyTuple_GET_ITEM(origin, 0);
-        if (PyDict_DelItem(state->stale, live) < 0) {
+    while (stale != NULL && PyDict_Next(b->stale_origin, &pos, &key, &origin)) {
+        if (PyDict_DelItem(stale, PyTuple_GET_ITEM(origin, 0)) < 0) {
             if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
-                return -1;
+                Py_CLEAR(stale);
+                break;
             }
             PyErr_Clear();  /* nothing remembered for it */
         }
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(b->stale_found); i++) {
+    for (Py_ssize_t i = 0; stale != NULL && i < PyList_GET_SIZE(b->stale_found); i++) {
         PyObject *found = PyList_GET_ITEM(b->stale_found, i);  /* (live, path, code) */
-        PyObject *live = PyTuple_GET_ITEM(found, 0), *path = PyTuple_GET_ITEM(found, 1);
-        PyObject *paths = PyDict_GetItemWithError(state->stale, live);
-        if (paths == NULL) {
-            if (PyErr_Occurred() || (paths = PyDict_New()) == NULL) {
-                return -1;
-            }
-            int added = PyDict_SetItem(state->stale, live, paths);
-            Py_DECREF(paths);
-            if (added < 0) {
-                return -1;
-            }
-        }
-        PyObject *codes = PyDict_GetItemWithError(paths, path);
-        if (codes == NULL) {
-            if (PyErr_Occurred() || (codes = PyList_New(0)) == NULL) {
-                return -1;
-            }
-            int added = PyDict_SetItem(paths, path, codes);
-            Py_DECREF(codes);
-            if (added < 0) {
-                return -1;
-            }
-        }
-        int known = PySequence_Contains(codes, PyTuple_GET_ITEM(found, 2));
+        PyObject *paths = get_or_add(stale, PyTuple_GET_ITEM(found, 0), new_dict);
+        PyObject *codes = paths ? get_or_add(paths, PyTuple_GET_ITEM(found, 1), PyList_New)
+                                : NULL;
+        int known = codes ? PySequence_Contains(codes, PyTuple_GET_ITEM(found, 2)) : -1;
         if (known < 0 || (!known && PyList_Append(codes, PyTuple_GET_ITEM(found, 2)) < 0)) {
-            return -1;
+            Py_CLEAR(stale);
         }
     }
-    return 0;
+    return stale;
 }

@@ -140,11 +140,12 @@ void hr_gc_resume(int was_enabled);
 /* Sets aside every object that exists before a reload (gc.freeze(), a list
  * splice, not a scan), so that the youngest generation then holds exactly
  * what the reload makes, however long the program went without a
- * collection.  1 when it did, 0 when it cannot (the program froze objects
+ * collection.  1 when it did (*unfreeze: a new reference to gc.unfreeze),
+ * 0 when it cannot (the program, or CPython 3.12 at start-up, froze objects
  * of its own, which gc.unfreeze() would release), -1 on error. */
-int hr_gc_set_aside(void);
+int hr_gc_set_aside(PyObject **unfreeze);
 /* Puts them back (gc.unfreeze(), into the oldest generation) when
- * *set_aside is 1, and sets it to 0.  -1 on error. */
-int hr_gc_bring_back(int *set_aside);
+ * *unfreeze is set, and clears it; allocates nothing.  -1 on error. */
+int hr_gc_bring_back(PyObject **unfreeze);
 
 #endif /* HR_COMPAT_H */

@@ -52,41 +52,39 @@ hr_gc_resume(int was_enabled)
 #endif
 }
 
-/* Calls gc.<name>(); new reference to its result. */
-static PyObject *
-gc_call(const char *name)
-{
-    PyObject *gc = PyImport_ImportModule("gc");
-    PyObject *result = gc ? PyObject_CallMethod(gc, name, NULL) : NULL;
-    Py_XDECREF(gc);
-    return result;
-}
-
 int
-hr_gc_set_aside(void)
+hr_gc_set_aside(PyObject **unfreeze)
 {
-    PyObject *count = gc_call("get_freeze_count");
-    if (count == NULL) {
-        return -1;
-    }
-    Py_ssize_t frozen = PyLong_AsSsize_t(count);
-    Py_DECREF(count);
+    *unfreeze = NULL;
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *count = gc ? PyObject_CallMethod(gc, "get_freeze_count", NULL) : NULL;
+    Py_ssize_t frozen = count ? PyLong_AsSsize_t(count) : -1;
+    Py_XDECREF(count);
     if (frozen != 0) {
+        Py_XDECREF(gc);
         return frozen < 0 ? -1 : 0;
     }
-    PyObject *done = gc_call("freeze");
-    Py_XDECREF(done);
-    return done != NULL ? 1 : -1;
+    /* Taken now: putting the objects back must not need an allocation,
+     * which could fail and leave them out of every later walk. */
+    *unfreeze = PyObject_GetAttrString(gc, "unfreeze");
+    PyObject *done = *unfreeze ? PyObject_CallMethod(gc, "freeze", NULL) : NULL;
+    Py_DECREF(gc);
+    if (done == NULL) {
+        Py_CLEAR(*unfreeze);
+        return -1;
+    }
+    Py_DECREF(done);
+    return 1;
 }
 
 int
-hr_gc_bring_back(int *set_aside)
+hr_gc_bring_back(PyObject **unfreeze)
 {
-    if (*set_aside != 1) {
+    if (*unfreeze == NULL) {
         return 0;
     }
-    *set_aside = 0;
-    PyObject *done = gc_call("unfreeze");
+    PyObject *done = PyObject_CallNoArgs(*unfreeze);  /* allocates nothing */
+    Py_CLEAR(*unfreeze);
     Py_XDECREF(done);
     return done != NULL ? 0 : -1;
 }

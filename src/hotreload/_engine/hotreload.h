@@ -524,9 +524,11 @@ int hr_plan_moves(hr_batch *batch);
 /* closures.c: after the walk, plans the new code for each live closure
  * found (or reports it as stale). */
 int hr_closures_plan(hr_batch *batch, hr_heap_query *query);
-/* closures.c: once a reload is final, remembers the closures it left stale
- * (and forgets those it updated), per live function patched. */
-int hr_closures_remember(hr_batch *batch);
+/* closures.c: new reference: what the engine will remember once this
+ * reload is final (state->stale), the closures it leaves stale added and
+ * those it updates forgotten, per live function patched.  Made before the
+ * commit, put in place after it without allocating. */
+PyObject *hr_closures_remembered(hr_batch *batch);
 
 /* classpatch.c: after the commit, recomputes __abstractmethods__ of the
  * patched abstract classes and their subclasses (journaled). */

@@ -814,7 +814,7 @@ collections_run(void)
  * own), or else a snapshot of the youngest generation, which the reload's
  * objects join. */
 typedef struct {
-    int set_aside;        /* 1 while gc.freeze() holds what existed */
+    PyObject *unfreeze;   /* gc.unfreeze while gc.freeze() holds what existed */
     int exact;            /* what existed was set aside: the youngest
                              generation holds only what the reload made */
     hr_ptrset existing;   /* otherwise: the youngest generation at the start
@@ -830,9 +830,10 @@ young_mark(young_marker *m, long collections)
 {
     memset(m, 0, sizeof(*m));
     m->collections = collections;
-    if ((m->set_aside = hr_gc_set_aside()) != 0) {
-        m->exact = m->set_aside == 1;
-        return m->set_aside < 0 ? -1 : 0;
+    int set_aside = hr_gc_set_aside(&m->unfreeze);
+    if (set_aside != 0) {
+        m->exact = set_aside == 1;
+        return set_aside < 0 ? -1 : 0;
     }
     PyObject *gc = PyImport_ImportModule("gc");
     PyObject *objects = gc ? PyObject_CallMethod(gc, "get_objects", "i", 0) : NULL;
@@ -855,7 +856,7 @@ young_unmark(young_marker *m)
 {
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
-    if (hr_gc_bring_back(&m->set_aside) < 0) {
+    if (hr_gc_bring_back(&m->unfreeze) < 0) {
         PyErr_WriteUnraisable(NULL);
     }
     PyErr_Restore(type, value, tb);
@@ -880,7 +881,7 @@ young_objects(young_marker *m, int *complete)
     }
     /* What was set aside is in no generation gc.get_objects() lists: it
      * comes back first when all are asked for. */
-    if (!*complete && hr_gc_bring_back(&m->set_aside) < 0) {
+    if (!*complete && hr_gc_bring_back(&m->unfreeze) < 0) {
         Py_DECREF(gc);
         return NULL;
     }
@@ -888,7 +889,7 @@ young_objects(young_marker *m, int *complete)
         ? PyObject_CallMethod(gc, "get_objects", "i", 0)
         : PyObject_CallMethod(gc, "get_objects", NULL);
     Py_DECREF(gc);
-    if (objects == NULL || hr_gc_bring_back(&m->set_aside) < 0) {
+    if (objects == NULL || hr_gc_bring_back(&m->unfreeze) < 0) {
         Py_XDECREF(objects);
         return NULL;
     }
@@ -1134,7 +1135,7 @@ commit(hr_batch *b, hr_journal *journal)
 static PyObject *
 transact(hr_batch *b, double started)
 {
-    PyObject *young = NULL, *report = NULL;
+    PyObject *young = NULL, *report = NULL, *remembered = NULL;
     hr_journal *journal = NULL;
     hr_heap_query query;
     memset(&query, 0, sizeof(query));
@@ -1179,6 +1180,9 @@ transact(hr_batch *b, double started)
             goto done;
         }
     }
+    if ((remembered = hr_closures_remembered(b)) == NULL) {
+        goto done;
+    }
     PyObject *names = module_names(b);
     int audit = names ? PySys_Audit("hotreload.commit", "(O)", names) : -1;
     Py_XDECREF(names);
@@ -1202,12 +1206,12 @@ transact(hr_batch *b, double started)
     /* The report is built before the commit is final: failing to build it
      * (no memory) undoes the commit like a raising hook does. */
     if (after_commit(b, journal) < 0 || hr_hooks_run(b, &query) < 0
-        || (report = make_report(b, now() - started)) == NULL
-        || hr_closures_remember(b) < 0) {
-        Py_CLEAR(report);
+        || (report = make_report(b, now() - started)) == NULL) {
         hr_journal_rollback(journal);
         goto done;
     }
+    Py_XSETREF(b->state->stale, remembered);
+    remembered = NULL;
 done:
     if (report == NULL) {
         /* Whatever failed, the caller learns it as ReloadError (the
@@ -1222,6 +1226,7 @@ done:
     young_unmark(&marker);
     hr_gc_resume(gc_was);
     Py_XDECREF(young);
+    Py_XDECREF(remembered);
     Py_XDECREF(query.functions);
     Py_XDECREF(query.instances);
     Py_XDECREF(query.holders);
