@@ -508,6 +508,9 @@ def attempt(reload, targets, n, stop):
     return error, short
 
 
+CPYTHON_BROKEN = 3  # the exit status that says so
+
+
 def chain(error):
     """The exception and those it was raised from or during."""
     seen = []
@@ -549,6 +552,16 @@ def main():
                             f"{probe(mods, refs)!r} != {old!r}")
             return False
         return True
+
+    def reload_works(n):
+        """After an unexplained refusal: whether the reload still succeeds
+        without any failure (and back), as it did at the start."""
+        files.write(1)
+        try:
+            reload(*targets)
+        except hotreload.ReloadError:
+            return False
+        return reload_back(n)
 
     # The two ends, without any failure.
     old = probe(mods, refs)
@@ -610,6 +623,14 @@ def main():
                 counts["half"] += 1
             else:
                 counts["refused"] += 1
+            if not refused and "MemoryError" not in kinds and not reload_works(n):
+                # CPython was left broken by the failed allocation (3.11's
+                # compiler: every later compile of the new source raises
+                # "co_code is malformed"): this process can tell nothing
+                # more.  The parent counts it as CPython's and goes on past n
+                # in a fresh one, as after a crash.
+                os.write(2, b"CPython broken after attempt n=%d\n" % n)
+                os._exit(CPYTHON_BROKEN)
         # A reload that succeeds (or is refused as without failures) may have
         # tolerated the failed allocation, or ended before it.
         happened = (error is not None and not refused) or (stop == 0 and not short)

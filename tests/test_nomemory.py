@@ -141,12 +141,17 @@ def test_every_failed_allocation_leaves_the_module_before_or_after(scenario, tmp
                 if key in totals:
                     totals[key] += value
             totals["allocations"] = result["counts"]["allocations"]
-        if frames is None:
+        broken = re.search(r"CPython broken after attempt n=(\d+)", proc.stderr)
+        if frames is None and broken is None:
             finished = result_of(proc.stdout) is not None
             break
-        n = last_attempt(proc.stderr)
-        reported = sanitizer_stack(proc.stderr)
-        where = judge(reported if reported is not None else frames)
+        if broken:
+            # Not a crash: CPython was left broken in that process.
+            n, where = int(broken.group(1)), "CPython left broken by a failed allocation"
+        else:
+            n = last_attempt(proc.stderr)
+            reported = sanitizer_stack(proc.stderr)
+            where = judge(reported if reported is not None else frames)
         if where == "engine" or n is None:
             totals["engine_crashes"] += 1
             pytest.fail(f"{scenario}: crashed at n={n} in the engine\n{proc.stdout[-4000:]}")
