@@ -291,21 +291,6 @@ forward_holder(PyObject *holder, const hr_identity *identity, hr_journal *journa
 /* Before the commit: what the run made                                     */
 /* ------------------------------------------------------------------------ */
 
-/* 1 when obj is one of the objects the engine works on and must keep as
- * they are: a scratch namespace (the diff read it; its functions are
- * adopted at the commit) or the dict of a class the run made (the diff read
- * it; a twin class is dropped whole). */
-static int
-engine_owned(hr_batch *b, const hr_ptrset *class_dicts, PyObject *obj)
-{
-    for (Py_ssize_t k = 0; k < b->count; k++) {
-        if (b->units[k].scratch == obj) {
-            return 1;
-        }
-    }
-    return hr_ptrset_has(class_dicts, obj);
-}
-
 /* Kinds whose references the young pass rewrites.  Others (functions,
  * classes, tuples, code) are either handled by the commit (adoption,
  * bases, cells) or immutable. */
@@ -355,8 +340,13 @@ hr_forward_young(hr_batch *b, PyObject *all_young, const hr_ptrset *existing, in
 {
     PyObject *young = NULL;
     twins t;
-    hr_ptrset class_dicts;
-    memset(&class_dicts, 0, sizeof(class_dicts));
+    memset(&t, 0, sizeof(t));  /* cleared at done:, which a failure before twins_read reaches */
+    /* What the engine works on and must keep as it is: the scratch
+     * namespaces (the diff read them; their functions are adopted at the
+     * commit) and the dicts of the classes the run made (the diff read
+     * them; a twin class is dropped whole). */
+    hr_ptrset engine_owned;
+    memset(&engine_owned, 0, sizeof(engine_owned));
     int status = -1;
     if ((complete && weak_twins(b, all_young, existing) < 0)
         || twins_read(&b->identity, &t) < 0) {
@@ -389,18 +379,23 @@ hr_forward_young(hr_batch *b, PyObject *all_young, const hr_ptrset *existing, in
     if (young == NULL) {
         goto done;
     }
+    for (Py_ssize_t k = 0; k < b->count; k++) {
+        if (b->units[k].scratch != NULL && hr_ptrset_add(&engine_owned, b->units[k].scratch) < 0) {
+            goto done;
+        }
+    }
     Py_ssize_t n = PyList_GET_SIZE(young);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *obj = PyList_GET_ITEM(young, i);
         if (hr_ptrset_add(&query->young, obj) < 0
             || (PyType_Check(obj)
-                && hr_ptrset_add(&class_dicts, ((PyTypeObject *)obj)->tp_dict) < 0)) {
+                && hr_ptrset_add(&engine_owned, ((PyTypeObject *)obj)->tp_dict) < 0)) {
             goto done;
         }
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *obj = PyList_GET_ITEM(young, i);
-        if (rewritable_young(obj) && !engine_owned(b, &class_dicts, obj)
+        if (rewritable_young(obj) && !hr_ptrset_has(&engine_owned, obj)
             && holds_twin(obj, &b->identity, (PyObject *)Py_TYPE(obj))
             && forward_holder(obj, &b->identity, NULL, 0) < 0) {
             goto done;
@@ -435,7 +430,7 @@ hr_forward_young(hr_batch *b, PyObject *all_young, const hr_ptrset *existing, in
 done:
     Py_XDECREF(young);
     twins_clear(&t);
-    hr_ptrset_clear(&class_dicts);
+    hr_ptrset_clear(&engine_owned);
     return status;
 }
 
