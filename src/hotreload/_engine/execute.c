@@ -390,19 +390,15 @@ static int
 lend_members(hr_state *state, hr_unit *u, const hr_stmt *st, PyObject *fill)
 {
     if (u->lending == NULL) {
-        PyObject *builtins = PyEval_GetBuiltins();  /* borrowed */
-        PyObject *module_builtins = hr_dict_get(u->scratch, "__builtins__");
-        if (module_builtins == NULL && PyErr_Occurred()) {
+        /* The builtins the module's code sees, as a function of it would. */
+        PyObject *builtins = hr_builtins_of(u->scratch);
+        if (builtins == NULL && (PyErr_Occurred()
+                                 || (builtins = Py_NewRef(PyEval_GetBuiltins())) == NULL)) {
             return -1;
-        }
-        if (module_builtins != NULL && PyModule_Check(module_builtins)) {
-            module_builtins = PyModule_GetDict(module_builtins);
-        }
-        if (module_builtins != NULL && PyDict_Check(module_builtins)) {
-            builtins = module_builtins;
         }
         PyObject *real = hr_dict_get(builtins, "__build_class__");
         if (real == NULL) {
+            Py_DECREF(builtins);
             return PyErr_Occurred() ? -1 : 0;  /* no class statement can run */
         }
         PyObject *fills = PyDict_New();
@@ -416,6 +412,7 @@ lend_members(hr_state *state, hr_unit *u, const hr_stmt *st, PyObject *fill)
                      && PyDict_SetItemString(u->scratch, "__builtins__", copy) == 0 ? 0 : -1;
         Py_XDECREF(copy);
         Py_XDECREF(hook);
+        Py_DECREF(builtins);
         if (status < 0) {
             Py_XDECREF(self);
             return -1;

@@ -82,10 +82,8 @@ merged_dict(PyFunctionObject *target, PyFunctionObject *source, const hr_identit
     return merged;
 }
 
-/* New reference: the builtins dict a function with these globals sees, or
- * NULL: they name none (no exception set), or an error (an exception set). */
-static PyObject *
-builtins_of(PyObject *globals)
+PyObject *
+hr_builtins_of(PyObject *globals)
 {
     PyObject *builtins = hr_dict_get(globals, "__builtins__");
     if (builtins != NULL && PyModule_Check(builtins)) {
@@ -317,7 +315,7 @@ hr_function_patch(hr_journal *journal, PyFunctionObject *target,
         /* patch(): the new code reads the names of the module it was
          * written in, as a hotfix script's function does. */
         Py_SETREF(next.globals, Py_NewRef(globals));
-        Py_XSETREF(next.builtins, builtins_of(globals));
+        Py_XSETREF(next.builtins, hr_builtins_of(globals));
         if (next.builtins == NULL && PyErr_Occurred()) {
             goto done;
         }
@@ -358,7 +356,7 @@ hr_function_adopt(PyFunctionObject *func, PyObject *globals, const hr_identity *
         return -1;
     }
     if (func->func_globals != globals) {
-        PyObject *builtins = builtins_of(globals);
+        PyObject *builtins = hr_builtins_of(globals);
         if (builtins == NULL && PyErr_Occurred()) {
             return -1;
         }

@@ -297,6 +297,9 @@ PyFunctionObject *hr_unwrap(PyObject *wrapper, PyObject *name);
  * its closure cells at the live objects new ones stand for.  Only for
  * functions the reload made: nothing live is written. */
 int hr_function_adopt(PyFunctionObject *func, PyObject *globals, const hr_identity *identity);
+/* New reference: the builtins dict a function with these globals sees, or
+ * NULL: they name none (no exception set), or an error (an exception set). */
+PyObject *hr_builtins_of(PyObject *globals);
 /* New reference: what a class statement building `cls` would have made of
  * the class member `member` (a function, classmethod, staticmethod or
  * property) of a live class: a copy whose functions' __class__ cells hold

@@ -144,11 +144,6 @@ hr_type_write(PyTypeObject *type, PyObject *name, PyObject *value)
     return PyType_Type.tp_setattro((PyObject *)type, name, value);
 }
 
-static int
-type_write(PyTypeObject *type, PyObject *name, PyObject *value)
-{
-    return hr_type_write(type, name, value);
-}
 
 int
 hr_journal_type_set(hr_journal *journal, PyTypeObject *type, PyObject *name, PyObject *value)
@@ -168,7 +163,7 @@ hr_journal_type_set(hr_journal *journal, PyTypeObject *type, PyObject *name, PyO
     entry->target = Py_NewRef(type);
     entry->key = Py_NewRef(name);
     entry->old = Py_XNewRef(old);
-    if (type_write(type, name, value) < 0) {
+    if (hr_type_write(type, name, value) < 0) {
         journal_pop(journal);
         return -1;
     }
@@ -319,7 +314,7 @@ hr_journal_rollback(hr_journal *journal)
             status = dict_write(entry->target, entry->key, entry->old);
             break;
         case UNDO_TYPE_ATTR:
-            status = type_write((PyTypeObject *)entry->target, entry->key, entry->old);
+            status = hr_type_write((PyTypeObject *)entry->target, entry->key, entry->old);
             break;
         case UNDO_FUNCTION:
             hr_function_fields_restore((PyFunctionObject *)entry->target, &entry->func);
