@@ -51,16 +51,6 @@ members_clear(members *m)
 }
 
 static int
-split_body(const char *text, const hr_stmt *st, hr_stmts *out)
-{
-    int line = st->head_line;
-    for (Py_ssize_t k = st->head; k < st->body; k++) {
-        line += text[k] == '\n';
-    }
-    return hr_split(text, st->body, st->end, st->body_indent, line, out);
-}
-
-static int
 add_binds(hr_state *state, PyObject *set, const char *text, const hr_stmt *st, int indent)
 {
     PyObject *binds = hr_stmt_binds(state, text, st, indent);
@@ -177,8 +167,8 @@ members_read(hr_batch *batch, hr_unit *u, const hr_stmt *old_stmt, const hr_stmt
     if (old_stmt == NULL || new_stmt == NULL || old_stmt->body < 0 || new_stmt->body < 0) {
         return 0;
     }
-    if (split_body(u->old_utf8, old_stmt, &m->old_members) < 0
-        || split_body(u->new_utf8, new_stmt, &m->new_members) < 0) {
+    if (hr_split_body(u->old_utf8, old_stmt, &m->old_members) < 0
+        || hr_split_body(u->new_utf8, new_stmt, &m->new_members) < 0) {
         return -1;
     }
     Py_ssize_t n_new = m->new_members.count, n_old = m->old_members.count;
@@ -1112,8 +1102,8 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
         return 0;
     }
     PyObject *update = NULL;
-    if (split_body(u->old_utf8, old_stmt, &old_members) < 0
-        || split_body(u->new_utf8, new_stmt, &new_members) < 0
+    if (hr_split_body(u->old_utf8, old_stmt, &old_members) < 0
+        || hr_split_body(u->new_utf8, new_stmt, &new_members) < 0
         || hr_read_declaration(state, u->name, u->new_utf8, &new_members,
                                "__reload_update__", &update) < 0) {
         goto done;
