@@ -1,6 +1,7 @@
 """Code people really write, reloaded as a fresh import would run it (issue 11)."""
 import functools
 import gc
+import pickle
 import textwrap
 
 import pytest
@@ -771,3 +772,41 @@ def test_an_alias_of_a_name_whose_last_binder_left_before_its_del(workspace):
     """)
     hotreload.reload(m)
     assert m.f_alias is f and not hasattr(m, "f")
+
+
+def test_a_def_decorated_by_another_modules_decorator_keeps_its_live_wrapper(workspace):
+    """jinja2.filters (corpus jinja2 c): `@async_variant(sync_do_join) async
+    def do_join`, the decorator in jinja2.async_utils.  sync_do_join changed,
+    so the decorated def ran again and its new wrapper, a function of the
+    decorator's module, was bound in place of the live one, which FILTERS
+    kept: pickle, finding `do_join` by name, refused the one in the table."""
+    workspace.write("variants", """
+        import functools
+
+        def variant(normal):
+            def decorator(func):
+                @functools.wraps(func)
+                def wrapper(*args):
+                    return normal(*args)
+                return wrapper
+            return decorator
+    """)
+    source = """
+        from $variants import variant
+
+        def sync_join(items):
+            return ",".join(items)
+
+        @variant(sync_join)
+        def join(items):
+            return sync_join(items)
+
+        FILTERS = {"join": join}
+    """
+    m = workspace.load("filters", source)
+    live, inner = m.join, m.join.__wrapped__
+    workspace.edit("filters", source.replace('","', '"|"'))
+    hotreload.reload(m)
+    assert m.join is live and m.FILTERS["join"] is live
+    assert live(["a", "b"]) == "a|b" and live.__wrapped__ is inner
+    assert pickle.loads(pickle.dumps(m.FILTERS)) == {"join": live}

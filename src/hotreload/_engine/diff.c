@@ -28,9 +28,23 @@ is_method_wrapper(PyObject *obj)
            || PyObject_TypeCheck(obj, &PyClassMethod_Type);
 }
 
-/* Plans live <- fresh for two functions, and records that fresh stands for
- * live, so references the new code holds to fresh reach live instead.
- * Refused (TypeError) when either is not a function. */
+/* Plans live <- fresh for two functions, whoever's they are, and records
+ * that fresh stands for live, so references the new code holds to fresh
+ * reach live instead.  Refused (TypeError) when either is not a function. */
+static int
+pour(hr_batch *batch, PyObject *live, PyObject *fresh)
+{
+    PyObject *globals = batch->take_globals && PyFunction_Check(fresh)
+        ? ((PyFunctionObject *)fresh)->func_globals : NULL;
+    if (hr_plan_function_patch(&batch->actions, live, fresh, globals) < 0
+        || hr_identity_add(&batch->identity, fresh, live) < 0) {
+        return -1;
+    }
+    return 1;
+}
+
+/* pour() for a function of the module being diffed; 0 (nothing planned)
+ * for another module's function. */
 static int
 plan_patch(hr_batch *batch, PyObject *live, PyObject *fresh)
 {
@@ -43,13 +57,7 @@ plan_patch(hr_batch *batch, PyObject *live, PyObject *fresh)
          * overwritten with this module's code. */
         return 0;
     }
-    PyObject *globals = batch->take_globals && PyFunction_Check(fresh)
-        ? ((PyFunctionObject *)fresh)->func_globals : NULL;
-    if (hr_plan_function_patch(&batch->actions, live, fresh, globals) < 0
-        || hr_identity_add(&batch->identity, fresh, live) < 0) {
-        return -1;
-    }
-    return 1;
+    return pour(batch, live, fresh);
 }
 
 /* Notes a live wrapper whose function takes new code, when it caches what
@@ -139,6 +147,24 @@ plan_property(hr_batch *batch, PyObject *live, PyObject *fresh)
     return same_shape;
 }
 
+/* 1 when two wrapper functions were made by the same code of the same
+ * module (another module's decorator, `@async_variant(sync_join) def
+ * join`): the caller found in them the function its def made, the live
+ * one and the new one, so the live wrapper is what that def statement
+ * bound, not a function another module shares, and takes the new
+ * wrapper's code and closure as a wrapper made by a decorator of this
+ * module does.  Replacing it instead would leave the object everything
+ * holds (a table of filters, `pickle` looking it up by its name) apart
+ * from the one the name is bound to, which a fresh import never does. */
+static int
+made_elsewhere_again(PyFunctionObject *live, PyFunctionObject *fresh)
+{
+    /* co_name is a str in every code object: the comparison cannot fail. */
+    return live->func_globals == fresh->func_globals
+           && PyUnicode_Compare(((PyCodeObject *)live->func_code)->co_name,
+                                ((PyCodeObject *)fresh->func_code)->co_name) == 0;
+}
+
 int
 hr_function_diff(hr_batch *batch, PyObject *live, PyObject *fresh, PyObject *name, int stripped)
 {
@@ -160,10 +186,13 @@ hr_function_diff(hr_batch *batch, PyObject *live, PyObject *fresh, PyObject *nam
         /* A plain function, or a wrapper function whose decorator ran again:
          * the live wrapper takes the new wrapper's code and closure, and the
          * function it wrapped takes the new one's code. */
-        if (plan_inner_patch(batch, live, fresh, name, 0) < 0) {
+        int inner = plan_inner_patch(batch, live, fresh, name, 0);
+        if (inner < 0) {
             return -1;
         }
-        return plan_patch(batch, live, fresh);
+        return inner > 0 && made_elsewhere_again((PyFunctionObject *)live,
+                                                 (PyFunctionObject *)fresh)
+            ? pour(batch, live, fresh) : plan_patch(batch, live, fresh);
     }
     if (Py_TYPE(live) == Py_TYPE(fresh) && is_method_wrapper(live)) {
         PyObject *a = PyObject_GetAttrString(live, "__func__");
