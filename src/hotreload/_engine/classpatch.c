@@ -994,11 +994,8 @@ skippable_name(const char *text, const hr_stmt *st)
     return name;
 }
 
-/* New reference: the key a name bound in the body of class `cls_name` has in
- * the class namespace: a private `__x` is stored as `_Cls__x`, as the
- * compiler mangles it (Python/compile.c, _Py_Mangle). */
-static PyObject *
-mangled(PyObject *cls_name, PyObject *name)
+PyObject *
+hr_mangled(PyObject *cls_name, PyObject *name)
 {
     Py_ssize_t n = PyUnicode_GET_LENGTH(name);
     int private = n > 2 && PyUnicode_READ_CHAR(name, 0) == '_'
@@ -1157,7 +1154,7 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
             }
             continue;
         }
-        PyObject *key = name ? mangled(cls_name, name) : NULL;
+        PyObject *key = name ? hr_mangled(cls_name, name) : NULL;
         PyObject *value = key ? PyDict_GetItemWithError(((PyTypeObject *)live_cls)->tp_dict, key)
                               : NULL;  /* borrowed */
         if (PyErr_Occurred()

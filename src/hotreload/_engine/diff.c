@@ -217,6 +217,16 @@ hr_function_diff(hr_batch *batch, PyObject *live, PyObject *fresh, PyObject *nam
     return plan_inner_patch(batch, live, fresh, name, 1) < 0 ? -1 : 0;
 }
 
+int
+hr_patch_held(hr_batch *batch, PyObject *member, PyObject *target, PyObject *fresh)
+{
+    int status = plan_patch(batch, target, fresh);
+    if (status > 0 && member != target && note_cache(batch, member) < 0) {
+        status = -1;
+    }
+    return status;
+}
+
 /* Borrowed: the last def/class statement of `kind` named `name`, or NULL
  * (with an exception set only when the name cannot be encoded). */
 const hr_stmt *

@@ -72,6 +72,22 @@ copy_future_imports(char *buffer, const hr_unit *u)
     }
 }
 
+PyObject *
+hr_compile_alone(hr_unit *u, const hr_stmt *st)
+{
+    char *buffer = PyMem_Malloc(u->new_len + 1);
+    if (buffer == NULL) {
+        return PyErr_NoMemory();
+    }
+    blank(buffer, u->new_utf8, u->new_len);
+    copy_future_imports(buffer, u);
+    memcpy(buffer + st->start, u->new_utf8 + st->start, st->end - st->start);
+    PyCompilerFlags flags = {PyCF_IGNORE_COOKIE, PY_MINOR_VERSION};
+    PyObject *code = Py_CompileStringObject(buffer, u->path, Py_file_input, &flags, -1);
+    PyMem_Free(buffer);
+    return code;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Completing throw-away classes                                             */
 /* ------------------------------------------------------------------------ */

@@ -367,14 +367,23 @@ hr_function_adopt(PyFunctionObject *func, PyObject *globals, const hr_identity *
     return 0;
 }
 
+/* The function an unwrapping looks for: its code's name, and when `line`
+ * is not 0 its first line too (a property's getter and setter share a
+ * name). */
+typedef struct {
+    PyObject *name;
+    int line;
+} wanted;
+
 static int
-is_named(PyObject *obj, PyObject *name)
+is_named(PyObject *obj, const wanted *want)
 {
     if (!PyFunction_Check(obj)) {
         return 0;
     }
-    PyObject *co_name = ((PyCodeObject *)PyFunction_GET_CODE(obj))->co_name;
-    return PyUnicode_Compare(co_name, name) == 0;
+    PyCodeObject *code = (PyCodeObject *)PyFunction_GET_CODE(obj);
+    return PyUnicode_Compare(code->co_name, want->name) == 0
+           && (want->line == 0 || code->co_firstlineno == want->line);
 }
 
 /* New reference, or NULL: absent (no exception, as hasattr() would say) or
@@ -392,8 +401,8 @@ optional_attr(PyObject *obj, const char *attr)
 #define UNWRAP_DEPTH 8
 
 typedef struct {
-    PyObject *name;
-    PyObject *found;  /* borrowed: the first function named `name` */
+    const wanted *want;
+    PyObject *found;  /* borrowed: the first function that is the one wanted */
 } named_search;
 
 /* Looks at one object a wrapper refers to: a function of that name, or one
@@ -406,21 +415,21 @@ find_named(PyObject *obj, void *arg)
     if (obj == NULL || search->found != NULL) {
         return search->found != NULL;
     }
-    if (is_named(obj, search->name)) {
+    if (is_named(obj, search->want)) {
         search->found = obj;
     }
     else if (PyDict_CheckExact(obj)) {
         PyObject *key, *value;
         Py_ssize_t pos = 0;
         while (search->found == NULL && PyDict_Next(obj, &pos, &key, &value)) {
-            if (is_named(value, search->name)) {
+            if (is_named(value, search->want)) {
                 search->found = value;
             }
         }
     }
     else if (PyList_CheckExact(obj)) {
         for (Py_ssize_t i = 0; search->found == NULL && i < PyList_GET_SIZE(obj); i++) {
-            if (is_named(PyList_GET_ITEM(obj, i), search->name)) {
+            if (is_named(PyList_GET_ITEM(obj, i), search->want)) {
                 search->found = PyList_GET_ITEM(obj, i);
             }
         }
@@ -433,9 +442,9 @@ find_named(PyObject *obj, void *arg)
  * an attribute, a registry list the decorator returned.  NULL when there
  * is none. */
 static PyFunctionObject *
-held_function(PyObject *obj, PyObject *name)
+held_function(PyObject *obj, const wanted *want)
 {
-    named_search search = {name, NULL};
+    named_search search = {want, NULL};
     if (PyList_CheckExact(obj) || PyDict_CheckExact(obj)) {
         find_named(obj, &search);
     }
@@ -446,15 +455,16 @@ held_function(PyObject *obj, PyObject *name)
 }
 
 static PyFunctionObject *
-unwrap(PyObject *obj, PyObject *name, int depth)
+unwrap(PyObject *obj, const wanted *want, int depth)
 {
     if (obj == NULL || depth > UNWRAP_DEPTH) {
         return NULL;
     }
-    if (is_named(obj, name)) {
+    if (is_named(obj, want)) {
         return (PyFunctionObject *)Py_NewRef(obj);
     }
-    static const char *const links[] = {"__wrapped__", "__func__", "fget", "func"};
+    static const char *const links[] = {"__wrapped__", "__func__", "fget", "fset", "fdel",
+                                        "func"};
     PyFunctionObject *found = NULL;
     /* A plain function exposes its wrapped function only through __dict__
      * (functools.wraps) or its closure; attribute lookups on anything else
@@ -463,7 +473,7 @@ unwrap(PyObject *obj, PyObject *name, int depth)
          i++) {
         PyObject *inner = optional_attr(obj, links[i]);
         if (inner != NULL && inner != obj) {
-            found = unwrap(inner, name, depth + 1);
+            found = unwrap(inner, want, depth + 1);
         }
         Py_XDECREF(inner);
     }
@@ -474,13 +484,13 @@ unwrap(PyObject *obj, PyObject *name, int depth)
             PyObject *cell = PyTuple_GET_ITEM(closure, i);
             if (PyCell_Check(cell) && PyCell_GET(cell) != NULL) {
                 PyObject *content = Py_NewRef(PyCell_GET(cell));
-                found = unwrap(content, name, depth + 1);
+                found = unwrap(content, want, depth + 1);
                 Py_DECREF(content);
             }
         }
     }
     if (found == NULL && !PyErr_Occurred() && depth == 0) {
-        found = held_function(obj, name);
+        found = held_function(obj, want);
     }
     return found;
 }
@@ -488,7 +498,15 @@ unwrap(PyObject *obj, PyObject *name, int depth)
 PyFunctionObject *
 hr_unwrap(PyObject *wrapper, PyObject *name)
 {
-    return unwrap(wrapper, name, 0);
+    wanted want = {name, 0};
+    return unwrap(wrapper, &want, 0);
+}
+
+PyFunctionObject *
+hr_unwrap_at(PyObject *wrapper, PyObject *name, int line)
+{
+    wanted want = {name, line};
+    return unwrap(wrapper, &want, 0);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -289,10 +289,13 @@ int hr_function_patch(hr_journal *journal, PyFunctionObject *target,
 int hr_function_set_code(hr_journal *journal, PyFunctionObject *func, PyObject *code,
                          PyObject *closure);
 /* New reference: the function a decorator wrapped, found through
- * __wrapped__, __func__, fget, partial.func and closure cells, whose code is
+ * __wrapped__, __func__, a property's accessors, partial.func and closure
+ * cells, whose code is
  * named `name`; `wrapper` itself when it is that function; NULL with no
  * exception set when there is none. */
 PyFunctionObject *hr_unwrap(PyObject *wrapper, PyObject *name);
+/* hr_unwrap for the function whose code also starts at `line`. */
+PyFunctionObject *hr_unwrap_at(PyObject *wrapper, PyObject *name, int line);
 /* Points a function made during a reload at the live module's globals, and
  * its closure cells at the live objects new ones stand for.  Only for
  * functions the reload made: nothing live is written. */
@@ -406,6 +409,8 @@ typedef struct hr_unit {
     char *old_used;          /* old statement matched by a new one */
     char *run;               /* new statement runs again */
     char *strip;             /* DEF runs without its (unchanged) decorators */
+    char *reformatted;       /* new statement paired with an old one whose text
+                                differs but whose syntax tree does not (shape.c) */
     PyObject *emulated;      /* list per new statement: (module name, [(name, asname)])
                                 of a from-import of a batch module done by hand
                                 (read once, when planned), (None, [name], {name
@@ -598,6 +603,10 @@ int hr_diff(hr_batch *batch, hr_unit *unit);
 int hr_class_diff(hr_batch *batch, hr_unit *unit, PyTypeObject *live, PyTypeObject *fresh,
                   const hr_stmt *old_stmt, const hr_stmt *new_stmt, PyObject *qualname,
                   int remade);
+/* classpatch.c: new reference: the key a name bound in the body of class
+ * `cls_name` has in the class namespace: a private `__x` is stored as
+ * `_Cls__x`, as the compiler mangles it (Python/compile.c, _Py_Mangle). */
+PyObject *hr_mangled(PyObject *cls_name, PyObject *name);
 /* classpatch.c: 1 for classes whose data members define their structure
  * (enums, dataclasses, named tuples, attrs): those members always run, and
  * their class decorators, which generate members, run again too. */
@@ -608,6 +617,11 @@ int hr_class_is_declarative(PyObject *cls);
  * replaces the binding), -1 on error. */
 int hr_function_diff(hr_batch *batch, PyObject *live, PyObject *fresh, PyObject *name,
                      int stripped);
+/* diff.c: plans the patch of `target`, the live function a live class
+ * member (`member`: the function itself or what wraps it) holds, from a
+ * new function; a caching wrapper is cleared.  1 when planned, 0 when one
+ * of them is not a function of this module, -1 on error. */
+int hr_patch_held(hr_batch *batch, PyObject *member, PyObject *target, PyObject *fresh);
 /* diff.c: borrowed: the last def/class statement of `kind` named `name`,
  * or NULL: none, or an error (an exception set) when `name` cannot be
  * encoded. */
@@ -624,6 +638,30 @@ int hr_report(PyObject *list, PyObject *module_name, PyObject *qualname);
  * does `from x import *`. */
 int hr_names(hr_state *state, const char *text, Py_ssize_t len, int indent,
              PyObject **binds, PyObject **reads, int *star);
+/* execute.c: new reference: the module code of new statement `st` alone,
+ * compiled at its place in the file (its lines are the file's), with the
+ * module's `from __future__` imports.  NULL with an exception when it does
+ * not compile. */
+PyObject *hr_compile_alone(hr_unit *u, const hr_stmt *st);
+/* shape.c: pairs each new statement (not a def or class) that has no
+ * partner with an unpaired old one of the same syntax tree, if any: it
+ * changed in layout only and does not run again (u->reformatted). */
+int hr_pair_reformatted(hr_state *state, hr_unit *u);
+/* shape.c: new reference: when changed class statement i differs from its
+ * old text only inside method bodies (or in layout), what its methods take
+ * (a list for hr_plan_method_bodies): the statement need not run.  None
+ * when it must run, NULL on error.  Plans nothing. */
+PyObject *hr_read_method_bodies(hr_state *state, hr_unit *u, Py_ssize_t i);
+/* shape.c: plans what hr_read_method_bodies read. */
+int hr_plan_method_bodies(hr_batch *batch, hr_unit *u, PyObject *changes);
+/* names.c: 1 when obj is a node of a syntax tree (an ast.AST), 0 when
+ * not, -1 on error. */
+int hr_is_ast_node(hr_state *state, PyObject *obj);
+/* names.c: new reference: the statements of `text` (len bytes) parsed as a
+ * module, or for an indented member (indent > 0) as the body of an `if`:
+ * a list of ast nodes.  NULL with SyntaxError for text that does not
+ * parse. */
+PyObject *hr_parse_block(const char *text, Py_ssize_t len, int indent);
 /* names.c: new reference: {name} when text[start:end] is a plain
  * `name = value` with no other '=' in it, else NULL (no exception). */
 PyObject *hr_simple_assignment(const char *text, Py_ssize_t start, Py_ssize_t end);

@@ -53,6 +53,15 @@ load_ast_types(hr_state *state)
     return 0;
 }
 
+int
+hr_is_ast_node(hr_state *state, PyObject *obj)
+{
+    if (load_ast_types(state) < 0) {
+        return -1;
+    }
+    return PyObject_TypeCheck(obj, (PyTypeObject *)state->ast_types[AST_AST]);
+}
+
 typedef struct {
     hr_state *state;
     PyObject *binds;   /* set or NULL */
@@ -262,10 +271,8 @@ walk(walker *w, PyObject *node, int top)
     return walk_fields(w, node, comprehension ? 0 : top);
 }
 
-/* New reference: the statements of `text` parsed as a module (or, for an
- * indented member, as the body of an `if`), i.e. a list of ast nodes. */
-static PyObject *
-parse_block(const char *text, Py_ssize_t len, int indent)
+PyObject *
+hr_parse_block(const char *text, Py_ssize_t len, int indent)
 {
     static const char prefix[] = "if 1:\n";
     size_t extra = indent > 0 ? sizeof(prefix) - 1 : 0;
@@ -307,7 +314,7 @@ hr_names(hr_state *state, const char *text, Py_ssize_t len, int indent,
         || (reads && (w.reads = PySet_New(NULL)) == NULL)) {
         goto error;
     }
-    if ((body = parse_block(text, len, indent)) == NULL) {
+    if ((body = hr_parse_block(text, len, indent)) == NULL) {
         goto error;
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(body); i++) {

@@ -93,13 +93,14 @@ hr_same_norm(PyObject *a, PyObject *b)
            && memcmp(PyBytes_AS_STRING(a), PyBytes_AS_STRING(b), PyBytes_GET_SIZE(a)) == 0;
 }
 
-/* 1 when the new statement's text differs from its old partner (or it has
- * none). */
+/* 1 when the new statement differs from its old partner (or it has none):
+ * in its text, unless only a formatter would tell them apart. */
 static int
 is_changed(hr_unit *u, Py_ssize_t i)
 {
     Py_ssize_t j = u->match[i];
-    return j < 0 || !hr_same_norm(u->new_stmts.items[i].norm, u->old_stmts.items[j].norm);
+    return j < 0 || (!u->reformatted[i]
+                     && !hr_same_norm(u->new_stmts.items[i].norm, u->old_stmts.items[j].norm));
 }
 
 /* 1 when the statement binds `name` as a plain assignment target; used to
@@ -505,8 +506,13 @@ rebind_deleted(hr_batch *batch, hr_unit *u)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         const hr_stmt *st = &u->new_stmts.items[i];
-        int mentioned = u->run[i] && !is_del(st) ? hr_mentions(st->norm, deleted) : 0;
+        /* What it reads as it runs: a function's local of the same name
+         * (`for attr in assigned` in a def) is no read of the module's. */
+        PyObject *reads = u->run[i] && !is_del(st) ? reads_among(batch, u->new_utf8, st, deleted)
+                                                  : NULL;
+        int mentioned = reads ? intersects(reads, deleted) : PyErr_Occurred() ? -1 : 0;
         if (mentioned <= 0) {
+            Py_XDECREF(reads);
             if (mentioned < 0) {
                 goto done;
             }
@@ -516,12 +522,13 @@ rebind_deleted(hr_batch *batch, hr_unit *u)
         for (Py_ssize_t m = 0; names && m < PyList_GET_SIZE(names); m++) {
             name = PyList_GET_ITEM(names, m);
             int live = PyDict_Contains(u->live, name);
+            int read = live ? 0 : PySet_Contains(reads, name);
             Py_XSETREF(only, PySet_New(NULL));
-            if (live < 0 || only == NULL || PySet_Add(only, name) < 0) {
+            if (live < 0 || read < 0 || only == NULL || PySet_Add(only, name) < 0) {
                 Py_CLEAR(names);
                 break;
             }
-            if (live || hr_mentions(st->norm, only) <= 0) {
+            if (!read) {
                 continue;
             }
             /* The binders before it and the deletions after it run again. */
@@ -541,6 +548,7 @@ rebind_deleted(hr_batch *batch, hr_unit *u)
                 }
             }
         }
+        Py_DECREF(reads);
         if (names == NULL) {
             goto done;
         }
@@ -763,11 +771,78 @@ error:
     return -1;
 }
 
+/* 1 when a statement after statement i that runs reads `name` as it runs:
+ * a def that merely names the class in its body does not.  `reads` caches,
+ * per statement, the names it reads (None: not parsed yet). */
+static int
+read_after(hr_batch *batch, hr_unit *u, Py_ssize_t i, PyObject *name, PyObject *reads)
+{
+    PyObject *names = PySet_New(NULL);
+    int found = names ? PySet_Add(names, name) : -1;
+    for (Py_ssize_t k = i + 1; found == 0 && k < u->new_stmts.count; k++) {
+        const hr_stmt *st = &u->new_stmts.items[k];
+        found = u->run[k] ? hr_mentions(st->norm, names) : 0;
+        if (found <= 0) {
+            continue;
+        }
+        PyObject *read = PyList_GET_ITEM(reads, k);
+        if (read == Py_None) {
+            Py_ssize_t from = hr_line_start(u->new_utf8, st->start);
+            read = NULL;
+            if (hr_names(batch->state, u->new_utf8 + from, st->end - from, 0, NULL, &read,
+                         NULL) < 0) {
+                found = -1;
+                break;
+            }
+            PyList_SetItem(reads, k, read);  /* steals; cannot fail */
+        }
+        found = PySet_Contains(read, name);
+    }
+    Py_XDECREF(names);
+    return found;
+}
+
+/* A changed class whose methods' bodies alone changed does not run: they
+ * take their new code (shape.c).  Unless a statement after it that runs
+ * reads it: that one must see the new class while it runs, before the
+ * commit, and gets the complete throw-away twin of a class statement that
+ * runs.  Decided once every other statement's run is known, from the last
+ * class up, so that a subclass that runs for this reason makes its base
+ * run too.  (A class that runs for this reason runs after the others were
+ * planned: a later unchanged `C = wrap(C)` does not run with it.) */
+static int
+plan_method_bodies(hr_batch *batch, hr_unit *u, PyObject *bodies, PyObject *reads)
+{
+    for (Py_ssize_t i = u->new_stmts.count - 1; i >= 0; i--) {
+        PyObject *changes = PyList_GET_ITEM(bodies, i);
+        if (changes == Py_None) {
+            continue;
+        }
+        PyObject *name = defined_name(u->new_utf8, &u->new_stmts.items[i]);
+        int run = name ? read_after(batch, u, i, name, reads) : -1;
+        int strip = run > 0 ? can_strip(u, i, name) : 0;
+        if (run == 0 && hr_plan_method_bodies(batch, u, changes) < 0) {
+            run = -1;
+        }
+        if (strip > 0 && PySet_Add(u->stripped, name) < 0) {
+            strip = -1;
+        }
+        Py_XDECREF(name);
+        if (run < 0 || strip < 0) {
+            return -1;
+        }
+        u->run[i] = (char)run;
+        u->strip[i] = (char)strip;
+    }
+    return 0;
+}
+
 int
 hr_plan(hr_batch *batch, hr_unit *u)
 {
     Py_ssize_t n = u->new_stmts.count;
     PyObject *rebound = NULL, *changed_defs = NULL, *redefined = NULL;
+    PyObject *bodies = NULL, *reads = NULL;
     if (u->full) {
         return plan_full(u);
     }
@@ -778,11 +853,25 @@ hr_plan(hr_batch *batch, hr_unit *u)
         return -1;
     }
     Py_SETREF(u->keep, keep);
+    if (hr_pair_reformatted(batch->state, u) < 0) {
+        return -1;
+    }
     if (hr_read_declaration(batch->state, u->name, u->new_utf8, &u->new_stmts,
                             "__reload_update__", &update) < 0) {
         return -1;
     }
     Py_SETREF(u->update, update);
+    /* per statement: what a class that does not run takes, or None; and
+     * the names it reads, when asked (read_after) */
+    bodies = PyList_New(n);
+    reads = PyList_New(n);
+    for (Py_ssize_t i = 0; bodies != NULL && reads != NULL && i < n; i++) {
+        PyList_SET_ITEM(bodies, i, Py_NewRef(Py_None));
+        PyList_SET_ITEM(reads, i, Py_NewRef(Py_None));
+    }
+    if (bodies == NULL || reads == NULL) {
+        goto error;
+    }
     rebound = PySet_New(NULL);
     changed_defs = PySet_New(NULL);
     redefined = PySet_New(NULL);  /* names of the defs and classes that run again */
@@ -808,7 +897,9 @@ hr_plan(hr_batch *batch, hr_unit *u)
         const hr_stmt *st = &u->new_stmts.items[i];
         /* u->run set: it now binds last a name whose last binder left. */
         int rebinds = u->run[i];
-        int run = rebinds || is_changed(u, i);
+        /* A changed class is decided last: it may not need to run at all. */
+        int changed = is_changed(u, i);
+        int run = rebinds || (changed && st->kind != HR_STMT_CLASS);
         if (st->kind == HR_STMT_DEF || st->kind == HR_STMT_CLASS) {
             PyObject *name = defined_name(u->new_utf8, st);
             if (name == NULL) {
@@ -853,6 +944,15 @@ hr_plan(hr_batch *batch, hr_unit *u)
                 run = reads ? intersects(reads, rebound) : -1;
                 redecorate = run > 0;
                 Py_XDECREF(reads);
+            }
+            if (run == 0 && changed) {
+                /* A class whose methods' bodies alone changed need not run
+                 * (planned once every statement's run is known). */
+                PyObject *changes = hr_read_method_bodies(batch->state, u, i);
+                run = changes == NULL ? -1 : changes == Py_None;
+                if (changes != NULL) {
+                    PyList_SetItem(bodies, i, changes);  /* steals; cannot fail */
+                }
             }
             int strip = run > 0 && !redecorate && !forced ? can_strip(u, i, name) : 0;
             if (forced < 0 || run < 0 || strip < 0
@@ -914,14 +1014,19 @@ hr_plan(hr_batch *batch, hr_unit *u)
             }
         }
     }
-    if (rebind_deleted(batch, u) < 0 || unstrip_seen(u) < 0 || emulate_deletions(batch, u) < 0) {
+    if (plan_method_bodies(batch, u, bodies, reads) < 0
+        || rebind_deleted(batch, u) < 0 || unstrip_seen(u) < 0 || emulate_deletions(batch, u) < 0) {
         goto error;
     }
+    Py_DECREF(bodies);
+    Py_DECREF(reads);
     Py_DECREF(rebound);
     Py_DECREF(changed_defs);
     Py_DECREF(redefined);
     return 0;
 error:
+    Py_XDECREF(bodies);
+    Py_XDECREF(reads);
     Py_XDECREF(rebound);
     Py_XDECREF(changed_defs);
     Py_XDECREF(redefined);

@@ -40,8 +40,9 @@ unit_clear(hr_unit *u)
     PyMem_Free(u->old_used);
     PyMem_Free(u->run);
     PyMem_Free(u->strip);
+    PyMem_Free(u->reformatted);
     u->match = NULL;
-    u->old_used = u->run = u->strip = NULL;
+    u->old_used = u->run = u->strip = u->reformatted = NULL;
     Py_CLEAR(u->emulated);
     Py_CLEAR(u->vanished);
     Py_CLEAR(u->binds);
@@ -509,7 +510,8 @@ unit_prepare(hr_unit *u)
     u->old_used = PyMem_Calloc(u->old_stmts.count + 1, 1);
     u->run = PyMem_Calloc(n, 1);
     u->strip = PyMem_Calloc(n, 1);
-    if (!u->match || !u->old_used || !u->run || !u->strip) {
+    u->reformatted = PyMem_Calloc(n, 1);
+    if (!u->match || !u->old_used || !u->run || !u->strip || !u->reformatted) {
         PyErr_NoMemory();
         return -1;
     }

@@ -1,0 +1,626 @@
+/* Statements whose text changed more than what they do.
+ *
+ * Statements are paired and compared by their normalized text
+ * (statements.c), which still tells apart two statements that only a
+ * formatter would: other quotes, other line breaks inside brackets, other
+ * parentheses.  That is cheap, and it errs on the side of running a
+ * statement again.  Two kinds of statement must not run again for a change
+ * of that sort, and are compared once more here, by their syntax trees
+ * (positions left out: they are attributes of the nodes, not fields):
+ *
+ *   - A statement that acts.  six ends with a loop that takes its finder out
+ *     of sys.meta_path, then an append that puts it back: when the loop ran
+ *     again for a change of layout and the unchanged append did not, the
+ *     finder was gone.  A statement whose tree did not change is paired
+ *     with its old self and does not run again, unless it defines code
+ *     (a def, a lambda, a class inside it), whose line numbers must follow.
+ *
+ *   - A class whose statement changed only inside the bodies of its methods.
+ *     Running it again makes the class anew through its metaclass, whose
+ *     state may have moved on since the first import (jinja2's node
+ *     metaclass refuses new classes once the module has loaded), and runs
+ *     __init_subclass__ and class registries again.  What a fresh import
+ *     would hold differs from the live class only in the code of those
+ *     methods, so that is all that changes: the statement is compiled, not
+ *     run, and each changed method takes its new code, keeping its
+ *     defaults, annotations and cells.  A method whose new code needs other
+ *     cells (it starts using super()), and any other change of the class,
+ *     runs the statement again as before. */
+#include "hotreload.h"
+
+#include <string.h>
+
+/* Deeper trees are taken as different: the statement runs again, as it
+ * would without this file. */
+#define HR_TREE_DEPTH 400
+
+static int same_value(hr_state *state, PyObject *a, PyObject *b, int depth);
+
+/* New reference, or NULL: the attribute, absent (no exception), or an
+ * error (an exception set). */
+static PyObject *
+optional_attr(PyObject *obj, PyObject *name)
+{
+    PyObject *value = PyObject_GetAttr(obj, name);
+    if (value == NULL && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        PyErr_Clear();
+    }
+    return value;
+}
+
+/* 1 when two nodes of the same type have the same fields, but `skip`. */
+static int
+same_fields(hr_state *state, PyObject *a, PyObject *b, const char *skip, int depth)
+{
+    PyObject *fields = PyObject_GetAttrString((PyObject *)Py_TYPE(a), "_fields");
+    if (fields == NULL) {
+        return -1;
+    }
+    if (!PyTuple_Check(fields)) {
+        Py_DECREF(fields);
+        return 0;
+    }
+    int same = 1;
+    for (Py_ssize_t i = 0; same == 1 && i < PyTuple_GET_SIZE(fields); i++) {
+        PyObject *field = PyTuple_GET_ITEM(fields, i);
+        if (!PyUnicode_Check(field)) {
+            same = 0;
+            break;
+        }
+        if (skip != NULL && PyUnicode_CompareWithASCIIString(field, skip) == 0) {
+            continue;
+        }
+        PyObject *x = optional_attr(a, field);
+        PyObject *y = PyErr_Occurred() ? NULL : optional_attr(b, field);
+        same = PyErr_Occurred() ? -1
+               : x == NULL || y == NULL ? x == y
+               : same_value(state, x, y, depth + 1);
+        Py_XDECREF(x);
+        Py_XDECREF(y);
+    }
+    Py_DECREF(fields);
+    return same;
+}
+
+static int
+same_bits(double x, double y)
+{
+    return memcmp(&x, &y, sizeof(double)) == 0;
+}
+
+/* 1 when two values of syntax trees are the same: nodes field by field,
+ * lists item by item, constants by type and value (0.0 and -0.0, 1 and
+ * True differ). */
+static int
+same_value(hr_state *state, PyObject *a, PyObject *b, int depth)
+{
+    if (a == b) {
+        return 1;
+    }
+    if (Py_TYPE(a) != Py_TYPE(b) || depth > HR_TREE_DEPTH) {
+        return 0;
+    }
+    if (PyList_Check(a)) {
+        Py_ssize_t n = PyList_GET_SIZE(a);
+        int same = n == PyList_GET_SIZE(b);
+        for (Py_ssize_t i = 0; same == 1 && i < n && i < PyList_GET_SIZE(b); i++) {
+            same = same_value(state, PyList_GET_ITEM(a, i), PyList_GET_ITEM(b, i), depth + 1);
+        }
+        return same;
+    }
+    if (PyFloat_CheckExact(a)) {
+        return same_bits(PyFloat_AS_DOUBLE(a), PyFloat_AS_DOUBLE(b));
+    }
+    if (PyComplex_CheckExact(a)) {
+        Py_complex x = PyComplex_AsCComplex(a), y = PyComplex_AsCComplex(b);
+        return same_bits(x.real, y.real) && same_bits(x.imag, y.imag);
+    }
+    if (PyUnicode_CheckExact(a) || PyBytes_CheckExact(a) || PyLong_CheckExact(a)) {
+        return PyObject_RichCompareBool(a, b, Py_EQ);
+    }
+    int node = hr_is_ast_node(state, a);
+    return node <= 0 ? node : same_fields(state, a, b, NULL, depth);
+}
+
+static int
+is_kind(PyObject *node, const char *kind)
+{
+    return strcmp(Py_TYPE(node)->tp_name, kind) == 0;
+}
+
+static int
+is_def(PyObject *node)
+{
+    return is_kind(node, "FunctionDef") || is_kind(node, "AsyncFunctionDef");
+}
+
+/* 1 when the tree holds a def, a lambda or a class: code that outlives the
+ * statement, with line numbers of its own. */
+static int
+defines_code(hr_state *state, PyObject *value, int depth)
+{
+    if (depth > HR_TREE_DEPTH) {
+        return 1;
+    }
+    if (PyList_Check(value)) {
+        int found = 0;
+        for (Py_ssize_t i = 0; found == 0 && i < PyList_GET_SIZE(value); i++) {
+            found = defines_code(state, PyList_GET_ITEM(value, i), depth + 1);
+        }
+        return found;
+    }
+    int node = hr_is_ast_node(state, value);
+    if (node <= 0) {
+        return node;
+    }
+    if (is_def(value) || is_kind(value, "Lambda") || is_kind(value, "ClassDef")) {
+        return 1;
+    }
+    PyObject *fields = PyObject_GetAttrString((PyObject *)Py_TYPE(value), "_fields");
+    if (fields == NULL || !PyTuple_Check(fields)) {
+        Py_XDECREF(fields);
+        return fields == NULL ? -1 : 1;
+    }
+    int found = 0;
+    for (Py_ssize_t i = 0; found == 0 && i < PyTuple_GET_SIZE(fields); i++) {
+        PyObject *child = optional_attr(value, PyTuple_GET_ITEM(fields, i));
+        found = child ? defines_code(state, child, depth + 1) : PyErr_Occurred() ? -1 : 0;
+        Py_XDECREF(child);
+    }
+    Py_DECREF(fields);
+    return found;
+}
+
+/* New reference: the syntax tree of a module-level statement; NULL with no
+ * exception when it does not parse (the compiler will say why, when the
+ * statement runs), NULL with one on error. */
+static PyObject *
+parse_statement(const char *text, const hr_stmt *st)
+{
+    PyObject *body = hr_parse_block(text + st->start, st->end - st->start, 0);
+    if (body == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_SyntaxError)) {
+            PyErr_Clear();
+        }
+        return NULL;
+    }
+    PyObject *node = PyList_GET_SIZE(body) == 1 ? Py_NewRef(PyList_GET_ITEM(body, 0)) : NULL;
+    Py_DECREF(body);
+    return node;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Statements that only a formatter changed                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Borrowed: the tree of old statement j, parsed on first use (None: it
+ * does not parse, or it defines code), or NULL on error. */
+static PyObject *
+old_tree(hr_state *state, hr_unit *u, PyObject *trees, Py_ssize_t j)
+{
+    PyObject *tree = PyList_GET_ITEM(trees, j);
+    if (tree != NULL) {
+        return tree;
+    }
+    tree = parse_statement(u->old_utf8, &u->old_stmts.items[j]);
+    int code = tree ? defines_code(state, tree, 0) : 0;
+    if (PyErr_Occurred() || code < 0) {
+        Py_XDECREF(tree);
+        return NULL;
+    }
+    if (tree == NULL || code) {
+        Py_XSETREF(tree, Py_NewRef(Py_None));
+    }
+    PyList_SET_ITEM(trees, j, tree);
+    return tree;
+}
+
+int
+hr_pair_reformatted(hr_state *state, hr_unit *u)
+{
+    PyObject *trees = NULL;  /* old statement index -> tree, parsed on first use */
+    for (Py_ssize_t i = 0; i < u->new_stmts.count; i++) {
+        const hr_stmt *st = &u->new_stmts.items[i];
+        if (u->match[i] >= 0 || st->kind != HR_STMT_OTHER) {
+            continue;
+        }
+        PyObject *tree = NULL;
+        for (Py_ssize_t j = 0; j < u->old_stmts.count; j++) {
+            if (u->old_used[j] || u->old_stmts.items[j].kind != HR_STMT_OTHER) {
+                continue;
+            }
+            if (trees == NULL && (trees = PyList_New(u->old_stmts.count)) == NULL) {
+                return -1;
+            }
+            if (tree == NULL) {
+                tree = parse_statement(u->new_utf8, st);
+                int code = tree ? defines_code(state, tree, 0) : 0;
+                if (PyErr_Occurred() || code != 0) {
+                    break;
+                }
+                if (tree == NULL) {
+                    break;
+                }
+            }
+            PyObject *old = old_tree(state, u, trees, j);
+            int same = old == NULL ? -1 : old == Py_None ? 0 : same_value(state, old, tree, 0);
+            if (same < 0) {
+                break;
+            }
+            if (same) {
+                u->match[i] = j;
+                u->old_used[j] = 1;
+                u->reformatted[i] = 1;
+                break;
+            }
+        }
+        Py_XDECREF(tree);
+        if (PyErr_Occurred()) {
+            Py_XDECREF(trees);
+            return -1;
+        }
+    }
+    Py_XDECREF(trees);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Classes whose methods changed inside                                      */
+/* ------------------------------------------------------------------------ */
+
+/* The line of a def node relative to its statement's first line, as
+ * co_firstlineno counts it: the first decorator's, or the def's own. */
+static int
+first_line(PyObject *def, int *line)
+{
+    PyObject *lineno = PyObject_GetAttrString(def, "lineno");
+    PyObject *decorators = lineno ? PyObject_GetAttrString(def, "decorator_list") : NULL;
+    if (decorators == NULL || !PyList_Check(decorators) || !PyLong_Check(lineno)) {
+        Py_XDECREF(lineno);
+        Py_XDECREF(decorators);
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    long first = PyLong_AsLong(lineno);
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(decorators); k++) {
+        PyObject *at = PyObject_GetAttrString(PyList_GET_ITEM(decorators, k), "lineno");
+        long n = at && PyLong_Check(at) ? PyLong_AsLong(at) : first;
+        Py_XDECREF(at);
+        if (n < first) {
+            first = n;
+        }
+    }
+    Py_DECREF(lineno);
+    Py_DECREF(decorators);
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    *line = (int)first;
+    return 1;
+}
+
+/* 1 when the lines first..last (1-based, relative to the statement) of the
+ * old and the new statement are the same text. */
+static int
+same_lines(hr_unit *u, const hr_stmt *old, int old_first, const hr_stmt *fresh, int new_first,
+           int count)
+{
+    const char *a = u->old_utf8 + old->start, *a_end = u->old_utf8 + old->end;
+    const char *b = u->new_utf8 + fresh->start, *b_end = u->new_utf8 + fresh->end;
+    for (int n = 1; n < old_first && a < a_end; n++) {
+        a = memchr(a, '\n', a_end - a);
+        a = a ? a + 1 : a_end;
+    }
+    for (int n = 1; n < new_first && b < b_end; n++) {
+        b = memchr(b, '\n', b_end - b);
+        b = b ? b + 1 : b_end;
+    }
+    const char *a_stop = a, *b_stop = b;
+    for (int n = 0; n < count; n++) {
+        const char *x = memchr(a_stop, '\n', a_end - a_stop);
+        const char *y = memchr(b_stop, '\n', b_end - b_stop);
+        a_stop = x ? x + 1 : a_end;
+        b_stop = y ? y + 1 : b_end;
+    }
+    return a_stop - a == b_stop - b && memcmp(a, b, a_stop - a) == 0;
+}
+
+/* Borrowed: the code object named `name` whose first line is `line` among
+ * the constants of `code`, or NULL. */
+static PyObject *
+nested_code(PyObject *code, PyObject *name, int line)
+{
+    PyObject *consts = ((PyCodeObject *)code)->co_consts;
+    for (Py_ssize_t k = 0; consts != NULL && k < PyTuple_GET_SIZE(consts); k++) {
+        PyObject *c = PyTuple_GET_ITEM(consts, k);
+        if (PyCode_Check(c) && ((PyCodeObject *)c)->co_firstlineno == line
+            && PyUnicode_Compare(((PyCodeObject *)c)->co_name, name) == 0) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* 1 when attribute `attr` of obj is the str `expected`. */
+static int
+attr_is(PyObject *obj, const char *attr, PyObject *expected)
+{
+    PyObject *value = PyObject_GetAttrString(obj, attr);
+    if (value == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            return -1;
+        }
+        PyErr_Clear();  /* no such attribute: not the expected value */
+        return 0;
+    }
+    int same = PyUnicode_Check(value) ? PyUnicode_Compare(value, expected) == 0 : 0;
+    Py_DECREF(value);
+    return PyErr_Occurred() ? -1 : same;
+}
+
+/* New reference: a function with the live function's defaults,
+ * annotations, cells and attributes, and the new code with its docstring:
+ * what the class statement would have made, had it run with the live
+ * values. */
+static PyObject *
+function_with_code(PyFunctionObject *target, PyObject *code)
+{
+    PyObject *func = PyFunction_NewWithQualName(code, target->func_globals,
+                                                target->func_qualname);
+    hr_function_fields fields;
+    if (func == NULL || hr_function_fields_read(target, &fields) < 0) {
+        Py_XDECREF(func);
+        return NULL;
+    }
+    Py_SETREF(fields.code, Py_NewRef(code));
+    Py_XSETREF(fields.doc, Py_XNewRef(((PyFunctionObject *)func)->func_doc));
+    /* Its own dict: the patch merges it into the live one. */
+    Py_XSETREF(fields.dict, fields.dict ? PyDict_Copy(fields.dict) : NULL);
+    int status = (fields.dict == NULL && target->func_dict != NULL) ? -1
+                 : hr_function_fields_write((PyFunctionObject *)func, &fields);
+    hr_function_fields_clear(&fields);
+    if (status < 0) {
+        Py_CLEAR(func);
+    }
+    return func;
+}
+
+/* Reads one def member that changed: the live function it made (found by
+ * its name and its old first line), and its new code.  Appends to
+ * `changes` (member, live function, new function or new code, whether the
+ * body changed) and returns 1 when found and the new code fits the live
+ * function's cells; 0 when not, -1 on error. */
+static int
+read_method(hr_unit *u, PyTypeObject *cls, PyObject *cls_name, PyObject *body_code,
+            const hr_stmt *old_stmt, PyObject *old_def, const hr_stmt *new_stmt,
+            PyObject *new_def, int body_changed, PyObject *changes)
+{
+    int old_line, new_line;
+    int found = first_line(old_def, &old_line);
+    found = found <= 0 ? found : first_line(new_def, &new_line);
+    PyObject *name = found > 0 ? PyObject_GetAttrString(new_def, "name") : NULL;
+    if (name == NULL || !PyUnicode_Check(name)) {
+        Py_XDECREF(name);
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    old_line += old_stmt->line - 1;
+    new_line += new_stmt->line - 1;
+    PyObject *key = hr_mangled(cls_name, name);
+    PyObject *member = key ? PyDict_GetItemWithError(cls->tp_dict, key) : NULL;
+    Py_XDECREF(key);
+    PyFunctionObject *target = member ? hr_unwrap_at(member, name, old_line) : NULL;
+    PyObject *code = target ? nested_code(body_code, name, new_line) : NULL;
+    Py_DECREF(name);
+    if (PyErr_Occurred()) {
+        Py_XDECREF(target);
+        return -1;
+    }
+    if (code == NULL || target->func_globals != u->live) {
+        Py_XDECREF(target);
+        return 0;
+    }
+    /* The new code runs with the live function's cells: the same free
+     * variables, in the same order (a method that starts using super()
+     * needs a __class__ cell the live function lacks). */
+    PyObject *wanted = PyObject_GetAttrString(code, "co_freevars");
+    PyObject *held = wanted ? PyObject_GetAttrString(target->func_code, "co_freevars") : NULL;
+    int fits = held ? PyObject_RichCompareBool(wanted, held, Py_EQ) : -1;
+    Py_XDECREF(wanted);
+    Py_XDECREF(held);
+    if (fits <= 0) {
+        Py_DECREF(target);
+        return fits;
+    }
+    PyObject *fresh = body_changed ? function_with_code(target, code) : Py_NewRef(code);
+    if (fresh == NULL) {
+        Py_DECREF(target);
+        return -1;
+    }
+    if (body_changed && member != (PyObject *)target) {
+        /* A wrapper took the docstring when it was made (a property, what
+         * functools.wraps made): a new one needs the decorator again. */
+        PyObject *doc = ((PyFunctionObject *)fresh)->func_doc;
+        int same = target->func_doc == doc
+                   || (target->func_doc && doc
+                       && PyObject_RichCompareBool(target->func_doc, doc, Py_EQ) > 0);
+        if (PyErr_Occurred() || !same) {
+            Py_DECREF(target);
+            Py_DECREF(fresh);
+            return PyErr_Occurred() ? -1 : 0;
+        }
+    }
+    PyObject *change = Py_BuildValue("(OOOO)", member, (PyObject *)target, fresh,
+                                     body_changed ? Py_True : Py_False);
+    int status = change ? PyList_Append(changes, change) : -1;
+    Py_XDECREF(change);
+    Py_DECREF(target);
+    Py_DECREF(fresh);
+    return status < 0 ? -1 : 1;
+}
+
+/* Borrowed: the code of the body of class `name` the compiled statement
+ * made, or NULL. */
+static PyObject *
+class_body_code(PyObject *module_code, PyObject *name, int line)
+{
+    return nested_code(module_code, name, line);
+}
+
+/* Reads the changes of class statement i when they are all inside method
+ * bodies (or layout only): *changes is a new list, [live class, change...].
+ * 1 when they are, 0 when the statement must run again, -1 on error. */
+static int
+read_class(hr_state *state, hr_unit *u, Py_ssize_t i, PyObject **changes_out)
+{
+    PyObject *changes = NULL;
+    const hr_stmt *new_stmt = &u->new_stmts.items[i];
+    const hr_stmt *old_stmt = &u->old_stmts.items[u->match[i]];
+    PyObject *name = PyUnicode_DecodeUTF8(u->new_utf8 + new_stmt->name, new_stmt->name_len, NULL);
+    PyObject *cls = name ? PyDict_GetItemWithError(u->live, name) : NULL;
+    PyObject *old = NULL, *fresh = NULL, *old_body = NULL, *new_body = NULL, *code = NULL;
+    int status = PyErr_Occurred() ? -1 : 0;
+    /* The live class this statement made: still bound to its name, and not
+     * one the name was rebound to (`from .dictutils import OMD`). */
+    if (status < 0 || cls == NULL || !PyType_Check(cls)
+        || (status = attr_is(cls, "__module__", u->name)) <= 0
+        || (status = attr_is(cls, "__qualname__", name)) <= 0) {
+        goto done;
+    }
+    status = 0;
+    old = parse_statement(u->old_utf8, old_stmt);
+    fresh = old ? parse_statement(u->new_utf8, new_stmt) : NULL;
+    if (fresh == NULL || !is_kind(old, "ClassDef") || !is_kind(fresh, "ClassDef")) {
+        status = PyErr_Occurred() ? -1 : 0;
+        goto done;
+    }
+    /* Name, bases, keywords, decorators: the class itself is the same. */
+    if ((status = same_fields(state, old, fresh, "body", 0)) <= 0) {
+        goto done;
+    }
+    old_body = PyObject_GetAttrString(old, "body");
+    new_body = old_body ? PyObject_GetAttrString(fresh, "body") : NULL;
+    if (new_body == NULL || !PyList_Check(old_body) || !PyList_Check(new_body)
+        || PyList_GET_SIZE(old_body) != PyList_GET_SIZE(new_body)) {
+        status = PyErr_Occurred() ? -1 : 0;
+        goto done;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(new_body);
+    if ((changes = PyList_New(1)) == NULL) {
+        status = -1;
+        goto done;
+    }
+    PyList_SET_ITEM(changes, 0, Py_NewRef(cls));
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *a = PyList_GET_ITEM(old_body, k), *b = PyList_GET_ITEM(new_body, k);
+        int same = same_value(state, a, b, 0);
+        int body_changed = !same;
+        if (same < 0) {
+            status = -1;
+            goto done;
+        }
+        if (same) {
+            /* A def whose text moved unevenly takes the new code for its
+             * lines (lines.c moves those that moved as a whole). */
+            int first_a, first_b;
+            PyObject *end_a = is_def(a) ? PyObject_GetAttrString(a, "end_lineno") : NULL;
+            int found = end_a ? first_line(a, &first_a) : PyErr_Occurred() ? -1 : 0;
+            found = found <= 0 ? found : first_line(b, &first_b);
+            long last_a = found > 0 && PyLong_Check(end_a) ? PyLong_AsLong(end_a) : 0;
+            Py_XDECREF(end_a);
+            if (found < 0 || PyErr_Occurred()) {
+                status = -1;
+                goto done;
+            }
+            if (found == 0 || same_lines(u, old_stmt, first_a, new_stmt, first_b,
+                                         (int)(last_a - first_a + 1))) {
+                continue;
+            }
+        }
+        else {
+            /* Changed: only a def's body may have. */
+            status = 0;
+            if (!is_def(a) || Py_TYPE(a) != Py_TYPE(b)
+                || (status = same_fields(state, a, b, "body", 0)) <= 0) {
+                goto done;
+            }
+        }
+        if (code == NULL) {
+            code = hr_compile_alone(u, new_stmt);
+            if (code == NULL) {
+                /* Run again, the statement reports it as every other does. */
+                status = PyErr_ExceptionMatches(PyExc_SyntaxError) ? 0 : -1;
+                if (status == 0) {
+                    PyErr_Clear();
+                }
+                goto done;
+            }
+        }
+        PyObject *body_code = class_body_code(code, name, new_stmt->line);
+        status = body_code == NULL ? 0
+                 : read_method(u, (PyTypeObject *)cls, name, body_code, old_stmt, a, new_stmt, b,
+                               body_changed, changes);
+        if (status <= 0) {
+            goto done;
+        }
+    }
+    *changes_out = Py_NewRef(changes);
+    status = 1;
+done:
+    Py_XDECREF(changes);
+    Py_XDECREF(name);
+    Py_XDECREF(old);
+    Py_XDECREF(fresh);
+    Py_XDECREF(old_body);
+    Py_XDECREF(new_body);
+    Py_XDECREF(code);
+    return status;
+}
+
+PyObject *
+hr_read_method_bodies(hr_state *state, hr_unit *u, Py_ssize_t i)
+{
+    PyObject *changes = NULL;
+    int status = read_class(state, u, i, &changes);
+    return status < 0 ? NULL : status == 0 ? Py_NewRef(Py_None) : changes;
+}
+
+int
+hr_plan_method_bodies(hr_batch *batch, hr_unit *u, PyObject *changes)
+{
+    PyObject *cls = PyList_GET_ITEM(changes, 0);
+    batch->owner = u->live;  /* as while the unit is diffed: its functions only */
+    PyObject *no_cells = PyTuple_New(0);
+    int bodies = 0;
+    int status = no_cells ? 0 : -1;
+    for (Py_ssize_t k = 1; status == 0 && k < PyList_GET_SIZE(changes); k++) {
+        PyObject *change = PyList_GET_ITEM(changes, k);
+        PyObject *member = PyTuple_GET_ITEM(change, 0);
+        PyFunctionObject *target = (PyFunctionObject *)PyTuple_GET_ITEM(change, 1);
+        PyObject *fresh = PyTuple_GET_ITEM(change, 2);
+        if (PyTuple_GET_ITEM(change, 3) == Py_False) {
+            status = hr_plan_code(&batch->actions, (PyObject *)target, fresh,
+                                  target->func_closure ? target->func_closure : no_cells);
+            continue;
+        }
+        status = hr_patch_held(batch, member, (PyObject *)target, fresh);
+        if (status == 0) {
+            /* read_method checked it is: never reported as patched if not. */
+            PyErr_Format(PyExc_RuntimeError, "%U is not a function of module %U",
+                         target->func_qualname, u->name);
+            status = -1;
+        }
+        status = status < 0 ? -1 : hr_report(batch->updated, u->name, target->func_qualname);
+        bodies++;
+    }
+    if (status == 0 && bodies > 0) {
+        /* A patched class: its __reload_class__ and __reload_instance__
+         * hooks run, as for a class whose statement ran again. */
+        PyObject *pair = PyTuple_Pack(2, cls, cls);
+        PyObject *qualname = pair ? PyObject_GetAttrString(cls, "__qualname__") : NULL;
+        status = qualname == NULL || PyList_Append(batch->patched, pair) < 0
+                 || hr_report(batch->updated, u->name, qualname) < 0 ? -1 : 0;
+        Py_XDECREF(pair);
+        Py_XDECREF(qualname);
+    }
+    Py_XDECREF(no_cells);
+    return status;
+}
