@@ -810,3 +810,60 @@ def test_a_def_decorated_by_another_modules_decorator_keeps_its_live_wrapper(wor
     assert m.join is live and m.FILTERS["join"] is live
     assert live(["a", "b"]) == "a|b" and live.__wrapped__ is inner
     assert pickle.loads(pickle.dumps(m.FILTERS)) == {"join": live}
+
+
+def test_a_default_naming_a_class_made_again_is_the_live_class(workspace):
+    # jinja2.runtime: `def make_logging_undefined(logger=None, base=Undefined)`;
+    # a def that runs again beside its changed class took the throw-away one.
+    source = """
+        class Undefined:
+            def __str__(self):
+                return "{v}"
+
+        def make(base=Undefined, *, fallback=Undefined):
+            return type("Logging", (base,), {{}})
+
+        MADE = make()
+    """
+    m = workspace.load("m", source.format(v="old"))
+    live = m.Undefined
+    workspace.edit("m", source.format(v="new"))
+    hotreload.reload(m)
+    assert m.make.__defaults__ == (live,) and m.make.__kwdefaults__ == {"fallback": live}
+    assert issubclass(m.make(), live) and issubclass(m.MADE, live) and str(m.MADE()) == "new"
+
+
+def test_a_decorator_reloaded_with_its_user_makes_wrappers_of_its_new_code(workspace):
+    """jinja2 b: async_utils and filters reloaded together.  filters'
+    decorated def runs again while async_variant still has its old code (the
+    new one is live at the commit only), so the wrapper it made held the old
+    nested code, poured into the live wrapper."""
+    variants = """
+        import functools
+
+        def variant(normal):
+            def decorator(func):
+                @functools.wraps(func)
+                def wrapper(*args):
+                    return {tag} + normal(*args)
+                return wrapper
+            return decorator
+    """
+    source = """
+        from $variants import variant
+
+        def sync_join(items):
+            return "{sep}".join(items)
+
+        @variant(sync_join)
+        def join(items):
+            return sync_join(items)
+    """
+    workspace.write("variants", variants.format(tag='""'))
+    m = workspace.load("filters", source.format(sep=","))
+    v = __import__(workspace.name("variants"))
+    live = m.join
+    workspace.edit("variants", variants.format(tag='"new:"'))
+    workspace.edit("filters", source.format(sep="|"))
+    hotreload.reload(v, m)
+    assert m.join is live and live(["a", "b"]) == "new:a|b"

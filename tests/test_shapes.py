@@ -66,18 +66,32 @@ def test_a_statement_whose_tree_changed_runs_again(workspace):
     assert m.LOG == [1, 1.0] and type(m.LOG[1]) is float
 
 
-def test_a_reformatted_statement_defining_code_runs_again_for_its_lines(workspace):
+def test_a_reformatted_statement_that_makes_a_sentinel_keeps_the_live_one(workspace):
+    # jinja2.utils: running it again made a second sentinel, which the
+    # values the first run stored are not.
     m = workspace.load("m", """
-        HANDLERS = {'a': lambda: 1}
+        missing = type("MissingType", (), {"__repr__": lambda x: "missing"})()
+
+        class Loop:
+            _after = missing
+
+            def done(self):
+                return self._after is missing
     """)
+    live = m.missing
     workspace.edit("m", """
-        HANDLERS = {
-            "a": lambda: 1,
-        }
+        missing = type(
+            'MissingType', (), {'__repr__': lambda x: 'missing'}
+        )()
+
+        class Loop:
+            _after = missing
+
+            def done(self):
+                return (self._after is missing)
     """)
     hotreload.reload(m)
-    # Line 3 of the new text; the old lambda was on line 2.
-    assert m.HANDLERS["a"].__code__.co_firstlineno == 3
+    assert m.missing is live and m.Loop().done() is True
 
 
 METACLASS_LOCKED = """

@@ -227,9 +227,46 @@ plan_closure(hr_batch *b, PyFunctionObject *func)
     return status;
 }
 
+/* A function the reload made from old nested code: a statement that ran
+ * again called a decorator of a module reloaded in the same batch, whose
+ * new code is not live before the commit (`@async_variant(sync_do_join)`
+ * with async_variant changed too).  What it becomes (the live function it
+ * is poured into, or itself when adopted) takes the new nested code after,
+ * as the closures the decorator made before the reload do. */
+static int
+plan_made_by_old_code(hr_batch *b)
+{
+    Py_ssize_t planned = b->actions.count;
+    for (Py_ssize_t i = 0; i < planned; i++) {
+        /* Re-read each time: planning may move the array. */
+        const hr_action *action = &b->actions.items[i];
+        if (action->kind != HR_ACT_PATCH && action->kind != HR_ACT_ADOPT) {
+            continue;
+        }
+        PyObject *target = action->target;
+        PyFunctionObject *made = (PyFunctionObject *)(action->kind == HR_ACT_PATCH
+                                                      ? action->value : action->target);
+        PyObject *code = hr_identity_get(&b->code_map, made->func_code);
+        if (code == made->func_code || code == Py_None) {
+            continue;
+        }
+        PyObject *closure = closure_for(made, code);
+        int status = closure ? hr_plan_code(&b->actions, target, code, closure)
+                             : PyErr_Occurred() ? -1 : 0;
+        Py_XDECREF(closure);
+        if (status < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int
 hr_closures_plan(hr_batch *b, hr_heap_query *q)
 {
+    if (plan_made_by_old_code(b) < 0) {
+        return -1;
+    }
     /* A function that a patch already pours new code into (a closure bound
      * to a name whose statement ran again), or that takes its moved code
      * (lines.c), takes that, not this. */

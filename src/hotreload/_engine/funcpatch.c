@@ -35,6 +35,34 @@ redirect_cells(PyObject *closure, const hr_identity *identity)
     return 0;
 }
 
+/* New reference: the defaults tuple with every new object the identity map
+ * knows replaced by the live object it stands for (`def make(base=Undefined)`
+ * run again beside a re-run class takes the live class, as at a fresh
+ * import); the tuple itself when none is.  NULL for NULL, or with an
+ * exception set. */
+static PyObject *
+redirected_defaults(PyObject *defaults, const hr_identity *identity)
+{
+    if (defaults == NULL || identity == NULL || !PyTuple_Check(defaults)) {
+        return Py_XNewRef(defaults);
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(defaults);
+    Py_ssize_t first = 0;
+    while (first < n && hr_identity_get(identity, PyTuple_GET_ITEM(defaults, first))
+                        == PyTuple_GET_ITEM(defaults, first)) {
+        first++;
+    }
+    if (first == n) {
+        return Py_NewRef(defaults);
+    }
+    PyObject *mapped = PyTuple_New(n);
+    for (Py_ssize_t i = 0; mapped != NULL && i < n; i++) {
+        PyTuple_SET_ITEM(mapped, i,
+                         Py_NewRef(hr_identity_get(identity, PyTuple_GET_ITEM(defaults, i))));
+    }
+    return mapped;
+}
+
 /* New reference: the __dict__ the patched function gets.  Attributes the
  * new definition sets (functools.wraps' __wrapped__, a decorator's marks)
  * win; attributes only the live function has were set at run time by other
@@ -299,6 +327,10 @@ hr_function_patch(hr_journal *journal, PyFunctionObject *target,
         return -1;
     }
     int status = -1;
+    Py_XSETREF(next.defaults, redirected_defaults(next.defaults, identity));
+    if (next.defaults == NULL && source->func_defaults != NULL) {
+        goto done;
+    }
     PyObject *dict = merged_dict(target, source, identity);
     if (dict == NULL && PyErr_Occurred()) {
         goto done;
@@ -353,6 +385,13 @@ int
 hr_function_adopt(PyFunctionObject *func, PyObject *globals, const hr_identity *identity)
 {
     if (redirect_cells(func->func_closure, identity) < 0) {
+        return -1;
+    }
+    PyObject *defaults = redirected_defaults(func->func_defaults, identity);
+    int status = defaults == func->func_defaults ? 0
+                 : defaults == NULL ? -1 : PyFunction_SetDefaults((PyObject *)func, defaults);
+    Py_XDECREF(defaults);
+    if (status < 0) {
         return -1;
     }
     if (func->func_globals != globals) {

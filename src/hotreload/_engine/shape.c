@@ -8,12 +8,16 @@
  * of that sort, and are compared once more here, by their syntax trees
  * (positions left out: they are attributes of the nodes, not fields):
  *
- *   - A statement that acts.  six ends with a loop that takes its finder out
- *     of sys.meta_path, then an append that puts it back: when the loop ran
- *     again for a change of layout and the unchanged append did not, the
- *     finder was gone.  A statement whose tree did not change is paired
- *     with its old self and does not run again, unless it defines code
- *     (a def, a lambda, a class inside it), whose line numbers must follow.
+ *   - A statement that acts or makes an object.  six ends with a loop that
+ *     takes its finder out of sys.meta_path, then an append that puts it
+ *     back: when the loop ran again for a change of layout and the
+ *     unchanged append did not, the finder was gone; jinja2's `missing =
+ *     type("MissingType", (), {"__repr__": lambda x: "missing"})()` made a
+ *     second sentinel that what the first run stored is not.  A statement
+ *     whose tree did not change is paired with its old self and does not
+ *     run again.  The code it made (a lambda, a def inside an `if`) keeps
+ *     its line numbers when its lines moved unevenly, as the code of any
+ *     statement that did not run again (lines.c).
  *
  *   - A class whose statement changed only inside the bodies of its methods.
  *     Running it again makes the class anew through its metaclass, whose
@@ -134,43 +138,6 @@ is_def(PyObject *node)
     return is_kind(node, "FunctionDef") || is_kind(node, "AsyncFunctionDef");
 }
 
-/* 1 when the tree holds a def, a lambda or a class: code that outlives the
- * statement, with line numbers of its own. */
-static int
-defines_code(hr_state *state, PyObject *value, int depth)
-{
-    if (depth > HR_TREE_DEPTH) {
-        return 1;
-    }
-    if (PyList_Check(value)) {
-        int found = 0;
-        for (Py_ssize_t i = 0; found == 0 && i < PyList_GET_SIZE(value); i++) {
-            found = defines_code(state, PyList_GET_ITEM(value, i), depth + 1);
-        }
-        return found;
-    }
-    int node = hr_is_ast_node(state, value);
-    if (node <= 0) {
-        return node;
-    }
-    if (is_def(value) || is_kind(value, "Lambda") || is_kind(value, "ClassDef")) {
-        return 1;
-    }
-    PyObject *fields = PyObject_GetAttrString((PyObject *)Py_TYPE(value), "_fields");
-    if (fields == NULL || !PyTuple_Check(fields)) {
-        Py_XDECREF(fields);
-        return fields == NULL ? -1 : 1;
-    }
-    int found = 0;
-    for (Py_ssize_t i = 0; found == 0 && i < PyTuple_GET_SIZE(fields); i++) {
-        PyObject *child = optional_attr(value, PyTuple_GET_ITEM(fields, i));
-        found = child ? defines_code(state, child, depth + 1) : PyErr_Occurred() ? -1 : 0;
-        Py_XDECREF(child);
-    }
-    Py_DECREF(fields);
-    return found;
-}
-
 /* New reference: the syntax tree of a module-level statement; NULL with no
  * exception when it does not parse (the compiler will say why, when the
  * statement runs), NULL with one on error. */
@@ -194,22 +161,20 @@ parse_statement(const char *text, const hr_stmt *st)
 /* ------------------------------------------------------------------------ */
 
 /* Borrowed: the tree of old statement j, parsed on first use (None: it
- * does not parse, or it defines code), or NULL on error. */
+ * does not parse), or NULL on error. */
 static PyObject *
-old_tree(hr_state *state, hr_unit *u, PyObject *trees, Py_ssize_t j)
+old_tree(hr_unit *u, PyObject *trees, Py_ssize_t j)
 {
     PyObject *tree = PyList_GET_ITEM(trees, j);
     if (tree != NULL) {
         return tree;
     }
     tree = parse_statement(u->old_utf8, &u->old_stmts.items[j]);
-    int code = tree ? defines_code(state, tree, 0) : 0;
-    if (PyErr_Occurred() || code < 0) {
-        Py_XDECREF(tree);
+    if (PyErr_Occurred()) {
         return NULL;
     }
-    if (tree == NULL || code) {
-        Py_XSETREF(tree, Py_NewRef(Py_None));
+    if (tree == NULL) {
+        tree = Py_NewRef(Py_None);
     }
     PyList_SET_ITEM(trees, j, tree);
     return tree;
@@ -232,17 +197,10 @@ hr_pair_reformatted(hr_state *state, hr_unit *u)
             if (trees == NULL && (trees = PyList_New(u->old_stmts.count)) == NULL) {
                 return -1;
             }
-            if (tree == NULL) {
-                tree = parse_statement(u->new_utf8, st);
-                int code = tree ? defines_code(state, tree, 0) : 0;
-                if (PyErr_Occurred() || code != 0) {
-                    break;
-                }
-                if (tree == NULL) {
-                    break;
-                }
+            if (tree == NULL && (tree = parse_statement(u->new_utf8, st)) == NULL) {
+                break;
             }
-            PyObject *old = old_tree(state, u, trees, j);
+            PyObject *old = old_tree(u, trees, j);
             int same = old == NULL ? -1 : old == Py_None ? 0 : same_value(state, old, tree, 0);
             if (same < 0) {
                 break;
@@ -465,6 +423,58 @@ class_body_code(PyObject *module_code, PyObject *name, int line)
     return nested_code(module_code, name, line);
 }
 
+/* 1 when a decorator is one that only holds the function it decorates
+ * (property and its accessors, staticmethod, classmethod, abstractmethod,
+ * functools' caches): new code poured into the function reaches it.  Any
+ * other may have recorded the function or its code where the engine does
+ * not look (jinja2's @internalcode keeps code objects in a set), so the
+ * class runs again and the decorator sees the new function. */
+static int
+only_holds(PyObject *decorator)
+{
+    static const char *const known[] = {
+        "property", "staticmethod", "classmethod", "abstractmethod", "cached_property",
+        "lru_cache", "cache", "setter", "getter", "deleter", NULL,
+    };
+    PyObject *node = Py_NewRef(decorator);
+    if (is_kind(node, "Call")) {  /* lru_cache(maxsize=...) */
+        Py_SETREF(node, PyObject_GetAttrString(node, "func"));
+    }
+    PyObject *name = node == NULL ? NULL
+                     : PyObject_GetAttrString(node, is_kind(node, "Attribute") ? "attr" : "id");
+    Py_XDECREF(node);
+    if (name == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            return -1;
+        }
+        PyErr_Clear();  /* a subscript, a lambda...: not one of those */
+        return 0;
+    }
+    int found = 0;
+    for (int k = 0; !found && known[k] != NULL && PyUnicode_Check(name); k++) {
+        found = PyUnicode_CompareWithASCIIString(name, known[k]) == 0;
+    }
+    Py_DECREF(name);
+    return found;
+}
+
+/* 1 when every decorator of the def only holds what it decorates. */
+static int
+decorators_only_hold(PyObject *def)
+{
+    PyObject *decorators = PyObject_GetAttrString(def, "decorator_list");
+    if (decorators == NULL || !PyList_Check(decorators)) {
+        Py_XDECREF(decorators);
+        return decorators == NULL ? -1 : 0;
+    }
+    int all = 1;
+    for (Py_ssize_t k = 0; all == 1 && k < PyList_GET_SIZE(decorators); k++) {
+        all = only_holds(PyList_GET_ITEM(decorators, k));
+    }
+    Py_DECREF(decorators);
+    return all;
+}
+
 /* Reads the changes of class statement i when they are all inside method
  * bodies (or layout only): *changes is a new list, [live class, change...].
  * 1 when they are, 0 when the statement must run again, -1 on error. */
@@ -534,12 +544,18 @@ read_class(hr_state *state, hr_unit *u, Py_ssize_t i, PyObject **changes_out)
                                          (int)(last_a - first_a + 1))) {
                 continue;
             }
+            /* New code for its lines is new code a decorator may have
+             * recorded the old one of. */
+            if ((status = decorators_only_hold(b)) <= 0) {
+                goto done;
+            }
         }
         else {
             /* Changed: only a def's body may have. */
             status = 0;
             if (!is_def(a) || Py_TYPE(a) != Py_TYPE(b)
-                || (status = same_fields(state, a, b, "body", 0)) <= 0) {
+                || (status = same_fields(state, a, b, "body", 0)) <= 0
+                || (status = decorators_only_hold(b)) <= 0) {
                 goto done;
             }
         }
