@@ -322,3 +322,51 @@ def test_a_function_local_named_like_a_deleted_name_runs_nothing_else(workspace)
     hotreload.reload(m)
     assert m.REGISTERED == fresh(source.format(v="wrapper"))["REGISTERED"] == ["a", "b"]
     assert not hasattr(m, "attr")
+
+
+def test_a_statement_acting_again_on_a_table_is_followed_by_the_later_ones(workspace):
+    # six: a loop registers each moved module in `_importer`, and further
+    # down some entries are registered again with the real lazy module.
+    # When the loop runs again (its list changed), the later registration
+    # runs again too, or the table ends with the loop's entry.
+    source = """
+        class Importer:
+            def __init__(self):
+                self.known = {{}}
+
+            def add(self, obj, *names):
+                for name in names:
+                    self.known[name] = obj
+
+        _importer = Importer()
+        _moved = {moved}
+        for attr in _moved:
+            _importer.add("moved:" + attr, attr)
+        del attr
+        _importer.add("lazy", "b")
+    """
+    m = workspace.load("m", source.format(moved='["a", "b"]'))
+    importer = m._importer
+    workspace.edit("m", source.format(moved='["a", "b", "c"]'))
+    hotreload.reload(m)
+    expected = fresh(source.format(moved='["a", "b", "c"]'))["_importer"].known
+    assert m._importer is importer and importer.known == expected
+    assert expected == {"a": "moved:a", "b": "lazy", "c": "moved:c"}
+
+
+def test_a_module_acted_on_is_not_an_object_of_this_module(workspace):
+    # `sys.path.append(...)` acts on an imported module: a changed statement
+    # acting on sys does not make every other one acting on it run again.
+    source = """
+        import sys
+        sys.path.append("/hr-shapes-{v}")
+        sys.path.append("/hr-shapes-unchanged")
+    """
+    try:
+        m = workspace.load("m", source.format(v=1))
+        workspace.edit("m", source.format(v=2))
+        hotreload.reload(m)
+        assert sys.path.count("/hr-shapes-unchanged") == 1
+        assert sys.path.count("/hr-shapes-2") == 1
+    finally:
+        sys.path[:] = [p for p in sys.path if not p.startswith("/hr-shapes-")]

@@ -654,6 +654,10 @@ int hr_pair_reformatted(hr_state *state, hr_unit *u);
 PyObject *hr_read_method_bodies(hr_state *state, hr_unit *u, Py_ssize_t i);
 /* shape.c: plans what hr_read_method_bodies read. */
 int hr_plan_method_bodies(hr_batch *batch, hr_unit *u, PyObject *changes);
+/* shape.c: new reference: the set of names whose objects a module-level
+ * statement acts on as it runs (calls a method of, stores an item or
+ * attribute into, setattr()s); empty when it does not parse. */
+PyObject *hr_acts_on(hr_state *state, const char *text, const hr_stmt *st);
 /* names.c: 1 when obj is a node of a syntax tree (an ast.AST), 0 when
  * not, -1 on error. */
 int hr_is_ast_node(hr_state *state, PyObject *obj);

@@ -802,6 +802,66 @@ read_after(hr_batch *batch, hr_unit *u, Py_ssize_t i, PyObject *name, PyObject *
     return found;
 }
 
+/* A statement that runs again and acts on an object of the module (six's
+ * loop registering lazy modules in its `_importer`) acts on it again in the
+ * middle of the file: the unchanged statements after it that act on the
+ * same object and bind nothing run again too, so that the object ends as a
+ * run of the whole file leaves it (six overrides some of those entries
+ * further down, and the loop had put them back).  Only objects the module
+ * makes: a module it imports (`sys.path.insert(...)`) is not one. */
+static int
+act_again(hr_batch *batch, hr_unit *u)
+{
+    PyObject *acted = PySet_New(NULL);     /* objects the statements that run act on */
+    PyObject *imported = acted ? PySet_New(NULL) : NULL;
+    int status = imported ? 0 : -1;
+    for (Py_ssize_t i = 0; status == 0 && i < u->new_stmts.count; i++) {
+        const hr_stmt *st = &u->new_stmts.items[i];
+        if (st->kind == HR_STMT_IMPORT || st->kind == HR_STMT_FROM) {
+            PyObject *binds = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
+            status = binds ? hr_set_update(imported, binds) : -1;
+            Py_XDECREF(binds);
+        }
+    }
+    for (Py_ssize_t i = 0; status == 0 && i < u->new_stmts.count; i++) {
+        const hr_stmt *st = &u->new_stmts.items[i];
+        if (st->kind != HR_STMT_OTHER || (!u->run[i] && PySet_GET_SIZE(acted) == 0)) {
+            continue;
+        }
+        int candidate = u->run[i] ? 1 : hr_mentions(st->norm, acted);
+        PyObject *binds = candidate > 0 && !u->run[i]
+                          ? hr_stmt_binds(batch->state, u->new_utf8, st, 0) : NULL;
+        if (candidate < 0 || (binds == NULL && PyErr_Occurred())) {
+            status = -1;
+            break;
+        }
+        candidate = candidate && (binds == NULL || PySet_GET_SIZE(binds) == 0);
+        Py_XDECREF(binds);
+        PyObject *on = candidate ? hr_acts_on(batch->state, u->new_utf8, st) : NULL;
+        PyObject *own = on ? PyNumber_Subtract(on, imported) : NULL;
+        Py_XDECREF(on);
+        if (candidate && own == NULL) {
+            status = -1;
+            break;
+        }
+        if (own == NULL) {
+            continue;
+        }
+        int again = u->run[i] ? 1 : intersects(own, acted);
+        if (again > 0) {
+            u->run[i] = 1;
+            status = hr_set_update(acted, own);
+        }
+        else if (again < 0) {
+            status = -1;
+        }
+        Py_DECREF(own);
+    }
+    Py_XDECREF(acted);
+    Py_XDECREF(imported);
+    return status;
+}
+
 /* A changed class whose methods' bodies alone changed does not run: they
  * take their new code (shape.c).  Unless a statement after it that runs
  * reads it: that one must see the new class while it runs, before the
@@ -1014,7 +1074,7 @@ hr_plan(hr_batch *batch, hr_unit *u)
             }
         }
     }
-    if (plan_method_bodies(batch, u, bodies, reads) < 0
+    if (act_again(batch, u) < 0 || plan_method_bodies(batch, u, bodies, reads) < 0
         || rebind_deleted(batch, u) < 0 || unstrip_seen(u) < 0 || emulate_deletions(batch, u) < 0) {
         goto error;
     }

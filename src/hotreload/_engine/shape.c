@@ -640,3 +640,122 @@ hr_plan_method_bodies(hr_batch *batch, hr_unit *u, PyObject *changes)
     Py_XDECREF(no_cells);
     return status;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Objects a statement acts on                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Borrowed: the name an attribute or subscript chain starts from
+ * (`_importer.known_modules[k]` -> `_importer`), or NULL. */
+static PyObject *
+chain_base(PyObject *node, int depth)
+{
+    while (node != NULL && depth++ < HR_TREE_DEPTH
+           && (is_kind(node, "Attribute") || is_kind(node, "Subscript"))) {
+        PyObject *value = PyObject_GetAttrString(node, "value");
+        Py_XDECREF(value);  /* the node holds it */
+        node = value;
+    }
+    if (node == NULL || !is_kind(node, "Name")) {
+        return NULL;
+    }
+    PyObject *id = PyObject_GetAttrString(node, "id");
+    Py_XDECREF(id);  /* the node holds it */
+    return id;
+}
+
+static int
+add_base(PyObject *set, PyObject *node)
+{
+    PyObject *base = chain_base(node, 0);
+    if (base == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    return PySet_Add(set, base);
+}
+
+/* Adds to `set` the objects a tree acts on as it runs: the receiver of a
+ * method call (`x.add(...)`), the object of an item or attribute store
+ * (`x[k] = v`, `x.a = v`, `del x[k]`), the first argument of setattr() and
+ * delattr().  Not inside a def or a lambda: that runs later, if ever. */
+static int
+walk_acts(hr_state *state, PyObject *value, PyObject *set, int depth)
+{
+    if (depth > HR_TREE_DEPTH) {
+        return 0;
+    }
+    if (PyList_Check(value)) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(value); i++) {
+            if (walk_acts(state, PyList_GET_ITEM(value, i), set, depth + 1) < 0) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    int node = hr_is_ast_node(state, value);
+    if (node <= 0) {
+        return node;
+    }
+    if (is_def(value) || is_kind(value, "Lambda")) {
+        return 0;
+    }
+    int status = 0;
+    if (is_kind(value, "Call")) {
+        PyObject *func = PyObject_GetAttrString(value, "func");
+        PyObject *args = func ? PyObject_GetAttrString(value, "args") : NULL;
+        if (args == NULL) {
+            status = -1;
+        }
+        else if (is_kind(func, "Attribute")) {
+            PyObject *receiver = PyObject_GetAttrString(func, "value");
+            status = receiver ? add_base(set, receiver) : -1;
+            Py_XDECREF(receiver);
+        }
+        else if (is_kind(func, "Name") && PyList_Check(args) && PyList_GET_SIZE(args) > 0) {
+            PyObject *id = PyObject_GetAttrString(func, "id");
+            int setter = id && PyUnicode_Check(id)
+                         && (PyUnicode_CompareWithASCIIString(id, "setattr") == 0
+                             || PyUnicode_CompareWithASCIIString(id, "delattr") == 0);
+            Py_XDECREF(id);
+            status = id == NULL ? -1 : setter ? add_base(set, PyList_GET_ITEM(args, 0)) : 0;
+        }
+        Py_XDECREF(func);
+        Py_XDECREF(args);
+    }
+    else if (is_kind(value, "Attribute") || is_kind(value, "Subscript")) {
+        PyObject *ctx = PyObject_GetAttrString(value, "ctx");
+        int store = ctx != NULL && (is_kind(ctx, "Store") || is_kind(ctx, "Del"));
+        Py_XDECREF(ctx);
+        status = ctx == NULL ? -1 : store ? add_base(set, value) : 0;
+    }
+    if (status < 0) {
+        return -1;
+    }
+    PyObject *fields = PyObject_GetAttrString((PyObject *)Py_TYPE(value), "_fields");
+    if (fields == NULL || !PyTuple_Check(fields)) {
+        Py_XDECREF(fields);
+        return fields == NULL ? -1 : 0;
+    }
+    for (Py_ssize_t i = 0; status == 0 && i < PyTuple_GET_SIZE(fields); i++) {
+        PyObject *child = optional_attr(value, PyTuple_GET_ITEM(fields, i));
+        status = child ? walk_acts(state, child, set, depth + 1) : PyErr_Occurred() ? -1 : 0;
+        Py_XDECREF(child);
+    }
+    Py_DECREF(fields);
+    return status;
+}
+
+PyObject *
+hr_acts_on(hr_state *state, const char *text, const hr_stmt *st)
+{
+    PyObject *set = PySet_New(NULL);
+    PyObject *tree = set ? parse_statement(text, st) : NULL;
+    if (tree != NULL && walk_acts(state, tree, set, 0) < 0) {
+        Py_CLEAR(set);
+    }
+    if (PyErr_Occurred()) {
+        Py_CLEAR(set);
+    }
+    Py_XDECREF(tree);
+    return set;
+}
