@@ -87,6 +87,16 @@ class Const:
 
 
 @dataclasses.dataclass
+class Act:
+    """A statement acting on the module's TABLE: `TABLE[key] = value`, or a
+    loop setting several keys; later acts override earlier ones."""
+
+    keys: list
+    value: object
+    style: int = 0  # layout only: quotes, parentheses, line breaks
+
+
+@dataclasses.dataclass
 class Decorator:
     name: str
     version: int = 0
@@ -130,6 +140,7 @@ class Model:
         self.rng = rng
         self.serial = 0  # names are never reused: a renamed thing is new
         self.consts = []
+        self.acts = []
         self.decorators = []
         self.factories = []
         self.functions = []
@@ -284,6 +295,11 @@ class Model:
             expr = f"{const.depends} + {const.value!r}" if const.depends else repr(const.value)
             out.append(f"{const.name} = {expr}")
         out.append("")
+        if self.acts:
+            out.append("TABLE = {}")
+            for act in self.acts:
+                out += render_act(act)
+            out.append("")
         for deco in self.decorators:
             out += render_decorator(deco)
         for factory in self.factories:
@@ -321,6 +337,22 @@ def _comment(style, name):
 def _pad(item, indent=""):
     """The lines above a definition that only move it."""
     return [f"{indent}# pad {k}" if k % 2 else "" for k in range(item.pad)]
+
+
+def render_act(act):
+    """The same act in three layouts: a reload must tell them apart from a
+    change (re-running one acts again, six's finder loop)."""
+    value = repr(act.value)
+    if len(act.keys) > 1:
+        keys = ", ".join(f'"{k}"' if act.style % 2 else repr(k) for k in act.keys)
+        head = f"for _key in ({keys},):" if act.style % 3 == 2 else f"for _key in [{keys}]:"
+        return [head, f"    TABLE[_key] = {value}"]
+    key = act.keys[0]
+    if act.style % 3 == 1:
+        return [f'TABLE["{key}"] = ({value})']
+    if act.style % 3 == 2:
+        return ["TABLE[", f"    {key!r}", f"] = {value}"]
+    return [f"TABLE[{key!r}] = {value}"]
 
 
 def render_decorator(deco):
@@ -677,6 +709,25 @@ def edit_const(model):
     return f"change constant {const.name}", False
 
 
+def edit_table(model):
+    """An act on TABLE is added, changes its value, or only its layout.  None
+    is removed: the live TABLE keeps what a removed act set, as the data
+    rule says, where a fresh import has not set it."""
+    rng = model.rng
+    keys = ["a", "b", "c", "d"]
+    pick = rng.randrange(3)
+    if pick == 0 or not model.acts:
+        act = Act(rng.sample(keys, rng.choice([1, 1, 2, 3])), rng.randrange(10))
+        model.acts.insert(rng.randrange(len(model.acts) + 1), act)
+        return f"add act on TABLE {act.keys}", False
+    act = rng.choice(model.acts)
+    if pick == 1:
+        act.value += 1
+        return f"change act on TABLE {act.keys}", False
+    act.style += 1
+    return f"reformat act on TABLE {act.keys}", False
+
+
 def edit_reformat(model):
     items = model.consts + model.decorators + model.factories + model.functions + model.classes
     items += [m for c in model.classes for m in c.methods]
@@ -904,6 +955,7 @@ EDITS = (
     + [edit_reads] * 2 + [edit_doc, edit_generator] + [edit_decorate] * 2 + [edit_decorator] * 2
     + [edit_rewrap] + [edit_pad] * 3 + [edit_hide] * 2
     + [edit_factory] * 2 + [edit_const] * 3 + [edit_reformat] * 2 + [edit_move]
+    + [edit_table] * 2
     + [edit_kind] + [edit_add_function] * 2 + [edit_remove_function, edit_rename_function]
     + [edit_add_class, edit_remove_class, edit_rename_class] + [edit_method] * 3
     + [edit_class_data] * 3 + [edit_bases, edit_dunders, edit_slots, edit_class_doc]

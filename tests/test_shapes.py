@@ -370,3 +370,32 @@ def test_a_module_acted_on_is_not_an_object_of_this_module(workspace):
         assert sys.path.count("/hr-shapes-2") == 1
     finally:
         sys.path[:] = [p for p in sys.path if not p.startswith("/hr-shapes-")]
+
+
+def test_a_refused_reload_puts_back_what_a_statement_that_ran_put_in_a_table(workspace):
+    source = """
+        TABLE = {{"a": 1}}
+        HANDLERS = []
+        TABLE["b"] = {v}
+        HANDLERS.append({v})
+        {tail}
+    """
+    m = workspace.load("m", source.format(v=2, tail=""))
+    table, handlers = dict(m.TABLE), list(m.HANDLERS)
+    workspace.edit("m", source.format(v=3, tail="raise RuntimeError('refused')"))
+    with pytest.raises(hotreload.ReloadError):
+        hotreload.reload(m)
+    assert m.TABLE == table and m.HANDLERS == handlers
+
+
+def test_a_loop_acting_on_a_table_runs_again_after_a_new_act_before_it(workspace):
+    source = """
+        TABLE = {{}}
+        {first}
+        for _key in ["b", "d"]:
+            TABLE[_key] = 4
+    """
+    m = workspace.load("m", source.format(first=""))
+    workspace.edit("m", source.format(first='TABLE["d"] = 2'))
+    hotreload.reload(m)
+    assert m.TABLE == fresh(source.format(first='TABLE["d"] = 2'))["TABLE"] == {"b": 4, "d": 4}

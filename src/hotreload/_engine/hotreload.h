@@ -450,6 +450,9 @@ typedef struct hr_batch_s {
     hr_actions actions;
     hr_identity code_map;    /* old nested code -> new code or None (closures.c) */
     PyObject *patched;       /* list of (live class, new class) patched */
+    PyObject *acted;         /* list of (live dict, list or set a statement that runs
+                                acts on, copy of its items before it ran): put back
+                                when the reload is refused (plan.c) */
     PyObject *stale_origin;  /* dict: id(old nested code) -> (live function, path), for
                                 the closures a reload may leave stale (closures.c) */
     PyObject *stale_found;   /* list: (live function, path, code) of closures left
@@ -654,6 +657,9 @@ int hr_pair_reformatted(hr_state *state, hr_unit *u);
 PyObject *hr_read_method_bodies(hr_state *state, hr_unit *u, Py_ssize_t i);
 /* shape.c: plans what hr_read_method_bodies read. */
 int hr_plan_method_bodies(hr_batch *batch, hr_unit *u, PyObject *changes);
+/* plan.c: puts back the items of the containers the new code acted on,
+ * after a refused reload.  Keeps a pending exception. */
+void hr_acted_restore(hr_batch *batch);
 /* shape.c: new reference: the set of names whose objects a module-level
  * statement acts on as it runs (calls a method of, stores an item or
  * attribute into, setattr()s); empty when it does not parse. */

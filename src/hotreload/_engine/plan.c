@@ -802,13 +802,72 @@ read_after(hr_batch *batch, hr_unit *u, Py_ssize_t i, PyObject *name, PyObject *
     return found;
 }
 
+/* Saves the items of the module's container `name` (an exact dict, list or
+ * set) before a statement that runs acts on it: a refused reload puts them
+ * back, so that it changes nothing there either. */
+static int
+save_acted(hr_batch *batch, hr_unit *u, PyObject *name)
+{
+    PyObject *obj = PyDict_GetItemWithError(u->live, name);
+    if (obj == NULL || !(PyDict_CheckExact(obj) || PyList_CheckExact(obj)
+                         || PyAnySet_CheckExact(obj))) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(batch->acted); k++) {
+        if (PyTuple_GET_ITEM(PyList_GET_ITEM(batch->acted, k), 0) == obj) {
+            return 0;
+        }
+    }
+    PyObject *copy = PyDict_CheckExact(obj) ? PyDict_Copy(obj)
+                     : PyList_CheckExact(obj) ? PyList_GetSlice(obj, 0, PyList_GET_SIZE(obj))
+                     : PySet_New(obj);
+    PyObject *pair = copy ? PyTuple_Pack(2, obj, copy) : NULL;
+    int status = pair ? PyList_Append(batch->acted, pair) : -1;
+    Py_XDECREF(copy);
+    Py_XDECREF(pair);
+    return status;
+}
+
+void
+hr_acted_restore(hr_batch *batch)
+{
+    if (batch->acted == NULL) {
+        return;
+    }
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(batch->acted); k++) {
+        PyObject *obj = PyTuple_GET_ITEM(PyList_GET_ITEM(batch->acted, k), 0);
+        PyObject *copy = PyTuple_GET_ITEM(PyList_GET_ITEM(batch->acted, k), 1);
+        int status;
+        if (PyDict_CheckExact(obj)) {
+            PyDict_Clear(obj);
+            status = PyDict_Update(obj, copy);
+        }
+        else if (PyList_CheckExact(obj)) {
+            status = PyList_SetSlice(obj, 0, PyList_GET_SIZE(obj), copy);
+        }
+        else {
+            status = PySet_Clear(obj) < 0 ? -1 : hr_set_update(obj, copy);
+        }
+        if (status < 0) {
+            /* Out of memory while putting items back: the reload's own
+             * failure, fetched above, is the one reported. */
+            PyErr_Clear();
+        }
+    }
+    PyErr_Restore(type, value, tb);
+}
+
 /* A statement that runs again and acts on an object of the module (six's
  * loop registering lazy modules in its `_importer`) acts on it again in the
  * middle of the file: the unchanged statements after it that act on the
- * same object and bind nothing run again too, so that the object ends as a
- * run of the whole file leaves it (six overrides some of those entries
- * further down, and the loop had put them back).  Only objects the module
- * makes: a module it imports (`sys.path.insert(...)`) is not one. */
+ * same object and bind nothing (or only a loop variable) run again too, so
+ * that the object ends as a run of the whole file leaves it (six overrides
+ * some of those entries further down, and the loop had put them back).
+ * Only objects the module makes: a module it imports (`sys.path.insert()`)
+ * is not one.  The items of those that are dicts, lists or sets are saved
+ * first: a refused reload puts them back. */
 static int
 act_again(hr_batch *batch, hr_unit *u)
 {
@@ -835,7 +894,11 @@ act_again(hr_batch *batch, hr_unit *u)
             status = -1;
             break;
         }
-        candidate = candidate && (binds == NULL || PySet_GET_SIZE(binds) == 0);
+        /* Binding nothing, or only a loop's variables (which end as the
+         * loop leaves them, as before). */
+        candidate = candidate && (binds == NULL || PySet_GET_SIZE(binds) == 0
+                                  || (PyBytes_GET_SIZE(st->norm) > 4
+                                      && memcmp(PyBytes_AS_STRING(st->norm), "for ", 4) == 0));
         Py_XDECREF(binds);
         PyObject *on = candidate ? hr_acts_on(batch->state, u->new_utf8, st) : NULL;
         PyObject *own = on ? PyNumber_Subtract(on, imported) : NULL;
@@ -851,6 +914,16 @@ act_again(hr_batch *batch, hr_unit *u)
         if (again > 0) {
             u->run[i] = 1;
             status = hr_set_update(acted, own);
+            PyObject *iterator = status == 0 ? PyObject_GetIter(own) : NULL;
+            PyObject *name;
+            while (iterator != NULL && status == 0 && (name = PyIter_Next(iterator)) != NULL) {
+                status = save_acted(batch, u, name);
+                Py_DECREF(name);
+            }
+            Py_XDECREF(iterator);
+            if (status == 0 && PyErr_Occurred()) {
+                status = -1;
+            }
         }
         else if (again < 0) {
             status = -1;

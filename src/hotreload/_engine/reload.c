@@ -104,6 +104,7 @@ batch_clear(hr_batch *b)
     Py_CLEAR(b->instances);
     hr_identity_clear(&b->code_map);
     Py_CLEAR(b->patched);
+    Py_CLEAR(b->acted);
     Py_CLEAR(b->caches);
     Py_CLEAR(b->stale_origin);
     Py_CLEAR(b->stale_found);
@@ -128,7 +129,8 @@ batch_lists(hr_batch *b)
     b->instances = PyDict_New();
     b->stale_origin = PyDict_New();
     b->stale_found = PyList_New(0);
-    return b->patched && b->caches && b->updated && b->added && b->removed
+    b->acted = PyList_New(0);
+    return b->acted && b->patched && b->caches && b->updated && b->added && b->removed
                    && b->kept && b->replaced && b->stale && b->instances && b->stale_origin
                    && b->stale_found ? 0 : -1;
 }
@@ -1223,6 +1225,7 @@ done:
                  "the reload failed; nothing was changed");
     }
     if (report == NULL) {
+        hr_acted_restore(b);
         hr_forward_release(b);
     }
     young_unmark(&marker);
