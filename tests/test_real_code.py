@@ -867,3 +867,43 @@ def test_a_decorator_reloaded_with_its_user_makes_wrappers_of_its_new_code(works
     workspace.edit("filters", source.format(sep="|"))
     hotreload.reload(v, m)
     assert m.join is live and live(["a", "b"]) == "new:a|b"
+
+
+def test_a_def_decorated_by_a_changed_class_keeps_its_live_instance(workspace):
+    """toolz.functoolz (corpus toolz b): `@curry def flip`, curry a class of
+    the same module.  curry's methods changed, so the def ran again with its
+    decorator and the new curry instance was bound in place of the live one,
+    which toolz and toolz.curried had imported: two flips, each reading the
+    signature on its first call, where a fresh import has one.  The live
+    instance keeps its identity and takes the new one's state."""
+    source = """
+        import functools
+
+        class curry:
+            def __init__(self, func):
+                self._partial = functools.partial(func)
+                self._sig = None
+
+            @property
+            def func(self):
+                return self._partial.func
+
+            def __call__(self, *args):
+                if self._sig is None:
+                    self._sig = "{tag}"
+                return self._partial(*args)
+
+        @curry
+        def flip(a, b):
+            return {result}
+    """
+    m = workspace.load("functoolz", source.format(tag="old", result="(b, a)"))
+    user = workspace.load("toolz", "from $functoolz import flip\nFLIPS = {'flip': flip}\n")
+    live, inner = m.flip, m.flip.func
+    assert live(1, 2) == (2, 1) and live._sig == "old"
+    workspace.edit("functoolz", source.format(tag="new", result="[b, a]"))
+    hotreload.reload(m)
+    assert m.flip is live and user.flip is live and user.FLIPS["flip"] is live
+    assert type(live) is m.curry and live._sig is None  # as made by the new code
+    assert live(1, 2) == [2, 1] and live._sig == "new" and inner(1, 2) == [2, 1]
+
