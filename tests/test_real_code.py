@@ -907,3 +907,33 @@ def test_a_def_decorated_by_a_changed_class_keeps_its_live_instance(workspace):
     assert type(live) is m.curry and live._sig is None  # as made by the new code
     assert live(1, 2) == [2, 1] and live._sig == "new" and inner(1, 2) == [2, 1]
 
+
+def test_aliases_of_a_method_the_class_body_deletes_take_its_new_code(workspace):
+    """boltons.dictutils (corpus boltons b): FrozenDict binds
+    `__setitem__ = update = _raise_frozen_typeerror`, then `del
+    _raise_frozen_typeerror` in its body.  The def changed and ran again, but
+    no member of its name was left to pour it into: every alias kept the old
+    code.  An alias left out of the re-run body (`pop = ...`) lost the new
+    function altogether."""
+    source = """
+        class FrozenDict(dict):
+            __slots__ = ("_hash",)
+
+            def _raise_frozen_typeerror(self, *a, **kw):
+                raise TypeError("{message}")
+
+            __ior__ = __setitem__ = __delitem__ = update = _raise_frozen_typeerror
+            pop = _raise_frozen_typeerror
+
+            del _raise_frozen_typeerror
+    """
+    m = workspace.load("dictutils", source.format(message="old"))
+    cls = m.FrozenDict
+    live = cls.__dict__["__setitem__"]
+    workspace.edit("dictutils", source.format(message="new"))
+    hotreload.reload(m)
+    assert m.FrozenDict is cls and "_raise_frozen_typeerror" not in cls.__dict__
+    for name in ("__ior__", "__setitem__", "__delitem__", "update", "pop"):
+        assert cls.__dict__[name] is live
+        with pytest.raises(TypeError, match="new"):
+            getattr(cls(), name)("a")
