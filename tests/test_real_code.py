@@ -867,3 +867,73 @@ def test_a_decorator_reloaded_with_its_user_makes_wrappers_of_its_new_code(works
     workspace.edit("filters", source.format(sep="|"))
     hotreload.reload(v, m)
     assert m.join is live and live(["a", "b"]) == "new:a|b"
+
+
+def test_a_def_decorated_by_a_changed_class_keeps_its_live_instance(workspace):
+    """toolz.functoolz (corpus toolz b): `@curry def flip`, curry a class of
+    the same module.  curry's methods changed, so the def ran again with its
+    decorator and the new curry instance was bound in place of the live one,
+    which toolz and toolz.curried had imported: two flips, each reading the
+    signature on its first call, where a fresh import has one.  The live
+    instance keeps its identity and takes the new one's state."""
+    source = """
+        import functools
+
+        class curry:
+            def __init__(self, func):
+                self._partial = functools.partial(func)
+                self._sig = None
+
+            @property
+            def func(self):
+                return self._partial.func
+
+            def __call__(self, *args):
+                if self._sig is None:
+                    self._sig = "{tag}"
+                return self._partial(*args)
+
+        @curry
+        def flip(a, b):
+            return {result}
+    """
+    m = workspace.load("functoolz", source.format(tag="old", result="(b, a)"))
+    user = workspace.load("toolz", "from $functoolz import flip\nFLIPS = {'flip': flip}\n")
+    live, inner = m.flip, m.flip.func
+    assert live(1, 2) == (2, 1) and live._sig == "old"
+    workspace.edit("functoolz", source.format(tag="new", result="[b, a]"))
+    hotreload.reload(m)
+    assert m.flip is live and user.flip is live and user.FLIPS["flip"] is live
+    assert type(live) is m.curry and live._sig is None  # as made by the new code
+    assert live(1, 2) == [2, 1] and live._sig == "new" and inner(1, 2) == [2, 1]
+
+
+def test_aliases_of_a_method_the_class_body_deletes_take_its_new_code(workspace):
+    """boltons.dictutils (corpus boltons b): FrozenDict binds
+    `__setitem__ = update = _raise_frozen_typeerror`, then `del
+    _raise_frozen_typeerror` in its body.  The def changed and ran again, but
+    no member of its name was left to pour it into: every alias kept the old
+    code.  An alias left out of the re-run body (`pop = ...`) lost the new
+    function altogether."""
+    source = """
+        class FrozenDict(dict):
+            __slots__ = ("_hash",)
+
+            def _raise_frozen_typeerror(self, *a, **kw):
+                raise TypeError("{message}")
+
+            __ior__ = __setitem__ = __delitem__ = update = _raise_frozen_typeerror
+            pop = _raise_frozen_typeerror
+
+            del _raise_frozen_typeerror
+    """
+    m = workspace.load("dictutils", source.format(message="old"))
+    cls = m.FrozenDict
+    live = cls.__dict__["__setitem__"]
+    workspace.edit("dictutils", source.format(message="new"))
+    hotreload.reload(m)
+    assert m.FrozenDict is cls and "_raise_frozen_typeerror" not in cls.__dict__
+    for name in ("__ior__", "__setitem__", "__delitem__", "update", "pop"):
+        assert cls.__dict__[name] is live
+        with pytest.raises(TypeError, match="new"):
+            getattr(cls(), name)("a")

@@ -448,6 +448,26 @@ held_function(PyTypeObject *live_cls, PyObject *name, PyObject *path)
     return held;
 }
 
+/* 1 when `fresh`, the value of a member whose text did not change, is a
+ * new function of the module that stands for nothing yet (`mapped`, its
+ * entry in the identity map, is itself) and `live` the live function of
+ * the same qualified name: the member aliases a def of the body that ran
+ * again.  0 when not. */
+static int
+alias_of_rerun_def(hr_unit *u, PyObject *live, PyObject *fresh, PyObject *mapped)
+{
+    if (mapped != fresh || live == fresh || !PyFunction_Check(live) || !PyFunction_Check(fresh)) {
+        return 0;
+    }
+    PyFunctionObject *a = (PyFunctionObject *)live, *b = (PyFunctionObject *)fresh;
+    if (a->func_globals != u->live || b->func_globals != u->scratch
+        || !PyUnicode_Check(a->func_qualname) || !PyUnicode_Check(b->func_qualname)) {
+        return 0;
+    }
+    /* Two str: the comparison cannot fail. */
+    return PyUnicode_Compare(a->func_qualname, b->func_qualname) == 0;
+}
+
 static int
 diff_member(hr_batch *batch, hr_unit *u, PyTypeObject *live_cls, members *m, PyObject *qualname,
             PyObject *name, PyObject *live, PyObject *fresh)
@@ -492,7 +512,21 @@ diff_member(hr_batch *batch, hr_unit *u, PyTypeObject *live_cls, members *m, PyO
     }
     if (unchanged) {
         /* Same text: the live member stays; the new one, if it is a
-         * function or class, stands for it. */
+         * function or class, stands for it.  But a function no member
+         * poured yet, of the same name as the live one, was made by a def
+         * that ran again, which this member aliases and the body then
+         * deletes (boltons' FrozenDict: `__setitem__ = update =
+         * _raise_frozen_typeerror`, then `del _raise_frozen_typeerror`):
+         * there is no member of the def's own name to pour it, so the live
+         * function the aliases hold takes its code here, once. */
+        int aliased = alias_of_rerun_def(u, live, fresh, hr_identity_get(&batch->identity, fresh));
+        int patched = aliased > 0 ? hr_function_diff(batch, live, fresh,
+                                                     ((PyFunctionObject *)fresh)->func_name, 0)
+                                  : aliased;
+        if (patched != 0) {
+            status = patched < 0 ? -1 : hr_report(batch->updated, u->name, path);
+            goto done;
+        }
         status = (is_function_like(fresh) || PyType_Check(fresh)) && PyType_Check(live) == PyType_Check(fresh)
                  ? hr_identity_add(&batch->identity, fresh, live) : 0;
         goto done;
@@ -1056,6 +1090,45 @@ acts_only(hr_state *state, const char *text, const hr_stmt *st, int indent)
     return status < 0 ? -1 : acts;
 }
 
+/* A def that runs and whose name the live class does not hold (the body
+ * deletes it once its aliases are bound: `update = _raise_frozen_typeerror`
+ * then `del _raise_frozen_typeerror`) has no member of its own name to
+ * take its new code: the unchanged members left out that mention it run
+ * again (runs[k] set, left_out[k] cleared), so that the new function
+ * reaches their names, and the live function they hold takes its code
+ * (diff_member). */
+static int
+rerun_aliases_of_deleted_defs(hr_unit *u, const hr_stmts *members, char *runs, char *left_out,
+                              PyObject *cls_name, PyTypeObject *live_cls)
+{
+    PyObject *defs = PySet_New(NULL);
+    int status = defs ? 0 : -1;
+    for (Py_ssize_t k = 0; status == 0 && k < members->count; k++) {
+        const hr_stmt *st = &members->items[k];
+        if (!runs[k] || st->kind != HR_STMT_DEF) {
+            continue;
+        }
+        PyObject *name = PyUnicode_DecodeUTF8(u->new_utf8 + st->name, st->name_len, NULL);
+        PyObject *key = name ? hr_mangled(cls_name, name) : NULL;
+        int held = key ? PyDict_Contains(live_cls->tp_dict, key) : -1;
+        status = held < 0 ? -1 : held ? 0 : PySet_Add(defs, name);
+        Py_XDECREF(name);
+        Py_XDECREF(key);
+    }
+    for (Py_ssize_t k = 0; status == 0 && PySet_GET_SIZE(defs) > 0 && k < members->count; k++) {
+        int mentions = left_out[k] ? hr_mentions(members->items[k].norm, defs) : 0;
+        if (mentions < 0) {
+            status = -1;
+        }
+        else if (mentions) {
+            left_out[k] = 0;
+            runs[k] = 1;
+        }
+    }
+    Py_XDECREF(defs);
+    return status;
+}
+
 int
 hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buffer,
                            PyObject **fill)
@@ -1178,7 +1251,9 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
             Py_DECREF(name);
         }
     }
-    if (bound_before == NULL) {
+    if (bound_before == NULL
+        || rerun_aliases_of_deleted_defs(u, &new_members, runs, left_out, cls_name,
+                                         (PyTypeObject *)live_cls) < 0) {
         goto done;
     }
     /* An unchanged member the live class no longer holds (the body or the

@@ -165,6 +165,80 @@ made_elsewhere_again(PyFunctionObject *live, PyFunctionObject *fresh)
                                 ((PyCodeObject *)fresh->func_code)->co_name) == 0;
 }
 
+/* 1 when every field of an instance of `type` is in its __dict__: a class
+ * of Python code (heap types over `object` only) whose instances are
+ * `object`'s layout plus the __dict__ and __weakref__ pointers, nothing
+ * declared in __slots__ and no field of a C base. */
+static int
+state_in_dict(PyTypeObject *type)
+{
+    Py_ssize_t size = PyBaseObject_Type.tp_basicsize;
+    size += type->tp_dictoffset > 0 ? (Py_ssize_t)sizeof(PyObject *) : 0;
+    size += type->tp_weaklistoffset > 0 ? (Py_ssize_t)sizeof(PyObject *) : 0;
+    PyObject *mro = type->tp_mro;
+    if (!(type->tp_flags & Py_TPFLAGS_HEAPTYPE) || type->tp_dictoffset == 0
+        || type->tp_itemsize != 0 || type->tp_basicsize != size
+        || mro == NULL || !PyTuple_Check(mro)) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
+        PyObject *base = PyTuple_GET_ITEM(mro, i);
+        if (base != (PyObject *)&PyBaseObject_Type
+            && (!PyType_Check(base) || !(((PyTypeObject *)base)->tp_flags & Py_TPFLAGS_HEAPTYPE))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A def whose decorator ran again made a new instance of a Python class
+ * (toolz's `@curry def flip`, after the class curry changed) holding the
+ * function the def made, as the live instance holds the live function:
+ * the live instance is what this statement bound, and the module's other
+ * names, other modules (`from .functoolz import flip`) and every table
+ * hold it.  It keeps its identity and takes the new instance's attributes,
+ * the way a live class takes its twin's members: written through the
+ * journal, a name the new one lacks deleted, each value mapped at the
+ * commit (the new function is the live one), and the new instance stands
+ * for the live one.  Binding the name to the new instance instead left two
+ * objects where a fresh import has one, whose states part (curry caches
+ * the signature it reads on its first call).  1 when planned; 0 when the
+ * instances are not of the same class (or of a twin standing for the live
+ * one) or keep a field outside their __dict__, which cannot be poured. */
+static int
+pour_instance(hr_batch *batch, PyObject *live, PyObject *fresh)
+{
+    PyTypeObject *type = Py_TYPE(live);
+    if (PyFunction_Check(fresh) || PyType_Check(live) || PyType_Check(fresh)
+        || hr_identity_get(&batch->identity, (PyObject *)Py_TYPE(fresh)) != (PyObject *)type
+        || !state_in_dict(type) || !state_in_dict(Py_TYPE(fresh))) {
+        return 0;
+    }
+    PyObject *held = PyObject_GenericGetDict(live, NULL);
+    PyObject *made = held ? PyObject_GenericGetDict(fresh, NULL) : NULL;
+    int status = made == NULL ? -1 : PyDict_Check(held) && PyDict_Check(made) ? 1 : 0;
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (status > 0 && PyDict_Next(made, &pos, &key, &value)) {
+        if (hr_plan_dict_set(&batch->actions, held, key, value) < 0) {
+            status = -1;
+        }
+    }
+    pos = 0;
+    while (status > 0 && PyDict_Next(held, &pos, &key, &value)) {
+        int kept = PyDict_Contains(made, key);
+        if (kept < 0 || (kept == 0 && hr_plan_dict_set(&batch->actions, held, key, NULL) < 0)) {
+            status = -1;
+        }
+    }
+    if (status > 0 && hr_identity_add(&batch->identity, fresh, live) < 0) {
+        status = -1;
+    }
+    Py_XDECREF(held);
+    Py_XDECREF(made);
+    return status;
+}
+
 int
 hr_function_diff(hr_batch *batch, PyObject *live, PyObject *fresh, PyObject *name, int stripped)
 {
@@ -213,8 +287,10 @@ hr_function_diff(hr_batch *batch, PyObject *live, PyObject *fresh, PyObject *nam
      * When the new object is the bare function (the wrapper went: a
      * decorator or a `f = partial(f)` left the source), the function the
      * live wrapper held takes its code, and the binding, mapped at the
-     * commit, the live function. */
-    return plan_inner_patch(batch, live, fresh, name, 1) < 0 ? -1 : 0;
+     * commit, the live function.  A live instance of a Python class
+     * wrapping the function, made again, takes the new one's state. */
+    int inner = plan_inner_patch(batch, live, fresh, name, 1);
+    return inner <= 0 ? inner : pour_instance(batch, live, fresh);
 }
 
 int
