@@ -19,7 +19,7 @@ FUZZ_SEEDS ?= 1-400
 FUZZ_STEPS ?= 30
 # The corpus rows tests/test_corpus.py runs in `make test`; their sources are
 # fetched from the package index (pip) before the tests start.
-CORPUS_SLICE := idna,more-itertools
+CORPUS_SLICE := idna,more-itertools,toolz,jinja2
 CORPUS_ARGS ?=
 
 .PHONY: test corpus fuzz sanitize sanitizers valgrind demo bench dev clean

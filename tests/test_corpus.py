@@ -12,7 +12,7 @@ import sys
 import pytest
 
 CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "corpus")
-SLICE = "idna,more-itertools"
+SLICE = "idna,more-itertools,toolz,jinja2"
 
 
 @pytest.mark.parametrize("scenario", ["a", "b", "c"])
