@@ -937,3 +937,27 @@ def test_aliases_of_a_method_the_class_body_deletes_take_its_new_code(workspace)
         assert cls.__dict__[name] is live
         with pytest.raises(TypeError, match="new"):
             getattr(cls(), name)("a")
+
+
+def test_a_deleted_base_bound_again_beside_a_subclass_still_deleted(workspace):
+    # Fuzzer seed 10256: `del C9, C14` became `del C14`.  C14 runs again (its
+    # name is deleted again after it) and was diffed before C9, whose
+    # throw-away twin it took as its new base.
+    source = """
+        class C9:
+            def m(self):
+                return "C9"
+
+        class C14(C9):
+            pass
+
+        class C17(C14):
+            pass
+
+        del {deleted}
+    """
+    m = workspace.load("m", source.format(deleted="C9, C14"))
+    c9 = m.C17.__bases__[0].__bases__[0]
+    workspace.edit("m", source.format(deleted="C14"))
+    hotreload.reload(m)
+    assert m.C9 is c9 and m.C17.__mro__[2] is c9 and m.C17().m() == "C9"

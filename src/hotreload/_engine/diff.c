@@ -641,6 +641,25 @@ hr_diff(hr_batch *batch, hr_unit *u)
             return -1;
         }
     }
+    /* Likewise the classes whose names the module deletes, or deleted
+     * until now (`del C9, C14` becoming `del C14`): C14, diffed with the
+     * first, has C9 as its base. */
+    for (int pass = 0; pass < 2; pass++) {
+        PyObject *names = pass == 0 ? u->vanished : u->full ? NULL : u->scratch;
+        pos = 0;
+        while (names != NULL && PyDict_Next(names, &pos, &name, &fresh)) {
+            if (!PyType_Check(fresh) || !PyUnicode_Check(name)) {
+                continue;
+            }
+            int bound = pass == 0 ? 0 : PyDict_Contains(u->live, name);
+            const hr_stmt *old_stmt, *new_stmt;
+            live = bound == 0 ? unbound_definition(u, name, fresh, &old_stmt, &new_stmt) : NULL;
+            if (bound < 0 || PyErr_Occurred()
+                || (live != NULL && hr_identity_add(&batch->identity, fresh, live) < 0)) {
+                return -1;
+            }
+        }
+    }
     /* Then the definitions whose names the module deletes: a class diffed
      * later may have one as its base. */
     pos = 0;
