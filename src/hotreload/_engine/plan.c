@@ -859,6 +859,18 @@ hr_acted_restore(hr_batch *batch)
     PyErr_Restore(type, value, tb);
 }
 
+/* 0 when the statement's text cannot act on an object: no attribute, no
+ * subscript, no setattr() or delattr().  Spares parsing the many
+ * statements a changed constant makes run again (`LIMIT = BASE * 2`). */
+static int
+may_act(const hr_stmt *st)
+{
+    const char *text = PyBytes_AS_STRING(st->norm);
+    Py_ssize_t len = PyBytes_GET_SIZE(st->norm);
+    return memchr(text, '.', len) != NULL || memchr(text, '[', len) != NULL
+           || memmem(text, len, "setattr", 7) != NULL || memmem(text, len, "delattr", 7) != NULL;
+}
+
 /* A statement that runs again and acts on an object of the module (six's
  * loop registering lazy modules in its `_importer`) acts on it again in the
  * middle of the file: the unchanged statements after it that act on the
@@ -868,20 +880,30 @@ hr_acted_restore(hr_batch *batch)
  * Only objects the module makes: a module it imports (`sys.path.insert()`)
  * is not one.  The items of those that are dicts, lists or sets are saved
  * first: a refused reload puts them back. */
+/* New reference: the names the module's import statements bind. */
+static PyObject *
+imported_names(hr_batch *batch, hr_unit *u)
+{
+    PyObject *imported = PySet_New(NULL);
+    for (Py_ssize_t i = 0; imported != NULL && i < u->new_stmts.count; i++) {
+        const hr_stmt *st = &u->new_stmts.items[i];
+        if (st->kind == HR_STMT_IMPORT || st->kind == HR_STMT_FROM) {
+            PyObject *binds = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
+            if (binds == NULL || hr_set_update(imported, binds) < 0) {
+                Py_CLEAR(imported);
+            }
+            Py_XDECREF(binds);
+        }
+    }
+    return imported;
+}
+
 static int
 act_again(hr_batch *batch, hr_unit *u)
 {
     PyObject *acted = PySet_New(NULL);     /* objects the statements that run act on */
-    PyObject *imported = acted ? PySet_New(NULL) : NULL;
-    int status = imported ? 0 : -1;
-    for (Py_ssize_t i = 0; status == 0 && i < u->new_stmts.count; i++) {
-        const hr_stmt *st = &u->new_stmts.items[i];
-        if (st->kind == HR_STMT_IMPORT || st->kind == HR_STMT_FROM) {
-            PyObject *binds = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
-            status = binds ? hr_set_update(imported, binds) : -1;
-            Py_XDECREF(binds);
-        }
-    }
+    PyObject *imported = NULL;             /* read when first needed */
+    int status = acted ? 0 : -1;
     for (Py_ssize_t i = 0; status == 0 && i < u->new_stmts.count; i++) {
         const hr_stmt *st = &u->new_stmts.items[i];
         if (st->kind != HR_STMT_OTHER || (!u->run[i] && PySet_GET_SIZE(acted) == 0)) {
@@ -900,10 +922,15 @@ act_again(hr_batch *batch, hr_unit *u)
                                   || (PyBytes_GET_SIZE(st->norm) > 4
                                       && memcmp(PyBytes_AS_STRING(st->norm), "for ", 4) == 0));
         Py_XDECREF(binds);
-        PyObject *on = candidate ? hr_acts_on(batch->state, u->new_utf8, st) : NULL;
+        int acts = candidate && may_act(st);
+        if (acts && imported == NULL && (imported = imported_names(batch, u)) == NULL) {
+            status = -1;
+            break;
+        }
+        PyObject *on = acts ? hr_acts_on(batch->state, u->new_utf8, st) : NULL;
         PyObject *own = on ? PyNumber_Subtract(on, imported) : NULL;
         Py_XDECREF(on);
-        if (candidate && own == NULL) {
+        if (acts && own == NULL) {
             status = -1;
             break;
         }
