@@ -787,10 +787,7 @@ read_after(hr_batch *batch, hr_unit *u, Py_ssize_t i, PyObject *name, PyObject *
         }
         PyObject *read = PyList_GET_ITEM(reads, k);
         if (read == Py_None) {
-            Py_ssize_t from = hr_line_start(u->new_utf8, st->start);
-            read = NULL;
-            if (hr_names(batch->state, u->new_utf8 + from, st->end - from, 0, NULL, &read,
-                         NULL) < 0) {
+            if ((read = reads_among(batch, u->new_utf8, st, names)) == NULL) {
                 found = -1;
                 break;
             }

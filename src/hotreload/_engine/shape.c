@@ -415,14 +415,6 @@ read_method(hr_unit *u, PyTypeObject *cls, PyObject *cls_name, PyObject *body_co
     return status < 0 ? -1 : 1;
 }
 
-/* Borrowed: the code of the body of class `name` the compiled statement
- * made, or NULL. */
-static PyObject *
-class_body_code(PyObject *module_code, PyObject *name, int line)
-{
-    return nested_code(module_code, name, line);
-}
-
 /* 1 when a decorator is one that only holds the function it decorates
  * (property and its accessors, staticmethod, classmethod, abstractmethod,
  * functools' caches): new code poured into the function reaches it.  Any
@@ -570,7 +562,7 @@ read_class(hr_state *state, hr_unit *u, Py_ssize_t i, PyObject **changes_out)
                 goto done;
             }
         }
-        PyObject *body_code = class_body_code(code, name, new_stmt->line);
+        PyObject *body_code = nested_code(code, name, new_stmt->line);
         status = body_code == NULL ? 0
                  : read_method(u, (PyTypeObject *)cls, name, body_code, old_stmt, a, new_stmt, b,
                                body_changed, changes);
