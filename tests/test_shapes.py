@@ -399,3 +399,62 @@ def test_a_loop_acting_on_a_table_runs_again_after_a_new_act_before_it(workspace
     workspace.edit("m", source.format(first='TABLE["d"] = 2'))
     hotreload.reload(m)
     assert m.TABLE == fresh(source.format(first='TABLE["d"] = 2'))["TABLE"] == {"b": 4, "d": 4}
+
+
+LAZY_REGISTRY = """
+    import types
+
+    class Lazy(types.ModuleType):
+        pass
+
+    class Attr:
+        # six's MovedAttribute: resolves once, then deletes itself from the
+        # class, so only the first instance of Lazy ever resolves it.
+        def __get__(self, obj, tp):
+            setattr(obj, "x", 42)
+            delattr(obj.__class__, "x")
+            return 42
+
+    Lazy.x = Attr()
+
+    class Importer:
+        def __init__(self):
+            self.known = {{}}
+
+        def add(self, obj, *names):
+            for name in names:
+                self.known[name] = obj
+
+    _importer = Importer()
+    MOVED = {moved}
+    for _name in MOVED:
+        _importer.add("moved", _name)
+    _importer.add(Lazy("a"), "a", "a.alias")
+    {tail}
+"""
+
+
+def test_a_statement_acting_again_keeps_the_live_object_it_made(workspace):
+    # six 1.16 -> 1.17: the loop runs again (its list changed), so the later
+    # registration runs again; the lazy module it makes again must not
+    # replace the live one, whose class already gave up its descriptor.
+    m = workspace.load("m", LAZY_REGISTRY.format(moved='["a", "b"]', tail=""))
+    lazy = m._importer.known["a"]
+    assert lazy.x == 42
+    workspace.edit("m", LAZY_REGISTRY.format(moved='["a", "b", "c"]', tail=""))
+    hotreload.reload(m)
+    expected = fresh(LAZY_REGISTRY.format(moved='["a", "b", "c"]', tail=""))["_importer"].known
+    assert sorted(m._importer.known) == sorted(expected) == ["a", "a.alias", "b", "c"]
+    assert m._importer.known["a"] is lazy and m._importer.known["a.alias"] is lazy
+    assert m._importer.known["a"].x == 42
+    assert m._importer.known["b"] == m._importer.known["c"] == "moved"
+
+
+def test_a_refused_reload_puts_back_what_a_statement_put_in_an_objects_table(workspace):
+    m = workspace.load("m", LAZY_REGISTRY.format(moved='["a", "b"]', tail=""))
+    known = dict(m._importer.known)
+    workspace.edit("m", LAZY_REGISTRY.format(moved='["a", "b", "c"]', tail="raise RuntimeError('refused')"))
+    with pytest.raises(hotreload.ReloadError):
+        hotreload.reload(m)
+    assert m._importer.known == known
+    assert all(m._importer.known[k] is v for k, v in known.items())

@@ -496,6 +496,91 @@ run_buffer(hr_batch *batch, hr_unit *u, const char *buffer)
     return 0;
 }
 
+/* 1 when an object has an identity worth keeping: an instance of a class
+ * written in Python, a dict, list or set, a function.  An int or a str
+ * made again is the same value. */
+static int
+has_identity(PyObject *obj)
+{
+    return PyType_HasFeature(Py_TYPE(obj), Py_TPFLAGS_HEAPTYPE) || PyDict_CheckExact(obj)
+           || PyList_CheckExact(obj) || PySet_CheckExact(obj) || PyFunction_Check(obj);
+}
+
+/* In the dict `container`, the keys where the statement that just ran put a
+ * new object (not the one `before` held) of the type of the one `saved`
+ * held before the reload: appends (key, that live object) to `out`. */
+static int
+made_again_in(PyObject *container, PyObject *before, PyObject *saved, PyObject *out)
+{
+    Py_ssize_t pos = 0;
+    PyObject *key, *made;
+    while (PyDict_Next(container, &pos, &key, &made)) {
+        PyObject *was = PyDict_GetItemWithError(before, key);  /* borrowed */
+        PyObject *live = was != made && !PyErr_Occurred()
+                         ? PyDict_GetItemWithError(saved, key) : NULL;  /* borrowed */
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+        if (live != NULL && live != made && Py_TYPE(live) == Py_TYPE(made) && has_identity(made)) {
+            PyObject *pair = PyTuple_Pack(2, key, live);
+            int status = pair ? PyList_Append(out, pair) : -1;
+            Py_XDECREF(pair);
+            if (status < 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Runs `buffer`, a statement that runs only because it acts on an object a
+ * statement before it acted on (plan.c act_again), with `mine` the
+ * (container, copy before the reload) pairs of what it may write.  Its
+ * inputs did not change, so what it makes stands for what it made when the
+ * module first ran: where it puts into a dict a new object of the type the
+ * dict held there before the reload, the live object goes back, with its
+ * state (six makes its lazy `moves.urllib_parse` module again, after the
+ * live one's class gave up the descriptors it resolved: the new one would
+ * not resolve them). */
+static int
+run_acting_again(hr_batch *batch, hr_unit *u, const char *buffer, PyObject *mine)
+{
+    Py_ssize_t n = PyList_GET_SIZE(mine);
+    PyObject *before = PyList_New(n);  /* per pair: copy of a dict's items, or None */
+    int status = before ? 0 : -1;
+    for (Py_ssize_t k = 0; status == 0 && k < n; k++) {
+        PyObject *container = PyTuple_GET_ITEM(PyList_GET_ITEM(mine, k), 0);
+        PyObject *copy = PyDict_CheckExact(container) ? PyDict_Copy(container) : Py_NewRef(Py_None);
+        if (copy == NULL) {
+            status = -1;
+            break;
+        }
+        PyList_SET_ITEM(before, k, copy);
+    }
+    if (status == 0) {
+        status = run_buffer(batch, u, buffer);
+    }
+    for (Py_ssize_t k = 0; status == 0 && k < n; k++) {
+        PyObject *pair = PyList_GET_ITEM(mine, k);
+        PyObject *container = PyTuple_GET_ITEM(pair, 0);
+        PyObject *found = PyList_New(0);
+        status = found ? 0 : -1;
+        if (status == 0 && PyDict_CheckExact(container)) {
+            status = made_again_in(container, PyList_GET_ITEM(before, k), PyTuple_GET_ITEM(pair, 1),
+                                   found);
+        }
+        /* Put back once the walk is over: dropping the object made again
+         * may run its finalizer, which must not see the dict mid-walk. */
+        for (Py_ssize_t j = 0; status == 0 && j < PyList_GET_SIZE(found); j++) {
+            PyObject *entry = PyList_GET_ITEM(found, j);
+            status = PyDict_SetItem(container, PyTuple_GET_ITEM(entry, 0), PyTuple_GET_ITEM(entry, 1));
+        }
+        Py_XDECREF(found);
+    }
+    Py_XDECREF(before);
+    return status;
+}
+
 int
 hr_execute(hr_batch *batch, hr_unit *u)
 {
@@ -529,6 +614,31 @@ hr_execute(hr_batch *batch, hr_unit *u)
                 goto done;
             }
             /* The next piece starts from a blank copy again. */
+            blank(buffer, text, len);
+            copy_future_imports(buffer, u);
+            pending = 0;
+            continue;
+        }
+        PyObject *acting = NULL;  /* borrowed */
+        if (u->acting != NULL) {
+            PyObject *index = PyLong_FromSsize_t(i);
+            acting = index ? PyDict_GetItemWithError(u->acting, index) : NULL;
+            Py_XDECREF(index);
+            if (acting == NULL && PyErr_Occurred()) {
+                goto done;
+            }
+        }
+        if (acting != NULL) {
+            /* Alone, so that what it writes is told from what ran before. */
+            if (pending && run_buffer(batch, u, buffer) < 0) {
+                goto done;
+            }
+            blank(buffer, text, len);
+            copy_future_imports(buffer, u);
+            memcpy(buffer + st->start, text + st->start, st->end - st->start);
+            if (run_acting_again(batch, u, buffer, acting) < 0) {
+                goto done;
+            }
             blank(buffer, text, len);
             copy_future_imports(buffer, u);
             pending = 0;

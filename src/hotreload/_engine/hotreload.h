@@ -418,6 +418,10 @@ typedef struct hr_unit {
     PyObject *vanished;      /* dict: name -> what a `del` done by hand took out of
                                 the scratch namespace (a re-run def or class whose
                                 name the module deletes), for the diff; or NULL */
+    PyObject *acting;        /* dict: index of a new statement that runs only because
+                                it acts on an object a statement that runs acted on
+                                (plan.c act_again) -> [(container it may write, copy of
+                                its items before the reload)], or NULL */
     PyObject *binds;         /* list per new statement: set of bound names, or None */
     PyObject *keep;          /* set: __reload_keep__ */
     PyObject *update;        /* set: __reload_update__ */
@@ -451,7 +455,7 @@ typedef struct hr_batch_s {
     hr_identity code_map;    /* old nested code -> new code or None (closures.c) */
     PyObject *patched;       /* list of (live class, new class) patched */
     PyObject *acted;         /* list of (live dict, list or set a statement that runs
-                                acts on, copy of its items before it ran): put back
+                                may write, copy of its items before it ran): put back
                                 when the reload is refused (plan.c) */
     PyObject *stale_origin;  /* dict: id(old nested code) -> (live function, path), for
                                 the closures a reload may leave stale (closures.c) */

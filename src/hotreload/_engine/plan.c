@@ -799,29 +799,83 @@ read_after(hr_batch *batch, hr_unit *u, Py_ssize_t i, PyObject *name, PyObject *
     return found;
 }
 
-/* Saves the items of the module's container `name` (an exact dict, list or
- * set) before a statement that runs acts on it: a refused reload puts them
- * back, so that it changes nothing there either. */
-static int
-save_acted(hr_batch *batch, hr_unit *u, PyObject *name)
+/* New reference: a copy of the items of `obj`, an exact dict, list or set. */
+static PyObject *
+copy_items(PyObject *obj)
 {
-    PyObject *obj = PyDict_GetItemWithError(u->live, name);
-    if (obj == NULL || !(PyDict_CheckExact(obj) || PyList_CheckExact(obj)
-                         || PyAnySet_CheckExact(obj))) {
-        return PyErr_Occurred() ? -1 : 0;
+    return PyDict_CheckExact(obj) ? PyDict_Copy(obj)
+           : PyList_CheckExact(obj) ? PyList_GetSlice(obj, 0, PyList_GET_SIZE(obj))
+           : PySet_New(obj);
+}
+
+/* Appends to `out` the containers a statement acting on `obj` may write:
+ * `obj` itself when it is an exact dict, list or set; otherwise the
+ * object's own __dict__ and the exact dicts, lists and sets it holds (six's
+ * `_importer.known_modules`).  A class is not one: its namespace is not a
+ * dict the engine may put items back into. */
+static int
+containers_of(PyObject *obj, PyObject *out)
+{
+    if (PyDict_CheckExact(obj) || PyList_CheckExact(obj) || PySet_CheckExact(obj)) {
+        return PyList_Append(out, obj);
     }
-    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(batch->acted); k++) {
-        if (PyTuple_GET_ITEM(PyList_GET_ITEM(batch->acted, k), 0) == obj) {
-            return 0;
+    if (PyType_Check(obj) || Py_TYPE(obj)->tp_dictoffset == 0) {
+        return 0;
+    }
+    PyObject *attrs = PyObject_GenericGetDict(obj, NULL);
+    if (attrs == NULL || !PyDict_CheckExact(attrs)) {
+        Py_XDECREF(attrs);
+        PyErr_Clear();  /* no instance dict after all: nothing to save */
+        return 0;
+    }
+    int status = PyList_Append(out, attrs);
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (status == 0 && PyDict_Next(attrs, &pos, &key, &value)) {
+        if (PyDict_CheckExact(value) || PyList_CheckExact(value) || PySet_CheckExact(value)) {
+            status = PyList_Append(out, value);
         }
     }
-    PyObject *copy = PyDict_CheckExact(obj) ? PyDict_Copy(obj)
-                     : PyList_CheckExact(obj) ? PyList_GetSlice(obj, 0, PyList_GET_SIZE(obj))
-                     : PySet_New(obj);
-    PyObject *pair = copy ? PyTuple_Pack(2, obj, copy) : NULL;
-    int status = pair ? PyList_Append(batch->acted, pair) : -1;
-    Py_XDECREF(copy);
-    Py_XDECREF(pair);
+    Py_DECREF(attrs);
+    return status;
+}
+
+/* Saves the items of the containers a statement that runs may write when it
+ * acts on the module's object `name` (see containers_of) before anything
+ * runs: a refused reload puts them back, so that it changes nothing there
+ * either.  When `mine` is not NULL, the statement runs only because it acts
+ * on that object: the (container, copy) pairs are appended to it too, so
+ * that what it makes again can give way to the live objects (execute.c). */
+static int
+save_acted(hr_batch *batch, hr_unit *u, PyObject *name, PyObject *mine)
+{
+    PyObject *obj = PyDict_GetItemWithError(u->live, name);  /* borrowed */
+    PyObject *containers = obj != NULL ? PyList_New(0) : NULL;
+    if (containers == NULL || containers_of(obj, containers) < 0) {
+        Py_XDECREF(containers);
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    int status = 0;
+    for (Py_ssize_t c = 0; status == 0 && c < PyList_GET_SIZE(containers); c++) {
+        PyObject *container = PyList_GET_ITEM(containers, c);
+        PyObject *pair = NULL;
+        for (Py_ssize_t k = 0; pair == NULL && k < PyList_GET_SIZE(batch->acted); k++) {
+            if (PyTuple_GET_ITEM(PyList_GET_ITEM(batch->acted, k), 0) == container) {
+                pair = Py_NewRef(PyList_GET_ITEM(batch->acted, k));
+            }
+        }
+        if (pair == NULL) {
+            PyObject *copy = copy_items(container);
+            pair = copy ? PyTuple_Pack(2, container, copy) : NULL;
+            Py_XDECREF(copy);
+            status = pair ? PyList_Append(batch->acted, pair) : -1;
+        }
+        if (status == 0 && mine != NULL) {
+            status = PyList_Append(mine, pair);
+        }
+        Py_XDECREF(pair);
+    }
+    Py_DECREF(containers);
     return status;
 }
 
@@ -868,15 +922,6 @@ may_act(const hr_stmt *st)
            || memmem(text, len, "setattr", 7) != NULL || memmem(text, len, "delattr", 7) != NULL;
 }
 
-/* A statement that runs again and acts on an object of the module (six's
- * loop registering lazy modules in its `_importer`) acts on it again in the
- * middle of the file: the unchanged statements after it that act on the
- * same object and bind nothing (or only a loop variable) run again too, so
- * that the object ends as a run of the whole file leaves it (six overrides
- * some of those entries further down, and the loop had put them back).
- * Only objects the module makes: a module it imports (`sys.path.insert()`)
- * is not one.  The items of those that are dicts, lists or sets are saved
- * first: a refused reload puts them back. */
 /* New reference: the names the module's import statements bind. */
 static PyObject *
 imported_names(hr_batch *batch, hr_unit *u)
@@ -895,6 +940,30 @@ imported_names(hr_batch *batch, hr_unit *u)
     return imported;
 }
 
+/* Records that new statement `i` runs only to act again, on the containers
+ * of the (container, copy) pairs `mine`. */
+static int
+record_acting(hr_unit *u, Py_ssize_t i, PyObject *mine)
+{
+    if (u->acting == NULL && (u->acting = PyDict_New()) == NULL) {
+        return -1;
+    }
+    PyObject *index = PyLong_FromSsize_t(i);
+    int status = index ? PyDict_SetItem(u->acting, index, mine) : -1;
+    Py_XDECREF(index);
+    return status;
+}
+
+/* A statement that runs again and acts on an object of the module (six's
+ * loop registering lazy modules in its `_importer`) acts on it again in the
+ * middle of the file: the unchanged statements after it that act on the
+ * same object and bind nothing (or only a loop variable) run again too, so
+ * that the object ends as a run of the whole file leaves it (six overrides
+ * some of those entries further down, and the loop had put them back).
+ * Only objects the module makes: a module it imports (`sys.path.insert()`)
+ * is not one.  What those objects hold is saved first (save_acted): a
+ * refused reload puts it back, and an object a statement that only acts
+ * again makes again gives way to the live one it made the first time. */
 static int
 act_again(hr_batch *batch, hr_unit *u)
 {
@@ -936,18 +1005,23 @@ act_again(hr_batch *batch, hr_unit *u)
         }
         int again = u->run[i] ? 1 : intersects(own, acted);
         if (again > 0) {
+            PyObject *mine = u->run[i] ? NULL : PyList_New(0);
+            status = u->run[i] || mine != NULL ? hr_set_update(acted, own) : -1;
             u->run[i] = 1;
-            status = hr_set_update(acted, own);
             PyObject *iterator = status == 0 ? PyObject_GetIter(own) : NULL;
             PyObject *name;
             while (iterator != NULL && status == 0 && (name = PyIter_Next(iterator)) != NULL) {
-                status = save_acted(batch, u, name);
+                status = save_acted(batch, u, name, mine);
                 Py_DECREF(name);
             }
             Py_XDECREF(iterator);
             if (status == 0 && PyErr_Occurred()) {
                 status = -1;
             }
+            if (status == 0 && mine != NULL) {
+                status = record_acting(u, i, mine);
+            }
+            Py_XDECREF(mine);
         }
         else if (again < 0) {
             status = -1;

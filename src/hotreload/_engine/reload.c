@@ -45,6 +45,7 @@ unit_clear(hr_unit *u)
     u->old_used = u->run = u->strip = u->reformatted = NULL;
     Py_CLEAR(u->emulated);
     Py_CLEAR(u->vanished);
+    Py_CLEAR(u->acting);
     Py_CLEAR(u->binds);
     Py_CLEAR(u->keep);
     Py_CLEAR(u->update);
