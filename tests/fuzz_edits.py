@@ -94,6 +94,8 @@ class Act:
     keys: list
     value: object
     style: int = 0  # layout only: quotes, parentheses, line breaks
+    boxed: bool = False  # the value is a `Box(value)`: an object with state
+    ident: str = ""  # the same act in every version of the model
 
 
 @dataclasses.dataclass
@@ -296,6 +298,7 @@ class Model:
             out.append(f"{const.name} = {expr}")
         out.append("")
         if self.acts:
+            out += BOX_CLASS
             out.append("TABLE = {}")
             for act in self.acts:
                 out += render_act(act)
@@ -339,10 +342,29 @@ def _pad(item, indent=""):
     return [f"{indent}# pad {k}" if k % 2 else "" for k in range(item.pad)]
 
 
+# The value of a boxed act: state a program keeps in a registry (six's lazy
+# modules).  The harness uses each box between reloads; an act that did not
+# change must leave the live box in TABLE, even when it runs again because
+# a changed act before it wrote the same keys.
+BOX_CLASS = [
+    "class Box:",
+    "    def __init__(self, n=0):",
+    "        self.n = n",
+    "        self.uses = 0",
+    "",
+    "    def __eq__(self, other):",
+    "        return type(other).__name__ == 'Box' and other.n == self.n",
+    "",
+    "    def __repr__(self):",
+    "        return f'Box({self.n})'",
+    "",
+]
+
+
 def render_act(act):
     """The same act in three layouts: a reload must tell them apart from a
     change (re-running one acts again, six's finder loop)."""
-    value = repr(act.value)
+    value = f"Box({act.value!r})" if act.boxed else repr(act.value)
     if len(act.keys) > 1:
         keys = ", ".join(f'"{k}"' if act.style % 2 else repr(k) for k in act.keys)
         head = f"for _key in ({keys},):" if act.style % 3 == 2 else f"for _key in [{keys}]:"
@@ -717,7 +739,8 @@ def edit_table(model):
     keys = ["a", "b", "c", "d"]
     pick = rng.randrange(3)
     if pick == 0 or not model.acts:
-        act = Act(rng.sample(keys, rng.choice([1, 1, 2, 3])), rng.randrange(10))
+        act = Act(rng.sample(keys, rng.choice([1, 1, 2, 3])), rng.randrange(10),
+                  boxed=rng.random() < 0.5, ident=model.fresh_name("act"))
         model.acts.insert(rng.randrange(len(model.acts) + 1), act)
         return f"add act on TABLE {act.keys}", False
     act = rng.choice(model.acts)
@@ -1342,10 +1365,31 @@ def check_globals(module):
     return problems
 
 
+def last_acts(model):
+    """TABLE key -> (ident, value, boxed) of the act that sets it last."""
+    last = {}
+    for act in model.acts:
+        for key in act.keys:
+            last[key] = (act.ident, act.value, act.boxed)
+    return last
+
+
+def kept_boxes(model, candidate):
+    """The TABLE keys whose box must stay the live one when `candidate`
+    replaces `model`: the act setting them last is the same, unchanged."""
+    before, after = last_acts(model), last_acts(candidate)
+    return {key for key, last in after.items() if last[2] and before.get(key) == last}
+
+
 class Captured:
     """References taken before a reload, as user code would hold them."""
 
     def __init__(self, module):
+        # What TABLE holds, each box used once: a box made again starts unused.
+        self.table = dict(vars(module).get("TABLE", {}))
+        for value in self.table.values():
+            if type(value).__name__ == "Box":
+                value.uses += 1
         self.objects = {}  # name -> object (functions and classes)
         self.members = {}  # (class name, member) -> raw class dict value (functions)
         self.bases = {}  # class name -> its bases
@@ -1390,6 +1434,12 @@ class Captured:
             if after is not None and type(after) is type(before) and after is not before:
                 problems.append(f"{cls_name}.{member}: a new {type(after).__name__} replaced the live one")
         return problems
+
+    def check_table(self, module, keys):
+        """The values of TABLE at `keys` are the ones it held before."""
+        table = vars(module).get("TABLE", {})
+        return [f"TABLE[{key!r}]: a new {type(table.get(key)).__name__} replaced the live one"
+                for key in sorted(keys) if table.get(key) is not self.table.get(key)]
 
     def check_behaviour(self, module, fresh):
         """Captured functions run what the module's functions of that name run now."""

@@ -115,6 +115,7 @@ def run_seed(workspace, seed, steps, fresh_folder):
             new_fresh = fuzz_edits.fresh_module(new_text, fresh_folder)
             problems = fuzz_edits.compare(module, new_fresh, instances)
             problems += captured.check_identity(module)
+            problems += captured.check_table(module, fuzz_edits.kept_boxes(model, candidate))
             problems += captured.check_behaviour(module, new_fresh)
             if _hotreload._records()[name][1] != new_text.encode():
                 problems.append("the record does not hold the reloaded text")
@@ -134,6 +135,7 @@ def run_seed(workspace, seed, steps, fresh_folder):
             problems.append("the record changed")
         problems += fuzz_edits.compare(module, fresh, instances)
         problems += captured.check_identity(module)
+        problems += captured.check_table(module, captured.table)
         if problems:
             fail(f"the refused reload ({error}) changed something", problems)
         counts["broken" if broken else "refused"] += 1

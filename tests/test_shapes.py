@@ -458,3 +458,26 @@ def test_a_refused_reload_puts_back_what_a_statement_put_in_an_objects_table(wor
         hotreload.reload(m)
     assert m._importer.known == known
     assert all(m._importer.known[k] is v for k, v in known.items())
+
+
+def test_a_loop_is_not_run_again_for_its_own_variable(workspace):
+    # A new loop over `_key` before an unchanged one: the unchanged loop
+    # reads only the `_key` it binds itself, so it does not depend on the
+    # new one (it acts on TABLE after it, and keeps the boxes it made).
+    source = """
+        class Box:
+            def __init__(self, n):
+                self.n = n
+
+        TABLE = {{}}
+        {first}
+        for _key in ["a", "b"]:
+            TABLE[_key] = Box(1)
+    """
+    m = workspace.load("m", source.format(first=""))
+    boxes = dict(m.TABLE)
+    workspace.edit("m", source.format(first='for _key in ["a", "c"]:\n            TABLE[_key] = Box(2)'))
+    hotreload.reload(m)
+    expected = fresh(source.format(first='for _key in ["a", "c"]:\n            TABLE[_key] = Box(2)'))["TABLE"]
+    assert {k: v.n for k, v in m.TABLE.items()} == {k: v.n for k, v in expected.items()}
+    assert m.TABLE["a"] is boxes["a"] and m.TABLE["b"] is boxes["b"]

@@ -109,6 +109,9 @@ PyObject *hr_split_to_list(PyObject *source_bytes, int indent);
 /* module.c: module state                                                    */
 /* ------------------------------------------------------------------------ */
 
+/* How many ast node classes names.c tells apart (its AST_ names). */
+#define HR_AST_TYPES 17
+
 typedef struct {
     PyObject *ReloadError;      /* the exception type */
     PyTypeObject *FinderType;   /* type of the import hook */
@@ -118,7 +121,8 @@ typedef struct {
     PyObject *allow_dirs;       /* tuple of str: folders allowed even inside deny_dirs */
     int follow_symlinks;        /* read sources through links that leave those folders */
     int shared_files;           /* run files that other users can write (records.c) */
-    PyObject *ast_types[16];    /* ast node classes used by names.c, loaded on first use */
+    PyObject *ast_types[HR_AST_TYPES];  /* ast node classes used by names.c, loaded on
+                                           first use */
     PyObject *gc_get_objects;   /* gc.get_objects */
     int busy;                   /* a reload is under way: refuse re-entry */
     struct hr_batch_s *hotfix;  /* the batch patch() calls go to while a hotfix

@@ -12,13 +12,16 @@
 enum {
     AST_AST, AST_NAME, AST_LOAD, AST_FUNCTIONDEF, AST_ASYNCFUNCTIONDEF, AST_LAMBDA,
     AST_CLASSDEF, AST_IMPORT, AST_IMPORTFROM, AST_EXCEPTHANDLER, AST_GLOBAL,
-    AST_NONLOCAL, AST_MATCHAS, AST_MATCHSTAR, AST_MATCHMAPPING, AST_COUNT
+    AST_NONLOCAL, AST_MATCHAS, AST_MATCHSTAR, AST_MATCHMAPPING, AST_FOR, AST_ASYNCFOR,
+    AST_COUNT
 };
+/* The state keeps one slot per node class named here. */
+_Static_assert(AST_COUNT == HR_AST_TYPES, "hr_state.ast_types has one slot per AST_ name");
 
 static const char *const ast_names[AST_COUNT] = {
     "AST", "Name", "Load", "FunctionDef", "AsyncFunctionDef", "Lambda",
     "ClassDef", "Import", "ImportFrom", "ExceptHandler", "Global",
-    "Nonlocal", "MatchAs", "MatchStar", "MatchMapping",
+    "Nonlocal", "MatchAs", "MatchStar", "MatchMapping", "For", "AsyncFor",
 };
 
 static int
@@ -198,6 +201,42 @@ bind_aliases(walker *w, PyObject *node, int top, int dotted)
     return status;
 }
 
+/* A for loop binds its target before each run of its body: the body's reads
+ * of the target's names read the loop's own values, not what the names
+ * held before it (a loop over `_key` does not depend on another loop over
+ * `_key` before it).  Its iterable and its `else` read as any expression. */
+static int
+walk_loop(walker *w, PyObject *node, int top)
+{
+    if (walk_field(w, node, "target", top) < 0 || walk_field(w, node, "iter", top) < 0
+        || walk_field(w, node, "orelse", top) < 0) {
+        return -1;
+    }
+    if (w->reads == NULL) {
+        return walk_field(w, node, "body", top);
+    }
+    walker target = {w->state, PySet_New(NULL), NULL, 0};
+    PyObject *outer = w->reads;
+    w->reads = PySet_New(NULL);
+    int status = target.binds != NULL && w->reads != NULL ? 0 : -1;
+    if (status == 0) {
+        status = walk_field(&target, node, "target", 1);
+    }
+    if (status == 0) {
+        status = walk_field(w, node, "body", top);
+    }
+    PyObject *body_reads = w->reads;
+    w->reads = outer;
+    PyObject *own = status == 0 ? PyNumber_Subtract(body_reads, target.binds) : NULL;
+    if (own == NULL || hr_set_update(outer, own) < 0) {
+        status = -1;
+    }
+    Py_XDECREF(own);
+    Py_XDECREF(body_reads);
+    Py_XDECREF(target.binds);
+    return status;
+}
+
 static int
 walk(walker *w, PyObject *node, int top)
 {
@@ -241,6 +280,9 @@ walk(walker *w, PyObject *node, int top)
             return -1;
         }
         return walk_field(w, node, "body", 0);
+    }
+    if (is_a(w, node, AST_FOR) || is_a(w, node, AST_ASYNCFOR)) {
+        return walk_loop(w, node, top);
     }
     if (is_a(w, node, AST_IMPORT)) {
         return bind_aliases(w, node, top, 1);
