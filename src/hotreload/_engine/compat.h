@@ -43,6 +43,7 @@ hr_compat_xnewref(PyObject *obj)
 #  define Py_NewRef(obj) hr_compat_newref((PyObject *)(obj))
 #  define Py_XNewRef(obj) hr_compat_xnewref((PyObject *)(obj))
 #  define Py_IsNone(obj) ((obj) == Py_None)
+#  define PySet_CheckExact(obj) (Py_TYPE(obj) == &PySet_Type)
 #endif
 
 /* Number of free variables of a code object (a field only since 3.11). */
