@@ -481,3 +481,17 @@ def test_a_loop_is_not_run_again_for_its_own_variable(workspace):
     expected = fresh(source.format(first='for _key in ["a", "c"]:\n            TABLE[_key] = Box(2)'))["TABLE"]
     assert {k: v.n for k, v in m.TABLE.items()} == {k: v.n for k, v in expected.items()}
     assert m.TABLE["a"] is boxes["a"] and m.TABLE["b"] is boxes["b"]
+
+
+def test_a_refused_reload_puts_back_what_a_statement_put_in_a_nested_table(workspace):
+    source = """
+        REG = {{"handlers": {{}}, "order": []}}
+        REG["handlers"]["a"] = {v}
+        REG["order"].append({v})
+        {tail}
+    """
+    m = workspace.load("m", source.format(v=1, tail=""))
+    workspace.edit("m", source.format(v=2, tail="raise RuntimeError('refused')"))
+    with pytest.raises(hotreload.ReloadError):
+        hotreload.reload(m)
+    assert m.REG == {"handlers": {"a": 1}, "order": [1]}

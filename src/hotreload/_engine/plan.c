@@ -808,35 +808,58 @@ copy_items(PyObject *obj)
            : PySet_New(obj);
 }
 
+static int
+is_container(PyObject *obj)
+{
+    return PyDict_CheckExact(obj) || PyList_CheckExact(obj) || PySet_CheckExact(obj);
+}
+
 /* Appends to `out` the containers a statement acting on `obj` may write:
- * `obj` itself when it is an exact dict, list or set; otherwise the
- * object's own __dict__ and the exact dicts, lists and sets it holds (six's
- * `_importer.known_modules`).  A class is not one: its namespace is not a
- * dict the engine may put items back into. */
+ * `obj` itself when it is an exact dict, list or set, else the object's own
+ * __dict__; and the exact dicts, lists and sets that dict holds (six's
+ * `_importer.known_modules`, `REG["x"]["k"] = v`).  A class is not one:
+ * its namespace is not a dict the engine may put items back into. */
 static int
 containers_of(PyObject *obj, PyObject *out)
 {
-    if (PyDict_CheckExact(obj) || PyList_CheckExact(obj) || PySet_CheckExact(obj)) {
-        return PyList_Append(out, obj);
+    PyObject *holder;  /* the dict whose values are looked at too, or NULL */
+    if (is_container(obj)) {
+        holder = PyDict_CheckExact(obj) ? Py_NewRef(obj) : NULL;
+        if (PyList_Append(out, obj) < 0) {
+            Py_XDECREF(holder);
+            return -1;
+        }
     }
-    if (PyType_Check(obj) || Py_TYPE(obj)->tp_dictoffset == 0) {
+    else if (PyType_Check(obj) || Py_TYPE(obj)->tp_dictoffset == 0) {
         return 0;
     }
-    PyObject *attrs = PyObject_GenericGetDict(obj, NULL);
-    if (attrs == NULL || !PyDict_CheckExact(attrs)) {
-        Py_XDECREF(attrs);
-        PyErr_Clear();  /* no instance dict after all: nothing to save */
-        return 0;
+    else {
+        holder = PyObject_GenericGetDict(obj, NULL);
+        if (holder == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                return -1;
+            }
+            PyErr_Clear();  /* no instance dict after all: nothing to save */
+            return 0;
+        }
+        if (!PyDict_CheckExact(holder)) {
+            Py_DECREF(holder);
+            return 0;
+        }
+        if (PyList_Append(out, holder) < 0) {
+            Py_DECREF(holder);
+            return -1;
+        }
     }
-    int status = PyList_Append(out, attrs);
+    int status = 0;
     Py_ssize_t pos = 0;
     PyObject *key, *value;
-    while (status == 0 && PyDict_Next(attrs, &pos, &key, &value)) {
-        if (PyDict_CheckExact(value) || PyList_CheckExact(value) || PySet_CheckExact(value)) {
+    while (holder != NULL && status == 0 && PyDict_Next(holder, &pos, &key, &value)) {
+        if (is_container(value)) {
             status = PyList_Append(out, value);
         }
     }
-    Py_DECREF(attrs);
+    Py_XDECREF(holder);
     return status;
 }
 
