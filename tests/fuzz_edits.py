@@ -367,8 +367,9 @@ def render_act(act):
     value = f"Box({act.value!r})" if act.boxed else repr(act.value)
     if len(act.keys) > 1:
         keys = ", ".join(f'"{k}"' if act.style % 2 else repr(k) for k in act.keys)
-        head = f"for _key in ({keys},):" if act.style % 3 == 2 else f"for _key in [{keys}]:"
-        return [head, f"    TABLE[_key] = {value}"]
+        if act.style % 3 == 2:  # what a formatter does: the same list over lines
+            return ["for _key in [", f"    {keys},", "]:", f"    TABLE[_key] = {value}"]
+        return [f"for _key in [{keys}]:", f"    TABLE[_key] = {value}"]
     key = act.keys[0]
     if act.style % 3 == 1:
         return [f'TABLE["{key}"] = ({value})']
