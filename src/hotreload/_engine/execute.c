@@ -72,6 +72,15 @@ copy_future_imports(char *buffer, const hr_unit *u)
     }
 }
 
+/* Starts the next piece to compile: the source blanked, with its
+ * `from __future__` statements. */
+static void
+start_piece(char *buffer, const hr_unit *u)
+{
+    blank(buffer, u->new_utf8, u->new_len);
+    copy_future_imports(buffer, u);
+}
+
 PyObject *
 hr_compile_alone(hr_unit *u, const hr_stmt *st)
 {
@@ -79,8 +88,7 @@ hr_compile_alone(hr_unit *u, const hr_stmt *st)
     if (buffer == NULL) {
         return PyErr_NoMemory();
     }
-    blank(buffer, u->new_utf8, u->new_len);
-    copy_future_imports(buffer, u);
+    start_piece(buffer, u);
     memcpy(buffer + st->start, u->new_utf8 + st->start, st->end - st->start);
     PyCompilerFlags flags = {PyCF_IGNORE_COOKIE, PY_MINOR_VERSION};
     PyObject *code = Py_CompileStringObject(buffer, u->path, Py_file_input, &flags, -1);
@@ -600,8 +608,7 @@ hr_execute(hr_batch *batch, hr_unit *u)
         PyErr_NoMemory();
         goto done;
     }
-    blank(buffer, text, len);
-    copy_future_imports(buffer, u);
+    start_piece(buffer, u);
     int pending = 0;  /* statements copied into the buffer, not yet run */
     for (Py_ssize_t i = 0; i < u->new_stmts.count; i++) {
         const hr_stmt *st = &u->new_stmts.items[i];
@@ -613,9 +620,7 @@ hr_execute(hr_batch *batch, hr_unit *u)
                 || hr_emulate_from(batch, u, i) < 0) {
                 goto done;
             }
-            /* The next piece starts from a blank copy again. */
-            blank(buffer, text, len);
-            copy_future_imports(buffer, u);
+            start_piece(buffer, u);
             pending = 0;
             continue;
         }
@@ -633,14 +638,12 @@ hr_execute(hr_batch *batch, hr_unit *u)
             if (pending && run_buffer(batch, u, buffer) < 0) {
                 goto done;
             }
-            blank(buffer, text, len);
-            copy_future_imports(buffer, u);
+            start_piece(buffer, u);
             memcpy(buffer + st->start, text + st->start, st->end - st->start);
             if (run_acting_again(batch, u, buffer, acting) < 0) {
                 goto done;
             }
-            blank(buffer, text, len);
-            copy_future_imports(buffer, u);
+            start_piece(buffer, u);
             pending = 0;
             continue;
         }
