@@ -137,9 +137,10 @@ typedef struct {
                                    run with unchanged members left out */
 } hr_state;
 
-/* Raises ReloadError(module, object, reason), chaining the current exception
- * (if any) as its __cause__.  `module_name` and `object` may be NULL; the
- * reason is formatted as by PyUnicode_FromFormat.  Always returns -1. */
+/* errors.c: raises ReloadError(module, object, reason), chaining the
+ * current exception (if any) as its __cause__.  `module_name` and `object`
+ * may be NULL; the reason is formatted as by PyUnicode_FromFormat.  Always
+ * returns -1. */
 int hr_raise(hr_state *state, PyObject *module_name, PyObject *object,
              const char *format, ...);
 
@@ -472,7 +473,7 @@ typedef struct hr_batch_s {
     PyObject *instances;     /* dict: class name -> instances its hook ran on */
 } hr_batch;
 
-/* reload.c: new reference: a source file's bytes decoded as the import
+/* source.c: new reference: a source file's bytes decoded as the import
  * system does (coding cookie or BOM, universal newlines). */
 PyObject *hr_decode_source(PyObject *bytes);
 /* reload.c: reloads the modules of `targets` (a tuple of modules or

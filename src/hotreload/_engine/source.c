@@ -1,0 +1,169 @@
+/* Source text: a source file's bytes decoded as the import system decodes
+ * them.  The first layer's input; it calls nothing else in the engine. */
+#include "hotreload.h"
+
+#include <string.h>
+
+/* Decoding source files as the import system does (importlib's
+ * decode_source: tokenize.detect_encoding, then universal newlines), in C:
+ * it runs on every reload, and CPython's own Python version of it is not
+ * proof against a failed allocation (it crashes 3.12 and 3.13). */
+
+static int
+is_word_byte(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+           || c == '_' || c == '-' || c == '.';
+}
+
+/* The encoding a line declares (`# -*- coding: latin-1 -*-`), as
+ * tokenize's cookie_re = r'^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)' reads
+ * it: *name and *len, or *len 0 when it declares none. */
+static void
+find_cookie(const char *line, Py_ssize_t n, const char **name, Py_ssize_t *len)
+{
+    Py_ssize_t i = 0;
+    *len = 0;
+    while (i < n && (line[i] == ' ' || line[i] == '\t' || line[i] == '\f')) {
+        i++;
+    }
+    if (i == n || line[i] != '#') {
+        return;
+    }
+    for (i++; i + 7 <= n && line[i] != '\n'; i++) {
+        if (memcmp(line + i, "coding", 6) != 0 || (line[i + 6] != ':' && line[i + 6] != '=')) {
+            continue;
+        }
+        Py_ssize_t k = i + 7;
+        while (k < n && (line[k] == ' ' || line[k] == '\t')) {
+            k++;
+        }
+        Py_ssize_t start = k;
+        while (k < n && is_word_byte(line[k])) {
+            k++;
+        }
+        if (k > start) {
+            *name = line + start;
+            *len = k - start;
+            return;
+        }
+    }
+}
+
+/* 1 when a line holds nothing, or only a comment: tokenize then looks for
+ * the cookie on the second line too. */
+static int
+is_blank_line(const char *line, Py_ssize_t n)
+{
+    Py_ssize_t i = 0;
+    while (i < n && (line[i] == ' ' || line[i] == '\t' || line[i] == '\f')) {
+        i++;
+    }
+    return i == n || line[i] == '#' || line[i] == '\r' || line[i] == '\n';
+}
+
+/* tokenize's _get_normal_name: the usual spellings of UTF-8 and Latin-1. */
+static void
+normal_encoding(const char *name, Py_ssize_t len, char *out, size_t size)
+{
+    char lower[13];
+    Py_ssize_t k = 0;
+    for (; k < len && k < 12; k++) {
+        char c = name[k];
+        lower[k] = (char)(c == '_' ? '-' : (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
+    }
+    lower[k] = '\0';
+    static const char *const latin1[] = {"latin-1", "iso-8859-1", "iso-latin-1"};
+    if (strcmp(lower, "utf-8") == 0 || strncmp(lower, "utf-8-", 6) == 0) {
+        snprintf(out, size, "utf-8");
+        return;
+    }
+    for (size_t i = 0; i < 3; i++) {
+        size_t m = strlen(latin1[i]);
+        if (strcmp(lower, latin1[i]) == 0 || (strncmp(lower, latin1[i], m) == 0 && lower[m] == '-')) {
+            snprintf(out, size, "iso-8859-1");
+            return;
+        }
+    }
+    snprintf(out, size, "%.*s", (int)len, name);
+}
+
+/* New reference: `text` with \r\n and lone \r turned into \n.  One \r
+ * that ends the text is dropped, as importlib's IncrementalNewlineDecoder
+ * (never told the input ended) keeps it waiting for a \n. */
+static PyObject *
+universal_newlines(PyObject *text)
+{
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    Py_ssize_t cr = PyUnicode_FindChar(text, '\r', 0, length, 1);
+    if (cr == -2 || cr == -1) {
+        return cr == -2 ? NULL : Py_NewRef(text);
+    }
+    int trailing = PyUnicode_READ_CHAR(text, length - 1) == '\r';
+    PyObject *body = PyUnicode_Substring(text, 0, length - trailing);
+    PyObject *crlf = body ? PyUnicode_FromString("\r\n") : NULL;
+    PyObject *cr_only = crlf ? PyUnicode_FromString("\r") : NULL;
+    PyObject *lf = cr_only ? PyUnicode_FromString("\n") : NULL;
+    PyObject *once = lf ? PyUnicode_Replace(body, crlf, lf, -1) : NULL;
+    PyObject *both = once ? PyUnicode_Replace(once, cr_only, lf, -1) : NULL;
+    Py_XDECREF(body);
+    Py_XDECREF(crlf);
+    Py_XDECREF(cr_only);
+    Py_XDECREF(lf);
+    Py_XDECREF(once);
+    return both;
+}
+
+PyObject *
+hr_decode_source(PyObject *bytes)
+{
+    if (!PyBytes_Check(bytes)) {
+        PyErr_Format(PyExc_TypeError, "a source must be bytes, not %s", Py_TYPE(bytes)->tp_name);
+        return NULL;
+    }
+    const char *data = PyBytes_AS_STRING(bytes);
+    Py_ssize_t size = PyBytes_GET_SIZE(bytes);
+    int bom = size >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0;
+    if (bom) {
+        data += 3;
+        size -= 3;
+    }
+    /* The cookie may sit on the first line, or on the second when the first
+     * is blank or a comment (PEP 263). */
+    const char *name = NULL;
+    Py_ssize_t name_len = 0;
+    const char *line = data;
+    for (int index = 0; index < 2 && line < data + size && name_len == 0; index++) {
+        const char *newline = memchr(line, '\n', data + size - line);
+        Py_ssize_t n = newline ? newline - line + 1 : data + size - line;
+        /* A line read for a cookie must be UTF-8 (a cookie is ASCII, and
+         * without one the file is UTF-8), as tokenize insists. */
+        PyObject *valid = PyUnicode_DecodeUTF8(line, n, "strict");
+        if (valid == NULL) {
+            if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+                PyErr_SetString(PyExc_SyntaxError, "invalid or missing encoding declaration");
+            }
+            return NULL;
+        }
+        Py_DECREF(valid);
+        find_cookie(line, n, &name, &name_len);
+        if (name_len == 0 && !is_blank_line(line, n)) {
+            break;
+        }
+        line += n;
+    }
+    char encoding[64] = "utf-8";
+    if (name_len > 0) {
+        normal_encoding(name, name_len < 48 ? name_len : 48, encoding, sizeof(encoding));
+        if (bom && strcmp(encoding, "utf-8") != 0) {
+            PyErr_Format(PyExc_SyntaxError, "encoding problem: %s with BOM", encoding);
+            return NULL;
+        }
+    }
+    PyObject *text = PyUnicode_Decode(data, size, encoding, "strict");
+    if (text == NULL) {
+        return NULL;
+    }
+    Py_SETREF(text, universal_newlines(text));
+    return text;
+}
