@@ -460,10 +460,16 @@ def test_a_refused_reload_puts_back_what_a_statement_put_in_an_objects_table(wor
     assert all(m._importer.known[k] is v for k, v in known.items())
 
 
-def test_a_loop_is_not_run_again_for_its_own_variable(workspace):
-    # A new loop over `_key` before an unchanged one: the unchanged loop
-    # reads only the `_key` it binds itself, so it does not depend on the
-    # new one (it acts on TABLE after it, and keeps the boxes it made).
+@pytest.mark.parametrize("before, after", [
+    ("", 'for _key in ["a", "c"]:\n            TABLE[_key] = Box(2)'),
+    ('for _key in ["a", "c"]:\n            TABLE[_key] = Box(2)',
+     'for _key in ["a", "c"]:\n            TABLE[_key] = Box(3)'),
+], ids=["new-loop-before", "changed-loop-before"])
+def test_a_later_loop_over_the_same_variable_keeps_the_boxes_it_made(workspace, before, after):
+    # An unchanged loop over `_key` after a new or changed loop over `_key`:
+    # it reads only the `_key` it binds itself, so nothing it reads changed;
+    # it runs again (it acts on TABLE after the other one, and binds `_key`
+    # last), and the boxes it makes again give way to the live ones.
     source = """
         class Box:
             def __init__(self, n):
@@ -474,13 +480,14 @@ def test_a_loop_is_not_run_again_for_its_own_variable(workspace):
         for _key in ["a", "b"]:
             TABLE[_key] = Box(1)
     """
-    m = workspace.load("m", source.format(first=""))
+    m = workspace.load("m", source.format(first=before))
     boxes = dict(m.TABLE)
-    workspace.edit("m", source.format(first='for _key in ["a", "c"]:\n            TABLE[_key] = Box(2)'))
+    workspace.edit("m", source.format(first=after))
     hotreload.reload(m)
-    expected = fresh(source.format(first='for _key in ["a", "c"]:\n            TABLE[_key] = Box(2)'))["TABLE"]
-    assert {k: v.n for k, v in m.TABLE.items()} == {k: v.n for k, v in expected.items()}
+    expected = fresh(source.format(first=after))
+    assert {k: v.n for k, v in m.TABLE.items()} == {k: v.n for k, v in expected["TABLE"].items()}
     assert m.TABLE["a"] is boxes["a"] and m.TABLE["b"] is boxes["b"]
+    assert m._key == expected["_key"] == "b"
 
 
 def test_a_refused_reload_puts_back_what_a_statement_put_in_a_nested_table(workspace):

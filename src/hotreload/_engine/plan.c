@@ -977,6 +977,24 @@ record_acting(hr_unit *u, Py_ssize_t i, PyObject *mine)
     return status;
 }
 
+/* 1 when statement i, which is to act again, runs with the inputs it had:
+ * it did not run yet (nothing it reads was rebound, or it would), or it
+ * runs unchanged to bind a name last and reads none of `rebound`. */
+static int
+same_inputs_again(hr_batch *batch, hr_unit *u, Py_ssize_t i, PyObject *rebound)
+{
+    if (!u->run[i]) {
+        return 1;
+    }
+    if (is_changed(u, i)) {
+        return 0;
+    }
+    PyObject *reads = reads_among(batch, u->new_utf8, &u->new_stmts.items[i], rebound);
+    int found = reads ? intersects(reads, rebound) : -1;
+    Py_XDECREF(reads);
+    return found < 0 ? -1 : !found;
+}
+
 /* A statement that runs again and acts on an object of the module (six's
  * loop registering lazy modules in its `_importer`) acts on it again in the
  * middle of the file: the unchanged statements after it that act on the
@@ -985,10 +1003,13 @@ record_acting(hr_unit *u, Py_ssize_t i, PyObject *mine)
  * some of those entries further down, and the loop had put them back).
  * Only objects the module makes: a module it imports (`sys.path.insert()`)
  * is not one.  What those objects hold is saved first (save_acted): a
- * refused reload puts it back, and an object a statement that only acts
- * again makes again gives way to the live one it made the first time. */
+ * refused reload puts it back.  And an object that a statement whose
+ * inputs did not change makes again gives way to the live one it made the
+ * first time: one that runs only to act again, or one that runs to bind a
+ * name last again (find_removed: a second loop over `_key` after a changed
+ * one) and reads none of the names `rebound`. */
 static int
-act_again(hr_batch *batch, hr_unit *u)
+act_again(hr_batch *batch, hr_unit *u, PyObject *rebound)
 {
     PyObject *acted = PySet_New(NULL);     /* objects the statements that run act on */
     PyObject *imported = NULL;             /* read when first needed */
@@ -1027,9 +1048,13 @@ act_again(hr_batch *batch, hr_unit *u)
             continue;
         }
         int again = u->run[i] ? 1 : intersects(own, acted);
+        int same_inputs = again > 0 ? same_inputs_again(batch, u, i, rebound) : 0;
+        if (same_inputs < 0) {
+            again = -1;
+        }
         if (again > 0) {
-            PyObject *mine = u->run[i] ? NULL : PyList_New(0);
-            status = u->run[i] || mine != NULL ? hr_set_update(acted, own) : -1;
+            PyObject *mine = same_inputs ? PyList_New(0) : NULL;
+            status = !same_inputs || mine != NULL ? hr_set_update(acted, own) : -1;
             u->run[i] = 1;
             PyObject *iterator = status == 0 ? PyObject_GetIter(own) : NULL;
             PyObject *name;
@@ -1268,7 +1293,7 @@ hr_plan(hr_batch *batch, hr_unit *u)
             }
         }
     }
-    if (act_again(batch, u) < 0 || plan_method_bodies(batch, u, bodies, reads) < 0
+    if (act_again(batch, u, rebound) < 0 || plan_method_bodies(batch, u, bodies, reads) < 0
         || rebind_deleted(batch, u) < 0 || unstrip_seen(u) < 0 || emulate_deletions(batch, u) < 0) {
         goto error;
     }
