@@ -324,27 +324,31 @@ def test_a_function_local_named_like_a_deleted_name_runs_nothing_else(workspace)
     assert not hasattr(m, "attr")
 
 
+# six's `_SixMetaPathImporter`: a table of the modules it knows.
+IMPORTER = """
+    class Importer:
+        def __init__(self):
+            self.known = {{}}
+
+        def add(self, obj, *names):
+            for name in names:
+                self.known[name] = obj
+"""
+
+
 def test_a_statement_acting_again_on_a_table_is_followed_by_the_later_ones(workspace):
     # six: a loop registers each moved module in `_importer`, and further
     # down some entries are registered again with the real lazy module.
     # When the loop runs again (its list changed), the later registration
     # runs again too, or the table ends with the loop's entry.
-    source = """
-        class Importer:
-            def __init__(self):
-                self.known = {{}}
-
-            def add(self, obj, *names):
-                for name in names:
-                    self.known[name] = obj
-
-        _importer = Importer()
-        _moved = {moved}
-        for attr in _moved:
-            _importer.add("moved:" + attr, attr)
-        del attr
-        _importer.add("lazy", "b")
-    """
+    source = IMPORTER + """
+    _importer = Importer()
+    _moved = {moved}
+    for attr in _moved:
+        _importer.add("moved:" + attr, attr)
+    del attr
+    _importer.add("lazy", "b")
+"""
     m = workspace.load("m", source.format(moved='["a", "b"]'))
     importer = m._importer
     workspace.edit("m", source.format(moved='["a", "b", "c"]'))
@@ -416,15 +420,7 @@ LAZY_REGISTRY = """
             return 42
 
     Lazy.x = Attr()
-
-    class Importer:
-        def __init__(self):
-            self.known = {{}}
-
-        def add(self, obj, *names):
-            for name in names:
-                self.known[name] = obj
-
+""" + IMPORTER + """
     _importer = Importer()
     MOVED = {moved}
     for _name in MOVED:
