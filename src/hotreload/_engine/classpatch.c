@@ -1129,6 +1129,20 @@ rerun_aliases_of_deleted_defs(hr_unit *u, const hr_stmts *members, char *runs, c
     return status;
 }
 
+/* 1 when `meta` is abc.ABCMeta itself (not a look-alike of that name). */
+static int
+is_abc_meta(PyObject *meta)
+{
+    PyObject *abc = PyImport_ImportModule("abc");
+    PyObject *abc_meta = abc ? PyObject_GetAttrString(abc, "ABCMeta") : NULL;
+    Py_XDECREF(abc);
+    if (abc_meta == NULL) {
+        return -1;
+    }
+    Py_DECREF(abc_meta);  /* held by the abc module: compared, not used */
+    return meta == abc_meta;
+}
+
 int
 hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buffer,
                            PyObject **fill)
@@ -1166,10 +1180,11 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
     }
     /* A custom metaclass may read or validate the whole namespace (an ORM's
      * declarative base, a registry): it gets the whole body.  Only type and
-     * ABCMeta, which do not, see a body with unchanged members left out. */
-    if (Py_TYPE(live_cls) != &PyType_Type && strcmp(Py_TYPE(live_cls)->tp_name, "ABCMeta") != 0) {
+     * abc.ABCMeta, which do not, see a body with unchanged members left out. */
+    int plain = Py_TYPE(live_cls) == &PyType_Type ? 1 : is_abc_meta((PyObject *)Py_TYPE(live_cls));
+    if (plain <= 0) {
         Py_DECREF(cls_name);
-        return 0;
+        return plain;
     }
     PyObject *update = NULL;
     if (hr_split_body(u->old_utf8, old_stmt, &old_members) < 0

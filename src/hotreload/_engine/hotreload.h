@@ -123,7 +123,6 @@ typedef struct {
     int shared_files;           /* run files that other users can write (records.c) */
     PyObject *ast_types[HR_AST_TYPES];  /* ast node classes used by names.c, loaded on
                                            first use */
-    PyObject *gc_get_objects;   /* gc.get_objects */
     int busy;                   /* a reload is under way: refuse re-entry */
     struct hr_batch_s *hotfix;  /* the batch patch() calls go to while a hotfix
                                    script runs, else NULL */

@@ -461,19 +461,25 @@ hr_install(PyObject *module, hr_state *state)
     if (state->finder == NULL && (state->finder = make_finder(state)) == NULL) {
         return -1;
     }
+    /* Before the path finder, which would otherwise load the source first. */
+    PyObject *machinery = PyImport_ImportModule("importlib.machinery");
+    PyObject *path_finder = machinery ? PyObject_GetAttrString(machinery, "PathFinder") : NULL;
+    Py_XDECREF(machinery);
+    if (path_finder == NULL) {
+        return -1;
+    }
     Py_ssize_t n = PyList_GET_SIZE(meta_path);
     Py_ssize_t where = n;
-    for (Py_ssize_t i = 0; i < n; i++) {
+    int installed = 0;
+    for (Py_ssize_t i = 0; i < n && !installed; i++) {
         PyObject *entry = PyList_GET_ITEM(meta_path, i);
-        if (entry == state->finder) {
-            return 0;
-        }
-        if (where == n && PyType_Check(entry)
-            && strcmp(((PyTypeObject *)entry)->tp_name, "PathFinder") == 0) {
+        installed = entry == state->finder;
+        if (where == n && entry == path_finder) {
             where = i;
         }
     }
-    return PyList_Insert(meta_path, where, state->finder);
+    Py_DECREF(path_finder);
+    return installed ? 0 : PyList_Insert(meta_path, where, state->finder);
 }
 
 int
