@@ -45,7 +45,7 @@ setup(
     ext_modules=[
         Extension(
             "hotreload._hotreload",
-            sources=sorted(glob.glob(f"{ENGINE}/*.c")),
+            sources=sorted(glob.glob(f"{ENGINE}/*/*.c")),
             # Listed so that editing a header rebuilds every engine file.
             depends=sorted(glob.glob(f"{ENGINE}/*.h") + glob.glob(f"{INCLUDE}/hotreload/*.h")),
             include_dirs=[ENGINE, INCLUDE],

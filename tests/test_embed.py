@@ -480,7 +480,7 @@ def test_valgrind_memcheck(play, tmp_path):
     text = log.read_text()
     assert "ERROR SUMMARY" in text, text[-2000:]
     engine = Path(__file__).resolve().parent.parent / "src" / "hotreload" / "_engine"
-    ours = {path.name for path in engine.glob("*.c")} | {"host.c"}
+    ours = {path.name for path in engine.rglob("*.c")} | {"host.c"}
     findings = valgrind_findings(text, ours)
     assert not findings, "valgrind found errors in the engine or the host:\n" + "\n".join(findings)
 

@@ -419,6 +419,10 @@ typedef struct hr_unit {
                                 of a from-import of a batch module done by hand
                                 (read once, when planned), (None, [name], {name
                                 bound before it}) of a `del` done by hand, or None */
+    PyObject *bodies;        /* list per new statement: the changes of a class whose
+                                methods' bodies alone changed and that does not run
+                                ([live class, (member, live function, new function
+                                or code, body changed)...], shape.c), or None */
     PyObject *vanished;      /* dict: name -> what a `del` done by hand took out of
                                 the scratch namespace (a re-run def or class whose
                                 name the module deletes), for the diff; or NULL */
@@ -663,8 +667,24 @@ int hr_pair_reformatted(hr_state *state, hr_unit *u);
  * (a list for hr_plan_method_bodies): the statement need not run.  None
  * when it must run, NULL on error.  Plans nothing. */
 PyObject *hr_read_method_bodies(hr_state *state, hr_unit *u, Py_ssize_t i);
-/* shape.c: plans what hr_read_method_bodies read. */
-int hr_plan_method_bodies(hr_batch *batch, hr_unit *u, PyObject *changes);
+/* run/classpatch.c: plans the method bodies of the classes the plan left in
+ * unit->bodies: each changed method takes its new code. */
+int hr_plan_bodies(hr_batch *batch, hr_unit *unit);
+/* text/plan.c: borrowed, the unit of the batch already executed for
+ * `name`, or NULL; and whether an imported (name, asname) pair is `*`. */
+hr_unit *hr_done_unit(hr_batch *batch, PyObject *name);
+int hr_is_star(PyObject *pair);
+/* text/source.c: starts a piece of the new source to compile: `buffer`
+ * (new_len + 1 bytes) gets the source blanked but for its `from
+ * __future__` statements. */
+void hr_start_piece(char *buffer, const hr_unit *unit);
+/* text/source.c: 1 when a statement is a `from __future__` import. */
+int hr_is_future_import(const hr_stmt *st);
+/* base/functions.c: points a function made by the reload at `globals`
+ * (and the builtins they hold), as if it had been made there. */
+int hr_function_set_globals(PyFunctionObject *func, PyObject *globals);
+/* base/classes.c: 1 when `meta` is abc.ABCMeta itself. */
+int hr_is_abc_meta(PyObject *meta);
 /* plan.c: puts back the items of the containers the new code acted on,
  * after a refused reload.  Keeps a pending exception. */
 void hr_acted_restore(hr_batch *batch);

@@ -591,48 +591,6 @@ hr_read_method_bodies(hr_state *state, hr_unit *u, Py_ssize_t i)
     return status < 0 ? NULL : status == 0 ? Py_NewRef(Py_None) : changes;
 }
 
-int
-hr_plan_method_bodies(hr_batch *batch, hr_unit *u, PyObject *changes)
-{
-    PyObject *cls = PyList_GET_ITEM(changes, 0);
-    batch->owner = u->live;  /* as while the unit is diffed: its functions only */
-    PyObject *no_cells = PyTuple_New(0);
-    int bodies = 0;
-    int status = no_cells ? 0 : -1;
-    for (Py_ssize_t k = 1; status == 0 && k < PyList_GET_SIZE(changes); k++) {
-        PyObject *change = PyList_GET_ITEM(changes, k);
-        PyObject *member = PyTuple_GET_ITEM(change, 0);
-        PyFunctionObject *target = (PyFunctionObject *)PyTuple_GET_ITEM(change, 1);
-        PyObject *fresh = PyTuple_GET_ITEM(change, 2);
-        if (PyTuple_GET_ITEM(change, 3) == Py_False) {
-            status = hr_plan_code(&batch->actions, (PyObject *)target, fresh,
-                                  target->func_closure ? target->func_closure : no_cells);
-            continue;
-        }
-        status = hr_patch_held(batch, member, (PyObject *)target, fresh);
-        if (status == 0) {
-            /* read_method checked it is: never reported as patched if not. */
-            PyErr_Format(PyExc_RuntimeError, "%U is not a function of module %U",
-                         target->func_qualname, u->name);
-            status = -1;
-        }
-        status = status < 0 ? -1 : hr_report(batch->updated, u->name, target->func_qualname);
-        bodies++;
-    }
-    if (status == 0 && bodies > 0) {
-        /* A patched class: its __reload_class__ and __reload_instance__
-         * hooks run, as for a class whose statement ran again. */
-        PyObject *pair = PyTuple_Pack(2, cls, cls);
-        PyObject *qualname = pair ? PyObject_GetAttrString(cls, "__qualname__") : NULL;
-        status = qualname == NULL || PyList_Append(batch->patched, pair) < 0
-                 || hr_report(batch->updated, u->name, qualname) < 0 ? -1 : 0;
-        Py_XDECREF(pair);
-        Py_XDECREF(qualname);
-    }
-    Py_XDECREF(no_cells);
-    return status;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Objects a statement acts on                                               */
 /* ------------------------------------------------------------------------ */

@@ -614,32 +614,6 @@ defined_in_class(PyObject *value, PyObject *class_qualname)
 /* Declarative classes                                                       */
 /* ------------------------------------------------------------------------ */
 
-int
-hr_class_is_declarative(PyObject *cls)
-{
-    static const char *const marks[] = {
-        "_member_map_",          /* enum */
-        "__dataclass_fields__",  /* dataclasses */
-        "_fields",               /* namedtuple, typing.NamedTuple */
-        "__attrs_attrs__",       /* attrs */
-        "_is_protocol",          /* typing.Protocol: its attribute set is its body */
-        NULL,
-    };
-    if (!PyType_Check(cls)) {
-        return 0;
-    }
-    PyObject *dict = ((PyTypeObject *)cls)->tp_dict;
-    for (int i = 0; marks[i]; i++) {
-        if (hr_dict_get(dict, marks[i]) != NULL) {
-            return 1;
-        }
-        if (PyErr_Occurred()) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
 /* 1 for an enum class, 0 for another, -1 on error. */
 static int
 is_enum(PyTypeObject *type)
@@ -1028,28 +1002,6 @@ skippable_name(const char *text, const hr_stmt *st)
     return name;
 }
 
-PyObject *
-hr_mangled(PyObject *cls_name, PyObject *name)
-{
-    Py_ssize_t n = PyUnicode_GET_LENGTH(name);
-    int private = n > 2 && PyUnicode_READ_CHAR(name, 0) == '_'
-                  && PyUnicode_READ_CHAR(name, 1) == '_'
-                  && !(PyUnicode_READ_CHAR(name, n - 1) == '_'
-                       && PyUnicode_READ_CHAR(name, n - 2) == '_')
-                  && PyUnicode_FindChar(name, '.', 0, n, 1) == -1;
-    Py_ssize_t skip = 0, len = PyUnicode_GET_LENGTH(cls_name);
-    while (private && skip < len && PyUnicode_READ_CHAR(cls_name, skip) == '_') {
-        skip++;
-    }
-    if (!private || skip == len) {
-        return Py_NewRef(name);
-    }
-    PyObject *stem = PyUnicode_Substring(cls_name, skip, len);
-    PyObject *key = stem ? PyUnicode_FromFormat("_%U%U", stem, name) : NULL;
-    Py_XDECREF(stem);
-    return key;
-}
-
 /* 1 when a member that runs (runs[other], other != k) mentions `name`. */
 static int
 needed_by_running(const hr_stmts *members, const char *runs, Py_ssize_t k, PyObject *name)
@@ -1129,20 +1081,6 @@ rerun_aliases_of_deleted_defs(hr_unit *u, const hr_stmts *members, char *runs, c
     return status;
 }
 
-/* 1 when `meta` is abc.ABCMeta itself (not a look-alike of that name). */
-static int
-is_abc_meta(PyObject *meta)
-{
-    PyObject *abc = PyImport_ImportModule("abc");
-    PyObject *abc_meta = abc ? PyObject_GetAttrString(abc, "ABCMeta") : NULL;
-    Py_XDECREF(abc);
-    if (abc_meta == NULL) {
-        return -1;
-    }
-    Py_DECREF(abc_meta);  /* held by the abc module: compared, not used */
-    return meta == abc_meta;
-}
-
 int
 hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buffer,
                            PyObject **fill)
@@ -1181,7 +1119,7 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
     /* A custom metaclass may read or validate the whole namespace (an ORM's
      * declarative base, a registry): it gets the whole body.  Only type and
      * abc.ABCMeta, which do not, see a body with unchanged members left out. */
-    int plain = Py_TYPE(live_cls) == &PyType_Type ? 1 : is_abc_meta((PyObject *)Py_TYPE(live_cls));
+    int plain = Py_TYPE(live_cls) == &PyType_Type ? 1 : hr_is_abc_meta((PyObject *)Py_TYPE(live_cls));
     if (plain <= 0) {
         Py_DECREF(cls_name);
         return plain;
@@ -1321,127 +1259,58 @@ done:
     return status;
 }
 
-/* ------------------------------------------------------------------------ */
-/* Abstract classes                                                          */
-/* ------------------------------------------------------------------------ */
-
+/* Plans what text/shape.c read of a class whose methods' bodies alone
+ * changed, and which the plan left out of the run: each changed method
+ * takes its new code. */
 static int
-is_abstract_value(PyObject *value)
+plan_method_bodies(hr_batch *batch, hr_unit *u, PyObject *changes)
 {
-    PyObject *flag = PyObject_GetAttrString(value, "__isabstractmethod__");
-    if (flag == NULL) {
-        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
-            return -1;
-        }
-        PyErr_Clear();
-        return 0;
-    }
-    int result = PyObject_IsTrue(flag);
-    Py_DECREF(flag);
-    return result;
-}
-
-/* New reference: the abstract names of `cls` as abc.update_abstractmethods
- * computes them: its own abstract members, and the abstract names of its
- * bases that it still resolves to an abstract member. */
-static PyObject *
-abstract_names(PyTypeObject *cls)
-{
-    PyObject *names = PySet_New(NULL);
-    PyObject *key, *value;
-    Py_ssize_t pos = 0;
-    while (names && PyDict_Next(cls->tp_dict, &pos, &key, &value)) {
-        int abstract = is_abstract_value(value);
-        if (abstract < 0 || (abstract && PySet_Add(names, key) < 0)) {
-            Py_CLEAR(names);
-        }
-    }
-    for (Py_ssize_t i = 0; names && i < PyTuple_GET_SIZE(cls->tp_bases); i++) {
-        PyObject *inherited = PyObject_GetAttrString(PyTuple_GET_ITEM(cls->tp_bases, i),
-                                                     "__abstractmethods__");
-        if (inherited == NULL) {
-            if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
-                Py_CLEAR(names);
-                break;
-            }
-            PyErr_Clear();
+    PyObject *cls = PyList_GET_ITEM(changes, 0);
+    batch->owner = u->live;  /* as while the unit is diffed: its functions only */
+    PyObject *no_cells = PyTuple_New(0);
+    int bodies = 0;
+    int status = no_cells ? 0 : -1;
+    for (Py_ssize_t k = 1; status == 0 && k < PyList_GET_SIZE(changes); k++) {
+        PyObject *change = PyList_GET_ITEM(changes, k);
+        PyObject *member = PyTuple_GET_ITEM(change, 0);
+        PyFunctionObject *target = (PyFunctionObject *)PyTuple_GET_ITEM(change, 1);
+        PyObject *fresh = PyTuple_GET_ITEM(change, 2);
+        if (PyTuple_GET_ITEM(change, 3) == Py_False) {
+            status = hr_plan_code(&batch->actions, (PyObject *)target, fresh,
+                                  target->func_closure ? target->func_closure : no_cells);
             continue;
         }
-        PyObject *iterator = PyObject_GetIter(inherited);
-        PyObject *name;
-        while (iterator && names && (name = PyIter_Next(iterator)) != NULL) {
-            PyObject *resolved = PyObject_GetAttr((PyObject *)cls, name);
-            int abstract = resolved ? is_abstract_value(resolved) : 0;
-            if (resolved == NULL && PyErr_ExceptionMatches(PyExc_AttributeError)) {
-                PyErr_Clear();  /* a name the class no longer resolves is not abstract */
-            }
-            else if (abstract < 0 || resolved == NULL) {
-                Py_CLEAR(names);
-            }
-            if (names && abstract > 0 && PySet_Add(names, name) < 0) {
-                Py_CLEAR(names);
-            }
-            Py_XDECREF(resolved);
-            Py_DECREF(name);
+        status = hr_patch_held(batch, member, (PyObject *)target, fresh);
+        if (status == 0) {
+            /* read_method checked it is: never reported as patched if not. */
+            PyErr_Format(PyExc_RuntimeError, "%U is not a function of module %U",
+                         target->func_qualname, u->name);
+            status = -1;
         }
-        Py_XDECREF(iterator);
-        Py_DECREF(inherited);
+        status = status < 0 ? -1 : hr_report(batch->updated, u->name, target->func_qualname);
+        bodies++;
     }
-    return names;
-}
-
-/* Recomputes one class, then its subclasses (bases first). */
-static int
-abc_refresh_one(hr_journal *journal, PyTypeObject *cls, int depth)
-{
-    static PyObject *attr = NULL;
-    if (attr == NULL && (attr = PyUnicode_InternFromString("__abstractmethods__")) == NULL) {
-        return -1;
+    if (status == 0 && bodies > 0) {
+        /* A patched class: its __reload_class__ and __reload_instance__
+         * hooks run, as for a class whose statement ran again. */
+        PyObject *pair = PyTuple_Pack(2, cls, cls);
+        PyObject *qualname = pair ? PyObject_GetAttrString(cls, "__qualname__") : NULL;
+        status = qualname == NULL || PyList_Append(batch->patched, pair) < 0
+                 || hr_report(batch->updated, u->name, qualname) < 0 ? -1 : 0;
+        Py_XDECREF(pair);
+        Py_XDECREF(qualname);
     }
-    PyObject *current = PyDict_GetItemWithError(cls->tp_dict, attr);
-    if (current == NULL) {
-        return PyErr_Occurred() ? -1 : 0;  /* not made by ABCMeta */
-    }
-    /* isinstance() answers are cached per ABC (protocols too); the members
-     * they were computed from changed.  Registrations are kept. */
-    PyObject *cleared = PyObject_CallMethod((PyObject *)cls, "_abc_caches_clear", NULL);
-    if (cleared == NULL) {
-        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
-            return -1;
-        }
-        PyErr_Clear();  /* an ABCMeta look-alike without the method */
-    }
-    Py_XDECREF(cleared);
-    PyObject *names = abstract_names(cls);
-    PyObject *frozen = names ? PyFrozenSet_New(names) : NULL;
-    Py_XDECREF(names);
-    if (frozen == NULL) {
-        return -1;
-    }
-    int same = PyObject_RichCompareBool(frozen, current, Py_EQ);
-    int status = same < 0 ? -1 : same ? 0 : hr_journal_type_set(journal, cls, attr, frozen);
-    Py_DECREF(frozen);
-    if (status < 0 || depth > 64) {
-        return status;
-    }
-    PyObject *subclasses = hr_subclasses((PyObject *)cls);
-    for (Py_ssize_t i = 0; subclasses && status == 0 && i < PyList_GET_SIZE(subclasses); i++) {
-        PyObject *sub = PyList_GET_ITEM(subclasses, i);
-        if (PyType_Check(sub)) {
-            status = abc_refresh_one(journal, (PyTypeObject *)sub, depth + 1);
-        }
-    }
-    Py_XDECREF(subclasses);
-    return subclasses ? status : -1;
+    Py_XDECREF(no_cells);
+    return status;
 }
 
 int
-hr_abc_refresh(hr_batch *batch, hr_journal *journal)
+hr_plan_bodies(hr_batch *batch, hr_unit *u)
 {
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(batch->patched); i++) {
-        PyObject *live = PyTuple_GET_ITEM(PyList_GET_ITEM(batch->patched, i), 0);
-        assert(PyType_Check(live));  /* listed by hr_class_diff, which takes classes */
-        if (abc_refresh_one(journal, (PyTypeObject *)live, 0) < 0) {
+    /* From the last class up, the order the plan decided them in. */
+    for (Py_ssize_t i = u->bodies ? PyList_GET_SIZE(u->bodies) - 1 : -1; i >= 0; i--) {
+        PyObject *changes = PyList_GET_ITEM(u->bodies, i);
+        if (changes != Py_None && plan_method_bodies(batch, u, changes) < 0) {
             return -1;
         }
     }

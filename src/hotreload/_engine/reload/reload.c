@@ -44,6 +44,7 @@ unit_clear(hr_unit *u)
     u->match = NULL;
     u->old_used = u->run = u->strip = u->reformatted = NULL;
     Py_CLEAR(u->emulated);
+    Py_CLEAR(u->bodies);
     Py_CLEAR(u->vanished);
     Py_CLEAR(u->acting);
     Py_CLEAR(u->binds);
@@ -782,7 +783,7 @@ prepare(hr_batch *b)
         if (hr_plan(b, u) < 0) {
             return explain_plan_error(b, u);
         }
-        if (hr_execute(b, u) < 0) {
+        if (hr_plan_bodies(b, u) < 0 || hr_execute(b, u) < 0) {
             return -1;
         }
         if (hr_diff(b, u) < 0) {

@@ -311,9 +311,8 @@ error:
     return -1;
 }
 
-/* Borrowed: the unit of the batch already executed for `name`, or NULL. */
-static hr_unit *
-done_unit(hr_batch *batch, PyObject *name)
+hr_unit *
+hr_done_unit(hr_batch *batch, PyObject *name)
 {
     for (Py_ssize_t k = 0; name && k < batch->count; k++) {
         hr_unit *other = &batch->units[k];
@@ -336,7 +335,7 @@ batch_source(hr_batch *batch, hr_unit *u, const hr_stmt *stmt, PyObject **names)
     if (hr_from_import(u->new_utf8, u->live, stmt, &module, names) < 0) {
         return NULL;
     }
-    hr_unit *source = done_unit(batch, module);
+    hr_unit *source = hr_done_unit(batch, module);
     Py_DECREF(module);
     if (source == NULL) {
         Py_CLEAR(*names);
@@ -344,8 +343,8 @@ batch_source(hr_batch *batch, hr_unit *u, const hr_stmt *stmt, PyObject **names)
     return source;
 }
 
-static int
-is_star(PyObject *pair)
+int
+hr_is_star(PyObject *pair)
 {
     return PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(pair, 0), "*") == 0;
 }
@@ -366,7 +365,7 @@ imports_changed_name(hr_batch *batch, hr_unit *u, const hr_stmt *stmt, PyObject 
     *parsed = NULL;
     for (Py_ssize_t i = 0; source && result >= 0 && i < PyList_GET_SIZE(names); i++) {
         PyObject *pair = PyList_GET_ITEM(names, i);
-        if (is_star(pair)) {
+        if (hr_is_star(pair)) {
             if (PySet_GET_SIZE(source->rebound) > 0) {
                 result = hr_set_update(rebound, source->rebound) < 0 ? -1 : 1;
             }
@@ -1088,7 +1087,8 @@ act_again(hr_batch *batch, hr_unit *u, PyObject *rebound)
  * runs.  Decided once every other statement's run is known, from the last
  * class up, so that a subclass that runs for this reason makes its base
  * run too.  (A class that runs for this reason runs after the others were
- * planned: a later unchanged `C = wrap(C)` does not run with it.) */
+ * planned: a later unchanged `C = wrap(C)` does not run with it.)  Those
+ * that do not run are left in `bodies`, for run/classpatch.c to plan. */
 static int
 plan_method_bodies(hr_batch *batch, hr_unit *u, PyObject *bodies, PyObject *reads)
 {
@@ -1100,8 +1100,8 @@ plan_method_bodies(hr_batch *batch, hr_unit *u, PyObject *bodies, PyObject *read
         PyObject *name = defined_name(u->new_utf8, &u->new_stmts.items[i]);
         int run = name ? read_after(batch, u, i, name, reads) : -1;
         int strip = run > 0 ? can_strip(u, i, name) : 0;
-        if (run == 0 && hr_plan_method_bodies(batch, u, changes) < 0) {
-            run = -1;
+        if (run > 0 && PyList_SetItem(bodies, i, Py_NewRef(Py_None)) < 0) {
+            run = -1;  /* runs: its changes are not planned by hand */
         }
         if (strip > 0 && PySet_Add(u->stripped, name) < 0) {
             strip = -1;
@@ -1297,7 +1297,7 @@ hr_plan(hr_batch *batch, hr_unit *u)
         || rebind_deleted(batch, u) < 0 || unstrip_seen(u) < 0 || emulate_deletions(batch, u) < 0) {
         goto error;
     }
-    Py_DECREF(bodies);
+    u->bodies = bodies;
     Py_DECREF(reads);
     Py_DECREF(rebound);
     Py_DECREF(changed_defs);
@@ -1310,120 +1310,4 @@ error:
     Py_XDECREF(changed_defs);
     Py_XDECREF(redefined);
     return -1;
-}
-
-/* `from m import *`: the names of m's __all__, else its public names.
- * A new function or class of m that stands for a live one is imported as
- * the live one, as the module itself will hold it after the commit. */
-static int
-emulate_star(hr_batch *batch, hr_unit *u, hr_unit *source)
-{
-    PyObject *all = hr_dict_get(source->scratch, "__all__");
-    if (all == NULL && PyErr_Occurred()) {
-        return -1;
-    }
-    PyObject *names = all ? PySequence_List(all) : PyDict_Keys(source->scratch);
-    int status = names ? 0 : -1;
-    for (Py_ssize_t i = 0; status == 0 && i < PyList_GET_SIZE(names); i++) {
-        PyObject *name = PyList_GET_ITEM(names, i);
-        if (!PyUnicode_Check(name)
-            || (all == NULL && PyUnicode_READ_CHAR(name, 0) == '_')) {
-            continue;
-        }
-        /* A def that ran without its decorators is bare in the scratch
-         * namespace: the name keeps the live wrapper, which takes the code. */
-        int stripped = PySet_Contains(source->stripped, name);
-        if (stripped < 0) {
-            return -1;
-        }
-        PyObject *value = PyDict_GetItemWithError(stripped ? source->live : source->scratch, name);
-        if (value != NULL) {
-            status = PyDict_SetItem(u->scratch, name, hr_identity_get(&batch->identity, value));
-        }
-        else if (PyErr_Occurred()) {
-            status = -1;
-        }
-    }
-    return status;
-}
-
-/* `del a, b` done by hand (emulate_deletions): as the statement would, it
- * deletes the names from the scratch namespace, and keeps what it takes
- * out in unit->vanished, for the diff.  A name that is not there is
- * NameError, unless it is one of `bound` (a statement before the `del`
- * binds it) and the live module lacks it too: the `del` deleted it when it
- * first ran. */
-static int
-emulate_del(hr_batch *batch, hr_unit *u, PyObject *names, PyObject *bound)
-{
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names); i++) {
-        PyObject *name = PyList_GET_ITEM(names, i);
-        PyObject *value = PyDict_GetItemWithError(u->scratch, name);
-        if (value == NULL) {
-            int live = PyErr_Occurred() ? -1 : PyDict_Contains(u->live, name);
-            int known = live < 0 ? -1 : PySet_Contains(bound, name);
-            if (known < 0) {
-                return -1;
-            }
-            if (known && !live) {
-                continue;
-            }
-            PyErr_Format(PyExc_NameError, "name %R is not defined", name);
-            return hr_raise(batch->state, u->name, NULL, "the new code raised while it ran");
-        }
-        if ((u->vanished == NULL && (u->vanished = PyDict_New()) == NULL)
-            || PyDict_SetItem(u->vanished, name, value) < 0
-            || PyDict_DelItem(u->scratch, name) < 0) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* For execute.c: emulates `from <batch module> import names` with the new
- * values of that module, so that statements after it compute with them;
- * or a `del` of names whose definitions the diff needs (module name None). */
-int
-hr_emulate_from(hr_batch *batch, hr_unit *u, Py_ssize_t index)
-{
-    PyObject *parsed = PyList_GET_ITEM(u->emulated, index);
-    assert(PyTuple_Check(parsed));
-    if (PyTuple_GET_ITEM(parsed, 0) == Py_None) {
-        return emulate_del(batch, u, PyTuple_GET_ITEM(parsed, 1), PyTuple_GET_ITEM(parsed, 2));
-    }
-    hr_unit *source = done_unit(batch, PyTuple_GET_ITEM(parsed, 0));
-    PyObject *names = PyTuple_GET_ITEM(parsed, 1);
-    assert(source != NULL);  /* found when planned; the batch has not changed */
-    int status = 0;
-    for (Py_ssize_t i = 0; source && status == 0 && i < PyList_GET_SIZE(names); i++) {
-        PyObject *pair = PyList_GET_ITEM(names, i);
-        if (is_star(pair)) {
-            status = emulate_star(batch, u, source);
-            continue;
-        }
-        PyObject *name = PyTuple_GET_ITEM(pair, 0);
-        PyObject *asname = PyTuple_GET_ITEM(pair, 1);
-        /* A def that ran without its decorators is bare in the scratch
-         * namespace: the name keeps the live wrapper, which takes the code. */
-        int stripped = PySet_Contains(source->stripped, name);
-        if (stripped < 0) {
-            return -1;
-        }
-        PyObject *value = PyDict_GetItemWithError(stripped ? source->live : source->scratch, name);
-        if (value != NULL) {
-            /* The live object a new one stands for: never a throw-away. */
-            status = PyDict_SetItem(u->scratch, asname == Py_None ? name : asname,
-                                    hr_identity_get(&batch->identity, value));
-        }
-        else if (!PyErr_Occurred()) {
-            /* As the statement itself would. */
-            PyErr_Format(PyExc_ImportError, "cannot import name %R from %R", name,
-                         source->name);
-            status = hr_raise(batch->state, u->name, NULL, "the new code raised while it ran");
-        }
-        else {
-            status = -1;
-        }
-    }
-    return status;
 }

@@ -40,62 +40,6 @@ make_scratch(hr_unit *u)
     return scratch;
 }
 
-static int
-is_future_import(const hr_stmt *st)
-{
-    static const char future[] = "from __future__ ";
-    return st->kind == HR_STMT_FROM && PyBytes_GET_SIZE(st->norm) > (Py_ssize_t)sizeof(future) - 1
-           && memcmp(PyBytes_AS_STRING(st->norm), future, sizeof(future) - 1) == 0;
-}
-
-/* Fills `buffer` with the source where every character but newlines is a
- * space: nothing runs, every line keeps its number. */
-static void
-blank(char *buffer, const char *text, Py_ssize_t len)
-{
-    for (Py_ssize_t k = 0; k < len; k++) {
-        buffer[k] = text[k] == '\n' ? '\n' : ' ';
-    }
-    buffer[len] = '\0';
-}
-
-/* Copies the `from __future__` statements: every compiled piece needs
- * these compiler directives. */
-static void
-copy_future_imports(char *buffer, const hr_unit *u)
-{
-    for (Py_ssize_t k = 0; k < u->new_stmts.count; k++) {
-        const hr_stmt *st = &u->new_stmts.items[k];
-        if (is_future_import(st)) {
-            memcpy(buffer + st->start, u->new_utf8 + st->start, st->end - st->start);
-        }
-    }
-}
-
-/* Starts the next piece to compile: the source blanked, with its
- * `from __future__` statements. */
-static void
-start_piece(char *buffer, const hr_unit *u)
-{
-    blank(buffer, u->new_utf8, u->new_len);
-    copy_future_imports(buffer, u);
-}
-
-PyObject *
-hr_compile_alone(hr_unit *u, const hr_stmt *st)
-{
-    char *buffer = PyMem_Malloc(u->new_len + 1);
-    if (buffer == NULL) {
-        return PyErr_NoMemory();
-    }
-    start_piece(buffer, u);
-    memcpy(buffer + st->start, u->new_utf8 + st->start, st->end - st->start);
-    PyCompilerFlags flags = {PyCF_IGNORE_COOKIE, PY_MINOR_VERSION};
-    PyObject *code = Py_CompileStringObject(buffer, u->path, Py_file_input, &flags, -1);
-    PyMem_Free(buffer);
-    return code;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Completing throw-away classes                                             */
 /* ------------------------------------------------------------------------ */
@@ -608,11 +552,11 @@ hr_execute(hr_batch *batch, hr_unit *u)
         PyErr_NoMemory();
         goto done;
     }
-    start_piece(buffer, u);
+    hr_start_piece(buffer, u);
     int pending = 0;  /* statements copied into the buffer, not yet run */
     for (Py_ssize_t i = 0; i < u->new_stmts.count; i++) {
         const hr_stmt *st = &u->new_stmts.items[i];
-        if (!u->run[i] || is_future_import(st)) {
+        if (!u->run[i] || hr_is_future_import(st)) {
             continue;
         }
         if (PyList_GET_ITEM(u->emulated, i) != Py_None) {
@@ -620,7 +564,7 @@ hr_execute(hr_batch *batch, hr_unit *u)
                 || hr_emulate_from(batch, u, i) < 0) {
                 goto done;
             }
-            start_piece(buffer, u);
+            hr_start_piece(buffer, u);
             pending = 0;
             continue;
         }
@@ -638,12 +582,12 @@ hr_execute(hr_batch *batch, hr_unit *u)
             if (pending && run_buffer(batch, u, buffer) < 0) {
                 goto done;
             }
-            start_piece(buffer, u);
+            hr_start_piece(buffer, u);
             memcpy(buffer + st->start, text + st->start, st->end - st->start);
             if (run_acting_again(batch, u, buffer, acting) < 0) {
                 goto done;
             }
-            start_piece(buffer, u);
+            hr_start_piece(buffer, u);
             pending = 0;
             continue;
         }
@@ -785,4 +729,244 @@ hr_collect_made(hr_batch *batch, PyObject *young)
         }
     }
     return 0;
+}
+
+/* Index of the __class__ free variable of `func`, -1 when it has none, -2
+ * on error. */
+static Py_ssize_t
+class_cell_index(PyFunctionObject *func)
+{
+    PyObject *names = PyObject_GetAttrString(func->func_code, "co_freevars");
+    if (names == NULL || !PyTuple_Check(names)) {
+        if (names != NULL) {
+            PyErr_SetString(PyExc_TypeError, "co_freevars is not a tuple");
+        }
+        Py_XDECREF(names);
+        return -2;
+    }
+    Py_ssize_t index = -1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names) && index < 0; i++) {
+        PyObject *name = PyTuple_GET_ITEM(names, i);
+        if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "__class__") == 0) {
+            index = i;
+        }
+    }
+    Py_DECREF(names);
+    return index;
+}
+
+/* New reference: `func`, or a copy of it whose __class__ cell holds `cls`,
+ * as the class statement would have made it: same code, globals, defaults,
+ * keyword defaults, annotations, name, qualname, docstring and __dict__
+ * (shallow), and the other cells shared. */
+static PyObject *
+function_for_class(PyObject *obj, PyObject *cls, PyObject *copies)
+{
+    if (!PyFunction_Check(obj)) {
+        return Py_NewRef(obj);
+    }
+    PyFunctionObject *func = (PyFunctionObject *)obj;
+    Py_ssize_t index = class_cell_index(func);
+    if (index < -1) {
+        return NULL;
+    }
+    if (index < 0 || func->func_closure == NULL || !PyTuple_Check(func->func_closure)
+        || index >= PyTuple_GET_SIZE(func->func_closure)) {
+        return Py_NewRef(obj);
+    }
+    PyObject *copy = PyFunction_NewWithQualName(func->func_code, func->func_globals,
+                                                func->func_qualname);
+    /* A new tuple: slicing a whole tuple would return the live one. */
+    Py_ssize_t n = PyTuple_GET_SIZE(func->func_closure);
+    PyObject *closure = copy ? PyTuple_New(n) : NULL;
+    PyObject *cell = closure ? PyCell_New(cls) : NULL;
+    int status = cell != NULL ? 0 : -1;
+    if (status == 0) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyTuple_SET_ITEM(closure, i, i == index ? cell
+                                         : Py_NewRef(PyTuple_GET_ITEM(func->func_closure, i)));
+        }
+        hr_function_fields fields;
+        status = hr_function_fields_read(func, &fields);
+        if (status == 0) {
+            /* The copy's own identity: its closure, and a dict of its own. */
+            Py_XSETREF(fields.closure, Py_NewRef(closure));
+            Py_XSETREF(fields.dict, fields.dict ? PyDict_Copy(fields.dict) : NULL);
+            status = (fields.dict == NULL && func->func_dict != NULL) ? -1
+                     : hr_function_fields_write((PyFunctionObject *)copy, &fields);
+            hr_function_fields_clear(&fields);
+        }
+    }
+    if (status == 0) {
+        PyObject *pair = PyTuple_Pack(2, copy, obj);
+        status = pair ? PyList_Append(copies, pair) : -1;
+        Py_XDECREF(pair);
+    }
+    Py_XDECREF(closure);
+    if (status < 0) {
+        Py_CLEAR(copy);
+    }
+    return copy;
+}
+
+PyObject *
+hr_member_for_class(PyObject *member, PyObject *cls, PyObject *copies)
+{
+    if (PyFunction_Check(member)) {
+        return function_for_class(member, cls, copies);
+    }
+    if (Py_IS_TYPE(member, &PyClassMethod_Type) || Py_IS_TYPE(member, &PyStaticMethod_Type)) {
+        PyObject *inner = PyObject_GetAttrString(member, "__func__");
+        PyObject *copy = inner ? function_for_class(inner, cls, copies) : NULL;
+        PyObject *result = NULL;
+        if (copy != NULL) {
+            result = copy == inner ? Py_NewRef(member)
+                     : Py_IS_TYPE(member, &PyClassMethod_Type) ? PyClassMethod_New(copy)
+                                                               : PyStaticMethod_New(copy);
+        }
+        Py_XDECREF(copy);
+        Py_XDECREF(inner);
+        return result;
+    }
+    if (Py_IS_TYPE(member, &PyProperty_Type)) {
+        static const char *const accessors[] = {"fget", "fset", "fdel"};
+        PyObject *parts[4] = {NULL, NULL, NULL, NULL};
+        int copied = 0, status = 0;
+        for (int i = 0; i < 3 && status == 0; i++) {
+            PyObject *accessor = PyObject_GetAttrString(member, accessors[i]);
+            parts[i] = accessor ? function_for_class(accessor, cls, copies) : NULL;
+            copied |= parts[i] != NULL && parts[i] != accessor;
+            status = parts[i] != NULL ? 0 : -1;
+            Py_XDECREF(accessor);
+        }
+        PyObject *result = NULL;
+        if (status == 0 && !copied) {
+            result = Py_NewRef(member);
+        }
+        else if (status == 0 && (parts[3] = PyObject_GetAttrString(member, "__doc__")) != NULL) {
+            result = PyObject_CallFunctionObjArgs((PyObject *)&PyProperty_Type, parts[0],
+                                                  parts[1], parts[2], parts[3], NULL);
+        }
+        for (int i = 0; i < 4; i++) {
+            Py_XDECREF(parts[i]);
+        }
+        return result;
+    }
+    return Py_NewRef(member);
+}
+
+/* `from m import *`: the names of m's __all__, else its public names.
+ * A new function or class of m that stands for a live one is imported as
+ * the live one, as the module itself will hold it after the commit. */
+static int
+emulate_star(hr_batch *batch, hr_unit *u, hr_unit *source)
+{
+    PyObject *all = hr_dict_get(source->scratch, "__all__");
+    if (all == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    PyObject *names = all ? PySequence_List(all) : PyDict_Keys(source->scratch);
+    int status = names ? 0 : -1;
+    for (Py_ssize_t i = 0; status == 0 && i < PyList_GET_SIZE(names); i++) {
+        PyObject *name = PyList_GET_ITEM(names, i);
+        if (!PyUnicode_Check(name)
+            || (all == NULL && PyUnicode_READ_CHAR(name, 0) == '_')) {
+            continue;
+        }
+        /* A def that ran without its decorators is bare in the scratch
+         * namespace: the name keeps the live wrapper, which takes the code. */
+        int stripped = PySet_Contains(source->stripped, name);
+        if (stripped < 0) {
+            return -1;
+        }
+        PyObject *value = PyDict_GetItemWithError(stripped ? source->live : source->scratch, name);
+        if (value != NULL) {
+            status = PyDict_SetItem(u->scratch, name, hr_identity_get(&batch->identity, value));
+        }
+        else if (PyErr_Occurred()) {
+            status = -1;
+        }
+    }
+    return status;
+}
+
+/* `del a, b` done by hand (emulate_deletions): as the statement would, it
+ * deletes the names from the scratch namespace, and keeps what it takes
+ * out in unit->vanished, for the diff.  A name that is not there is
+ * NameError, unless it is one of `bound` (a statement before the `del`
+ * binds it) and the live module lacks it too: the `del` deleted it when it
+ * first ran. */
+static int
+emulate_del(hr_batch *batch, hr_unit *u, PyObject *names, PyObject *bound)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names); i++) {
+        PyObject *name = PyList_GET_ITEM(names, i);
+        PyObject *value = PyDict_GetItemWithError(u->scratch, name);
+        if (value == NULL) {
+            int live = PyErr_Occurred() ? -1 : PyDict_Contains(u->live, name);
+            int known = live < 0 ? -1 : PySet_Contains(bound, name);
+            if (known < 0) {
+                return -1;
+            }
+            if (known && !live) {
+                continue;
+            }
+            PyErr_Format(PyExc_NameError, "name %R is not defined", name);
+            return hr_raise(batch->state, u->name, NULL, "the new code raised while it ran");
+        }
+        if ((u->vanished == NULL && (u->vanished = PyDict_New()) == NULL)
+            || PyDict_SetItem(u->vanished, name, value) < 0
+            || PyDict_DelItem(u->scratch, name) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* For execute.c: emulates `from <batch module> import names` with the new
+ * values of that module, so that statements after it compute with them;
+ * or a `del` of names whose definitions the diff needs (module name None). */
+int
+hr_emulate_from(hr_batch *batch, hr_unit *u, Py_ssize_t index)
+{
+    PyObject *parsed = PyList_GET_ITEM(u->emulated, index);
+    assert(PyTuple_Check(parsed));
+    if (PyTuple_GET_ITEM(parsed, 0) == Py_None) {
+        return emulate_del(batch, u, PyTuple_GET_ITEM(parsed, 1), PyTuple_GET_ITEM(parsed, 2));
+    }
+    hr_unit *source = hr_done_unit(batch, PyTuple_GET_ITEM(parsed, 0));
+    PyObject *names = PyTuple_GET_ITEM(parsed, 1);
+    assert(source != NULL);  /* found when planned; the batch has not changed */
+    int status = 0;
+    for (Py_ssize_t i = 0; source && status == 0 && i < PyList_GET_SIZE(names); i++) {
+        PyObject *pair = PyList_GET_ITEM(names, i);
+        if (hr_is_star(pair)) {
+            status = emulate_star(batch, u, source);
+            continue;
+        }
+        PyObject *name = PyTuple_GET_ITEM(pair, 0);
+        PyObject *asname = PyTuple_GET_ITEM(pair, 1);
+        /* A def that ran without its decorators is bare in the scratch
+         * namespace: the name keeps the live wrapper, which takes the code. */
+        int stripped = PySet_Contains(source->stripped, name);
+        if (stripped < 0) {
+            return -1;
+        }
+        PyObject *value = PyDict_GetItemWithError(stripped ? source->live : source->scratch, name);
+        if (value != NULL) {
+            /* The live object a new one stands for: never a throw-away. */
+            status = PyDict_SetItem(u->scratch, asname == Py_None ? name : asname,
+                                    hr_identity_get(&batch->identity, value));
+        }
+        else if (!PyErr_Occurred()) {
+            /* As the statement itself would. */
+            PyErr_Format(PyExc_ImportError, "cannot import name %R from %R", name,
+                         source->name);
+            status = hr_raise(batch->state, u->name, NULL, "the new code raised while it ran");
+        }
+        else {
+            status = -1;
+        }
+    }
+    return status;
 }

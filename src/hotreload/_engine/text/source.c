@@ -1,5 +1,8 @@
 /* Source text: a source file's bytes decoded as the import system decodes
- * them.  The first layer's input; it calls nothing else in the engine. */
+ * them (the first layer's input), and the pieces of a new source that
+ * compile alone: the whole text blanked but for some statements (and the
+ * `from __future__` imports every piece needs), so that line numbers and
+ * columns stay those of the file. */
 #include "hotreload.h"
 
 #include <string.h>
@@ -166,4 +169,60 @@ hr_decode_source(PyObject *bytes)
     }
     Py_SETREF(text, universal_newlines(text));
     return text;
+}
+
+int
+hr_is_future_import(const hr_stmt *st)
+{
+    static const char future[] = "from __future__ ";
+    return st->kind == HR_STMT_FROM && PyBytes_GET_SIZE(st->norm) > (Py_ssize_t)sizeof(future) - 1
+           && memcmp(PyBytes_AS_STRING(st->norm), future, sizeof(future) - 1) == 0;
+}
+
+/* Fills `buffer` with the source where every character but newlines is a
+ * space: nothing runs, every line keeps its number. */
+static void
+blank(char *buffer, const char *text, Py_ssize_t len)
+{
+    for (Py_ssize_t k = 0; k < len; k++) {
+        buffer[k] = text[k] == '\n' ? '\n' : ' ';
+    }
+    buffer[len] = '\0';
+}
+
+/* Copies the `from __future__` statements: every compiled piece needs
+ * these compiler directives. */
+static void
+copy_future_imports(char *buffer, const hr_unit *u)
+{
+    for (Py_ssize_t k = 0; k < u->new_stmts.count; k++) {
+        const hr_stmt *st = &u->new_stmts.items[k];
+        if (hr_is_future_import(st)) {
+            memcpy(buffer + st->start, u->new_utf8 + st->start, st->end - st->start);
+        }
+    }
+}
+
+/* Starts the next piece to compile: the source blanked, with its
+ * `from __future__` statements. */
+void
+hr_start_piece(char *buffer, const hr_unit *u)
+{
+    blank(buffer, u->new_utf8, u->new_len);
+    copy_future_imports(buffer, u);
+}
+
+PyObject *
+hr_compile_alone(hr_unit *u, const hr_stmt *st)
+{
+    char *buffer = PyMem_Malloc(u->new_len + 1);
+    if (buffer == NULL) {
+        return PyErr_NoMemory();
+    }
+    hr_start_piece(buffer, u);
+    memcpy(buffer + st->start, u->new_utf8 + st->start, st->end - st->start);
+    PyCompilerFlags flags = {PyCF_IGNORE_COOKIE, PY_MINOR_VERSION};
+    PyObject *code = Py_CompileStringObject(buffer, u->path, Py_file_input, &flags, -1);
+    PyMem_Free(buffer);
+    return code;
 }

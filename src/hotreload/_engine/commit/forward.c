@@ -488,17 +488,6 @@ hr_forward_live(hr_journal *journal, PyObject *holder, const hr_identity *identi
     return forward_holder(holder, identity, journal, 1);
 }
 
-int
-hr_forward_check(PyObject *holder)
-{
-    if (PyList_Check(holder) || PyDict_Check(holder) || PySet_Check(holder)
-        || PyCell_Check(holder)
-        || (Py_TYPE(holder)->tp_dictoffset != 0 && !PyType_Check(holder))) {
-        return 0;
-    }
-    return -1;
-}
-
 void
 hr_forward_release(hr_batch *b)
 {

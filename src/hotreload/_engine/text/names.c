@@ -504,3 +504,25 @@ hr_stmt_binds(hr_state *state, const char *text, const hr_stmt *stmt, int indent
     }
     return binds;
 }
+
+PyObject *
+hr_mangled(PyObject *cls_name, PyObject *name)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(name);
+    int private = n > 2 && PyUnicode_READ_CHAR(name, 0) == '_'
+                  && PyUnicode_READ_CHAR(name, 1) == '_'
+                  && !(PyUnicode_READ_CHAR(name, n - 1) == '_'
+                       && PyUnicode_READ_CHAR(name, n - 2) == '_')
+                  && PyUnicode_FindChar(name, '.', 0, n, 1) == -1;
+    Py_ssize_t skip = 0, len = PyUnicode_GET_LENGTH(cls_name);
+    while (private && skip < len && PyUnicode_READ_CHAR(cls_name, skip) == '_') {
+        skip++;
+    }
+    if (!private || skip == len) {
+        return Py_NewRef(name);
+    }
+    PyObject *stem = PyUnicode_Substring(cls_name, skip, len);
+    PyObject *key = stem ? PyUnicode_FromFormat("_%U%U", stem, name) : NULL;
+    Py_XDECREF(stem);
+    return key;
+}

@@ -1043,3 +1043,22 @@ done:
     hr_stmts_clear(&stmts);
     return list;
 }
+
+/* Borrowed: the last def/class statement of `kind` named `name`, or NULL
+ * (with an exception set only when the name cannot be encoded). */
+const hr_stmt *
+hr_find_definition(const char *text, const hr_stmts *stmts, hr_stmt_kind kind, PyObject *name)
+{
+    Py_ssize_t len;
+    const char *wanted = PyUnicode_AsUTF8AndSize(name, &len);
+    if (wanted == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = stmts->count - 1; i >= 0; i--) {
+        const hr_stmt *st = &stmts->items[i];
+        if (st->kind == kind && st->name_len == len && memcmp(text + st->name, wanted, len) == 0) {
+            return st;
+        }
+    }
+    return NULL;
+}
