@@ -1,32 +1,29 @@
 /* The one internal header of the hotreload engine.
  *
- * Files and what they own:
- *   module.c      the binding: method table, module state, PEP 489 init
- *   capi.c        the C API for programs that embed CPython (a capsule)
- *   records.c     the import hook that records sources
- *   reload.c      one reload transaction over a batch of modules; patch()
- *                 and hotfix scripts
- *   statements.c  splitting a source text into top-level statements
- *   names.c       the names a statement binds and reads
- *   plan.c        deciding which statements of a new source run again
- *   execute.c     running them in a scratch namespace, finding what they made
- *   diff.c        turning what they made into planned writes
- *   importers.c   names other modules imported with `from m import` follow
- *   funcpatch.c   pouring a new function into a live one
- *   classpatch.c  patching a live class from a new one (enums, dataclasses,
- *                 named tuples, ABCs)
- *   identity.c    which new object stands for which live one
- *   closures.c    live closures: functions made at run time from nested code
- *   lines.c       line numbers of code that moved but did not change
- *   reachable.c   the functions and classes reachable from a module's namespace
- *   forward.c     throw-away twins the new code handed on, forwarded to the
- *                 live objects they stand for
- *   heap.c        the one walk over the heap a batch may need
- *   hooks.c       __reload_module__, __reload_class__, __reload_instance__
- *   transaction.c the commit: planned writes applied through a journal that
- *                 can undo them
- *   schedule.c    running a callable on the main thread (pending calls)
- *   gc.c          pausing automatic garbage collection
+ * A reload is a pipeline; each stage is a folder, and data passes through
+ * them one way.  A file calls only files of its own folder and of the
+ * folders before it, never in a circle (tools/layers.py checks both):
+ *
+ *   bind/     Python module, C API, import hook     call the entry points
+ *      |                                              of reload/ only
+ *   reload/   one transaction over a batch: resolve, order, then per module
+ *      |      text -> run, then the commit and the hooks; undo on failure
+ *      v
+ *   text/     source text -> statements -> names -> the plan (which
+ *      |      statements run again; what a changed class keeps): no write
+ *      v
+ *   run/      the planned statements run in a scratch namespace; what they
+ *      |      made -> typed actions (run/actions.c): no live object written
+ *      v
+ *   commit/   actions applied through the journal, the only code that
+ *             writes live objects; rollback
+ *
+ *   base/     what every stage shares: module state, ReloadError, records and
+ *             the folder policy, the identity map, the heap walk, the one
+ *             writer of function fields, reading wrappers
+ *
+ * This header follows the same order: first the data the stages pass along
+ * (Part 1), then what each folder offers the folders above it (Part 2).
  *
  * Ownership: every helper's comment says "new reference", "borrowed" or
  * "steals"; functions returning int give 0 on success and -1 with an
@@ -40,8 +37,85 @@
 
 #include "compat.h"
 
+/* ======================================================================== */
+/* Part 1: the data the layers pass along, lowest layer first               */
+/* ======================================================================== */
+
 /* ------------------------------------------------------------------------ */
-/* statements.c: top-level statements of a source text                      */
+/* base/: module state, records, identity map, heap walk, function fields   */
+/* ------------------------------------------------------------------------ */
+
+/* How many ast node classes names.c tells apart (its AST_ names). */
+#define HR_AST_TYPES 17
+
+typedef struct {
+    PyObject *ReloadError;      /* the exception type */
+    PyTypeObject *FinderType;   /* type of the import hook */
+    PyObject *finder;           /* the installed hook, or NULL */
+    PyObject *records;          /* dict: module name -> source record (records.c) */
+    PyObject *deny_dirs;        /* tuple of str: folders whose modules are not reloaded */
+    PyObject *allow_dirs;       /* tuple of str: folders allowed even inside deny_dirs */
+    int follow_symlinks;        /* read sources through links that leave those folders */
+    int shared_files;           /* run files that other users can write (records.c) */
+    PyObject *ast_types[HR_AST_TYPES];  /* ast node classes used by names.c, loaded on
+                                           first use */
+    int busy;                   /* a reload is under way: refuse re-entry */
+    struct hr_batch_s *hotfix;  /* the batch patch() calls go to while a hotfix
+                                   script runs, else NULL */
+    unsigned long owner;        /* the thread running the reload or the hotfix
+                                   script, while busy or hotfix is set */
+    PyObject *pending;          /* list: callables to run on the main thread */
+    PyObject *stale;            /* dict: live function -> {path: [nested code]}: the code
+                                   of closures it made that a reload left stale, paired
+                                   again on the next reload of it (closures.c) */
+    PyTypeObject *LenderType;   /* execute.c: the metaclass stand-in of a class body
+                                   run with unchanged members left out */
+} hr_state;
+
+/* A record is a tuple (path: str, source: bytes, mtime_ns: int, size: int):
+ * the file a module was built from and its text at that time. */
+enum { HR_REC_PATH, HR_REC_SOURCE, HR_REC_MTIME, HR_REC_SIZE, HR_REC_LEN };
+
+typedef struct {
+    PyObject *fresh;  /* the new object, the key (strong), or NULL: a free slot */
+    PyObject *live;   /* the live object it stands for (strong) */
+} hr_identity_entry;
+
+/* Keyed by address, so that no user __hash__/__eq__ runs; zeroed when empty. */
+typedef struct hr_identity {
+    hr_identity_entry *slots;
+    Py_ssize_t count, capacity;
+} hr_identity;
+
+/* The fields of a function that a patch writes (strong references or
+ * NULL): one table read by the journal before a write, written by a patch
+ * and written back by a rollback.  Every write to a PyFunctionObject field
+ * is in funcpatch.c. */
+typedef struct {
+    PyObject *code, *closure, *defaults, *kwdefaults, *annotations;
+    PyObject *doc, *dict, *name, *qualname, *typeparams, *globals, *builtins;
+} hr_function_fields;
+
+/* A set of pointers, for membership tests in the walk. */
+typedef struct {
+    const void **slots;
+    Py_ssize_t count, capacity;
+} hr_ptrset;
+
+/* What the walk looks for, and what it found (lists of new references). */
+typedef struct {
+    hr_ptrset old_codes;      /* code objects whose functions must be found */
+    hr_ptrset hooked_types;   /* types whose instances must be found */
+    hr_ptrset twins;          /* throw-away objects that something live may hold */
+    hr_ptrset young;          /* objects the reload made: not holders to look at */
+    PyObject *functions;      /* list: functions holding one of old_codes */
+    PyObject *instances;      /* list: instances of hooked_types */
+    PyObject *holders;        /* list: objects holding one of twins (a class when
+                                 its dict does) */
+} hr_heap_query;
+
+/* ------------------------------------------------------------------------ */
+/* text/: statements of a source text                                       */
 /* ------------------------------------------------------------------------ */
 
 typedef enum {
@@ -83,80 +157,198 @@ typedef struct {
     Py_ssize_t capacity;
 } hr_stmts;
 
-/* Splits text[from:to] into the statements of one block whose statements
- * start at column `indent` (0 for a module; a class's body_indent for its
- * body).  `first_line` is the line number of text[from].  `from` must be at
- * the start of a line.  Lines indented less than `indent` end the block:
- * the split stops there.  On success fills `out` (which must be zeroed or
- * previously cleared) and returns 0; on malformed input that a scanner
- * cannot follow (an unterminated string or bracket) it still returns 0 with
- * the rest of the text as one last OTHER statement: the compiler reports
- * the real error when that statement is compiled.  Returns -1 with an
- * exception set only on memory errors. */
-int hr_split(const char *text, Py_ssize_t from, Py_ssize_t to, int indent,
-             int first_line, hr_stmts *out);
-/* Splits the indented body of a DEF or CLASS statement `st` of `text` (its
- * `body` must not be -1) into its statements, as hr_split does. */
-int hr_split_body(const char *text, const hr_stmt *st, hr_stmts *out);
-/* Releases the references held by `stmts` and empties it. */
-void hr_stmts_clear(hr_stmts *stmts);
-
-/* For tests: splitting as Python data.  New reference: a list of dicts with
- * the fields above (offsets as ints, norm as bytes, kind as a str). */
-PyObject *hr_split_to_list(PyObject *source_bytes, int indent);
-
 /* ------------------------------------------------------------------------ */
-/* module.c: module state                                                    */
+/* run/: the writes a commit will make                                      */
 /* ------------------------------------------------------------------------ */
 
-/* How many ast node classes names.c tells apart (its AST_ names). */
-#define HR_AST_TYPES 17
+typedef enum {
+    HR_ACT_DICT_SET,    /* target: dict, key, value (NULL deletes) */
+    HR_ACT_TYPE_SET,    /* target: type, key: name, value (NULL deletes) */
+    HR_ACT_PATCH,       /* target: live function, value: new function, key: globals
+                           the live function takes (patch()), or NULL to keep its own */
+    HR_ACT_ADOPT,       /* target: function made by the reload, value: live globals */
+    HR_ACT_CODE,        /* target: live closure, value: its new code, key: its closure */
+    HR_ACT_BASES,       /* target: live class, value: its new bases */
+    HR_ACT_DOC,         /* target: live property, value: its new docstring */
+    HR_ACT_FORWARD,     /* target: live list, dict, set, cell or object holding twins */
+} hr_action_kind;
 
 typedef struct {
-    PyObject *ReloadError;      /* the exception type */
-    PyTypeObject *FinderType;   /* type of the import hook */
-    PyObject *finder;           /* the installed hook, or NULL */
-    PyObject *records;          /* dict: module name -> source record (records.c) */
-    PyObject *deny_dirs;        /* tuple of str: folders whose modules are not reloaded */
-    PyObject *allow_dirs;       /* tuple of str: folders allowed even inside deny_dirs */
-    int follow_symlinks;        /* read sources through links that leave those folders */
-    int shared_files;           /* run files that other users can write (records.c) */
-    PyObject *ast_types[HR_AST_TYPES];  /* ast node classes used by names.c, loaded on
-                                           first use */
-    int busy;                   /* a reload is under way: refuse re-entry */
-    struct hr_batch_s *hotfix;  /* the batch patch() calls go to while a hotfix
-                                   script runs, else NULL */
-    unsigned long owner;        /* the thread running the reload or the hotfix
-                                   script, while busy or hotfix is set */
-    PyObject *pending;          /* list: callables to run on the main thread */
-    PyObject *stale;            /* dict: live function -> {path: [nested code]}: the code
-                                   of closures it made that a reload left stale, paired
-                                   again on the next reload of it (closures.c) */
-    PyTypeObject *LenderType;   /* execute.c: the metaclass stand-in of a class body
-                                   run with unchanged members left out */
-} hr_state;
+    hr_action_kind kind;
+    PyObject *target, *key, *value;  /* strong references */
+} hr_action;
 
-/* errors.c: raises ReloadError(module, object, reason), chaining the
+typedef struct {
+    hr_action *items;
+    Py_ssize_t count;
+    Py_ssize_t capacity;
+} hr_actions;
+
+/* ------------------------------------------------------------------------ */
+/* commit/: the journal                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* A journal records every write of a commit with the value it replaced, so
+ * that a failure (or a refused hook) can undo the commit exactly.  It also
+ * keeps the replaced values alive until it is freed: no object dies, so no
+ * finalizer runs Python code, while a commit is under way. */
+typedef struct hr_journal hr_journal;
+
+/* ------------------------------------------------------------------------ */
+/* One reload: a batch of units, one unit per module                        */
+/* ------------------------------------------------------------------------ */
+
+typedef struct hr_unit {
+    /* Set when the batch is resolved (reload/reload.c), read by every stage */
+    PyObject *name;          /* module name */
+    PyObject *module;        /* the live module */
+    PyObject *live;          /* its __dict__ (strong) */
+    PyObject *path;          /* its source file */
+    PyObject *old_text;      /* str the live module was built from, or NULL */
+    PyObject *new_text;      /* str now on disk */
+    PyObject *new_bytes;     /* the file's bytes, for the record */
+    long long mtime_ns, size;
+    const char *old_utf8, *new_utf8;  /* borrowed from old_text / new_text */
+    Py_ssize_t old_len, new_len;
+    hr_stmts old_stmts, new_stmts;
+    int full;                /* no recorded source: the whole module runs */
+    /* Written by text/ (plan.c, shape.c; the arrays allocated by reload/reload.c):
+     * the plan, read by run/ */
+    Py_ssize_t *match;       /* new statement -> old statement index, or -1 */
+    char *old_used;          /* old statement matched by a new one */
+    char *run;               /* new statement runs again */
+    char *strip;             /* DEF runs without its (unchanged) decorators */
+    char *reformatted;       /* new statement paired with an old one whose text
+                                differs but whose syntax tree does not (shape.c) */
+    PyObject *emulated;      /* list per new statement: (module name, [(name, asname)])
+                                of a from-import of a batch module done by hand
+                                (read once, when planned), (None, [name], {name
+                                bound before it}) of a `del` done by hand, or None */
+    PyObject *bodies;        /* list per new statement: the changes of a class whose
+                                methods' bodies alone changed and that does not run
+                                ([live class, (member, live function, new function
+                                or code, body changed)...], shape.c), or None */
+    PyObject *acting;        /* dict: index of a new statement that runs only because
+                                it acts on an object a statement that runs acted on
+                                (plan.c act_again) -> [(container it may write, copy of
+                                its items before the reload)], or NULL */
+    PyObject *binds;         /* list per new statement: set of bound names, or None */
+    PyObject *keep;          /* set: __reload_keep__ */
+    PyObject *update;        /* set: __reload_update__ */
+    PyObject *removed;       /* set: names whose definition left the source */
+    PyObject *stripped;      /* set: DEF names run without decorators */
+    /* Written by run/ (execute.c, diff.c), read by run/ and reload/ */
+    PyObject *scratch;       /* dict where the new code ran */
+    PyObject *lending;       /* execute.c: the state of the scratch builtins'
+                                __build_class__, which completes throw-away classes
+                                with live members: (the real __build_class__,
+                                {class name: [(first line, last line, {member: live
+                                value})]}, [(copy, live function)], the type of the
+                                metaclass stand-in that lends them to the body), or
+                                NULL; emptied when the unit is cleared */
+    PyObject *vanished;      /* dict: name -> what a `del` done by hand took out of
+                                the scratch namespace (a re-run def or class whose
+                                name the module deletes), for the diff; or NULL */
+    PyObject *rebound;       /* set: names whose live object changes (diff.c; read by
+                                importers.c) */
+    /* Written by reload/reload.c around the commit */
+    PyObject *old_values;    /* copy of the live dict before the commit */
+    int done;                /* executed and diffed */
+} hr_unit;
+
+typedef struct hr_batch_s {
+    hr_state *state;
+    hr_unit *units;
+    Py_ssize_t count;
+    hr_identity identity;    /* see identity.c */
+    int collect;             /* collect the youngest generation once cleared:
+                                the twins are garbage then (reload.c) */
+    PyObject *owner;         /* globals of the module being diffed: only its own
+                                functions are patched; NULL for patch() */
+    int take_globals;        /* patch(): live functions take the new ones' globals */
+    hr_actions actions;
+    hr_identity code_map;    /* old nested code -> new code or None (closures.c) */
+    PyObject *patched;       /* list of (live class, new class) patched */
+    PyObject *acted;         /* list of (live dict, list or set a statement that runs
+                                may write, copy of its items before it ran): put back
+                                when the reload is refused (plan.c) */
+    PyObject *stale_origin;  /* dict: id(old nested code) -> (live function, path), for
+                                the closures a reload may leave stale (closures.c) */
+    PyObject *stale_found;   /* list: (live function, path, code) of closures left
+                                stale by this reload */
+    PyObject *caches;        /* list: live caching wrappers (lru_cache...) whose
+                                function took new code: cleared after the commit */
+    /* the report: lists of qualified names */
+    PyObject *updated, *added, *removed, *kept, *replaced, *stale;
+    PyObject *instances;     /* dict: class name -> instances its hook ran on */
+} hr_batch;
+
+/* ======================================================================== */
+/* Part 2: what each layer offers those above it, lowest layer first        */
+/* ======================================================================== */
+
+/* ------------------------------------------------------------------------ */
+/* base/                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* base/classes.c: a class attribute written as type.__setattr__ does; kinds of class */
+/* type.__setattr__ itself (no journal): updates the type's slots (a new
+ * __eq__ must reach tp_richcompare) and invalidates its caches and its
+ * subclasses', without running a metaclass's own __setattr__; a member
+ * named __name__ or __qualname__ goes into the class dict. */
+int hr_type_write(PyTypeObject *type, PyObject *name, PyObject *value);
+/* 1 for classes whose data members define their structure
+ * (enums, dataclasses, named tuples, attrs): those members always run, and
+ * their class decorators, which generate members, run again too. */
+int hr_class_is_declarative(PyObject *cls);
+/* 1 when `meta` is abc.ABCMeta itself. */
+int hr_is_abc_meta(PyObject *meta);
+
+/* base/errors.c: ReloadError, the one way a refusal is said */
+/* Raises ReloadError(module, object, reason), chaining the
  * current exception (if any) as its __cause__.  `module_name` and `object`
  * may be NULL; the reason is formatted as by PyUnicode_FromFormat.  Always
  * returns -1. */
 int hr_raise(hr_state *state, PyObject *module_name, PyObject *object,
              const char *format, ...);
 
-/* ------------------------------------------------------------------------ */
-/* records.c: the import hook and the sources it records                    */
-/* ------------------------------------------------------------------------ */
+/* base/functions.c: the one place that writes the fields of a function */
+/* Fills `out` with new references to the fields of `func`. */
+int hr_function_fields_read(PyFunctionObject *func, hr_function_fields *out);
+void hr_function_fields_clear(hr_function_fields *fields);
+/* Writes `fields` into `func` through CPython's setters where it has them
+ * (watchers notified, version cleared, the __code__ write audited); -1 when
+ * one refuses, with `func` partly written: callers save it in the journal
+ * first. */
+int hr_function_fields_write(PyFunctionObject *func, const hr_function_fields *fields);
+/* For the rollback: writes back fields `func` held a moment ago; cannot fail
+ * (an audit hook's refusal is reported as unraisable and overridden). */
+void hr_function_fields_restore(PyFunctionObject *func, const hr_function_fields *fields);
+/* New reference: the builtins dict a function with these globals sees, or
+ * NULL: they name none (no exception set), or an error (an exception set). */
+PyObject *hr_builtins_of(PyObject *globals);
+/* Points a function made by the reload at `globals`
+ * (and the builtins they hold), as if it had been made there. */
+int hr_function_set_globals(PyFunctionObject *func, PyObject *globals);
 
-/* A record is a tuple (path: str, source: bytes, mtime_ns: int, size: int):
- * the file a module was built from and its text at that time. */
-enum { HR_REC_PATH, HR_REC_SOURCE, HR_REC_MTIME, HR_REC_SIZE, HR_REC_LEN };
+/* base/heap.c: one walk over the tracked objects */
+int hr_ptrset_add(hr_ptrset *set, const void *ptr);
+int hr_ptrset_has(const hr_ptrset *set, const void *ptr);
+void hr_ptrset_clear(hr_ptrset *set);
+/* Walks the heap once (not at all when the query is empty). */
+int hr_heap_walk(hr_heap_query *query);
 
-/* Creates the finder type; called once at module init. */
-int hr_records_init(PyObject *module, hr_state *state);
-/* Inserts the finder into sys.meta_path (before PathFinder).  Idempotent. */
-int hr_install(PyObject *module, hr_state *state);
-/* Removes it; records are kept.  Idempotent. */
-int hr_uninstall(hr_state *state);
+/* base/identity.c: new object -> the live object it stands for */
+/* Records that `new_obj` stands for `live_obj` (a later call for the same
+ * new object wins).  -1 with MemoryError set. */
+int hr_identity_add(hr_identity *map, PyObject *new_obj, PyObject *live_obj);
+/* Borrowed: the live object `obj` stands for, or `obj` itself (also for a
+ * NULL map).  Never allocates, never fails. */
+PyObject *hr_identity_get(const hr_identity *map, PyObject *obj);
+/* Releases the references and empties the map. */
+void hr_identity_clear(hr_identity *map);
+
+/* base/records.c: recorded sources and the folder policy */
 /* Reads a whole file: *source (new reference, bytes), its mtime in ns and
  * size.  -1 with OSError (or other) set on failure. */
 int hr_read_source(PyObject *path, PyObject **source, long long *mtime_ns, long long *size);
@@ -195,103 +387,7 @@ int hr_record_put(hr_state *state, PyObject *name, PyObject *path, PyObject *sou
  * is reported in `missing` (a list, may be NULL to ignore). */
 PyObject *hr_changed_modules(hr_state *state, PyObject *missing);
 
-/* ------------------------------------------------------------------------ */
-/* transaction.c: reversible writes                                             */
-/* ------------------------------------------------------------------------ */
-
-/* A journal records every write of a commit with the value it replaced, so
- * that a failure (or a refused hook) can undo the commit exactly.  It also
- * keeps the replaced values alive until it is freed: no object dies, so no
- * finalizer runs Python code, while a commit is under way. */
-typedef struct hr_journal hr_journal;
-
-hr_journal *hr_journal_new(void);
-/* Releases the journal and the replaced values it keeps alive. */
-void hr_journal_free(hr_journal *journal);
-/* dict[key] = value, or del dict[key] when value is NULL. */
-int hr_journal_dict_set(hr_journal *journal, PyObject *dict, PyObject *key, PyObject *value);
-/* Sets or deletes (value NULL) a class attribute through type.__setattr__,
- * bypassing a metaclass's __setattr__, so that slots and caches follow. */
-int hr_journal_type_set(hr_journal *journal, PyTypeObject *type, PyObject *name, PyObject *value);
-/* Saves the whole state of a function before it is patched. */
-int hr_journal_save_function(hr_journal *journal, PyFunctionObject *func);
-/* Gives a class new bases through type.__bases__ (which checks them). */
-int hr_journal_set_bases(hr_journal *journal, PyTypeObject *type, PyObject *bases);
-/* type.__setattr__ itself (no journal): updates the type's slots (a new
- * __eq__ must reach tp_richcompare) and invalidates its caches and its
- * subclasses', without running a metaclass's own __setattr__; a member
- * named __name__ or __qualname__ goes into the class dict. */
-int hr_type_write(PyTypeObject *type, PyObject *name, PyObject *value);
-/* Saves the items of a list or set before they are rewritten. */
-int hr_journal_save_contents(hr_journal *journal, PyObject *container);
-/* Sets a property's docstring. */
-int hr_journal_doc_set(hr_journal *journal, PyObject *property, PyObject *doc);
-/* Sets a cell's content. */
-int hr_journal_cell_set(hr_journal *journal, PyObject *cell, PyObject *value);
-/* Undoes every write, newest first.  Keeps any current exception. */
-void hr_journal_rollback(hr_journal *journal);
-
-/* ------------------------------------------------------------------------ */
-/* identity.c: new object -> the live object it stands for                   */
-/* ------------------------------------------------------------------------ */
-
-typedef struct {
-    PyObject *fresh;  /* the new object, the key (strong), or NULL: a free slot */
-    PyObject *live;   /* the live object it stands for (strong) */
-} hr_identity_entry;
-
-/* Keyed by address, so that no user __hash__/__eq__ runs; zeroed when empty. */
-typedef struct hr_identity {
-    hr_identity_entry *slots;
-    Py_ssize_t count, capacity;
-} hr_identity;
-
-/* Records that `new_obj` stands for `live_obj` (a later call for the same
- * new object wins).  -1 with MemoryError set. */
-int hr_identity_add(hr_identity *map, PyObject *new_obj, PyObject *live_obj);
-/* Borrowed: the live object `obj` stands for, or `obj` itself (also for a
- * NULL map).  Never allocates, never fails. */
-PyObject *hr_identity_get(const hr_identity *map, PyObject *obj);
-/* Releases the references and empties the map. */
-void hr_identity_clear(hr_identity *map);
-
-/* ------------------------------------------------------------------------ */
-/* funcpatch.c: functions                                                    */
-/* ------------------------------------------------------------------------ */
-
-/* The fields of a function that a patch writes (strong references or
- * NULL): one table read by the journal before a write, written by a patch
- * and written back by a rollback.  Every write to a PyFunctionObject field
- * is in funcpatch.c. */
-typedef struct {
-    PyObject *code, *closure, *defaults, *kwdefaults, *annotations;
-    PyObject *doc, *dict, *name, *qualname, *typeparams, *globals, *builtins;
-} hr_function_fields;
-
-/* Fills `out` with new references to the fields of `func`. */
-int hr_function_fields_read(PyFunctionObject *func, hr_function_fields *out);
-void hr_function_fields_clear(hr_function_fields *fields);
-/* Writes `fields` into `func` through CPython's setters where it has them
- * (watchers notified, version cleared, the __code__ write audited); -1 when
- * one refuses, with `func` partly written: callers save it in the journal
- * first. */
-int hr_function_fields_write(PyFunctionObject *func, const hr_function_fields *fields);
-/* For the rollback: writes back fields `func` held a moment ago; cannot fail
- * (an audit hook's refusal is reported as unraisable and overridden). */
-void hr_function_fields_restore(PyFunctionObject *func, const hr_function_fields *fields);
-
-/* Pours `source` into the live function `target`: code, closure, defaults,
- * keyword defaults, annotations, docstring, names, type parameters, and the
- * attributes of its __dict__ (attributes only the live one has are kept).
- * With `globals` (else NULL) it also takes those globals.
- * `identity` maps new objects to live ones; cells and __dict__ values
- * holding a new object get the live one.  The journal saves `target` first. */
-int hr_function_patch(hr_journal *journal, PyFunctionObject *target,
-                      PyFunctionObject *source, PyObject *globals, const hr_identity *identity);
-/* Gives a live function new code and the closure it needs (same cells,
- * reordered), saving its state in the journal first. */
-int hr_function_set_code(hr_journal *journal, PyFunctionObject *func, PyObject *code,
-                         PyObject *closure);
+/* base/unwrap.c: the function a decorator wrapped */
 /* New reference: the function a decorator wrapped, found through
  * __wrapped__, __func__, a property's accessors, partial.func and closure
  * cells, whose code is
@@ -300,77 +396,139 @@ int hr_function_set_code(hr_journal *journal, PyFunctionObject *func, PyObject *
 PyFunctionObject *hr_unwrap(PyObject *wrapper, PyObject *name);
 /* hr_unwrap for the function whose code also starts at `line`. */
 PyFunctionObject *hr_unwrap_at(PyObject *wrapper, PyObject *name, int line);
-/* Points a function made during a reload at the live module's globals, and
- * its closure cells at the live objects new ones stand for.  Only for
- * functions the reload made: nothing live is written. */
-int hr_function_adopt(PyFunctionObject *func, PyObject *globals, const hr_identity *identity);
-/* New reference: the builtins dict a function with these globals sees, or
- * NULL: they name none (no exception set), or an error (an exception set). */
-PyObject *hr_builtins_of(PyObject *globals);
-/* New reference: what a class statement building `cls` would have made of
- * the class member `member` (a function, classmethod, staticmethod or
- * property) of a live class: a copy whose functions' __class__ cells hold
- * `cls` (zero-argument super() then works on instances of `cls`), or
- * `member` itself when no __class__ cell needs it.  Each function copied is
- * appended to `copies` as (copy, original). */
-PyObject *hr_member_for_class(PyObject *member, PyObject *cls, PyObject *copies);
 
 /* ------------------------------------------------------------------------ */
-/* heap.c: one walk over the tracked objects                                */
+/* text/                                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* A set of pointers, for membership tests in the walk. */
-typedef struct {
-    const void **slots;
-    Py_ssize_t count, capacity;
-} hr_ptrset;
+/* text/names.c: the names a statement binds and reads */
+/* New reference: the key a name bound in the body of class
+ * `cls_name` has in the class namespace: a private `__x` is stored as
+ * `_Cls__x`, as the compiler mangles it (Python/compile.c, _Py_Mangle). */
+PyObject *hr_mangled(PyObject *cls_name, PyObject *name);
+/* The names a statement binds and reads at its own run time
+ * (not inside function bodies).  `text` holds one statement from the start
+ * of its first line (indentation included); its lines start at column
+ * `indent`.  *binds and *reads: new references to sets
+ * (either pointer may be NULL when not wanted).  *star set to 1 when it
+ * does `from x import *`. */
+int hr_names(hr_state *state, const char *text, Py_ssize_t len, int indent,
+             PyObject **binds, PyObject **reads, int *star);
+/* 1 when obj is a node of a syntax tree (an ast.AST), 0 when
+ * not, -1 on error. */
+int hr_is_ast_node(hr_state *state, PyObject *obj);
+/* New reference: the statements of `text` (len bytes) parsed as a
+ * module, or for an indented member (indent > 0) as the body of an `if`:
+ * a list of ast nodes.  NULL with SyntaxError for text that does not
+ * parse. */
+PyObject *hr_parse_block(const char *text, Py_ssize_t len, int indent);
+/* New reference: {name} when text[start:end] is a plain
+ * `name = value` with no other '=' in it, else NULL (no exception). */
+PyObject *hr_simple_assignment(const char *text, Py_ssize_t start, Py_ssize_t end);
+/* The offset of the start of the line holding `pos`. */
+Py_ssize_t hr_line_start(const char *text, Py_ssize_t pos);
+/* 1 when the text mentions (as a whole identifier) any name of the
+ * set; a cheap test before parsing. */
+int hr_mentions(PyObject *norm, PyObject *names);
+/* New reference: set of names a statement binds; fast for simple
+ * assignments, parses otherwise. */
+PyObject *hr_stmt_binds(hr_state *state, const char *text, const hr_stmt *stmt, int indent);
 
-int hr_ptrset_add(hr_ptrset *set, const void *ptr);
-int hr_ptrset_has(const hr_ptrset *set, const void *ptr);
-void hr_ptrset_clear(hr_ptrset *set);
+/* text/plan.c: which statements of a new source run again */
+/* Pairs each new statement with an old one: def and class
+ * statements by kind and name, others by normalized text; match[i] is the
+ * old index or -1; old_used[j] is set for paired old statements. */
+int hr_match(const char *old_text, const hr_stmts *old, const char *new_text,
+             const hr_stmts *fresh, Py_ssize_t *match, char *old_used);
+/* *out = the set of names a declaration such as
+ * `__reload_keep__ = ("a", "b")` among `stmts` holds (empty when there is
+ * none).  Raises ReloadError when it is not a sequence of names. */
+int hr_read_declaration(hr_state *state, PyObject *module_name, const char *text,
+                        const hr_stmts *stmts, const char *name, PyObject **out);
+/* 1 when two normalized texts are equal. */
+int hr_same_norm(PyObject *a, PyObject *b);
+/* The module a `from X import ...` statement (of the text `source`,
+ * in a module whose namespace is `globals`) imports from, resolved to an
+ * absolute name, and the names it imports: *module and *names (a list of
+ * (name, asname-or-None) tuples), new references.  Returns 0; or -1 with
+ * no exception set when the statement cannot be read this way (it does not
+ * parse on its own, or is relative in a module without a package); or -1
+ * with an exception set on any other error. */
+int hr_from_import(const char *source, PyObject *globals, const hr_stmt *stmt,
+                   PyObject **module, PyObject **names);
+/* Decides, per new statement, whether it runs again. */
+int hr_plan(hr_batch *batch, hr_unit *unit);
+/* Borrowed, the unit of the batch already executed for
+ * `name`, or NULL; and whether an imported (name, asname) pair is `*`. */
+hr_unit *hr_done_unit(hr_batch *batch, PyObject *name);
+int hr_is_star(PyObject *pair);
+/* Puts back the items of the containers the new code acted on,
+ * after a refused reload.  Keeps a pending exception. */
+void hr_acted_restore(hr_batch *batch);
 
-/* What the walk looks for, and what it found (lists of new references). */
-typedef struct {
-    hr_ptrset old_codes;      /* code objects whose functions must be found */
-    hr_ptrset hooked_types;   /* types whose instances must be found */
-    hr_ptrset twins;          /* throw-away objects that something live may hold */
-    hr_ptrset young;          /* objects the reload made: not holders to look at */
-    PyObject *functions;      /* list: functions holding one of old_codes */
-    PyObject *instances;      /* list: instances of hooked_types */
-    PyObject *holders;        /* list: objects holding one of twins (a class when
-                                 its dict does) */
-} hr_heap_query;
+/* text/shape.c: statements whose text changed more than what they do */
+/* Pairs each new statement (not a def or class) that has no
+ * partner with an unpaired old one of the same syntax tree, if any: it
+ * changed in layout only and does not run again (u->reformatted). */
+int hr_pair_reformatted(hr_state *state, hr_unit *u);
+/* New reference: when changed class statement i differs from its
+ * old text only inside method bodies (or in layout), what its methods take
+ * (a list for hr_plan_method_bodies): the statement need not run.  None
+ * when it must run, NULL on error.  Plans nothing. */
+PyObject *hr_read_method_bodies(hr_state *state, hr_unit *u, Py_ssize_t i);
+/* New reference: the set of names whose objects a module-level
+ * statement acts on as it runs (calls a method of, stores an item or
+ * attribute into, setattr()s); empty when it does not parse. */
+PyObject *hr_acts_on(hr_state *state, const char *text, const hr_stmt *st);
 
-/* Walks the heap once (not at all when the query is empty). */
-int hr_heap_walk(hr_heap_query *query);
+/* text/source.c: decoding a source; the pieces of it that compile alone */
+/* New reference: a source file's bytes decoded as the import
+ * system does (coding cookie or BOM, universal newlines). */
+PyObject *hr_decode_source(PyObject *bytes);
+/* New reference: the module code of new statement `st` alone,
+ * compiled at its place in the file (its lines are the file's), with the
+ * module's `from __future__` imports.  NULL with an exception when it does
+ * not compile. */
+PyObject *hr_compile_alone(hr_unit *u, const hr_stmt *st);
+/* Starts a piece of the new source to compile: `buffer`
+ * (new_len + 1 bytes) gets the source blanked but for its `from
+ * __future__` statements. */
+void hr_start_piece(char *buffer, const hr_unit *unit);
+/* 1 when a statement is a `from __future__` import. */
+int hr_is_future_import(const hr_stmt *st);
+
+/* text/statements.c: the statements of a source text */
+/* Splits text[from:to] into the statements of one block whose statements
+ * start at column `indent` (0 for a module; a class's body_indent for its
+ * body).  `first_line` is the line number of text[from].  `from` must be at
+ * the start of a line.  Lines indented less than `indent` end the block:
+ * the split stops there.  On success fills `out` (which must be zeroed or
+ * previously cleared) and returns 0; on malformed input that a scanner
+ * cannot follow (an unterminated string or bracket) it still returns 0 with
+ * the rest of the text as one last OTHER statement: the compiler reports
+ * the real error when that statement is compiled.  Returns -1 with an
+ * exception set only on memory errors. */
+int hr_split(const char *text, Py_ssize_t from, Py_ssize_t to, int indent,
+             int first_line, hr_stmts *out);
+/* Splits the indented body of a DEF or CLASS statement `st` of `text` (its
+ * `body` must not be -1) into its statements, as hr_split does. */
+int hr_split_body(const char *text, const hr_stmt *st, hr_stmts *out);
+/* Releases the references held by `stmts` and empties it. */
+void hr_stmts_clear(hr_stmts *stmts);
+/* For tests: splitting as Python data.  New reference: a list of dicts with
+ * the fields above (offsets as ints, norm as bytes, kind as a str). */
+PyObject *hr_split_to_list(PyObject *source_bytes, int indent);
+/* Borrowed: the last def/class statement of `kind` named `name`,
+ * or NULL: none, or an error (an exception set) when `name` cannot be
+ * encoded. */
+const hr_stmt *hr_find_definition(const char *text, const hr_stmts *stmts, hr_stmt_kind kind,
+                                  PyObject *name);
 
 /* ------------------------------------------------------------------------ */
-/* transaction.c: the writes a commit will make                             */
+/* run/                                                                     */
 /* ------------------------------------------------------------------------ */
 
-typedef enum {
-    HR_ACT_DICT_SET,    /* target: dict, key, value (NULL deletes) */
-    HR_ACT_TYPE_SET,    /* target: type, key: name, value (NULL deletes) */
-    HR_ACT_PATCH,       /* target: live function, value: new function, key: globals
-                           the live function takes (patch()), or NULL to keep its own */
-    HR_ACT_ADOPT,       /* target: function made by the reload, value: live globals */
-    HR_ACT_CODE,        /* target: live closure, value: its new code, key: its closure */
-    HR_ACT_BASES,       /* target: live class, value: its new bases */
-    HR_ACT_DOC,         /* target: live property, value: its new docstring */
-    HR_ACT_FORWARD,     /* target: live list, dict, set, cell or object holding twins */
-} hr_action_kind;
-
-typedef struct {
-    hr_action_kind kind;
-    PyObject *target, *key, *value;  /* strong references */
-} hr_action;
-
-typedef struct {
-    hr_action *items;
-    Py_ssize_t count;
-    Py_ssize_t capacity;
-} hr_actions;
-
+/* run/actions.c: the typed actions a commit will apply, and the report */
 /* The typed constructors of planned writes, one per kind: each checks that
  * its operands are of the kinds the commit will treat them as (a function
  * patch takes two functions, a class write a class), and appends the action
@@ -386,231 +544,14 @@ int hr_plan_bases(hr_actions *actions, PyObject *type, PyObject *bases);
 int hr_plan_doc(hr_actions *actions, PyObject *property, PyObject *doc);
 int hr_plan_forward(hr_actions *actions, PyObject *holder);
 void hr_actions_clear(hr_actions *actions);
-/* Applies every action through the journal.  No Python code runs but
- * audit hooks (the __code__ setter's "object.__setattr__" event).  On
- * failure the journal has already undone what was applied, and *failed
- * (borrowed) is the action CPython refused. */
-int hr_actions_commit(hr_actions *actions, hr_journal *journal, const hr_identity *identity,
-                      const hr_action **failed);
-
-/* ------------------------------------------------------------------------ */
-/* One reload: a batch of units, one unit per module                        */
-/* ------------------------------------------------------------------------ */
-
-typedef struct hr_unit {
-    PyObject *name;          /* module name */
-    PyObject *module;        /* the live module */
-    PyObject *live;          /* its __dict__ (strong) */
-    PyObject *path;          /* its source file */
-    PyObject *old_text;      /* str the live module was built from, or NULL */
-    PyObject *new_text;      /* str now on disk */
-    PyObject *new_bytes;     /* the file's bytes, for the record */
-    long long mtime_ns, size;
-    const char *old_utf8, *new_utf8;  /* borrowed from old_text / new_text */
-    Py_ssize_t old_len, new_len;
-    hr_stmts old_stmts, new_stmts;
-    Py_ssize_t *match;       /* new statement -> old statement index, or -1 */
-    char *old_used;          /* old statement matched by a new one */
-    char *run;               /* new statement runs again */
-    char *strip;             /* DEF runs without its (unchanged) decorators */
-    char *reformatted;       /* new statement paired with an old one whose text
-                                differs but whose syntax tree does not (shape.c) */
-    PyObject *emulated;      /* list per new statement: (module name, [(name, asname)])
-                                of a from-import of a batch module done by hand
-                                (read once, when planned), (None, [name], {name
-                                bound before it}) of a `del` done by hand, or None */
-    PyObject *bodies;        /* list per new statement: the changes of a class whose
-                                methods' bodies alone changed and that does not run
-                                ([live class, (member, live function, new function
-                                or code, body changed)...], shape.c), or None */
-    PyObject *vanished;      /* dict: name -> what a `del` done by hand took out of
-                                the scratch namespace (a re-run def or class whose
-                                name the module deletes), for the diff; or NULL */
-    PyObject *acting;        /* dict: index of a new statement that runs only because
-                                it acts on an object a statement that runs acted on
-                                (plan.c act_again) -> [(container it may write, copy of
-                                its items before the reload)], or NULL */
-    PyObject *binds;         /* list per new statement: set of bound names, or None */
-    PyObject *keep;          /* set: __reload_keep__ */
-    PyObject *update;        /* set: __reload_update__ */
-    PyObject *removed;       /* set: names whose definition left the source */
-    PyObject *stripped;      /* set: DEF names run without decorators */
-    PyObject *rebound;       /* set: names whose live object changes (for importers) */
-    PyObject *scratch;       /* dict where the new code ran */
-    PyObject *lending;       /* execute.c: the state of the scratch builtins'
-                                __build_class__, which completes throw-away classes
-                                with live members: (the real __build_class__,
-                                {class name: [(first line, last line, {member: live
-                                value})]}, [(copy, live function)], the type of the
-                                metaclass stand-in that lends them to the body), or
-                                NULL; emptied when the unit is cleared */
-    PyObject *old_values;    /* copy of the live dict before the commit */
-    int full;                /* no recorded source: the whole module runs */
-    int done;                /* executed and diffed */
-} hr_unit;
-
-typedef struct hr_batch_s {
-    hr_state *state;
-    hr_unit *units;
-    Py_ssize_t count;
-    hr_identity identity;    /* see identity.c */
-    int collect;             /* collect the youngest generation once cleared:
-                                the twins are garbage then (reload.c) */
-    PyObject *owner;         /* globals of the module being diffed: only its own
-                                functions are patched; NULL for patch() */
-    int take_globals;        /* patch(): live functions take the new ones' globals */
-    hr_actions actions;
-    hr_identity code_map;    /* old nested code -> new code or None (closures.c) */
-    PyObject *patched;       /* list of (live class, new class) patched */
-    PyObject *acted;         /* list of (live dict, list or set a statement that runs
-                                may write, copy of its items before it ran): put back
-                                when the reload is refused (plan.c) */
-    PyObject *stale_origin;  /* dict: id(old nested code) -> (live function, path), for
-                                the closures a reload may leave stale (closures.c) */
-    PyObject *stale_found;   /* list: (live function, path, code) of closures left
-                                stale by this reload */
-    PyObject *caches;        /* list: live caching wrappers (lru_cache...) whose
-                                function took new code: cleared after the commit */
-    /* the report: lists of qualified names */
-    PyObject *updated, *added, *removed, *kept, *replaced, *stale;
-    PyObject *instances;     /* dict: class name -> instances its hook ran on */
-} hr_batch;
-
-/* source.c: new reference: a source file's bytes decoded as the import
- * system does (coding cookie or BOM, universal newlines). */
-PyObject *hr_decode_source(PyObject *bytes);
-/* reload.c: reloads the modules of `targets` (a tuple of modules or
- * names) in one transaction.  New reference: the report as a dict. */
-PyObject *hr_reload(hr_state *state, PyObject *targets);
-/* reload.c: reloads every recorded module whose file changed, and the
- * modules of `also` (a sequence of modules or names, or NULL), in one
- * transaction.  Names of recorded modules whose file is gone are appended
- * to `missing`. */
-PyObject *hr_reload_changed(hr_state *state, PyObject *missing, PyObject *also);
-
-/* reload.c: pours `fresh` (function or class) into `old`, in one
- * transaction.  New reference: the report as a dict. */
-PyObject *hr_patch(hr_state *state, PyObject *old, PyObject *fresh);
-
-/* reload.c: runs a hotfix script; the patch() calls it makes are applied
- * together at its end, or none of them if it raises.  `source` is its text,
- * or NULL to read the file `filename` (hotfix folder policy).  New
- * reference: the report dict. */
-PyObject *hr_hotfix(hr_state *state, PyObject *source, PyObject *filename);
-
-/* schedule.c: runs `callable()` on the main thread at the next safe point
- * between bytecodes (Py_AddPendingCall).  Safe from any thread holding the
- * GIL.  Errors of the callable are reported as unraisable. */
-int hr_call_on_main_thread(PyObject *module, PyObject *callable);
-
-/* ------------------------------------------------------------------------ */
-/* forward.c: throw-away twins forwarded to their live objects              */
-/* ------------------------------------------------------------------------ */
-
-/* After the run (`young`: the youngest generation, all the run made but
- * the objects in `existing`; when not `complete`, a collection ran
- * meanwhile and it is not): rewrites what the run made to hold live objects
- * instead of twins, and adds to the query the twins that something live may
- * hold (query->young: the objects not to look at). */
-int hr_forward_young(hr_batch *batch, PyObject *young, const hr_ptrset *existing, int complete,
-                     hr_heap_query *query);
-/* After the walk: plans the rewrite of each live holder found. */
-int hr_forward_plan(hr_batch *batch, hr_heap_query *query);
 /* 0 when `holder` is of a kind hr_forward_live can rewrite, else -1 (no
  * exception set). */
 int hr_forward_check(PyObject *holder);
-/* At the commit: rewrites a live holder through the journal. */
-int hr_forward_live(hr_journal *journal, PyObject *holder, const hr_identity *identity);
-/* After a refused reload (the journal undone): rewrites the live holders
- * for good, so that what the new code registered before it was refused is
- * the live object again, as before the reload (a repeated registration
- * dropped).  Keeps the pending exception. */
-void hr_forward_release(hr_batch *batch);
+/* Appends "<module>.<qualname>" to a report list. */
+int hr_report(PyObject *list, PyObject *module_name, PyObject *qualname);
 
-/* closures.c: adds to the heap query the old code nested in every patched
- * function, paired with the new code in batch->code_map. */
-int hr_closures_query(hr_batch *batch, hr_heap_query *query);
-/* reachable.c: calls fn(obj, arg) once for every function whose globals
- * are the unit's live namespace and every class of the module (by
- * __module__) reachable from that namespace: bound to names, members and
- * bases of such classes, wrapped by them (closure cells, __wrapped__,
- * functools.partial, lru_cache, classmethod, staticmethod, property).  fn
- * returns 0, or -1 with an exception set, which ends the walk with -1. */
-typedef int (*hr_reach_fn)(PyObject *obj, void *arg);
-int hr_reach_module(hr_unit *u, hr_reach_fn fn, void *arg);
-/* lines.c: plans, for the live functions of every unit whose statement
- * moved in the file without changing, the same code with its line numbers
- * moved (HR_ACT_CODE), and on 3.13 their classes' __firstlineno__.  Called
- * once every unit is diffed, before the heap walk (closures.c pairs the
- * moved nested code with the old). */
-int hr_plan_moves(hr_batch *batch);
-/* closures.c: after the walk, plans the new code for each live closure
- * found (or reports it as stale). */
-int hr_closures_plan(hr_batch *batch, hr_heap_query *query);
-/* closures.c: new reference: what the engine will remember once this
- * reload is final (state->stale), the closures it leaves stale added and
- * those it updates forgotten, per live function patched.  Made before the
- * commit, put in place after it without allocating. */
-PyObject *hr_closures_remembered(hr_batch *batch);
-
-/* classpatch.c: after the commit, recomputes __abstractmethods__ of the
- * patched abstract classes and their subclasses (journaled). */
-int hr_abc_refresh(hr_batch *batch, hr_journal *journal);
-
-/* hooks.c: adds to the heap query the classes whose instances get
- * __reload_instance__ (patched classes defining it, and their subclasses). */
-int hr_hooks_query(hr_batch *batch, hr_heap_query *query);
-/* hooks.c: after the commit: __reload_module__(old) per module, then
- * __reload_class__(cls) per patched class, then __reload_instance__(self)
- * per instance found.  -1 with ReloadError set when one raises. */
-int hr_hooks_run(hr_batch *batch, hr_heap_query *query);
-
-/* capi.c: adds the capsule of the C API (hotreload_api.h) to the module as
- * _C_API; called once from module_exec. */
-int hr_capi_export(PyObject *module);
-
-/* plan.c: pairs each new statement with an old one: def and class
- * statements by kind and name, others by normalized text; match[i] is the
- * old index or -1; old_used[j] is set for paired old statements. */
-int hr_match(const char *old_text, const hr_stmts *old, const char *new_text,
-             const hr_stmts *fresh, Py_ssize_t *match, char *old_used);
-/* plan.c: *out = the set of names a declaration such as
- * `__reload_keep__ = ("a", "b")` among `stmts` holds (empty when there is
- * none).  Raises ReloadError when it is not a sequence of names. */
-int hr_read_declaration(hr_state *state, PyObject *module_name, const char *text,
-                        const hr_stmts *stmts, const char *name, PyObject **out);
-/* plan.c: 1 when two normalized texts are equal. */
-int hr_same_norm(PyObject *a, PyObject *b);
-/* plan.c: the module a `from X import ...` statement (of the text `source`,
- * in a module whose namespace is `globals`) imports from, resolved to an
- * absolute name, and the names it imports: *module and *names (a list of
- * (name, asname-or-None) tuples), new references.  Returns 0; or -1 with
- * no exception set when the statement cannot be read this way (it does not
- * parse on its own, or is relative in a module without a package); or -1
- * with an exception set on any other error. */
-int hr_from_import(const char *source, PyObject *globals, const hr_stmt *stmt,
-                   PyObject **module, PyObject **names);
-/* importers.c: names imported elsewhere follow: every module outside the
- * batch still holding, under a name it imports with `from m import NAME`,
- * the live object a reload of m rebinds, takes the new one (planned). */
-int hr_follow_importers(hr_batch *batch);
-/* plan.c: decides, per new statement, whether it runs again. */
-int hr_plan(hr_batch *batch, hr_unit *unit);
-/* plan.c: new statement i, a `from <module of the batch> import a, b` the
- * plan chose to emulate, done with that module's new values; or a `del`
- * done by hand, keeping the definitions it deletes in unit->vanished. */
-int hr_emulate_from(hr_batch *batch, hr_unit *unit, Py_ssize_t i);
-/* execute.c: creates the type of the metaclass stand-in; once, at module init. */
-int hr_execute_init(PyObject *module, hr_state *state);
-/* execute.c: runs the chosen statements in unit->scratch. */
-int hr_execute(hr_batch *batch, hr_unit *unit);
-/* execute.c: given the objects of the youngest GC generation after the
- * batch ran, plans the adoption of every function it made (live globals,
- * cells) and moves instances of throw-away classes to the live ones. */
-int hr_collect_made(hr_batch *batch, PyObject *young);
-/* diff.c: turns what unit->scratch holds into actions and report lines. */
-int hr_diff(hr_batch *batch, hr_unit *unit);
-/* classpatch.c: plans the patch of a live class from a new one.  `old_stmt`
+/* run/classpatch.c: a live class patched from a new one */
+/* Plans the patch of a live class from a new one.  `old_stmt`
  * and `new_stmt` are the class statements in the old and new sources (NULL
  * when unknown: then every member counts as changed and data is kept, or,
  * with `remade`, takes the new value: the class was made again by a
@@ -618,92 +559,10 @@ int hr_diff(hr_batch *batch, hr_unit *unit);
 int hr_class_diff(hr_batch *batch, hr_unit *unit, PyTypeObject *live, PyTypeObject *fresh,
                   const hr_stmt *old_stmt, const hr_stmt *new_stmt, PyObject *qualname,
                   int remade);
-/* classpatch.c: new reference: the key a name bound in the body of class
- * `cls_name` has in the class namespace: a private `__x` is stored as
- * `_Cls__x`, as the compiler mangles it (Python/compile.c, _Py_Mangle). */
-PyObject *hr_mangled(PyObject *cls_name, PyObject *name);
-/* classpatch.c: 1 for classes whose data members define their structure
- * (enums, dataclasses, named tuples, attrs): those members always run, and
- * their class decorators, which generate members, run again too. */
-int hr_class_is_declarative(PyObject *cls);
-/* diff.c: plans the patch of a live function (or wrapper) from a new one.
- * `stripped` when the new function was made without its decorators.
- * Returns 1 when patched in place, 0 when it cannot be (the caller
- * replaces the binding), -1 on error. */
-int hr_function_diff(hr_batch *batch, PyObject *live, PyObject *fresh, PyObject *name,
-                     int stripped);
-/* diff.c: plans the patch of `target`, the live function a live class
- * member (`member`: the function itself or what wraps it) holds, from a
- * new function; a caching wrapper is cleared.  1 when planned, 0 when one
- * of them is not a function of this module, -1 on error. */
-int hr_patch_held(hr_batch *batch, PyObject *member, PyObject *target, PyObject *fresh);
-/* diff.c: borrowed: the last def/class statement of `kind` named `name`,
- * or NULL: none, or an error (an exception set) when `name` cannot be
- * encoded. */
-const hr_stmt *hr_find_definition(const char *text, const hr_stmts *stmts, hr_stmt_kind kind,
-                                  PyObject *name);
-/* diff.c: appends "<module>.<qualname>" to a report list. */
-int hr_report(PyObject *list, PyObject *module_name, PyObject *qualname);
-
-/* names.c: the names a statement binds and reads at its own run time
- * (not inside function bodies).  `text` holds one statement from the start
- * of its first line (indentation included); its lines start at column
- * `indent`.  *binds and *reads: new references to sets
- * (either pointer may be NULL when not wanted).  *star set to 1 when it
- * does `from x import *`. */
-int hr_names(hr_state *state, const char *text, Py_ssize_t len, int indent,
-             PyObject **binds, PyObject **reads, int *star);
-/* execute.c: new reference: the module code of new statement `st` alone,
- * compiled at its place in the file (its lines are the file's), with the
- * module's `from __future__` imports.  NULL with an exception when it does
- * not compile. */
-PyObject *hr_compile_alone(hr_unit *u, const hr_stmt *st);
-/* shape.c: pairs each new statement (not a def or class) that has no
- * partner with an unpaired old one of the same syntax tree, if any: it
- * changed in layout only and does not run again (u->reformatted). */
-int hr_pair_reformatted(hr_state *state, hr_unit *u);
-/* shape.c: new reference: when changed class statement i differs from its
- * old text only inside method bodies (or in layout), what its methods take
- * (a list for hr_plan_method_bodies): the statement need not run.  None
- * when it must run, NULL on error.  Plans nothing. */
-PyObject *hr_read_method_bodies(hr_state *state, hr_unit *u, Py_ssize_t i);
-/* run/classpatch.c: plans the method bodies of the classes the plan left in
+/* Plans the method bodies of the classes the plan left in
  * unit->bodies: each changed method takes its new code. */
 int hr_plan_bodies(hr_batch *batch, hr_unit *unit);
-/* text/plan.c: borrowed, the unit of the batch already executed for
- * `name`, or NULL; and whether an imported (name, asname) pair is `*`. */
-hr_unit *hr_done_unit(hr_batch *batch, PyObject *name);
-int hr_is_star(PyObject *pair);
-/* text/source.c: starts a piece of the new source to compile: `buffer`
- * (new_len + 1 bytes) gets the source blanked but for its `from
- * __future__` statements. */
-void hr_start_piece(char *buffer, const hr_unit *unit);
-/* text/source.c: 1 when a statement is a `from __future__` import. */
-int hr_is_future_import(const hr_stmt *st);
-/* base/functions.c: points a function made by the reload at `globals`
- * (and the builtins they hold), as if it had been made there. */
-int hr_function_set_globals(PyFunctionObject *func, PyObject *globals);
-/* base/classes.c: 1 when `meta` is abc.ABCMeta itself. */
-int hr_is_abc_meta(PyObject *meta);
-/* plan.c: puts back the items of the containers the new code acted on,
- * after a refused reload.  Keeps a pending exception. */
-void hr_acted_restore(hr_batch *batch);
-/* shape.c: new reference: the set of names whose objects a module-level
- * statement acts on as it runs (calls a method of, stores an item or
- * attribute into, setattr()s); empty when it does not parse. */
-PyObject *hr_acts_on(hr_state *state, const char *text, const hr_stmt *st);
-/* names.c: 1 when obj is a node of a syntax tree (an ast.AST), 0 when
- * not, -1 on error. */
-int hr_is_ast_node(hr_state *state, PyObject *obj);
-/* names.c: new reference: the statements of `text` (len bytes) parsed as a
- * module, or for an indented member (indent > 0) as the body of an `if`:
- * a list of ast nodes.  NULL with SyntaxError for text that does not
- * parse. */
-PyObject *hr_parse_block(const char *text, Py_ssize_t len, int indent);
-/* names.c: new reference: {name} when text[start:end] is a plain
- * `name = value` with no other '=' in it, else NULL (no exception). */
-PyObject *hr_simple_assignment(const char *text, Py_ssize_t start, Py_ssize_t end);
-/* classpatch.c: in the compile buffer of a changed class statement (new
+/* In the compile buffer of a changed class statement (new
  * statement i of the unit), blanks the members whose text did not change:
  * they keep their live values and do not run again; one the live class
  * lacks runs when a member that runs mentions it.  Each leaves a `0` so
@@ -713,13 +572,209 @@ PyObject *hr_simple_assignment(const char *text, Py_ssize_t start, Py_ssize_t en
  * it makes takes them (execute.c). */
 int hr_blank_unchanged_members(hr_state *state, hr_unit *unit, Py_ssize_t i, char *buffer,
                                PyObject **fill);
-/* names.c: the offset of the start of the line holding `pos`. */
-Py_ssize_t hr_line_start(const char *text, Py_ssize_t pos);
-/* names.c: 1 when the text mentions (as a whole identifier) any name of the
- * set; a cheap test before parsing. */
-int hr_mentions(PyObject *norm, PyObject *names);
-/* names.c: New reference: set of names a statement binds; fast for simple
- * assignments, parses otherwise. */
-PyObject *hr_stmt_binds(hr_state *state, const char *text, const hr_stmt *stmt, int indent);
+
+/* run/closures.c: live closures made from patched code */
+/* Adds to the heap query the old code nested in every patched
+ * function, paired with the new code in batch->code_map. */
+int hr_closures_query(hr_batch *batch, hr_heap_query *query);
+/* After the walk, plans the new code for each live closure
+ * found (or reports it as stale). */
+int hr_closures_plan(hr_batch *batch, hr_heap_query *query);
+/* New reference: what the engine will remember once this
+ * reload is final (state->stale), the closures it leaves stale added and
+ * those it updates forgotten, per live function patched.  Made before the
+ * commit, put in place after it without allocating. */
+PyObject *hr_closures_remembered(hr_batch *batch);
+
+/* run/diff.c: a module namespace turned into actions */
+/* Turns what unit->scratch holds into actions and report lines. */
+int hr_diff(hr_batch *batch, hr_unit *unit);
+
+/* run/execute.c: running the chosen statements in scratch */
+/* New reference: what a class statement building `cls` would have made of
+ * the class member `member` (a function, classmethod, staticmethod or
+ * property) of a live class: a copy whose functions' __class__ cells hold
+ * `cls` (zero-argument super() then works on instances of `cls`), or
+ * `member` itself when no __class__ cell needs it.  Each function copied is
+ * appended to `copies` as (copy, original). */
+PyObject *hr_member_for_class(PyObject *member, PyObject *cls, PyObject *copies);
+/* New statement i, a `from <module of the batch> import a, b` the
+ * plan chose to emulate, done with that module's new values; or a `del`
+ * done by hand, keeping the definitions it deletes in unit->vanished. */
+int hr_emulate_from(hr_batch *batch, hr_unit *unit, Py_ssize_t i);
+/* Creates the type of the metaclass stand-in; once, at module init. */
+int hr_execute_init(PyObject *module, hr_state *state);
+/* Runs the chosen statements in unit->scratch. */
+int hr_execute(hr_batch *batch, hr_unit *unit);
+/* Given the objects of the youngest GC generation after the
+ * batch ran, plans the adoption of every function it made (live globals,
+ * cells) and moves instances of throw-away classes to the live ones. */
+int hr_collect_made(hr_batch *batch, PyObject *young);
+
+/* run/funcdiff.c: a new function poured into the live one (planned) */
+/* Plans the patch of a live function (or wrapper) from a new one.
+ * `stripped` when the new function was made without its decorators.
+ * Returns 1 when patched in place, 0 when it cannot be (the caller
+ * replaces the binding), -1 on error. */
+int hr_function_diff(hr_batch *batch, PyObject *live, PyObject *fresh, PyObject *name,
+                     int stripped);
+/* Plans the patch of `target`, the live function a live class
+ * member (`member`: the function itself or what wraps it) holds, from a
+ * new function; a caching wrapper is cleared.  1 when planned, 0 when one
+ * of them is not a function of this module, -1 on error. */
+int hr_patch_held(hr_batch *batch, PyObject *member, PyObject *target, PyObject *fresh);
+
+/* run/importers.c: names other modules imported follow */
+/* Names imported elsewhere follow: every module outside the
+ * batch still holding, under a name it imports with `from m import NAME`,
+ * the live object a reload of m rebinds, takes the new one (planned). */
+int hr_follow_importers(hr_batch *batch);
+
+/* run/lines.c: line numbers of code that moved but did not change */
+/* Plans, for the live functions of every unit whose statement
+ * moved in the file without changing, the same code with its line numbers
+ * moved (HR_ACT_CODE), and on 3.13 their classes' __firstlineno__.  Called
+ * once every unit is diffed, before the heap walk (closures.c pairs the
+ * moved nested code with the old). */
+int hr_plan_moves(hr_batch *batch);
+
+/* run/reachable.c: what a module namespace reaches */
+/* Calls fn(obj, arg) once for every function whose globals
+ * are the unit's live namespace and every class of the module (by
+ * __module__) reachable from that namespace: bound to names, members and
+ * bases of such classes, wrapped by them (closure cells, __wrapped__,
+ * functools.partial, lru_cache, classmethod, staticmethod, property).  fn
+ * returns 0, or -1 with an exception set, which ends the walk with -1. */
+typedef int (*hr_reach_fn)(PyObject *obj, void *arg);
+int hr_reach_module(hr_unit *u, hr_reach_fn fn, void *arg);
+
+/* ------------------------------------------------------------------------ */
+/* commit/                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* commit/abc.c: abc's bookkeeping after a commit */
+/* After the commit, recomputes __abstractmethods__ of the
+ * patched abstract classes and their subclasses (journaled). */
+int hr_abc_refresh(hr_batch *batch, hr_journal *journal);
+
+/* commit/commit.c: applying the actions through the journal */
+/* Applies every action through the journal.  No Python code runs but
+ * audit hooks (the __code__ setter's "object.__setattr__" event).  On
+ * failure the journal has already undone what was applied, and *failed
+ * (borrowed) is the action CPython refused. */
+int hr_actions_commit(hr_actions *actions, hr_journal *journal, const hr_identity *identity,
+                      const hr_action **failed);
+
+/* commit/forward.c: throw-away twins forwarded to their live objects */
+/* After the run (`young`: the youngest generation, all the run made but
+ * the objects in `existing`; when not `complete`, a collection ran
+ * meanwhile and it is not): rewrites what the run made to hold live objects
+ * instead of twins, and adds to the query the twins that something live may
+ * hold (query->young: the objects not to look at). */
+int hr_forward_young(hr_batch *batch, PyObject *young, const hr_ptrset *existing, int complete,
+                     hr_heap_query *query);
+/* After the walk: plans the rewrite of each live holder found. */
+int hr_forward_plan(hr_batch *batch, hr_heap_query *query);
+/* At the commit: rewrites a live holder through the journal. */
+int hr_forward_live(hr_journal *journal, PyObject *holder, const hr_identity *identity);
+/* After a refused reload (the journal undone): rewrites the live holders
+ * for good, so that what the new code registered before it was refused is
+ * the live object again, as before the reload (a repeated registration
+ * dropped).  Keeps the pending exception. */
+void hr_forward_release(hr_batch *batch);
+
+/* commit/funcpatch.c: pouring a new function into a live one */
+/* Pours `source` into the live function `target`: code, closure, defaults,
+ * keyword defaults, annotations, docstring, names, type parameters, and the
+ * attributes of its __dict__ (attributes only the live one has are kept).
+ * With `globals` (else NULL) it also takes those globals.
+ * `identity` maps new objects to live ones; cells and __dict__ values
+ * holding a new object get the live one.  The journal saves `target` first. */
+int hr_function_patch(hr_journal *journal, PyFunctionObject *target,
+                      PyFunctionObject *source, PyObject *globals, const hr_identity *identity);
+/* Gives a live function new code and the closure it needs (same cells,
+ * reordered), saving its state in the journal first. */
+int hr_function_set_code(hr_journal *journal, PyFunctionObject *func, PyObject *code,
+                         PyObject *closure);
+/* Points a function made during a reload at the live module's globals, and
+ * its closure cells at the live objects new ones stand for.  Only for
+ * functions the reload made: nothing live is written. */
+int hr_function_adopt(PyFunctionObject *func, PyObject *globals, const hr_identity *identity);
+
+/* commit/journal.c: reversible writes and their rollback */
+hr_journal *hr_journal_new(void);
+/* Releases the journal and the replaced values it keeps alive. */
+void hr_journal_free(hr_journal *journal);
+/* dict[key] = value, or del dict[key] when value is NULL. */
+int hr_journal_dict_set(hr_journal *journal, PyObject *dict, PyObject *key, PyObject *value);
+/* Sets or deletes (value NULL) a class attribute through type.__setattr__,
+ * bypassing a metaclass's __setattr__, so that slots and caches follow. */
+int hr_journal_type_set(hr_journal *journal, PyTypeObject *type, PyObject *name, PyObject *value);
+/* Saves the whole state of a function before it is patched. */
+int hr_journal_save_function(hr_journal *journal, PyFunctionObject *func);
+/* Gives a class new bases through type.__bases__ (which checks them). */
+int hr_journal_set_bases(hr_journal *journal, PyTypeObject *type, PyObject *bases);
+/* Saves the items of a list or set before they are rewritten. */
+int hr_journal_save_contents(hr_journal *journal, PyObject *container);
+/* Sets a property's docstring. */
+int hr_journal_doc_set(hr_journal *journal, PyObject *property, PyObject *doc);
+/* Sets a cell's content. */
+int hr_journal_cell_set(hr_journal *journal, PyObject *cell, PyObject *value);
+/* Undoes every write, newest first.  Keeps any current exception. */
+void hr_journal_rollback(hr_journal *journal);
+
+/* ------------------------------------------------------------------------ */
+/* reload/                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* reload/hooks.c: __reload_module__, __reload_class__, __reload_instance__ */
+/* Adds to the heap query the classes whose instances get
+ * __reload_instance__ (patched classes defining it, and their subclasses). */
+int hr_hooks_query(hr_batch *batch, hr_heap_query *query);
+/* After the commit: __reload_module__(old) per module, then
+ * __reload_class__(cls) per patched class, then __reload_instance__(self)
+ * per instance found.  -1 with ReloadError set when one raises. */
+int hr_hooks_run(hr_batch *batch, hr_heap_query *query);
+
+/* reload/reload.c: one transaction over a batch; patch(); hotfix scripts */
+/* Reloads the modules of `targets` (a tuple of modules or
+ * names) in one transaction.  New reference: the report as a dict. */
+PyObject *hr_reload(hr_state *state, PyObject *targets);
+/* Reloads every recorded module whose file changed, and the
+ * modules of `also` (a sequence of modules or names, or NULL), in one
+ * transaction.  Names of recorded modules whose file is gone are appended
+ * to `missing`. */
+PyObject *hr_reload_changed(hr_state *state, PyObject *missing, PyObject *also);
+/* Pours `fresh` (function or class) into `old`, in one
+ * transaction.  New reference: the report as a dict. */
+PyObject *hr_patch(hr_state *state, PyObject *old, PyObject *fresh);
+/* Runs a hotfix script; the patch() calls it makes are applied
+ * together at its end, or none of them if it raises.  `source` is its text,
+ * or NULL to read the file `filename` (hotfix folder policy).  New
+ * reference: the report dict. */
+PyObject *hr_hotfix(hr_state *state, PyObject *source, PyObject *filename);
+
+/* ------------------------------------------------------------------------ */
+/* bind/                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* bind/capi.c: the C API (a capsule) */
+/* Adds the capsule of the C API (hotreload_api.h) to the module as
+ * _C_API; called once from module_exec. */
+int hr_capi_export(PyObject *module);
+
+/* bind/finder.c: the import hook that records sources */
+/* Creates the finder type; called once at module init. */
+int hr_records_init(PyObject *module, hr_state *state);
+/* Inserts the finder into sys.meta_path (before PathFinder).  Idempotent. */
+int hr_install(PyObject *module, hr_state *state);
+/* Removes it; records are kept.  Idempotent. */
+int hr_uninstall(hr_state *state);
+
+/* bind/schedule.c: running a callable on the main thread */
+/* Runs `callable()` on the main thread at the next safe point
+ * between bytecodes (Py_AddPendingCall).  Safe from any thread holding the
+ * GIL.  Errors of the callable are reported as unraisable. */
+int hr_call_on_main_thread(PyObject *module, PyObject *callable);
 
 #endif /* HR_HOTRELOAD_H */
