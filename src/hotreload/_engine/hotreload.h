@@ -45,6 +45,16 @@
 /* base/: module state, records, identity map, heap walk, function fields   */
 /* ------------------------------------------------------------------------ */
 
+/* The names the engine hands to CPython's own setters, interned once at
+ * module init (state->strings): no write, and no undo, allocates one. */
+typedef enum {
+    HR_STR_ABSTRACTMETHODS,  /* __abstractmethods__ */
+    HR_STR_BASES,            /* __bases__ */
+    HR_STR_CLASS,            /* __class__ */
+    HR_STR_DOC,              /* __doc__ */
+    HR_STR_COUNT
+} hr_string;
+
 /* How many ast node classes names.c tells apart (its AST_ names). */
 #define HR_AST_TYPES 17
 
@@ -68,6 +78,9 @@ typedef struct {
     PyObject *stale;            /* dict: live function -> {path: [nested code]}: the code
                                    of closures it made that a reload left stale, paired
                                    again on the next reload of it (closures.c) */
+    PyObject *strings[HR_STR_COUNT];  /* interned, see hr_string */
+    int trace;                  /* HOTRELOAD_TRACE set: each stage of a reload is
+                                   logged with its time (reload/reload.c) */
     PyTypeObject *LenderType;   /* execute.c: the metaclass stand-in of a class body
                                    run with unchanged members left out */
 } hr_state;
@@ -157,6 +170,25 @@ typedef struct {
     Py_ssize_t capacity;
 } hr_stmts;
 
+/* The member plan of a class statement (text/members.c): computed once per
+ * pair of class statements, kept with the unit until it is cleared. */
+typedef struct hr_member_plan {
+    const hr_stmt *old_stmt, *new_stmt;  /* the class statements it is for */
+    hr_stmts old_members, new_members;   /* their bodies, split */
+    Py_ssize_t *match;       /* new member -> old member index, or -1 */
+    char *old_used;          /* old member paired with a new one */
+    char *runs;              /* new member runs again: its text changed, it is in
+                                __reload_update__, it reads a name a data member
+                                that runs rebinds, or it binds last a name a member
+                                that left the source bound */
+    PyObject *keep;          /* set: the class's __reload_keep__ */
+    PyObject *update;        /* set: the class's __reload_update__ */
+    PyObject *unchanged;     /* set: names bound only by members that do not run */
+    PyObject *in_old_source; /* set: names the old members bind */
+    PyObject *in_new_source; /* set: names the new members bind */
+    struct hr_member_plan *next;  /* the unit's next plan */
+} hr_member_plan;
+
 /* ------------------------------------------------------------------------ */
 /* run/: the writes a commit will make                                      */
 /* ------------------------------------------------------------------------ */
@@ -237,6 +269,8 @@ typedef struct hr_unit {
     PyObject *update;        /* set: __reload_update__ */
     PyObject *removed;       /* set: names whose definition left the source */
     PyObject *stripped;      /* set: DEF names run without decorators */
+    hr_member_plan *member_plans;  /* text/members.c: the member plans made so far
+                                      (asked for by run/), newest first */
     /* Written by run/ (execute.c, diff.c), read by run/ and reload/ */
     PyObject *scratch;       /* dict where the new code ran */
     PyObject *lending;       /* execute.c: the state of the scratch builtins'
@@ -348,6 +382,12 @@ PyObject *hr_identity_get(const hr_identity *map, PyObject *obj);
 /* Releases the references and empties the map. */
 void hr_identity_clear(hr_identity *map);
 
+/* base/metadata.c: what the import system puts in a module namespace */
+/* The names of those attributes (NULL-terminated), and 1 when `name` (a
+ * str) is one of them. */
+extern const char *const hr_module_metadata[];
+int hr_is_module_metadata(PyObject *name);
+
 /* base/records.c: recorded sources and the folder policy */
 /* Reads a whole file: *source (new reference, bytes), its mtime in ns and
  * size.  -1 with OSError (or other) set on failure. */
@@ -401,6 +441,34 @@ PyFunctionObject *hr_unwrap_at(PyObject *wrapper, PyObject *name, int line);
 /* text/                                                                    */
 /* ------------------------------------------------------------------------ */
 
+/* text/imports.c: what an import statement imports */
+/* The module a `from X import ...` statement (of the text `source`,
+ * in a module whose namespace is `globals`) imports from, resolved to an
+ * absolute name, and the names it imports: *module and *names (a list of
+ * (name, asname-or-None) tuples), new references.  Returns 0; or -1 with
+ * no exception set when the statement cannot be read this way (it does not
+ * parse on its own, or is relative in a module without a package); or -1
+ * with an exception set on any other error. */
+int hr_from_import(const char *source, PyObject *globals, const hr_stmt *stmt,
+                   PyObject **module, PyObject **names);
+/* New reference: the list of absolute names of the modules an import
+ * statement (`import a.b, c` or `from .x import y`) of `source` imports, in
+ * a module whose namespace is `globals`: empty when it cannot be read that
+ * way (see hr_from_import); NULL on error. */
+PyObject *hr_imported_modules(const char *source, PyObject *globals, const hr_stmt *stmt);
+
+/* text/members.c: the member plan of a class statement */
+/* Borrowed: the member plan of class statements old_stmt and new_stmt of
+ * the unit (both with a body), made on first use and kept in
+ * unit->member_plans; NULL with an exception on error. */
+const hr_member_plan *hr_member_plan_of(hr_state *state, hr_unit *unit, const hr_stmt *old_stmt,
+                                        const hr_stmt *new_stmt);
+/* Frees the unit's member plans. */
+void hr_member_plans_clear(hr_unit *unit);
+/* Adds to `set` the names statement `st` of `text` (lines at column
+ * `indent`) binds. */
+int hr_add_binds(hr_state *state, PyObject *set, const char *text, const hr_stmt *st, int indent);
+
 /* text/names.c: the names a statement binds and reads */
 /* New reference: the key a name bound in the body of class
  * `cls_name` has in the class namespace: a private `__x` is stored as
@@ -447,15 +515,6 @@ int hr_read_declaration(hr_state *state, PyObject *module_name, const char *text
                         const hr_stmts *stmts, const char *name, PyObject **out);
 /* 1 when two normalized texts are equal. */
 int hr_same_norm(PyObject *a, PyObject *b);
-/* The module a `from X import ...` statement (of the text `source`,
- * in a module whose namespace is `globals`) imports from, resolved to an
- * absolute name, and the names it imports: *module and *names (a list of
- * (name, asname-or-None) tuples), new references.  Returns 0; or -1 with
- * no exception set when the statement cannot be read this way (it does not
- * parse on its own, or is relative in a module without a package); or -1
- * with an exception set on any other error. */
-int hr_from_import(const char *source, PyObject *globals, const hr_stmt *stmt,
-                   PyObject **module, PyObject **names);
 /* Decides, per new statement, whether it runs again. */
 int hr_plan(hr_batch *batch, hr_unit *unit);
 /* Borrowed, the unit of the batch already executed for
@@ -494,6 +553,11 @@ PyObject *hr_compile_alone(hr_unit *u, const hr_stmt *st);
  * (new_len + 1 bytes) gets the source blanked but for its `from
  * __future__` statements. */
 void hr_start_piece(char *buffer, const hr_unit *unit);
+/* New reference: the module code of a piece (`len` bytes, the length of
+ * the new source), compiled as the file `filename`: the lines of the file
+ * where the piece holds statements, the others empty.  NULL with an
+ * exception when it does not compile. */
+PyObject *hr_compile_piece(const char *buffer, Py_ssize_t len, PyObject *filename);
 /* 1 when a statement is a `from __future__` import. */
 int hr_is_future_import(const hr_stmt *st);
 
@@ -702,7 +766,8 @@ int hr_function_set_code(hr_journal *journal, PyFunctionObject *func, PyObject *
 int hr_function_adopt(PyFunctionObject *func, PyObject *globals, const hr_identity *identity);
 
 /* commit/journal.c: reversible writes and their rollback */
-hr_journal *hr_journal_new(void);
+/* A journal whose writes take their names from `state`. */
+hr_journal *hr_journal_new(const hr_state *state);
 /* Releases the journal and the replaced values it keeps alive. */
 void hr_journal_free(hr_journal *journal);
 /* dict[key] = value, or del dict[key] when value is NULL. */

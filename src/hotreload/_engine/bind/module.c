@@ -2,6 +2,9 @@
  * Nothing clever lives here; every function forwards to the engine. */
 #include "hotreload.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 static hr_state *
 state_of(PyObject *module)
 {
@@ -296,6 +299,20 @@ module_exec(PyObject *module)
         || PyModule_AddObject(module, "ReloadError", Py_NewRef(state->ReloadError)) < 0) {
         return -1;
     }
+    static const char *const strings[HR_STR_COUNT] = {
+        [HR_STR_ABSTRACTMETHODS] = "__abstractmethods__",
+        [HR_STR_BASES] = "__bases__",
+        [HR_STR_CLASS] = "__class__",
+        [HR_STR_DOC] = "__doc__",
+    };
+    for (int i = 0; i < HR_STR_COUNT; i++) {
+        if ((state->strings[i] = PyUnicode_InternFromString(strings[i])) == NULL) {
+            return -1;
+        }
+    }
+    /* Read once: a debugging switch, not a setting that changes mid-run. */
+    const char *trace = getenv("HOTRELOAD_TRACE");
+    state->trace = trace != NULL && trace[0] != '\0' && strcmp(trace, "0") != 0;
     state->deny_dirs = PyTuple_New(0);
     state->allow_dirs = PyTuple_New(0);
     if (state->deny_dirs == NULL || state->allow_dirs == NULL) {
@@ -323,6 +340,9 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->allow_dirs);
     Py_VISIT(state->pending);
     Py_VISIT(state->stale);
+    for (int i = 0; i < HR_STR_COUNT; i++) {
+        Py_VISIT(state->strings[i]);
+    }
     for (size_t i = 0; i < sizeof(state->ast_types) / sizeof(state->ast_types[0]); i++) {
         Py_VISIT(state->ast_types[i]);
     }
@@ -342,6 +362,9 @@ module_clear(PyObject *module)
     Py_CLEAR(state->allow_dirs);
     Py_CLEAR(state->pending);
     Py_CLEAR(state->stale);
+    for (int i = 0; i < HR_STR_COUNT; i++) {
+        Py_CLEAR(state->strings[i]);
+    }
     for (size_t i = 0; i < sizeof(state->ast_types) / sizeof(state->ast_types[0]); i++) {
         Py_CLEAR(state->ast_types[i]);
     }
@@ -354,8 +377,16 @@ module_free(void *module)
     module_clear((PyObject *)module);
 }
 
+/* Sub-interpreters that share the main interpreter's GIL may import the
+ * engine: all its state is module state and its types are heap types, so
+ * each interpreter gets an engine of its own (call_on_main_thread() is
+ * refused there).  An interpreter with a GIL of its own is not declared
+ * supported: the engine was never run that way. */
 static PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, module_exec},
+#if HR_PY312
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED},
+#endif
     {0, NULL},
 };
 

@@ -48,6 +48,14 @@ hr_call_on_main_thread(PyObject *module, PyObject *callable)
         PyErr_SetString(PyExc_TypeError, "expected a callable");
         return -1;
     }
+    /* CPython runs the calls Py_AddPendingCall queues in the main
+     * interpreter (always, since 3.12): from a sub-interpreter the callable
+     * would run where its objects do not belong. */
+    if (PyInterpreterState_Get() != PyInterpreterState_Main()) {
+        PyErr_SetString(PyExc_RuntimeError, "call_on_main_thread() works in the main "
+                        "interpreter only: a sub-interpreter has no main thread of its own");
+        return -1;
+    }
     if (state->pending == NULL && (state->pending = PyList_New(0)) == NULL) {
         return -1;
     }

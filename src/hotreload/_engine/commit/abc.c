@@ -71,12 +71,9 @@ abstract_names(PyTypeObject *cls)
 
 /* Recomputes one class, then its subclasses (bases first). */
 static int
-abc_refresh_one(hr_journal *journal, PyTypeObject *cls, int depth)
+abc_refresh_one(hr_state *state, hr_journal *journal, PyTypeObject *cls, int depth)
 {
-    static PyObject *attr = NULL;
-    if (attr == NULL && (attr = PyUnicode_InternFromString("__abstractmethods__")) == NULL) {
-        return -1;
-    }
+    PyObject *attr = state->strings[HR_STR_ABSTRACTMETHODS];
     PyObject *current = PyDict_GetItemWithError(cls->tp_dict, attr);
     if (current == NULL) {
         return PyErr_Occurred() ? -1 : 0;  /* not made by ABCMeta */
@@ -107,7 +104,7 @@ abc_refresh_one(hr_journal *journal, PyTypeObject *cls, int depth)
     for (Py_ssize_t i = 0; subclasses && status == 0 && i < PyList_GET_SIZE(subclasses); i++) {
         PyObject *sub = PyList_GET_ITEM(subclasses, i);
         if (PyType_Check(sub)) {
-            status = abc_refresh_one(journal, (PyTypeObject *)sub, depth + 1);
+            status = abc_refresh_one(state, journal, (PyTypeObject *)sub, depth + 1);
         }
     }
     Py_XDECREF(subclasses);
@@ -120,7 +117,7 @@ hr_abc_refresh(hr_batch *batch, hr_journal *journal)
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(batch->patched); i++) {
         PyObject *live = PyTuple_GET_ITEM(PyList_GET_ITEM(batch->patched, i), 0);
         assert(PyType_Check(live));  /* listed by hr_class_diff, which takes classes */
-        if (abc_refresh_one(journal, (PyTypeObject *)live, 0) < 0) {
+        if (abc_refresh_one(batch->state, journal, (PyTypeObject *)live, 0) < 0) {
             return -1;
         }
     }

@@ -28,18 +28,20 @@ typedef struct {
 } undo;
 
 struct hr_journal {
+    const hr_state *state;  /* its interned names */
     undo *entries;
     Py_ssize_t count;
     Py_ssize_t capacity;
 };
 
 hr_journal *
-hr_journal_new(void)
+hr_journal_new(const hr_state *state)
 {
     hr_journal *journal = PyMem_Calloc(1, sizeof(hr_journal));
     if (journal == NULL) {
-        PyErr_NoMemory();
+        return (hr_journal *)PyErr_NoMemory();
     }
+    journal->state = state;
     return journal;
 }
 
@@ -155,13 +157,10 @@ hr_journal_type_set(hr_journal *journal, PyTypeObject *type, PyObject *name, PyO
 }
 
 static int
-bases_write(PyTypeObject *type, PyObject *bases)
+bases_write(const hr_journal *journal, PyTypeObject *type, PyObject *bases)
 {
-    static PyObject *name = NULL;
-    if (name == NULL && (name = PyUnicode_InternFromString("__bases__")) == NULL) {
-        return -1;
-    }
-    return PyType_Type.tp_setattro((PyObject *)type, name, bases);
+    return PyType_Type.tp_setattro((PyObject *)type, journal->state->strings[HR_STR_BASES],
+                                   bases);
 }
 
 int
@@ -174,7 +173,7 @@ hr_journal_set_bases(hr_journal *journal, PyTypeObject *type, PyObject *bases)
     entry->kind = UNDO_BASES;
     entry->target = Py_NewRef(type);
     entry->old = Py_NewRef(type->tp_bases);
-    if (bases_write(type, bases) < 0) {
+    if (bases_write(journal, type, bases) < 0) {
         journal_pop(journal);
         return -1;
     }
@@ -195,17 +194,6 @@ hr_journal_save_function(hr_journal *journal, PyFunctionObject *func)
         return -1;
     }
     return 0;
-}
-
-/* Borrowed: the interned "__doc__", or NULL with an exception set. */
-static PyObject *
-doc_name(void)
-{
-    static PyObject *name = NULL;
-    if (name == NULL) {
-        name = PyUnicode_InternFromString("__doc__");
-    }
-    return name;
 }
 
 int
@@ -242,16 +230,15 @@ hr_journal_cell_set(hr_journal *journal, PyObject *cell, PyObject *value)
 
 /* A property's __doc__, through the member CPython declares for it. */
 static int
-doc_write(PyObject *property, PyObject *doc)
+doc_write(const hr_journal *journal, PyObject *property, PyObject *doc)
 {
-    PyObject *name = doc_name();
-    return name ? PyObject_GenericSetAttr(property, name, doc) : -1;
+    return PyObject_GenericSetAttr(property, journal->state->strings[HR_STR_DOC], doc);
 }
 
 int
 hr_journal_doc_set(hr_journal *journal, PyObject *property, PyObject *doc)
 {
-    PyObject *old = doc_name() ? PyObject_GenericGetAttr(property, doc_name()) : NULL;
+    PyObject *old = PyObject_GenericGetAttr(property, journal->state->strings[HR_STR_DOC]);
     undo *entry = old ? journal_append(journal) : NULL;
     if (entry == NULL) {
         Py_XDECREF(old);
@@ -260,7 +247,7 @@ hr_journal_doc_set(hr_journal *journal, PyObject *property, PyObject *doc)
     entry->kind = UNDO_DOC;
     entry->target = Py_NewRef(property);
     entry->old = old;
-    if (doc_write(property, doc) < 0) {
+    if (doc_write(journal, property, doc) < 0) {
         journal_pop(journal);
         return -1;
     }
@@ -304,7 +291,7 @@ hr_journal_rollback(hr_journal *journal)
             hr_function_fields_restore((PyFunctionObject *)entry->target, &entry->func);
             break;
         case UNDO_BASES:
-            status = bases_write((PyTypeObject *)entry->target, entry->old);
+            status = bases_write(journal, (PyTypeObject *)entry->target, entry->old);
             break;
         case UNDO_CONTENTS:
             status = contents_write(entry->target, entry->old);
@@ -313,7 +300,7 @@ hr_journal_rollback(hr_journal *journal)
             status = PyCell_Set(entry->target, entry->old);
             break;
         case UNDO_DOC:
-            status = doc_write(entry->target, entry->old);
+            status = doc_write(journal, entry->target, entry->old);
             break;
         }
         if (status < 0) {

@@ -13,6 +13,7 @@
  * commit (see execute.c). */
 #include "hotreload.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -22,6 +23,27 @@ now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* With HOTRELOAD_TRACE set, logs on stderr how long a stage took since
+ * *since (which it moves on), for one module (`u`) or the batch (NULL).
+ * Only where Python code may run: the log is written to sys.stderr. */
+static void
+trace(const hr_batch *b, const hr_unit *u, const char *stage, double *since)
+{
+    if (!b->state->trace) {
+        return;
+    }
+    double t = now();
+    char ms[32];
+    snprintf(ms, sizeof(ms), "%.3f", (t - *since) * 1e3);
+    if (u != NULL) {
+        PySys_FormatStderr("hotreload: %U: %s %s ms\n", u->name, stage, ms);
+    }
+    else {
+        PySys_FormatStderr("hotreload: %s %s ms\n", stage, ms);
+    }
+    *since = t;
 }
 
 static void
@@ -52,6 +74,7 @@ unit_clear(hr_unit *u)
     Py_CLEAR(u->update);
     Py_CLEAR(u->removed);
     Py_CLEAR(u->stripped);
+    hr_member_plans_clear(u);
     Py_CLEAR(u->rebound);
     Py_CLEAR(u->scratch);
     if (u->lending != NULL) {
@@ -379,50 +402,6 @@ unit_prepare(hr_unit *u)
 /* Dependency order                                                          */
 /* ------------------------------------------------------------------------ */
 
-/* New reference: the absolute module a top-level import statement names,
- * read from its text ("import a.b", "from .x import y"); NULL with no
- * exception when it is not one we can read (a relative import in a module
- * without a package), NULL with an exception set on error. */
-static PyObject *
-imported_module(hr_unit *u, const hr_stmt *st)
-{
-    const char *norm = PyBytes_AS_STRING(st->norm);
-    Py_ssize_t len = PyBytes_GET_SIZE(st->norm);
-    Py_ssize_t k = st->kind == HR_STMT_FROM ? 5 : 7;  /* past "from " / "import " */
-    if (len <= k) {
-        return NULL;
-    }
-    int level = 0;
-    while (k < len && (norm[k] == '.' || norm[k] == ' ')) {
-        level += norm[k] == '.';
-        k++;
-    }
-    Py_ssize_t start = k;
-    while (k < len && norm[k] != ' ' && norm[k] != ',' && norm[k] != '\n' && norm[k] != '(') {
-        k++;
-    }
-    PyObject *name = PyUnicode_DecodeUTF8(norm + start, k - start, NULL);
-    if (name == NULL || level == 0) {
-        return name;
-    }
-    PyObject *package = hr_dict_get(u->live, "__package__");
-    if (package == NULL || !PyUnicode_Check(package)) {
-        Py_DECREF(name);
-        return NULL;
-    }
-    PyObject *base = Py_NewRef(package);
-    for (int i = 1; i < level && base; i++) {
-        Py_ssize_t dot = PyUnicode_FindChar(base, '.', 0, PY_SSIZE_T_MAX, -1);
-        Py_SETREF(base, dot == -2 ? NULL : PyUnicode_Substring(base, 0, dot > 0 ? dot : 0));
-    }
-    PyObject *full = base == NULL ? NULL
-        : PyUnicode_GET_LENGTH(name) == 0 ? Py_NewRef(base)
-        : PyUnicode_FromFormat("%U.%U", base, name);
-    Py_XDECREF(base);
-    Py_DECREF(name);
-    return full;
-}
-
 /* The units each unit imports at its top level, as sorted index lists. */
 typedef struct {
     Py_ssize_t *items;
@@ -479,23 +458,22 @@ import_edges(hr_batch *b, edges *out, edges *froms)
             if (st->kind != HR_STMT_IMPORT && st->kind != HR_STMT_FROM) {
                 continue;
             }
-            PyObject *name = imported_module(u, st);
-            if (name == NULL) {
-                if (PyErr_Occurred()) {
+            PyObject *names = hr_imported_modules(u->new_utf8, u->live, st);
+            if (names == NULL) {
+                goto done;
+            }
+            for (Py_ssize_t k = 0; k < PyList_GET_SIZE(names); k++) {
+                PyObject *position = PyDict_GetItemWithError(index, PyList_GET_ITEM(names, k));
+                Py_ssize_t j = position ? PyLong_AsSsize_t(position) : i;
+                if ((position == NULL && PyErr_Occurred())
+                    || (j != i && (edges_add(&out[i], j) < 0
+                                   || (st->kind == HR_STMT_FROM
+                                       && edges_add(&froms[i], j) < 0)))) {
+                    Py_DECREF(names);
                     goto done;
                 }
-                continue;
             }
-            PyObject *position = PyDict_GetItemWithError(index, name);
-            Py_DECREF(name);
-            if (position == NULL && PyErr_Occurred()) {
-                goto done;
-            }
-            Py_ssize_t j = position ? PyLong_AsSsize_t(position) : i;
-            if (j != i && (edges_add(&out[i], j) < 0
-                           || (st->kind == HR_STMT_FROM && edges_add(&froms[i], j) < 0))) {
-                goto done;
-            }
+            Py_DECREF(names);
         }
         if (out[i].count > 1) {
             qsort(out[i].items, out[i].count, sizeof(Py_ssize_t), compare_index);
@@ -778,17 +756,21 @@ explain_plan_error(hr_batch *b, hr_unit *u)
 static int
 prepare(hr_batch *b)
 {
+    double since = now();
     for (Py_ssize_t i = 0; i < b->count; i++) {
         hr_unit *u = &b->units[i];
         if (hr_plan(b, u) < 0) {
             return explain_plan_error(b, u);
         }
+        trace(b, u, "plan", &since);
         if (hr_plan_bodies(b, u) < 0 || hr_execute(b, u) < 0) {
             return -1;
         }
+        trace(b, u, "execute", &since);
         if (hr_diff(b, u) < 0) {
             return hr_raise(b->state, u->name, NULL, "cannot plan its changes");
         }
+        trace(b, u, "diff", &since);
         u->done = 1;
     }
     return 0;
@@ -989,21 +971,31 @@ transact(hr_batch *b, double started)
     if (gc_was < 0 || young_mark(&marker, collections) < 0) {
         goto done;
     }
+    double since = started;
     for (Py_ssize_t i = 0; i < b->count; i++) {
         if (unit_prepare(&b->units[i]) < 0) {
             goto done;
         }
     }
-    if (order_units(b) < 0 || prepare(b) < 0 || hr_follow_importers(b) < 0
-        || hr_plan_moves(b) < 0) {
+    if (order_units(b) < 0) {
         goto done;
     }
+    trace(b, NULL, "split and order", &since);
+    if (prepare(b) < 0) {
+        goto done;
+    }
+    since = now();
+    if (hr_follow_importers(b) < 0 || hr_plan_moves(b) < 0) {
+        goto done;
+    }
+    trace(b, NULL, "importers and moved lines", &since);
     int complete;
     if ((young = young_objects(&marker, &complete)) == NULL
         || hr_collect_made(b, young) < 0
         || hr_forward_young(b, young, &marker.existing, complete, &query) < 0) {
         goto done;
     }
+    trace(b, NULL, "what the run made", &since);
     Py_CLEAR(young);
     /* One walk over the heap for the whole batch, if anything needs it. */
     query.functions = PyList_New(0);
@@ -1015,6 +1007,7 @@ transact(hr_batch *b, double started)
         || hr_forward_plan(b, &query) < 0) {
         goto done;
     }
+    trace(b, NULL, "heap walk", &since);
     for (Py_ssize_t i = 0; i < b->count; i++) {
         hr_unit *u = &b->units[i];
         int hooked = has_hook(u);
@@ -1028,7 +1021,7 @@ transact(hr_batch *b, double started)
     PyObject *names = module_names(b);
     int audit = names ? PySys_Audit("hotreload.commit", "(O)", names) : -1;
     Py_XDECREF(names);
-    if (audit < 0 || (journal = hr_journal_new()) == NULL) {
+    if (audit < 0 || (journal = hr_journal_new(b->state)) == NULL) {
         goto done;
     }
     /* The commit: no Python code runs from here to the end of it, but audit
@@ -1042,6 +1035,7 @@ transact(hr_batch *b, double started)
     }
     hr_gc_resume(gc_was);
     gc_was = 0;
+    trace(b, NULL, "commit", &since);
     /* After the commit, where Python code may run again: abstract sets are
      * recomputed on the live classes (descriptors answer
      * __isabstractmethod__), then the hooks. */
@@ -1052,6 +1046,7 @@ transact(hr_batch *b, double started)
         hr_journal_rollback(journal);
         goto done;
     }
+    trace(b, NULL, "hooks", &since);
     Py_XSETREF(b->state->stale, remembered);
     remembered = NULL;
 done:
@@ -1290,7 +1285,7 @@ done:
 static PyObject *
 batch_commit(hr_batch *b, double started)
 {
-    hr_journal *journal = hr_journal_new();
+    hr_journal *journal = hr_journal_new(b->state);
     PyObject *report = NULL;
     if (journal == NULL || commit(b, journal) < 0) {
         goto done;

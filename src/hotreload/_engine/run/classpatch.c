@@ -13,151 +13,13 @@
 
 #include <string.h>
 
-static int
-intersects_set(PyObject *a, PyObject *b)
-{
-    PyObject *common = PyNumber_And(a, b);
-    int result = common ? PySet_GET_SIZE(common) > 0 : -1;
-    Py_XDECREF(common);
-    return result;
-}
-
-/* What a class statement says about its members, for both sources. */
+/* What the class statements say about the class's members, for both
+ * sources: the member plan (text/members.c), when both are known. */
 typedef struct {
-    int known;                 /* 0: no source to compare with */
-    int remade;                /* no source, but made again: data takes new values */
-    hr_stmts old_members, new_members;
-    Py_ssize_t *match;
-    char *old_used;
-    PyObject *unchanged;       /* set: names bound by members whose text did not change */
-    PyObject *in_old_source;   /* set: names bound by the old source's members */
-    PyObject *in_new_source;   /* set: names bound by the new source's members */
-    PyObject *keep;            /* set: the class's __reload_keep__ */
-    PyObject *update;          /* set: the class's __reload_update__ */
+    int known;                   /* 0: no source to compare with */
+    int remade;                  /* no source, but made again: data takes new values */
+    const hr_member_plan *plan;  /* when known (borrowed from the unit) */
 } members;
-
-static void
-members_clear(members *m)
-{
-    hr_stmts_clear(&m->old_members);
-    hr_stmts_clear(&m->new_members);
-    PyMem_Free(m->match);
-    PyMem_Free(m->old_used);
-    Py_CLEAR(m->unchanged);
-    Py_CLEAR(m->in_old_source);
-    Py_CLEAR(m->in_new_source);
-    Py_CLEAR(m->keep);
-    Py_CLEAR(m->update);
-}
-
-static int
-add_binds(hr_state *state, PyObject *set, const char *text, const hr_stmt *st, int indent)
-{
-    PyObject *binds = hr_stmt_binds(state, text, st, indent);
-    if (binds == NULL) {
-        return -1;
-    }
-    int status = hr_set_update(set, binds);
-    Py_DECREF(binds);
-    return status;
-}
-
-/* A member that left the source may have bound a name that a member still
- * binds (`@x.setter def x` removed beside an unchanged `@property def x`):
- * the name held what the member that left made, so the member that now
- * binds it last runs again (runs[k] set), as in the module (plan.c's
- * find_removed). */
-static int
-rerun_last_binders(hr_state *state, const char *old_text, const hr_stmts *old_members,
-                   int old_indent, const char *new_text, const hr_stmts *new_members,
-                   int indent, const Py_ssize_t *match, char *runs)
-{
-    char *matched = PyMem_Calloc(old_members->count + 1, 1);
-    PyObject *left_source = matched ? PySet_New(NULL) : NULL;
-    int status = left_source ? 0 : -1;
-    if (matched == NULL) {
-        PyErr_NoMemory();
-    }
-    for (Py_ssize_t k = 0; status == 0 && k < new_members->count; k++) {
-        if (match[k] >= 0) {
-            matched[match[k]] = 1;
-        }
-    }
-    for (Py_ssize_t j = 0; status == 0 && j < old_members->count; j++) {
-        if (!matched[j]) {
-            status = add_binds(state, left_source, old_text, &old_members->items[j], old_indent);
-        }
-    }
-    for (Py_ssize_t k = new_members->count - 1;
-         status == 0 && PySet_GET_SIZE(left_source) > 0 && k >= 0; k--) {
-        PyObject *binds = PySet_New(NULL);
-        status = binds ? add_binds(state, binds, new_text, &new_members->items[k], indent) : -1;
-        PyObject *bound = status == 0 ? PyNumber_And(binds, left_source) : NULL;
-        PyObject *rest = bound ? PyNumber_Subtract(left_source, binds) : NULL;
-        if (rest == NULL) {
-            status = -1;
-        }
-        else {
-            runs[k] = runs[k] || PySet_GET_SIZE(bound) > 0;
-            Py_SETREF(left_source, rest);
-        }
-        Py_XDECREF(binds);
-        Py_XDECREF(bound);
-    }
-    Py_XDECREF(left_source);
-    PyMem_Free(matched);
-    return status;
-}
-
-/* Decides, per member of the new class body, whether it runs again: its
- * text changed, it is listed in the class's __reload_update__, or it
- * mentions a name that a data member running before it rebinds
- * (`DOUBLE = BASE * 2` after BASE changed) - the module's data rule, one
- * level down.  runs[k] is set for those. */
-static int
-members_rerun(hr_state *state, const char *old_text, const hr_stmts *old_members,
-              int old_indent, const char *new_text, const hr_stmts *new_members,
-              const Py_ssize_t *match, PyObject *update, int indent, char *runs)
-{
-    PyObject *rebound = PySet_New(NULL);
-    if (rebound == NULL) {
-        return -1;
-    }
-    for (Py_ssize_t k = 0; k < new_members->count; k++) {
-        const hr_stmt *st = &new_members->items[k];
-        int run = match[k] < 0 || !hr_same_norm(st->norm, old_members->items[match[k]].norm);
-        if (!run && PySet_GET_SIZE(rebound) > 0) {
-            run = hr_mentions(st->norm, rebound);
-        }
-        PyObject *binds = NULL;
-        int mentioned = run == 0 && update != NULL && PySet_GET_SIZE(update) > 0
-                        ? hr_mentions(st->norm, update) : 0;
-        if (mentioned < 0) {
-            run = -1;
-        }
-        else if (mentioned) {
-            binds = hr_stmt_binds(state, new_text, st, indent);
-            run = binds ? intersects_set(binds, update) : -1;
-        }
-        if (run > 0 && st->kind == HR_STMT_OTHER) {
-            if (binds == NULL) {
-                binds = hr_stmt_binds(state, new_text, st, indent);
-            }
-            if (binds == NULL || hr_set_update(rebound, binds) < 0) {
-                run = -1;
-            }
-        }
-        Py_XDECREF(binds);
-        if (run < 0) {
-            Py_DECREF(rebound);
-            return -1;
-        }
-        runs[k] = (char)run;
-    }
-    Py_DECREF(rebound);
-    return rerun_last_binders(state, old_text, old_members, old_indent, new_text, new_members,
-                              indent, match, runs);
-}
 
 static int
 members_read(hr_batch *batch, hr_unit *u, const hr_stmt *old_stmt, const hr_stmt *new_stmt,
@@ -167,73 +29,8 @@ members_read(hr_batch *batch, hr_unit *u, const hr_stmt *old_stmt, const hr_stmt
     if (old_stmt == NULL || new_stmt == NULL || old_stmt->body < 0 || new_stmt->body < 0) {
         return 0;
     }
-    if (hr_split_body(u->old_utf8, old_stmt, &m->old_members) < 0
-        || hr_split_body(u->new_utf8, new_stmt, &m->new_members) < 0) {
+    if ((m->plan = hr_member_plan_of(batch->state, u, old_stmt, new_stmt)) == NULL) {
         return -1;
-    }
-    Py_ssize_t n_new = m->new_members.count, n_old = m->old_members.count;
-    m->match = PyMem_Calloc(n_new + 1, sizeof(Py_ssize_t));
-    m->old_used = PyMem_Calloc(n_old + 1, 1);
-    m->unchanged = PySet_New(NULL);
-    m->in_old_source = PySet_New(NULL);
-    m->in_new_source = PySet_New(NULL);
-    if (m->match == NULL || m->old_used == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    if (m->unchanged == NULL || m->in_old_source == NULL || m->in_new_source == NULL
-        || hr_match(u->old_utf8, &m->old_members, u->new_utf8, &m->new_members,
-                    m->match, m->old_used) < 0) {
-        return -1;
-    }
-    if (hr_read_declaration(batch->state, u->name, u->new_utf8, &m->new_members,
-                            "__reload_keep__", &m->keep) < 0
-        || hr_read_declaration(batch->state, u->name, u->new_utf8, &m->new_members,
-                               "__reload_update__", &m->update) < 0) {
-        return -1;
-    }
-    char *runs = PyMem_Calloc(n_new + 1, 1);
-    if (runs == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    if (members_rerun(batch->state, u->old_utf8, &m->old_members, old_stmt->body_indent,
-                      u->new_utf8, &m->new_members,
-                      m->match, m->update, new_stmt->body_indent, runs) < 0) {
-        PyMem_Free(runs);
-        return -1;
-    }
-    /* A name is unchanged only when no member that runs again binds it:
-     * `@property def x` unchanged beside a new `@x.setter def x` binds x
-     * to a new property, which must not be taken for the live one. */
-    PyObject *running = PySet_New(NULL);
-    int status = running ? 0 : -1;
-    for (Py_ssize_t i = 0; status == 0 && i < n_new; i++) {
-        const hr_stmt *st = &m->new_members.items[i];
-        status = add_binds(batch->state, runs[i] ? running : m->unchanged, u->new_utf8, st,
-                           new_stmt->body_indent);
-        if (status == 0) {
-            status = add_binds(batch->state, m->in_new_source, u->new_utf8, st,
-                               new_stmt->body_indent);
-        }
-    }
-    PyMem_Free(runs);
-    if (status == 0 && PySet_GET_SIZE(running) > 0) {
-        PyObject *left = PyNumber_Subtract(m->unchanged, running);
-        status = left ? 0 : -1;
-        if (left != NULL) {
-            Py_SETREF(m->unchanged, left);
-        }
-    }
-    Py_XDECREF(running);
-    if (status < 0) {
-        return -1;
-    }
-    for (Py_ssize_t j = 0; j < n_old; j++) {
-        if (add_binds(batch->state, m->in_old_source, u->old_utf8, &m->old_members.items[j],
-                      old_stmt->body_indent) < 0) {
-            return -1;
-        }
     }
     m->known = 1;
     return 0;
@@ -400,8 +197,8 @@ deleted_after_use(hr_unit *u, members *m, PyObject *name)
 {
     PyObject *names = PySet_New(NULL);
     int status = names ? PySet_Add(names, name) : -1;
-    for (Py_ssize_t j = 0; status == 0 && j < m->old_members.count; j++) {
-        PyObject *norm = m->old_members.items[j].norm;
+    for (Py_ssize_t j = 0; status == 0 && j < m->plan->old_members.count; j++) {
+        PyObject *norm = m->plan->old_members.items[j].norm;
         int mentions = is_del(norm) ? hr_mentions(norm, names) : 0;
         status = mentions < 0 ? -1 : mentions ? 1 : 0;
     }
@@ -477,7 +274,7 @@ diff_member(hr_batch *batch, hr_unit *u, PyTypeObject *live_cls, members *m, PyO
         return -1;
     }
     int status = -1;
-    int unchanged = m->known ? PySet_Contains(m->unchanged, name) : 0;
+    int unchanged = m->known ? PySet_Contains(m->plan->unchanged, name) : 0;
     if (unchanged < 0) {
         goto done;
     }
@@ -486,7 +283,7 @@ diff_member(hr_batch *batch, hr_unit *u, PyTypeObject *live_cls, members *m, PyO
          * deleted it from the class after use.  The live function that the
          * members made from it hold takes the new code; the member comes
          * back only when the module no longer deletes it. */
-        int bound = m->known ? PySet_Contains(m->in_old_source, name) : 0;
+        int bound = m->known ? PySet_Contains(m->plan->in_old_source, name) : 0;
         PyFunctionObject *held = bound > 0 ? held_function(live_cls, name, path) : NULL;
         int deleted = bound > 0 && !PyErr_Occurred() ? deleted_after_use(u, m, name) : 0;
         int patched = held && deleted >= 0 ? hr_function_diff(batch, (PyObject *)held, fresh,
@@ -505,7 +302,7 @@ diff_member(hr_batch *batch, hr_unit *u, PyTypeObject *live_cls, members *m, PyO
         Py_XDECREF(held);
         goto done;
     }
-    int keep = m->known ? PySet_Contains(m->keep, name) : 0;
+    int keep = m->known ? PySet_Contains(m->plan->keep, name) : 0;
     if (keep != 0) {
         status = keep < 0 ? -1 : hr_report(batch->kept, u->name, path);
         goto done;
@@ -533,9 +330,9 @@ diff_member(hr_batch *batch, hr_unit *u, PyTypeObject *live_cls, members *m, PyO
     }
     if (PyType_Check(live) && PyType_Check(fresh)) {
         const hr_stmt *old_stmt = m->known
-            ? hr_find_definition(u->old_utf8, &m->old_members, HR_STMT_CLASS, name) : NULL;
+            ? hr_find_definition(u->old_utf8, &m->plan->old_members, HR_STMT_CLASS, name) : NULL;
         const hr_stmt *new_stmt = m->known
-            ? hr_find_definition(u->new_utf8, &m->new_members, HR_STMT_CLASS, name) : NULL;
+            ? hr_find_definition(u->new_utf8, &m->plan->new_members, HR_STMT_CLASS, name) : NULL;
         status = PyErr_Occurred() ? -1
             : hr_class_diff(batch, u, (PyTypeObject *)live, (PyTypeObject *)fresh, old_stmt,
                             new_stmt, path, 0);
@@ -874,7 +671,7 @@ hr_class_diff(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fre
               const hr_stmt *old_stmt, const hr_stmt *new_stmt, PyObject *qualname, int remade)
 {
     members m;
-    memset(&m, 0, sizeof(m));  /* cleared at done:, which a failure before members_read reaches */
+    memset(&m, 0, sizeof(m));
     int status = -1;
     PyObject *pair = PyTuple_Pack(2, (PyObject *)live, (PyObject *)fresh);
     int listed = pair ? PyList_Append(batch->patched, pair) : -1;
@@ -907,7 +704,7 @@ hr_class_diff(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fre
             continue;
         }
         int member = m.known && PyUnicode_CompareWithASCIIString(name, "__doc__") == 0
-                     ? PySet_Contains(m.in_new_source, name) : 0;
+                     ? PySet_Contains(m.plan->in_new_source, name) : 0;
         if (member < 0) {
             goto done;
         }
@@ -939,8 +736,8 @@ hr_class_diff(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fre
         }
         /* A member blanked because it did not change is absent from the
          * new class but still in the new source: it stays. */
-        int gone = m.known ? PySet_Contains(m.in_old_source, name) > 0
-                                 && PySet_Contains(m.in_new_source, name) == 0
+        int gone = m.known ? PySet_Contains(m.plan->in_old_source, name) > 0
+                                 && PySet_Contains(m.plan->in_new_source, name) == 0
                            : defined_in_class(live_value, qualname);
         if (gone < 0) {
             goto done;
@@ -961,7 +758,6 @@ hr_class_diff(hr_batch *batch, hr_unit *u, PyTypeObject *live, PyTypeObject *fre
     status = 0;
 done:
     Py_XDECREF(handled);
-    members_clear(&m);
     return status;
 }
 
@@ -1036,7 +832,7 @@ acts_only(hr_state *state, const char *text, const hr_stmt *st, int indent)
         }
     }
     PyObject *binds = PySet_New(NULL);
-    int status = binds ? add_binds(state, binds, text, st, indent) : -1;
+    int status = binds ? hr_add_binds(state, binds, text, st, indent) : -1;
     int acts = status == 0 && PySet_GET_SIZE(binds) == 0;
     Py_XDECREF(binds);
     return status < 0 ? -1 : acts;
@@ -1088,9 +884,7 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
     *fill = NULL;
     const hr_stmt *new_stmt = &u->new_stmts.items[i];
     const hr_stmt *old_stmt = &u->old_stmts.items[u->match[i]];
-    hr_stmts old_members = {0}, new_members = {0};
-    Py_ssize_t *match = NULL;
-    char *old_used = NULL, *runs = NULL, *left_out = NULL;
+    char *runs = NULL, *left_out = NULL;
     PyObject *names = NULL, *bound_before = NULL;
     int status = -1;
     if (old_stmt->body < 0 || new_stmt->body < 0) {
@@ -1124,27 +918,21 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
         Py_DECREF(cls_name);
         return plain;
     }
-    PyObject *update = NULL;
-    if (hr_split_body(u->old_utf8, old_stmt, &old_members) < 0
-        || hr_split_body(u->new_utf8, new_stmt, &new_members) < 0
-        || hr_read_declaration(state, u->name, u->new_utf8, &new_members,
-                               "__reload_update__", &update) < 0) {
+    const hr_member_plan *plan = hr_member_plan_of(state, u, old_stmt, new_stmt);
+    if (plan == NULL) {
         goto done;
     }
-    Py_ssize_t n = new_members.count;
-    match = PyMem_Calloc(n + 1, sizeof(Py_ssize_t));
-    old_used = PyMem_Calloc(old_members.count + 1, 1);
-    runs = PyMem_Calloc(n + 1, 1);
+    const hr_stmts *members = &plan->new_members;
+    Py_ssize_t n = members->count;
+    /* The plan's own runs, grown here by what the live class lacks. */
+    runs = PyMem_Malloc(n + 1);
     left_out = PyMem_Calloc(n + 1, 1);
-    names = PyList_New(n);
-    if (match == NULL || old_used == NULL || runs == NULL || left_out == NULL) {
+    if (runs == NULL || left_out == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    if (names == NULL
-        || hr_match(u->old_utf8, &old_members, u->new_utf8, &new_members, match, old_used) < 0
-        || members_rerun(state, u->old_utf8, &old_members, old_stmt->body_indent, u->new_utf8,
-                         &new_members, match, update, new_stmt->body_indent, runs) < 0) {
+    memcpy(runs, plan->runs, n + 1);
+    if ((names = PyList_New(n)) == NULL) {
         goto done;
     }
     /* Every unchanged member the live class holds is left out, and lent:
@@ -1157,9 +945,9 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
      * reads. */
     bound_before = PySet_New(NULL);  /* names the members that run bound so far */
     for (Py_ssize_t k = 0; bound_before && k < n; k++) {
-        const hr_stmt *st = &new_members.items[k];
+        const hr_stmt *st = &members->items[k];
         if (runs[k]) {
-            if (add_binds(state, bound_before, u->new_utf8, st, new_stmt->body_indent) < 0) {
+            if (hr_add_binds(state, bound_before, u->new_utf8, st, new_stmt->body_indent) < 0) {
                 Py_CLEAR(bound_before);
             }
             continue;
@@ -1205,7 +993,7 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
         }
     }
     if (bound_before == NULL
-        || rerun_aliases_of_deleted_defs(u, &new_members, runs, left_out, cls_name,
+        || rerun_aliases_of_deleted_defs(u, members, runs, left_out, cls_name,
                                          (PyTypeObject *)live_cls) < 0) {
         goto done;
     }
@@ -1220,7 +1008,7 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
             if (!left_out[k] || name == Py_None) {
                 continue;
             }
-            int needed = needed_by_running(&new_members, runs, k, name);
+            int needed = needed_by_running(members, runs, k, name);
             if (needed < 0) {
                 goto done;
             }
@@ -1232,7 +1020,7 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
         }
     }
     for (Py_ssize_t k = 0; k < n; k++) {
-        const hr_stmt *st = &new_members.items[k];
+        const hr_stmt *st = &members->items[k];
         if (!left_out[k]) {
             continue;
         }
@@ -1247,15 +1035,10 @@ done:
         Py_CLEAR(*fill);
     }
     Py_XDECREF(cls_name);
-    Py_XDECREF(update);
     Py_XDECREF(names);
     Py_XDECREF(bound_before);
     PyMem_Free(runs);
     PyMem_Free(left_out);
-    hr_stmts_clear(&old_members);
-    hr_stmts_clear(&new_members);
-    PyMem_Free(match);
-    PyMem_Free(old_used);
     return status;
 }
 

@@ -10,21 +10,6 @@
 #include "hotreload.h"
 
 static int
-is_module_metadata(PyObject *name)
-{
-    static const char *const names[] = {
-        "__name__", "__file__", "__package__", "__loader__", "__spec__",
-        "__path__", "__cached__", "__builtins__", NULL,
-    };
-    for (int i = 0; names[i]; i++) {
-        if (PyUnicode_CompareWithASCIIString(name, names[i]) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int
 set_name(hr_batch *batch, hr_unit *u, PyObject *name, PyObject *value)
 {
     if (PySet_Add(u->rebound, name) < 0) {
@@ -371,7 +356,7 @@ hr_diff(hr_batch *batch, hr_unit *u)
     }
     pos = 0;
     while (PyDict_Next(u->scratch, &pos, &name, &fresh)) {
-        if (!PyUnicode_Check(name) || (u->full && is_module_metadata(name))) {
+        if (!PyUnicode_Check(name) || (u->full && hr_is_module_metadata(name))) {
             continue;
         }
         int done = PySet_Contains(unbound, name);

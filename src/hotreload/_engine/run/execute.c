@@ -15,11 +15,6 @@
 
 #include <string.h>
 
-static const char *const module_metadata[] = {
-    "__name__", "__file__", "__package__", "__loader__", "__spec__",
-    "__path__", "__cached__", "__builtins__", "__doc__", NULL,
-};
-
 /* New reference: the namespace the new code runs in. */
 static PyObject *
 make_scratch(hr_unit *u)
@@ -28,12 +23,17 @@ make_scratch(hr_unit *u)
         return PyDict_Copy(u->live);
     }
     /* A module imported before install(): its whole source runs, as on a
-     * first import, in a fresh namespace with the module's identity. */
+     * first import, in a fresh namespace with the module's identity, and
+     * no docstring until its code sets one (as a new module object). */
     PyObject *scratch = PyDict_New();
-    for (int i = 0; scratch && module_metadata[i]; i++) {
-        PyObject *value = hr_dict_get(u->live, module_metadata[i]);
+    if (scratch != NULL && PyDict_SetItemString(scratch, "__doc__", Py_None) < 0) {
+        Py_CLEAR(scratch);
+    }
+    for (int i = 0; scratch && hr_module_metadata[i]; i++) {
+        PyObject *value = hr_dict_get(u->live, hr_module_metadata[i]);
         if ((value == NULL && PyErr_Occurred())
-            || (value != NULL && PyDict_SetItemString(scratch, module_metadata[i], value) < 0)) {
+            || (value != NULL
+                && PyDict_SetItemString(scratch, hr_module_metadata[i], value) < 0)) {
             Py_CLEAR(scratch);
         }
     }
@@ -434,8 +434,7 @@ restore_builtins(hr_unit *u)
 static int
 run_buffer(hr_batch *batch, hr_unit *u, const char *buffer)
 {
-    PyCompilerFlags flags = {PyCF_IGNORE_COOKIE, PY_MINOR_VERSION};
-    PyObject *code = Py_CompileStringObject(buffer, u->path, Py_file_input, &flags, -1);
+    PyObject *code = hr_compile_piece(buffer, u->new_len, u->path);
     if (code == NULL) {
         return hr_raise(batch->state, u->name, NULL, "the new source does not compile");
     }
@@ -647,13 +646,9 @@ unit_of_scratch(hr_batch *batch, PyObject *globals)
  * class it stands for, with object.__setattr__'s own layout checks.  The
  * instance is new, so this happens before the commit. */
 static int
-adopt_instance(PyObject *obj, PyObject *live_type)
+adopt_instance(hr_state *state, PyObject *obj, PyObject *live_type)
 {
-    static PyObject *class_name = NULL;
-    if (class_name == NULL && (class_name = PyUnicode_InternFromString("__class__")) == NULL) {
-        return -1;
-    }
-    return PyBaseObject_Type.tp_setattro(obj, class_name, live_type);
+    return PyBaseObject_Type.tp_setattro(obj, state->strings[HR_STR_CLASS], live_type);
 }
 
 /* A class the reload made (a new subclass, `class Child(Base)` added while
@@ -719,7 +714,7 @@ hr_collect_made(hr_batch *batch, PyObject *young)
         PyObject *type = (PyObject *)Py_TYPE(obj);
         PyObject *live = hr_identity_get(&batch->identity, type);
         if (live != type && PyType_Check(live) && !PyType_Check(obj)
-            && adopt_instance(obj, live) < 0) {
+            && adopt_instance(batch->state, obj, live) < 0) {
             /* An incompatible layout (TypeError from object.__setattr__)
              * keeps the instance as it is; anything else fails the reload. */
             if (!PyErr_ExceptionMatches(PyExc_TypeError)) {

@@ -179,13 +179,18 @@ hr_is_future_import(const hr_stmt *st)
            && memcmp(PyBytes_AS_STRING(st->norm), future, sizeof(future) - 1) == 0;
 }
 
-/* Fills `buffer` with the source where every character but newlines is a
- * space: nothing runs, every line keeps its number. */
+/* What a piece holds where the source is blanked out: a byte UTF-8 text
+ * never contains, so that hr_compile_piece tells it from the statements
+ * copied in (whose string literals may hold lines of spaces). */
+#define FILLER '\xff'
+
+/* Fills `buffer` with the source where every character but newlines is
+ * FILLER: nothing runs, every line keeps its number. */
 static void
 blank(char *buffer, const char *text, Py_ssize_t len)
 {
     for (Py_ssize_t k = 0; k < len; k++) {
-        buffer[k] = text[k] == '\n' ? '\n' : ' ';
+        buffer[k] = text[k] == '\n' ? '\n' : FILLER;
     }
     buffer[len] = '\0';
 }
@@ -213,6 +218,46 @@ hr_start_piece(char *buffer, const hr_unit *u)
 }
 
 PyObject *
+hr_compile_piece(const char *buffer, Py_ssize_t len, PyObject *filename)
+{
+    /* A line of filler alone becomes an empty line, and filler beside a
+     * statement (after `a = 1; ` when only the second runs) a space: the
+     * tokenizer reads one byte per blanked line instead of the whole
+     * line, which made each piece of a large module cost as much as
+     * compiling all of it, and nothing after the last statement. */
+    char *squeezed = PyMem_Malloc(len + 1);
+    if (squeezed == NULL) {
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t out = 0, kept = 0;  /* kept: the end of the last line with text */
+    for (Py_ssize_t line = 0; line < len;) {
+        Py_ssize_t end = line;
+        int text = 0;
+        while (end < len && buffer[end] != '\n') {
+            text |= buffer[end] != FILLER;
+            end++;
+        }
+        if (text) {
+            for (Py_ssize_t k = line; k < end; k++) {
+                squeezed[out++] = buffer[k] == FILLER ? ' ' : buffer[k];
+            }
+        }
+        if (end < len) {
+            squeezed[out++] = '\n';
+        }
+        if (text) {
+            kept = out;
+        }
+        line = end + 1;
+    }
+    squeezed[kept] = '\0';
+    PyCompilerFlags flags = {PyCF_IGNORE_COOKIE, PY_MINOR_VERSION};
+    PyObject *code = Py_CompileStringObject(squeezed, filename, Py_file_input, &flags, -1);
+    PyMem_Free(squeezed);
+    return code;
+}
+
+PyObject *
 hr_compile_alone(hr_unit *u, const hr_stmt *st)
 {
     char *buffer = PyMem_Malloc(u->new_len + 1);
@@ -221,8 +266,7 @@ hr_compile_alone(hr_unit *u, const hr_stmt *st)
     }
     hr_start_piece(buffer, u);
     memcpy(buffer + st->start, u->new_utf8 + st->start, st->end - st->start);
-    PyCompilerFlags flags = {PyCF_IGNORE_COOKIE, PY_MINOR_VERSION};
-    PyObject *code = Py_CompileStringObject(buffer, u->path, Py_file_input, &flags, -1);
+    PyObject *code = hr_compile_piece(buffer, u->new_len, u->path);
     PyMem_Free(buffer);
     return code;
 }
