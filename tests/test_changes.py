@@ -300,3 +300,37 @@ def test_reloader_is_exported_lazily():
     assert "hotreload.changes" in sys.modules
     with pytest.raises(AttributeError):
         hotreload.NoSuchThing
+
+
+def test_a_file_named_as_changed_is_read_whatever_its_stat_says(workspace):
+    """A copy that keeps mtimes (rsync -t, an archive) can change the bytes
+    and not the stat: the files a watcher names are read; a sweep of every
+    module trusts the stat, and a touch is not a change."""
+    m = workspace.load("a", V1)
+    path = workspace.path("a")
+    stat = os.stat(path)
+    path.write_text(workspace.source(V1.replace("return 1", "return 7")))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert os.stat(path).st_size == stat.st_size
+    reloader = Reloader()
+    assert reloader.apply() == [], "same stat: the sweep does not read the file"
+    assert m.value() == 1
+    changed, checked = hotreload._hotreload.changed([str(path)])
+    assert (changed, checked) == ([m.__name__], [m.__name__])
+    events = reloader.apply([str(path)])
+    assert kinds(events) == ["reloaded"] and m.value() == 7
+
+
+def test_changed_looks_only_at_imported_modules_of_the_named_files(workspace):
+    a = workspace.load("a", V1)
+    b = workspace.load("b", V1)
+    workspace.edit("a", V2)
+    workspace.edit("b", V2)
+    missing = []
+    assert hotreload._hotreload.changed([str(workspace.path("b"))], missing) == (
+        [b.__name__], [b.__name__])
+    del sys.modules[a.__name__]
+    assert hotreload._hotreload.changed(None, missing) == ([b.__name__], [b.__name__])
+    os.remove(workspace.path("b"))
+    assert hotreload._hotreload.changed(None, missing) == ([], [b.__name__])
+    assert missing == [b.__name__]

@@ -458,3 +458,31 @@ def test_reloader_and_watcher_refuse_a_hotfix_folder_others_can_write(workspace,
     event, = Reloader().hotfix(str(path))
     assert event.kind == "hotfix failed" and "a folder writable by others" in event.message
     assert m.f() == 1
+
+
+# -- the Python layer asks the engine's policy ------------------------------------
+
+@pytest.mark.no_install
+def test_reloader_does_not_watch_a_module_linked_into_a_denied_folder(workspace, policy,
+                                                                       tmp_path):
+    """A module imported before install() is watched by the Reloader only when
+    the engine's policy would reload it, links included: the Reloader asks
+    the engine (source_allowed) rather than judging folders by their names."""
+    from hotreload.changes import Reloader
+
+    denied = tmp_path / "denied"
+    policy(deny=list(policy()["deny"]) + [denied])
+    linked = linked_module(workspace, "linked", denied / "real.py")
+    plain = workspace.load("plain", V1)
+    hotreload.install()
+    assert hotreload._hotreload.source_allowed(str(workspace.path("plain"))) is True
+    assert hotreload._hotreload.source_allowed(str(workspace.path("linked"))) is False
+    reloader = Reloader()
+    (denied / "real.py").write_text(textwrap.dedent(V2))
+    workspace.edit("plain", V2)
+    events = reloader.apply()
+    assert [event.kind for event in events] == ["reloaded"]
+    assert events[0].report.modules == [plain.__name__]
+    assert linked.f() == 1 and plain.f() == 2
+    policy(follow_symlinks=True)
+    assert hotreload._hotreload.source_allowed(str(workspace.path("linked"))) is True

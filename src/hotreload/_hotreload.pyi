@@ -1,6 +1,6 @@
 """The hotreload engine (C).  The public API is in ``hotreload``; this stub is
 the whole contract of the extension module it calls."""
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import os
 from types import ModuleType
 
@@ -26,6 +26,11 @@ def hotfix(source: Optional[str], filename: str) -> _ReportDict: ...  # None: re
 def call_on_main_thread(callable: Callable[[], object]) -> None: ...
 def reloading() -> bool: ...
 def recorded() -> List[str]: ...
+def changed(
+    paths: Optional[Iterable[str]] = ..., missing: Optional[List[str]] = ...
+) -> Tuple[List[str], List[str]]: ...  # (changed, looked at); gone files' modules -> missing
+def source_allowed(path: Union[str, "os.PathLike[str]"]) -> bool: ...  # the folder policy
+def source_path(name: str) -> Optional[str]: ...  # the file a module was recorded from
 def _configure(
     deny: Optional[Sequence[str]] = ...,
     allow: Optional[Sequence[str]] = ...,

@@ -212,27 +212,14 @@ class Reloader:
 
     def _changed_at(self, paths: Iterable[str], missing: List[str]) -> Tuple[Set[str], List[str]]:
         """(the modules of these files, those whose file no longer holds the
-        text they were built from).  The bytes are compared, whatever the
-        file's mtime says."""
+        text they were built from).  The engine compares the bytes, whatever
+        the file's mtime says."""
+        changed, checked = _hotreload.changed(paths, missing)
         wanted = {os.path.realpath(path) for path in paths}
-        checked: Set[str] = set()
-        changed: List[str] = []
-        for name, record in _hotreload._records().items():
-            path, source = record[0], record[1]
-            if name not in sys.modules or os.path.realpath(path) not in wanted:
-                continue
-            checked.add(name)
-            now = _read(path)
-            if now is None:
-                missing.append(name)
-                continue
-            if now != source:
-                changed.append(name)
         adopted = [name for name, state in self._adopted.items()
                    if os.path.realpath(state[0]) in wanted]
-        checked.update(adopted)
         changed += self._changed_adopted(adopted, missing)
-        return checked, sorted(changed)
+        return set(checked) | set(adopted), sorted(changed)
 
     def _reloaded(self, raw: dict, adopted: Iterable[str] = ()) -> List[Event]:
         report = hotreload._finish(raw)
@@ -274,15 +261,14 @@ class Reloader:
     def _source_path(module: Optional[str]) -> Optional[str]:
         if module is None:
             return None
-        record = _hotreload._records().get(module)
-        if record is not None:
-            return record[0]
+        path = _hotreload.source_path(module)
+        if path is not None:
+            return path
         return getattr(sys.modules.get(module), "__file__", None)
 
     # -- modules imported before install() ---------------------------------
     def _adopt_imported(self) -> None:
-        folders = hotreload.configure()
-        recorded = _hotreload._records()
+        recorded = set(hotreload.recorded())
         for name, module in list(sys.modules.items()):
             spec = getattr(module, "__spec__", None)
             path = getattr(spec, "origin", None)
@@ -291,7 +277,7 @@ class Reloader:
                 or name == "__main__"
                 or not isinstance(getattr(spec, "loader", None), SourceFileLoader)
                 or not isinstance(path, str)
-                or (path.startswith(folders["deny"]) and not path.startswith(folders["allow"]))
+                or not _hotreload.source_allowed(path)
             ):
                 continue
             self._adopted[name] = (path, _stat(path), _fingerprint(path))

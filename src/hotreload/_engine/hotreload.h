@@ -420,12 +420,24 @@ PyObject *hr_record_get(hr_state *state, PyObject *name);
 PyObject *hr_record_new(PyObject *path, PyObject *source, long long mtime_ns, long long size);
 int hr_record_put(hr_state *state, PyObject *name, PyObject *path, PyObject *source,
                   long long mtime_ns, long long size);
-/* New reference: the sorted names of recorded modules whose file on disk no
- * longer holds the recorded text.  A file whose stat is unchanged is not
- * read; one whose stat changed but whose bytes did not only has its stat
- * updated (a touch is not a change).  A file that cannot be read (deleted)
- * is reported in `missing` (a list, may be NULL to ignore). */
-PyObject *hr_changed_modules(hr_state *state, PyObject *missing);
+/* New reference: the sorted names of the recorded modules, still
+ * imported, whose file no longer holds the recorded text: the one change
+ * detector (reload_changed(), the watcher, the IPython extension).  With
+ * `wanted` (a set of paths as os.path.realpath gives them; else NULL) only
+ * the modules of those files are looked at, and their files are read
+ * whatever their stat says; without, a file whose stat is unchanged is not
+ * read.  A file whose bytes did not change has only its stat updated (a
+ * touch is not a change).  A file that cannot be read (deleted) is reported
+ * in `missing`, and each module looked at in `checked` (lists, each may be
+ * NULL to ignore). */
+PyObject *hr_changed_modules(hr_state *state, PyObject *missing, PyObject *wanted,
+                             PyObject *checked);
+/* 1 when modules may be reloaded from `path`: the folder policy allows its
+ * folder, and its symbolic links, resolved, lead nowhere it trusts less
+ * (unless links may be followed); 0 when not, -1 on error.  A path that
+ * cannot be resolved is judged by itself.  The one trust policy: the
+ * Python layer asks it too (hotreload._hotreload.source_allowed). */
+int hr_source_allowed(hr_state *state, PyObject *path);
 
 /* base/unwrap.c: the function a decorator wrapped */
 /* New reference: the function a decorator wrapped, found through

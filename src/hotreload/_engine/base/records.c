@@ -303,18 +303,82 @@ hr_record_put(hr_state *state, PyObject *name, PyObject *path, PyObject *source,
     return status;
 }
 
+int
+hr_source_allowed(hr_state *state, PyObject *path)
+{
+    int allowed = hr_path_allowed(state, path);
+    if (allowed <= 0) {
+        return allowed;
+    }
+    PyObject *real = hr_real_path(path);
+    if (real == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_OSError)) {
+            return -1;
+        }
+        PyErr_Clear();  /* gone or unreadable: judged by its own path */
+        return 1;
+    }
+    allowed = hr_link_allowed(state, path, real);
+    Py_DECREF(real);
+    return allowed;
+}
+
+/* 1 when the record's file is one of `wanted` (a set of paths as
+ * os.path.realpath gives them, the function being `realpath`), 0 when
+ * not, -1 on error. */
+static int
+record_wanted(PyObject *record, PyObject *wanted, PyObject *realpath)
+{
+    PyObject *real = PyObject_CallOneArg(realpath, PyTuple_GET_ITEM(record, HR_REC_PATH));
+    int found = real ? PySet_Contains(wanted, real) : -1;
+    Py_XDECREF(real);
+    return found;
+}
+
+/* 1 when the recorded module `name` is one to look at: imported still, and
+ * when `wanted` is given, its file is one of them; 0 when not, -1 on error. */
+static int
+record_looked_at(PyObject *name, PyObject *record, PyObject *wanted, PyObject *realpath)
+{
+    PyObject *modules = PyImport_GetModuleDict();
+    int imported = PyDict_Contains(modules, name);
+    if (imported <= 0 || wanted == NULL) {
+        return imported;
+    }
+    return record_wanted(record, wanted, realpath);
+}
+
 PyObject *
-hr_changed_modules(hr_state *state, PyObject *missing)
+hr_changed_modules(hr_state *state, PyObject *missing, PyObject *wanted, PyObject *checked)
 {
     PyObject *changed = PyList_New(0);
     PyObject *items = changed ? PyDict_Items(state->records) : NULL;
+    PyObject *realpath = NULL;
     if (items == NULL) {
         goto error;
+    }
+    if (wanted != NULL) {
+        PyObject *os_path = PyImport_ImportModule("os.path");
+        realpath = os_path ? PyObject_GetAttrString(os_path, "realpath") : NULL;
+        Py_XDECREF(os_path);
+        if (realpath == NULL) {
+            goto error;
+        }
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
         PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
         PyObject *record = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
         PyObject *path = PyTuple_GET_ITEM(record, HR_REC_PATH);
+        int looked_at = record_looked_at(name, record, wanted, realpath);
+        if (looked_at < 0) {
+            goto error;
+        }
+        if (looked_at == 0 || (checked != NULL && PyList_Append(checked, name) < 0)) {
+            if (looked_at == 0) {
+                continue;
+            }
+            goto error;
+        }
         long long old_mtime = PyLong_AsLongLong(PyTuple_GET_ITEM(record, HR_REC_MTIME));
         long long old_size = PyLong_AsLongLong(PyTuple_GET_ITEM(record, HR_REC_SIZE));
         PyObject *encoded = NULL;
@@ -331,7 +395,10 @@ hr_changed_modules(hr_state *state, PyObject *missing)
             continue;
         }
         long long mtime = (long long)info.st_mtim.tv_sec * 1000000000LL + info.st_mtim.tv_nsec;
-        if (mtime == old_mtime && (long long)info.st_size == old_size) {
+        /* A file named as changed (a watcher saw it written) is read
+         * whatever its stat says: a copy that keeps mtimes (rsync -t, an
+         * archive) can change the bytes and not the stat. */
+        if (wanted == NULL && mtime == old_mtime && (long long)info.st_size == old_size) {
             continue;
         }
         PyObject *source = NULL;
@@ -356,6 +423,7 @@ hr_changed_modules(hr_state *state, PyObject *missing)
         }
     }
     Py_DECREF(items);
+    Py_XDECREF(realpath);
     if (PyList_Sort(changed) < 0) {
         Py_DECREF(changed);
         return NULL;
@@ -363,6 +431,7 @@ hr_changed_modules(hr_state *state, PyObject *missing)
     return changed;
 error:
     Py_XDECREF(items);
+    Py_XDECREF(realpath);
     Py_XDECREF(changed);
     return NULL;
 }

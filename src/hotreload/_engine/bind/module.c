@@ -221,6 +221,82 @@ recorded(PyObject *module, PyObject *Py_UNUSED(ignored))
 }
 
 static PyObject *
+changed(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"paths", "missing", NULL};
+    PyObject *paths = Py_None, *missing = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO:changed", keywords, &paths, &missing)) {
+        return NULL;
+    }
+    if (missing != Py_None && !PyList_Check(missing)) {
+        PyErr_Format(PyExc_TypeError, "changed() missing must be a list or None, not %s",
+                     Py_TYPE(missing)->tp_name);
+        return NULL;
+    }
+    PyObject *wanted = NULL;
+    if (paths != Py_None) {
+        /* The engine compares real paths, as os.path.realpath gives them. */
+        PyObject *os_path = PyImport_ImportModule("os.path");
+        PyObject *realpath = os_path ? PyObject_GetAttrString(os_path, "realpath") : NULL;
+        PyObject *iterator = realpath ? PyObject_GetIter(paths) : NULL;
+        wanted = iterator ? PySet_New(NULL) : NULL;
+        PyObject *path;
+        while (wanted != NULL && (path = PyIter_Next(iterator)) != NULL) {
+            PyObject *real = PyObject_CallOneArg(realpath, path);
+            if (real == NULL || PySet_Add(wanted, real) < 0) {
+                Py_CLEAR(wanted);
+            }
+            Py_XDECREF(real);
+            Py_DECREF(path);
+        }
+        if (wanted != NULL && PyErr_Occurred()) {
+            Py_CLEAR(wanted);
+        }
+        Py_XDECREF(iterator);
+        Py_XDECREF(realpath);
+        Py_XDECREF(os_path);
+        if (wanted == NULL) {
+            return NULL;
+        }
+    }
+    PyObject *checked = PyList_New(0);
+    PyObject *names = checked ? hr_changed_modules(state_of(module),
+                                                   missing == Py_None ? NULL : missing,
+                                                   wanted, checked) : NULL;
+    Py_XDECREF(wanted);
+    if (names == NULL) {
+        Py_XDECREF(checked);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", names, checked);
+}
+
+static PyObject *
+source_allowed(PyObject *module, PyObject *arg)
+{
+    PyObject *path = PyOS_FSPath(arg);
+    if (path == NULL) {
+        return NULL;
+    }
+    int allowed = PyUnicode_Check(path) ? hr_source_allowed(state_of(module), path) : 0;
+    Py_DECREF(path);
+    return allowed < 0 ? NULL : PyBool_FromLong(allowed);
+}
+
+static PyObject *
+source_path(PyObject *module, PyObject *name)
+{
+    PyObject *record = hr_record_get(state_of(module), name);
+    if (record == NULL) {
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+    return Py_NewRef(PyTuple_GET_ITEM(record, HR_REC_PATH));
+}
+
+static PyObject *
 split_statements(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *source;
@@ -261,6 +337,18 @@ static PyMethodDef module_methods[] = {
      "Run callable() on the main thread at its next safe point between bytecodes."},
     {"reloading", reloading, METH_NOARGS,
      "reloading() -> bool\n\nWhether a reload or hotfix is under way (a new one would be refused)."},
+    {"changed", (PyCFunction)(void (*)(void))changed, METH_VARARGS | METH_KEYWORDS,
+     "changed(paths=None, missing=None) -> (list[str], list[str])\n\n"
+     "The recorded modules, still imported, whose file no longer holds their recorded\n"
+     "text, and those looked at: with `paths`, only the modules of those files, read\n"
+     "whatever their stat says; else every one whose file's stat moved.  Modules whose\n"
+     "file is gone are appended to `missing`."},
+    {"source_allowed", source_allowed, METH_O,
+     "source_allowed(path) -> bool\n\n"
+     "Whether the folder policy lets modules be reloaded from the file `path`\n"
+     "(its folders, and where its symbolic links lead)."},
+    {"source_path", source_path, METH_O,
+     "source_path(name) -> str | None\n\nThe file module `name` was recorded from."},
     {"recorded", recorded, METH_NOARGS,
      "recorded() -> list[str]\n\nThe names of the modules whose source is recorded."},
     {"_configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,

@@ -1165,41 +1165,16 @@ done:
 PyObject *
 hr_reload_changed(hr_state *state, PyObject *missing, PyObject *also)
 {
-    PyObject *gone = PyList_New(0);
-    PyObject *names = gone ? hr_changed_modules(state, gone) : NULL;
+    /* Only modules still imported: a record outlives a module removed from
+     * sys.modules, which is not reloaded (nor reported missing) behind the
+     * user's back. */
+    PyObject *names = hr_changed_modules(state, missing, NULL, NULL);
     if (names == NULL) {
-        Py_XDECREF(gone);
         return NULL;
     }
-    /* A module no longer imported is not reported missing either. */
-    for (Py_ssize_t i = 0; missing && i < PyList_GET_SIZE(gone); i++) {
-        PyObject *name = PyList_GET_ITEM(gone, i);
-        if (PyDict_GetItemWithError(PyImport_GetModuleDict(), name) != NULL) {
-            if (PyList_Append(missing, name) < 0) {
-                Py_DECREF(gone);
-                Py_DECREF(names);
-                return NULL;
-            }
-        }
-        else if (PyErr_Occurred()) {
-            Py_DECREF(gone);
-            Py_DECREF(names);
-            return NULL;
-        }
-    }
-    Py_DECREF(gone);
-    /* Only modules still imported: a record outlives a module removed from
-     * sys.modules, which is not reloaded behind the user's back. */
-    PyObject *modules = PyImport_GetModuleDict();
     PyObject *targets = also != NULL ? PySequence_List(also) : PyList_New(0);
     for (Py_ssize_t i = 0; targets && i < PyList_GET_SIZE(names); i++) {
-        PyObject *name = PyList_GET_ITEM(names, i);
-        if (PyDict_GetItemWithError(modules, name) != NULL) {
-            if (PyList_Append(targets, name) < 0) {
-                Py_CLEAR(targets);
-            }
-        }
-        else if (PyErr_Occurred()) {
+        if (PyList_Append(targets, PyList_GET_ITEM(names, i)) < 0) {
             Py_CLEAR(targets);
         }
     }
