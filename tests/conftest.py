@@ -197,6 +197,15 @@ def workspace(tmp_path, request, monkeypatch):
         importlib.invalidate_caches()
 
 
+def reload_refused(*targets):
+    """The ReloadError a reload of `targets` raises; its reason is in its text."""
+    with pytest.raises(hotreload.ReloadError) as info:
+        hotreload.reload(*targets)
+    error = info.value
+    assert error.reason and error.reason in str(error)
+    return error
+
+
 # ---------------------------------------------------------------------------
 # Scenarios that may crash the interpreter: run them in a fresh one.
 
@@ -234,20 +243,20 @@ def isolated(tmp_path):
     root.mkdir()
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(hotreload.__file__)))
 
-    def run(script, timeout=120):
+    def run(script, timeout=120, env=None):
+        """`env`: environment variables the interpreter gets besides ours."""
         path = root / "scenario.py"
         path.write_text(
             ISOLATED_PREAMBLE.format(root=str(root), stamp=int(time.time()))
             + textwrap.dedent(script),
             encoding="utf-8",
         )
-        env = dict(os.environ)
-        env["PYTHONPATH"] = package_parent
-        env.pop("PYTHONSTARTUP", None)
+        environment = {**os.environ, **(env or {}), "PYTHONPATH": package_parent}
+        environment.pop("PYTHONSTARTUP", None)
         proc = subprocess.run(
             [sys.executable, "-X", "faulthandler", "-W", "error", str(path)],
             cwd=str(root),
-            env=env,
+            env=environment,
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -17,6 +17,7 @@ import types
 import pytest
 
 import hotreload
+from conftest import reload_refused
 
 V1 = """
     PLAYERS = {}
@@ -31,13 +32,7 @@ V1 = """
 V2 = V1.replace("return 1", "return 2")
 
 
-def refused(*targets):
-    """The ReloadError a reload of `targets` raises."""
-    with pytest.raises(hotreload.ReloadError) as info:
-        hotreload.reload(*targets)
-    error = info.value
-    assert error.reason and error.reason in str(error)
-    return error
+refused = reload_refused
 
 
 def assert_unchanged(before, after):

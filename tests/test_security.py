@@ -24,6 +24,7 @@ import textwrap
 import pytest
 
 import hotreload
+from conftest import reload_refused
 
 V1 = """
     def f():
@@ -44,9 +45,7 @@ def policy():
 
 
 def refused(module):
-    with pytest.raises(hotreload.ReloadError) as info:
-        hotreload.reload(module)
-    error = info.value
+    error = reload_refused(module)
     assert error.module == module.__name__ and module.__name__ in str(error)
     return error
 
