@@ -79,6 +79,7 @@ typedef struct {
                                    of closures it made that a reload left stale, paired
                                    again on the next reload of it (closures.c) */
     PyObject *strings[HR_STR_COUNT];  /* interned, see hr_string */
+    PyObject *abc_meta;         /* abc.ABCMeta, looked up on first use (classes.c) */
     int trace;                  /* HOTRELOAD_TRACE set: each stage of a reload is
                                    logged with its time (reload/reload.c) */
     PyTypeObject *LenderType;   /* execute.c: the metaclass stand-in of a class body
@@ -336,7 +337,7 @@ int hr_type_write(PyTypeObject *type, PyObject *name, PyObject *value);
  * their class decorators, which generate members, run again too. */
 int hr_class_is_declarative(PyObject *cls);
 /* 1 when `meta` is abc.ABCMeta itself. */
-int hr_is_abc_meta(PyObject *meta);
+int hr_is_abc_meta(hr_state *state, PyObject *meta);
 
 /* base/errors.c: ReloadError, the one way a refusal is said */
 /* Raises ReloadError(module, object, reason), chaining the

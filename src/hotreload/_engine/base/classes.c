@@ -47,14 +47,15 @@ hr_class_is_declarative(PyObject *cls)
 
 /* 1 when `meta` is abc.ABCMeta itself (not a look-alike of that name). */
 int
-hr_is_abc_meta(PyObject *meta)
+hr_is_abc_meta(hr_state *state, PyObject *meta)
 {
-    PyObject *abc = PyImport_ImportModule("abc");
-    PyObject *abc_meta = abc ? PyObject_GetAttrString(abc, "ABCMeta") : NULL;
-    Py_XDECREF(abc);
-    if (abc_meta == NULL) {
-        return -1;
+    if (state->abc_meta == NULL) {
+        PyObject *abc = PyImport_ImportModule("abc");
+        state->abc_meta = abc ? PyObject_GetAttrString(abc, "ABCMeta") : NULL;
+        Py_XDECREF(abc);
+        if (state->abc_meta == NULL) {
+            return -1;
+        }
     }
-    Py_DECREF(abc_meta);  /* held by the abc module: compared, not used */
-    return meta == abc_meta;
+    return meta == state->abc_meta;
 }

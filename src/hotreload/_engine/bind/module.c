@@ -428,6 +428,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->allow_dirs);
     Py_VISIT(state->pending);
     Py_VISIT(state->stale);
+    Py_VISIT(state->abc_meta);
     for (int i = 0; i < HR_STR_COUNT; i++) {
         Py_VISIT(state->strings[i]);
     }
@@ -450,6 +451,7 @@ module_clear(PyObject *module)
     Py_CLEAR(state->allow_dirs);
     Py_CLEAR(state->pending);
     Py_CLEAR(state->stale);
+    Py_CLEAR(state->abc_meta);
     for (int i = 0; i < HR_STR_COUNT; i++) {
         Py_CLEAR(state->strings[i]);
     }

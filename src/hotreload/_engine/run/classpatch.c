@@ -913,7 +913,8 @@ hr_blank_unchanged_members(hr_state *state, hr_unit *u, Py_ssize_t i, char *buff
     /* A custom metaclass may read or validate the whole namespace (an ORM's
      * declarative base, a registry): it gets the whole body.  Only type and
      * abc.ABCMeta, which do not, see a body with unchanged members left out. */
-    int plain = Py_TYPE(live_cls) == &PyType_Type ? 1 : hr_is_abc_meta((PyObject *)Py_TYPE(live_cls));
+    int plain = Py_TYPE(live_cls) == &PyType_Type
+                ? 1 : hr_is_abc_meta(state, (PyObject *)Py_TYPE(live_cls));
     if (plain <= 0) {
         Py_DECREF(cls_name);
         return plain;
@@ -1090,6 +1091,7 @@ plan_method_bodies(hr_batch *batch, hr_unit *u, PyObject *changes)
 int
 hr_plan_bodies(hr_batch *batch, hr_unit *u)
 {
+    assert(u->bodies == NULL || PyList_GET_SIZE(u->bodies) == u->new_stmts.count);
     /* From the last class up, the order the plan decided them in. */
     for (Py_ssize_t i = u->bodies ? PyList_GET_SIZE(u->bodies) - 1 : -1; i >= 0; i--) {
         PyObject *changes = PyList_GET_ITEM(u->bodies, i);

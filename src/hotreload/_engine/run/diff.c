@@ -301,6 +301,7 @@ hr_diff(hr_batch *batch, hr_unit *u)
 {
     PyObject *name, *fresh, *live;
     Py_ssize_t pos = 0;
+    assert(u->scratch != NULL && PyDict_CheckExact(u->scratch) && !u->done);  /* executed */
     batch->owner = u->live;
     /* A class's new bases are mapped to the live classes they stand for
      * when it is diffed: every new class standing for a live one of the

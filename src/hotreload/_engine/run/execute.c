@@ -539,6 +539,11 @@ hr_execute(hr_batch *batch, hr_unit *u)
     Py_ssize_t len = u->new_len;
     char *buffer = NULL;
     int status = -1;
+    /* What the stages before it left: a plan per new statement (or a full
+     * run), and no run yet. */
+    assert(u->full || (u->run != NULL && u->strip != NULL && u->match != NULL
+                       && PyList_GET_SIZE(u->emulated) == u->new_stmts.count));
+    assert(u->scratch == NULL && !u->done);
 
     if ((u->scratch = make_scratch(u)) == NULL) {
         goto done;

@@ -187,6 +187,9 @@ hr_follow_importers(hr_batch *b)
     PyObject *moves = PyDict_New(), *modules = NULL, *candidates = NULL;
     hr_ptrset old_objects = {0};
     int status = -1;
+    for (Py_ssize_t i = 0; i < b->count; i++) {
+        assert(b->units[i].done);  /* every unit diffed: its rebound names are known */
+    }
     if (moves == NULL || collect_moves(b, moves, &old_objects) < 0) {
         goto done;
     }

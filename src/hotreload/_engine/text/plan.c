@@ -1044,6 +1044,10 @@ hr_plan(hr_batch *batch, hr_unit *u)
     Py_ssize_t n = u->new_stmts.count;
     PyObject *rebound = NULL, *changed_defs = NULL, *redefined = NULL;
     PyObject *bodies = NULL, *reads = NULL;
+    /* The unit as reload.c prepared it: both sources split, the plan's
+     * arrays allocated (one entry per new statement), nothing run yet. */
+    assert(u->run != NULL && u->strip != NULL && u->match != NULL && u->old_used != NULL);
+    assert(u->bodies == NULL && u->scratch == NULL && u->acting == NULL);
     if (u->full) {
         return plan_full(u);
     }
