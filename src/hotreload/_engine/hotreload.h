@@ -55,8 +55,16 @@ typedef enum {
     HR_STR_COUNT
 } hr_string;
 
-/* How many ast node classes names.c tells apart (its AST_ names). */
-#define HR_AST_TYPES 17
+/* The syntax-tree node classes the engine tells apart, by identity (the
+ * classes of the `_ast` module, loaded once into state->ast_types). */
+typedef enum {
+    HR_AST_AST, HR_AST_NAME, HR_AST_LOAD, HR_AST_STORE, HR_AST_DEL, HR_AST_FUNCTIONDEF,
+    HR_AST_ASYNCFUNCTIONDEF, HR_AST_LAMBDA, HR_AST_CLASSDEF, HR_AST_IMPORT, HR_AST_IMPORTFROM,
+    HR_AST_EXCEPTHANDLER, HR_AST_GLOBAL, HR_AST_NONLOCAL, HR_AST_MATCHAS, HR_AST_MATCHSTAR,
+    HR_AST_MATCHMAPPING, HR_AST_FOR, HR_AST_ASYNCFOR, HR_AST_CALL, HR_AST_ATTRIBUTE,
+    HR_AST_SUBSCRIPT,
+    HR_AST_COUNT
+} hr_ast_kind;
 
 typedef struct {
     PyObject *ReloadError;      /* the exception type */
@@ -67,8 +75,8 @@ typedef struct {
     PyObject *allow_dirs;       /* tuple of str: folders allowed even inside deny_dirs */
     int follow_symlinks;        /* read sources through links that leave those folders */
     int shared_files;           /* run files that other users can write (records.c) */
-    PyObject *ast_types[HR_AST_TYPES];  /* ast node classes used by names.c, loaded on
-                                           first use */
+    PyObject *ast_types[HR_AST_COUNT];  /* the hr_ast_kind classes (None: not in this
+                                           version), loaded on first use (names.c) */
     int busy;                   /* a reload is under way: refuse re-entry */
     struct hr_batch_s *hotfix;  /* the batch patch() calls go to while a hotfix
                                    script runs, else NULL */
@@ -80,6 +88,8 @@ typedef struct {
                                    again on the next reload of it (closures.c) */
     PyObject *strings[HR_STR_COUNT];  /* interned, see hr_string */
     PyObject *abc_meta;         /* abc.ABCMeta, looked up on first use (classes.c) */
+    PyObject *functools_types[2];  /* functools.partial, functools._lru_cache_wrapper
+                                      (or None), looked up on first use (reachable.c) */
     int trace;                  /* HOTRELOAD_TRACE set: each stage of a reload is
                                    logged with its time (reload/reload.c) */
     PyTypeObject *LenderType;   /* execute.c: the metaclass stand-in of a class body
@@ -498,6 +508,10 @@ int hr_names(hr_state *state, const char *text, Py_ssize_t len, int indent,
 /* 1 when obj is a node of a syntax tree (an ast.AST), 0 when
  * not, -1 on error. */
 int hr_is_ast_node(hr_state *state, PyObject *obj);
+/* Loads the node classes of hr_ast_kind into the state (once). */
+int hr_ast_load(hr_state *state);
+/* 1 when `node` is exactly of class `kind`, else 0; hr_ast_load ran. */
+int hr_ast_is(const hr_state *state, PyObject *node, hr_ast_kind kind);
 /* New reference: the statements of `text` (len bytes) parsed as a
  * module, or for an indented member (indent > 0) as the body of an `if`:
  * a list of ast nodes.  NULL with SyntaxError for text that does not
@@ -723,7 +737,7 @@ int hr_plan_moves(hr_batch *batch);
  * functools.partial, lru_cache, classmethod, staticmethod, property).  fn
  * returns 0, or -1 with an exception set, which ends the walk with -1. */
 typedef int (*hr_reach_fn)(PyObject *obj, void *arg);
-int hr_reach_module(hr_unit *u, hr_reach_fn fn, void *arg);
+int hr_reach_module(hr_state *state, hr_unit *u, hr_reach_fn fn, void *arg);
 
 /* ------------------------------------------------------------------------ */
 /* commit/                                                                  */

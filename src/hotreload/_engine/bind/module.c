@@ -429,6 +429,8 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->pending);
     Py_VISIT(state->stale);
     Py_VISIT(state->abc_meta);
+    Py_VISIT(state->functools_types[0]);
+    Py_VISIT(state->functools_types[1]);
     for (int i = 0; i < HR_STR_COUNT; i++) {
         Py_VISIT(state->strings[i]);
     }
@@ -452,6 +454,8 @@ module_clear(PyObject *module)
     Py_CLEAR(state->pending);
     Py_CLEAR(state->stale);
     Py_CLEAR(state->abc_meta);
+    Py_CLEAR(state->functools_types[0]);
+    Py_CLEAR(state->functools_types[1]);
     for (int i = 0; i < HR_STR_COUNT; i++) {
         Py_CLEAR(state->strings[i]);
     }

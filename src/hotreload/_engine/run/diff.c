@@ -225,7 +225,7 @@ aliases_of(hr_unit *u, PyObject *inner, PyObject *name)
  * and the line of its old statement.  NULL with no exception when there is
  * none, or more than one; *old_stmt and *new_stmt are the statements. */
 static PyObject *
-unbound_definition(hr_unit *u, PyObject *name, PyObject *fresh, const hr_stmt **old_stmt,
+unbound_definition(hr_state *state, hr_unit *u, PyObject *name, PyObject *fresh, const hr_stmt **old_stmt,
                    const hr_stmt **new_stmt)
 {
     definition_search search = {name, fresh, 0, 0, 0, NULL, 0};
@@ -245,7 +245,7 @@ unbound_definition(hr_unit *u, PyObject *name, PyObject *fresh, const hr_stmt **
     *new_stmt = st;
     search.line = (*old_stmt)->line;
     search.head_line = (*old_stmt)->head_line;
-    if (hr_reach_module(u, match_definition, &search) < 0 || search.candidates != 1) {
+    if (hr_reach_module(state, u, match_definition, &search) < 0 || search.candidates != 1) {
         return NULL;
     }
     return search.found;
@@ -259,7 +259,7 @@ static int
 diff_unbound(hr_batch *batch, hr_unit *u, PyObject *name, PyObject *fresh, int bind)
 {
     const hr_stmt *old_stmt = NULL, *new_stmt = NULL;
-    PyObject *live = unbound_definition(u, name, fresh, &old_stmt, &new_stmt);
+    PyObject *live = unbound_definition(batch->state, u, name, fresh, &old_stmt, &new_stmt);
     if (live == NULL) {
         return PyErr_Occurred() ? -1 : 0;
     }
@@ -326,7 +326,7 @@ hr_diff(hr_batch *batch, hr_unit *u)
             }
             int bound = pass == 0 ? 0 : PyDict_Contains(u->live, name);
             const hr_stmt *old_stmt, *new_stmt;
-            live = bound == 0 ? unbound_definition(u, name, fresh, &old_stmt, &new_stmt) : NULL;
+            live = bound == 0 ? unbound_definition(batch->state, u, name, fresh, &old_stmt, &new_stmt) : NULL;
             if (bound < 0 || PyErr_Occurred()
                 || (live != NULL && hr_identity_add(&batch->identity, fresh, live) < 0)) {
                 return -1;

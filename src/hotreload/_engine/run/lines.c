@@ -411,7 +411,7 @@ moves_unit(moves *mv)
     if (mv->ranges.count == 0) {
         return 0;
     }
-    return hr_reach_module(u, move_object, mv) < 0 ? -1 : move_patched(mv, planned);
+    return hr_reach_module(mv->batch->state, u, move_object, mv) < 0 ? -1 : move_patched(mv, planned);
 }
 
 int

@@ -16,6 +16,7 @@
 #define HR_REACH_DEPTH 16
 
 typedef struct {
+    const hr_state *state;
     hr_unit *unit;
     hr_reach_fn fn;
     void *arg;
@@ -82,12 +83,46 @@ is_module_class(reach *r, PyTypeObject *type)
     return PyUnicode_Check(module) && PyUnicode_Compare(module, r->unit->name) == 0;
 }
 
-/* 1 when obj's type is exactly the one named: a C type of the standard
- * library, whose attributes run no Python code. */
+/* Loads functools.partial and functools._lru_cache_wrapper into the state,
+ * once: C types of the standard library whose attributes run no Python code
+ * (None where functools is the pure-Python fallback: nothing is of it). */
 static int
-is_exactly(PyObject *obj, const char *tp_name)
+load_functools_types(hr_state *state)
 {
-    return strcmp(Py_TYPE(obj)->tp_name, tp_name) == 0;
+    static const char *const names[] = {"partial", "_lru_cache_wrapper"};
+    if (state->functools_types[0] != NULL) {
+        return 0;
+    }
+    PyObject *functools = PyImport_ImportModule("functools");
+    for (int i = 0; functools != NULL && i < 2; i++) {
+        PyObject *type = PyObject_GetAttrString(functools, names[i]);
+        if (type == NULL && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            PyErr_Clear();  /* not in this functools: nothing is of it */
+            type = Py_NewRef(Py_None);
+        }
+        if (type != NULL && !PyType_Check(type)) {
+            Py_SETREF(type, Py_NewRef(Py_None));
+        }
+        if (type == NULL) {
+            Py_CLEAR(state->functools_types[0]);
+            Py_CLEAR(functools);
+            break;
+        }
+        state->functools_types[i] = type;
+    }
+    if (functools == NULL) {
+        return -1;
+    }
+    Py_DECREF(functools);
+    return 0;
+}
+
+/* 1 when obj's type is exactly functools' type `which` (0: partial, 1:
+ * _lru_cache_wrapper). */
+static int
+is_exactly(const reach *r, PyObject *obj, int which)
+{
+    return (PyObject *)Py_TYPE(obj) == r->state->functools_types[which];
 }
 
 static int
@@ -150,10 +185,10 @@ visit(reach *r, PyObject *obj, int depth)
         || PyObject_TypeCheck(obj, &PyStaticMethod_Type)) {
         attr = "__func__";
     }
-    else if (is_exactly(obj, "functools.partial")) {
+    else if (is_exactly(r, obj, 0)) {
         attr = "func";
     }
-    else if (is_exactly(obj, "functools._lru_cache_wrapper")) {
+    else if (is_exactly(r, obj, 1)) {
         attr = "__wrapped__";
     }
     else if (!PyObject_TypeCheck(obj, &PyProperty_Type)) {
@@ -175,10 +210,14 @@ visit(reach *r, PyObject *obj, int depth)
 }
 
 int
-hr_reach_module(hr_unit *u, hr_reach_fn fn, void *arg)
+hr_reach_module(hr_state *state, hr_unit *u, hr_reach_fn fn, void *arg)
 {
+    if (load_functools_types(state) < 0) {
+        return -1;
+    }
     reach r;
     memset(&r, 0, sizeof(r));
+    r.state = state;
     r.unit = u;
     r.fn = fn;
     r.arg = arg;

@@ -9,32 +9,27 @@
 
 #include <string.h>
 
-enum {
-    AST_AST, AST_NAME, AST_LOAD, AST_FUNCTIONDEF, AST_ASYNCFUNCTIONDEF, AST_LAMBDA,
-    AST_CLASSDEF, AST_IMPORT, AST_IMPORTFROM, AST_EXCEPTHANDLER, AST_GLOBAL,
-    AST_NONLOCAL, AST_MATCHAS, AST_MATCHSTAR, AST_MATCHMAPPING, AST_FOR, AST_ASYNCFOR,
-    AST_COUNT
-};
-/* The state keeps one slot per node class named here. */
-_Static_assert(AST_COUNT == HR_AST_TYPES, "hr_state.ast_types has one slot per AST_ name");
-
-static const char *const ast_names[AST_COUNT] = {
-    "AST", "Name", "Load", "FunctionDef", "AsyncFunctionDef", "Lambda",
+/* The class names of the hr_ast_kind values, in their order. */
+static const char *const ast_names[] = {
+    "AST", "Name", "Load", "Store", "Del", "FunctionDef", "AsyncFunctionDef", "Lambda",
     "ClassDef", "Import", "ImportFrom", "ExceptHandler", "Global",
     "Nonlocal", "MatchAs", "MatchStar", "MatchMapping", "For", "AsyncFor",
+    "Call", "Attribute", "Subscript",
 };
+_Static_assert(sizeof(ast_names) / sizeof(ast_names[0]) == HR_AST_COUNT,
+               "one class name per hr_ast_kind");
 
-static int
-load_ast_types(hr_state *state)
+int
+hr_ast_load(hr_state *state)
 {
-    if (state->ast_types[AST_AST] != NULL) {
+    if (state->ast_types[HR_AST_AST] != NULL) {
         return 0;
     }
     PyObject *ast = PyImport_ImportModule("_ast");
     if (ast == NULL) {
         return -1;
     }
-    for (int i = 0; i < AST_COUNT; i++) {
+    for (int i = 0; i < HR_AST_COUNT; i++) {
         /* The match_* nodes exist from 3.10; None stands for "never". */
         PyObject *type = PyObject_GetAttrString(ast, ast_names[i]);
         if (type == NULL) {
@@ -59,10 +54,10 @@ load_ast_types(hr_state *state)
 int
 hr_is_ast_node(hr_state *state, PyObject *obj)
 {
-    if (load_ast_types(state) < 0) {
+    if (hr_ast_load(state) < 0) {
         return -1;
     }
-    return PyObject_TypeCheck(obj, (PyTypeObject *)state->ast_types[AST_AST]);
+    return PyObject_TypeCheck(obj, (PyTypeObject *)state->ast_types[HR_AST_AST]);
 }
 
 typedef struct {
@@ -75,9 +70,9 @@ typedef struct {
 static int walk(walker *w, PyObject *node, int top);
 
 static int
-is_a(walker *w, PyObject *node, int which)
+is_a(walker *w, PyObject *node, hr_ast_kind which)
 {
-    return (PyObject *)Py_TYPE(node) == w->state->ast_types[which];
+    return hr_ast_is(w->state, node, which);
 }
 
 static int
@@ -240,15 +235,15 @@ walk_loop(walker *w, PyObject *node, int top)
 static int
 walk(walker *w, PyObject *node, int top)
 {
-    if (!PyObject_TypeCheck(node, (PyTypeObject *)w->state->ast_types[AST_AST])) {
+    if (!PyObject_TypeCheck(node, (PyTypeObject *)w->state->ast_types[HR_AST_AST])) {
         return 0;
     }
-    if (is_a(w, node, AST_NAME)) {
+    if (is_a(w, node, HR_AST_NAME)) {
         PyObject *id = PyObject_GetAttrString(node, "id");
         PyObject *ctx = PyObject_GetAttrString(node, "ctx");
         int status = -1;
         if (id != NULL && ctx != NULL) {
-            if (is_a(w, ctx, AST_LOAD)) {
+            if (is_a(w, ctx, HR_AST_LOAD)) {
                 status = add_name(w->reads, id);
             }
             else {
@@ -259,7 +254,7 @@ walk(walker *w, PyObject *node, int top)
         Py_XDECREF(ctx);
         return status;
     }
-    if (is_a(w, node, AST_FUNCTIONDEF) || is_a(w, node, AST_ASYNCFUNCTIONDEF)) {
+    if (is_a(w, node, HR_AST_FUNCTIONDEF) || is_a(w, node, HR_AST_ASYNCFUNCTIONDEF)) {
         /* The body runs later, when called. */
         if (bind_field(w, node, "name", top) < 0
             || walk_field(w, node, "decorator_list", 0) < 0
@@ -268,10 +263,10 @@ walk(walker *w, PyObject *node, int top)
         }
         return walk_field(w, node, "returns", 0);
     }
-    if (is_a(w, node, AST_LAMBDA)) {
+    if (is_a(w, node, HR_AST_LAMBDA)) {
         return walk_field(w, node, "args", 0);
     }
-    if (is_a(w, node, AST_CLASSDEF)) {
+    if (is_a(w, node, HR_AST_CLASSDEF)) {
         /* The body runs now but binds class attributes, not module names. */
         if (bind_field(w, node, "name", top) < 0
             || walk_field(w, node, "decorator_list", 0) < 0
@@ -281,25 +276,25 @@ walk(walker *w, PyObject *node, int top)
         }
         return walk_field(w, node, "body", 0);
     }
-    if (is_a(w, node, AST_FOR) || is_a(w, node, AST_ASYNCFOR)) {
+    if (is_a(w, node, HR_AST_FOR) || is_a(w, node, HR_AST_ASYNCFOR)) {
         return walk_loop(w, node, top);
     }
-    if (is_a(w, node, AST_IMPORT)) {
+    if (is_a(w, node, HR_AST_IMPORT)) {
         return bind_aliases(w, node, top, 1);
     }
-    if (is_a(w, node, AST_IMPORTFROM)) {
+    if (is_a(w, node, HR_AST_IMPORTFROM)) {
         return bind_aliases(w, node, top, 0);
     }
-    if (is_a(w, node, AST_GLOBAL) || is_a(w, node, AST_NONLOCAL)) {
+    if (is_a(w, node, HR_AST_GLOBAL) || is_a(w, node, HR_AST_NONLOCAL)) {
         return 0;
     }
-    if (is_a(w, node, AST_EXCEPTHANDLER) || is_a(w, node, AST_MATCHAS)
-        || is_a(w, node, AST_MATCHSTAR)) {
+    if (is_a(w, node, HR_AST_EXCEPTHANDLER) || is_a(w, node, HR_AST_MATCHAS)
+        || is_a(w, node, HR_AST_MATCHSTAR)) {
         if (bind_field(w, node, "name", top) < 0) {
             return -1;
         }
     }
-    else if (is_a(w, node, AST_MATCHMAPPING)) {
+    else if (is_a(w, node, HR_AST_MATCHMAPPING)) {
         if (bind_field(w, node, "rest", top) < 0) {
             return -1;
         }
@@ -349,7 +344,7 @@ hr_names(hr_state *state, const char *text, Py_ssize_t len, int indent,
 {
     walker w = {state, NULL, NULL, 0};
     PyObject *body = NULL;
-    if (load_ast_types(state) < 0) {
+    if (hr_ast_load(state) < 0) {
         goto error;
     }
     if ((binds && (w.binds = PySet_New(NULL)) == NULL)
@@ -525,4 +520,11 @@ hr_mangled(PyObject *cls_name, PyObject *name)
     PyObject *key = stem ? PyUnicode_FromFormat("_%U%U", stem, name) : NULL;
     Py_XDECREF(stem);
     return key;
+}
+
+int
+hr_ast_is(const hr_state *state, PyObject *node, hr_ast_kind kind)
+{
+    assert(state->ast_types[kind] != NULL);  /* hr_ast_load() ran */
+    return (PyObject *)Py_TYPE(node) == state->ast_types[kind];
 }

@@ -127,15 +127,10 @@ same_value(hr_state *state, PyObject *a, PyObject *b, int depth)
 }
 
 static int
-is_kind(PyObject *node, const char *kind)
+is_def(const hr_state *state, PyObject *node)
 {
-    return strcmp(Py_TYPE(node)->tp_name, kind) == 0;
-}
-
-static int
-is_def(PyObject *node)
-{
-    return is_kind(node, "FunctionDef") || is_kind(node, "AsyncFunctionDef");
+    return hr_ast_is(state, node, HR_AST_FUNCTIONDEF)
+           || hr_ast_is(state, node, HR_AST_ASYNCFUNCTIONDEF);
 }
 
 /* New reference: the syntax tree of a module-level statement; NULL with no
@@ -184,6 +179,9 @@ int
 hr_pair_reformatted(hr_state *state, hr_unit *u)
 {
     PyObject *trees = NULL;  /* old statement index -> tree, parsed on first use */
+    if (hr_ast_load(state) < 0) {
+        return -1;
+    }
     for (Py_ssize_t i = 0; i < u->new_stmts.count; i++) {
         const hr_stmt *st = &u->new_stmts.items[i];
         if (u->match[i] >= 0 || st->kind != HR_STMT_OTHER) {
@@ -422,18 +420,18 @@ read_method(hr_unit *u, PyTypeObject *cls, PyObject *cls_name, PyObject *body_co
  * not look (jinja2's @internalcode keeps code objects in a set), so the
  * class runs again and the decorator sees the new function. */
 static int
-only_holds(PyObject *decorator)
+only_holds(const hr_state *state, PyObject *decorator)
 {
     static const char *const known[] = {
         "property", "staticmethod", "classmethod", "abstractmethod", "cached_property",
         "lru_cache", "cache", "setter", "getter", "deleter", NULL,
     };
     PyObject *node = Py_NewRef(decorator);
-    if (is_kind(node, "Call")) {  /* lru_cache(maxsize=...) */
+    if (hr_ast_is(state, node, HR_AST_CALL)) {  /* lru_cache(maxsize=...) */
         Py_SETREF(node, PyObject_GetAttrString(node, "func"));
     }
     PyObject *name = node == NULL ? NULL
-                     : PyObject_GetAttrString(node, is_kind(node, "Attribute") ? "attr" : "id");
+                     : PyObject_GetAttrString(node, hr_ast_is(state, node, HR_AST_ATTRIBUTE) ? "attr" : "id");
     Py_XDECREF(node);
     if (name == NULL) {
         if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
@@ -452,7 +450,7 @@ only_holds(PyObject *decorator)
 
 /* 1 when every decorator of the def only holds what it decorates. */
 static int
-decorators_only_hold(PyObject *def)
+decorators_only_hold(const hr_state *state, PyObject *def)
 {
     PyObject *decorators = PyObject_GetAttrString(def, "decorator_list");
     if (decorators == NULL || !PyList_Check(decorators)) {
@@ -461,7 +459,7 @@ decorators_only_hold(PyObject *def)
     }
     int all = 1;
     for (Py_ssize_t k = 0; all == 1 && k < PyList_GET_SIZE(decorators); k++) {
-        all = only_holds(PyList_GET_ITEM(decorators, k));
+        all = only_holds(state, PyList_GET_ITEM(decorators, k));
     }
     Py_DECREF(decorators);
     return all;
@@ -490,7 +488,7 @@ read_class(hr_state *state, hr_unit *u, Py_ssize_t i, PyObject **changes_out)
     status = 0;
     old = parse_statement(u->old_utf8, old_stmt);
     fresh = old ? parse_statement(u->new_utf8, new_stmt) : NULL;
-    if (fresh == NULL || !is_kind(old, "ClassDef") || !is_kind(fresh, "ClassDef")) {
+    if (fresh == NULL || !hr_ast_is(state, old, HR_AST_CLASSDEF) || !hr_ast_is(state, fresh, HR_AST_CLASSDEF)) {
         status = PyErr_Occurred() ? -1 : 0;
         goto done;
     }
@@ -523,7 +521,7 @@ read_class(hr_state *state, hr_unit *u, Py_ssize_t i, PyObject **changes_out)
             /* A def whose text moved unevenly takes the new code for its
              * lines (lines.c moves those that moved as a whole). */
             int first_a, first_b;
-            PyObject *end_a = is_def(a) ? PyObject_GetAttrString(a, "end_lineno") : NULL;
+            PyObject *end_a = is_def(state, a) ? PyObject_GetAttrString(a, "end_lineno") : NULL;
             int found = end_a ? first_line(a, &first_a) : PyErr_Occurred() ? -1 : 0;
             found = found <= 0 ? found : first_line(b, &first_b);
             long last_a = found > 0 && PyLong_Check(end_a) ? PyLong_AsLong(end_a) : 0;
@@ -538,16 +536,16 @@ read_class(hr_state *state, hr_unit *u, Py_ssize_t i, PyObject **changes_out)
             }
             /* New code for its lines is new code a decorator may have
              * recorded the old one of. */
-            if ((status = decorators_only_hold(b)) <= 0) {
+            if ((status = decorators_only_hold(state, b)) <= 0) {
                 goto done;
             }
         }
         else {
             /* Changed: only a def's body may have. */
             status = 0;
-            if (!is_def(a) || Py_TYPE(a) != Py_TYPE(b)
+            if (!is_def(state, a) || Py_TYPE(a) != Py_TYPE(b)
                 || (status = same_fields(state, a, b, "body", 0)) <= 0
-                || (status = decorators_only_hold(b)) <= 0) {
+                || (status = decorators_only_hold(state, b)) <= 0) {
                 goto done;
             }
         }
@@ -587,7 +585,7 @@ PyObject *
 hr_read_method_bodies(hr_state *state, hr_unit *u, Py_ssize_t i)
 {
     PyObject *changes = NULL;
-    int status = read_class(state, u, i, &changes);
+    int status = hr_ast_load(state) < 0 ? -1 : read_class(state, u, i, &changes);
     return status < 0 ? NULL : status == 0 ? Py_NewRef(Py_None) : changes;
 }
 
@@ -598,15 +596,15 @@ hr_read_method_bodies(hr_state *state, hr_unit *u, Py_ssize_t i)
 /* Borrowed: the name an attribute or subscript chain starts from
  * (`_importer.known_modules[k]` -> `_importer`), or NULL. */
 static PyObject *
-chain_base(PyObject *node, int depth)
+chain_base(const hr_state *state, PyObject *node, int depth)
 {
     while (node != NULL && depth++ < HR_TREE_DEPTH
-           && (is_kind(node, "Attribute") || is_kind(node, "Subscript"))) {
+           && (hr_ast_is(state, node, HR_AST_ATTRIBUTE) || hr_ast_is(state, node, HR_AST_SUBSCRIPT))) {
         PyObject *value = PyObject_GetAttrString(node, "value");
         Py_XDECREF(value);  /* the node holds it */
         node = value;
     }
-    if (node == NULL || !is_kind(node, "Name")) {
+    if (node == NULL || !hr_ast_is(state, node, HR_AST_NAME)) {
         return NULL;
     }
     PyObject *id = PyObject_GetAttrString(node, "id");
@@ -615,9 +613,9 @@ chain_base(PyObject *node, int depth)
 }
 
 static int
-add_base(PyObject *set, PyObject *node)
+add_base(const hr_state *state, PyObject *set, PyObject *node)
 {
-    PyObject *base = chain_base(node, 0);
+    PyObject *base = chain_base(state, node, 0);
     if (base == NULL) {
         return PyErr_Occurred() ? -1 : 0;
     }
@@ -646,37 +644,37 @@ walk_acts(hr_state *state, PyObject *value, PyObject *set, int depth)
     if (node <= 0) {
         return node;
     }
-    if (is_def(value) || is_kind(value, "Lambda")) {
+    if (is_def(state, value) || hr_ast_is(state, value, HR_AST_LAMBDA)) {
         return 0;
     }
     int status = 0;
-    if (is_kind(value, "Call")) {
+    if (hr_ast_is(state, value, HR_AST_CALL)) {
         PyObject *func = PyObject_GetAttrString(value, "func");
         PyObject *args = func ? PyObject_GetAttrString(value, "args") : NULL;
         if (args == NULL) {
             status = -1;
         }
-        else if (is_kind(func, "Attribute")) {
+        else if (hr_ast_is(state, func, HR_AST_ATTRIBUTE)) {
             PyObject *receiver = PyObject_GetAttrString(func, "value");
-            status = receiver ? add_base(set, receiver) : -1;
+            status = receiver ? add_base(state, set, receiver) : -1;
             Py_XDECREF(receiver);
         }
-        else if (is_kind(func, "Name") && PyList_Check(args) && PyList_GET_SIZE(args) > 0) {
+        else if (hr_ast_is(state, func, HR_AST_NAME) && PyList_Check(args) && PyList_GET_SIZE(args) > 0) {
             PyObject *id = PyObject_GetAttrString(func, "id");
             int setter = id && PyUnicode_Check(id)
                          && (PyUnicode_CompareWithASCIIString(id, "setattr") == 0
                              || PyUnicode_CompareWithASCIIString(id, "delattr") == 0);
             Py_XDECREF(id);
-            status = id == NULL ? -1 : setter ? add_base(set, PyList_GET_ITEM(args, 0)) : 0;
+            status = id == NULL ? -1 : setter ? add_base(state, set, PyList_GET_ITEM(args, 0)) : 0;
         }
         Py_XDECREF(func);
         Py_XDECREF(args);
     }
-    else if (is_kind(value, "Attribute") || is_kind(value, "Subscript")) {
+    else if (hr_ast_is(state, value, HR_AST_ATTRIBUTE) || hr_ast_is(state, value, HR_AST_SUBSCRIPT)) {
         PyObject *ctx = PyObject_GetAttrString(value, "ctx");
-        int store = ctx != NULL && (is_kind(ctx, "Store") || is_kind(ctx, "Del"));
+        int store = ctx != NULL && (hr_ast_is(state, ctx, HR_AST_STORE) || hr_ast_is(state, ctx, HR_AST_DEL));
         Py_XDECREF(ctx);
-        status = ctx == NULL ? -1 : store ? add_base(set, value) : 0;
+        status = ctx == NULL ? -1 : store ? add_base(state, set, value) : 0;
     }
     if (status < 0) {
         return -1;
@@ -698,7 +696,7 @@ walk_acts(hr_state *state, PyObject *value, PyObject *set, int depth)
 PyObject *
 hr_acts_on(hr_state *state, const char *text, const hr_stmt *st)
 {
-    PyObject *set = PySet_New(NULL);
+    PyObject *set = hr_ast_load(state) < 0 ? NULL : PySet_New(NULL);
     PyObject *tree = set ? parse_statement(text, st) : NULL;
     if (tree != NULL && walk_acts(state, tree, set, 0) < 0) {
         Py_CLEAR(set);
