@@ -14,7 +14,7 @@ static const char *const ast_names[] = {
     "AST", "Name", "Load", "Store", "Del", "FunctionDef", "AsyncFunctionDef", "Lambda",
     "ClassDef", "Import", "ImportFrom", "ExceptHandler", "Global",
     "Nonlocal", "MatchAs", "MatchStar", "MatchMapping", "For", "AsyncFor",
-    "Call", "Attribute", "Subscript",
+    "Call", "Attribute", "Subscript", "ListComp", "SetComp", "DictComp", "GeneratorExp",
 };
 _Static_assert(sizeof(ast_names) / sizeof(ast_names[0]) == HR_AST_COUNT,
                "one class name per hr_ast_kind");
@@ -301,10 +301,8 @@ walk(walker *w, PyObject *node, int top)
     }
     /* Comprehension variables are local to the comprehension (Python 3);
      * everything else binds at the statement's own scope. */
-    const char *type_name = Py_TYPE(node)->tp_name;
-    int comprehension = strcmp(type_name, "ListComp") == 0 || strcmp(type_name, "SetComp") == 0
-                        || strcmp(type_name, "DictComp") == 0
-                        || strcmp(type_name, "GeneratorExp") == 0;
+    int comprehension = is_a(w, node, HR_AST_LISTCOMP) || is_a(w, node, HR_AST_SETCOMP)
+                        || is_a(w, node, HR_AST_DICTCOMP) || is_a(w, node, HR_AST_GENERATOREXP);
     return walk_fields(w, node, comprehension ? 0 : top);
 }
 
