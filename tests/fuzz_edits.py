@@ -27,6 +27,7 @@ Snapshot, the record, and behaviour equal to the previous version).
 """
 from __future__ import annotations
 
+import collections
 import copy
 import dataclasses
 import dis
@@ -1375,11 +1376,25 @@ def last_acts(model):
     return last
 
 
+def _act_text(act):
+    """What an act's statement says, its layout left out: two acts alike
+    here are the same text to the engine, which pairs statements by text."""
+    return (tuple(act.keys), act.value, act.boxed)
+
+
 def kept_boxes(model, candidate):
     """The TABLE keys whose box must stay the live one when `candidate`
-    replaces `model`: the act setting them last is the same, unchanged."""
+    replaces `model`: the act setting them last is the same, unchanged.  Not
+    when the candidate holds more acts of that very text than the model:
+    the engine pairs one of the twins with the old statement, and cannot
+    tell which one the edit added, so the last may count as the new one and
+    make a new box, as a fresh import does."""
     before, after = last_acts(model), last_acts(candidate)
-    return {key for key, last in after.items() if last[2] and before.get(key) == last}
+    texts_before = collections.Counter(_act_text(act) for act in model.acts)
+    texts_after = collections.Counter(_act_text(act) for act in candidate.acts)
+    last_act = {key: act for act in candidate.acts for key in act.keys}
+    return {key for key, last in after.items() if last[2] and before.get(key) == last
+            and texts_after[_act_text(last_act[key])] <= texts_before[_act_text(last_act[key])]}
 
 
 class Captured:
