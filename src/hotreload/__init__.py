@@ -235,7 +235,9 @@ def reload(*modules: ModuleRef) -> Report:
 
 
 def reload_changed() -> Report:
-    """Reload every recorded module whose source file no longer holds the recorded text."""
+    """Reload every recorded module whose source file no longer holds the recorded text,
+    and every module imported before install() that a Reloader (the watcher, the
+    IPython extension) watches whose file changed since it began watching."""
     missing: list[str] = []
     try:
         report = _finish(_hotreload.reload_changed(missing))

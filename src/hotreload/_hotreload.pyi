@@ -31,6 +31,7 @@ def changed(
 ) -> Tuple[List[str], List[str]]: ...  # (changed, looked at); gone files' modules -> missing
 def source_allowed(path: Union[str, "os.PathLike[str]"]) -> bool: ...  # the folder policy
 def source_path(name: str) -> Optional[str]: ...  # the file a module was recorded from
+def watch_unrecorded(name: str, path: str) -> bool: ...  # a module imported before install()
 def _configure(
     deny: Optional[Sequence[str]] = ...,
     allow: Optional[Sequence[str]] = ...,

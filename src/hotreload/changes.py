@@ -133,23 +133,15 @@ def _fingerprint(path: Optional[str]) -> Optional[bytes]:
     return None if data is None else hashlib.sha1(data).digest()
 
 
-def _stat(path: str) -> Optional[Tuple[int, int]]:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return info.st_mtime_ns, info.st_size
-
-
 class Reloader:
     """Reloads changed modules and runs hotfix scripts; tells each outcome once.
 
-    Modules imported before ``hotreload.install()`` have no recorded source,
-    so ``reload_changed()`` cannot see their edits; the Reloader notes the
-    files of those already imported when it is made (outside the standard
-    library and site-packages) and reloads them when their bytes change:
-    the engine runs such a module in full, keeps its data and records it
-    from then on.
+    Modules imported before ``hotreload.install()`` have no recorded source;
+    the Reloader asks the engine to watch the files of those already
+    imported when it is made (those the folder policy allows), and the
+    engine's change detector reports them when their bytes change: the
+    engine runs such a module in full, keeps its data and records it from
+    then on.
 
     Safe to call from several threads: one call applies at a time.
     """
@@ -159,7 +151,6 @@ class Reloader:
         self._told_errors: Dict[Optional[str], Tuple[Optional[bytes], str]] = {}
         self._told_missing: Set[str] = set()
         self._told_files: Dict[str, Optional[bytes]] = {}
-        self._adopted: Dict[str, Tuple[str, Optional[Tuple[int, int]], Optional[bytes]]] = {}
         self._standing: List[Event] = []
         self._unapplied: Set[str] = set()  # files of the last refused batch
         self.last: Optional[Event] = None
@@ -187,16 +178,11 @@ class Reloader:
             if paths is not None:
                 paths = self._unapplied | set(paths)
             try:
-                if paths is None:
-                    checked = set(hotreload.recorded()) | set(self._adopted)
-                    adopted = self._changed_adopted(None, missing)
+                changed, looked_at = _hotreload.changed(paths, missing)
+                checked = set(looked_at)
+                if changed:
                     # One transaction: a broken file refuses the whole batch.
-                    events += self._reloaded(_hotreload.reload_changed(missing, adopted),
-                                             adopted)
-                else:
-                    checked, changed = self._changed_at(paths, missing)
-                    if changed:
-                        events += self._reloaded(_hotreload.reload(*changed), changed)
+                    events += self._reloaded(_hotreload.reload(*changed))
             except ReloadError as error:
                 events += self._refused(error)
                 if paths is not None:
@@ -210,21 +196,8 @@ class Reloader:
                 self.last = events[-1]
             return events
 
-    def _changed_at(self, paths: Iterable[str], missing: List[str]) -> Tuple[Set[str], List[str]]:
-        """(the modules of these files, those whose file no longer holds the
-        text they were built from).  The engine compares the bytes, whatever
-        the file's mtime says."""
-        changed, checked = _hotreload.changed(paths, missing)
-        wanted = {os.path.realpath(path) for path in paths}
-        adopted = [name for name, state in self._adopted.items()
-                   if os.path.realpath(state[0]) in wanted]
-        changed += self._changed_adopted(adopted, missing)
-        return set(checked) | set(adopted), sorted(changed)
-
-    def _reloaded(self, raw: dict, adopted: Iterable[str] = ()) -> List[Event]:
+    def _reloaded(self, raw: dict) -> List[Event]:
         report = hotreload._finish(raw)
-        for name in adopted:
-            self._adopted.pop(name, None)  # recorded by the engine from now on
         if not report.modules:
             return []
         return [Event("reloaded", str(report), report=report)]
@@ -273,34 +246,13 @@ class Reloader:
             spec = getattr(module, "__spec__", None)
             path = getattr(spec, "origin", None)
             if (
-                name in recorded
-                or name == "__main__"
-                or not isinstance(getattr(spec, "loader", None), SourceFileLoader)
-                or not isinstance(path, str)
-                or not _hotreload.source_allowed(path)
+                name not in recorded
+                and name != "__main__"
+                and isinstance(getattr(spec, "loader", None), SourceFileLoader)
+                and isinstance(path, str)
             ):
-                continue
-            self._adopted[name] = (path, _stat(path), _fingerprint(path))
-
-    def _changed_adopted(self, names: Optional[Iterable[str]], missing: List[str]) -> List[str]:
-        """The adopted modules whose file changed: of ``names`` (files seen to
-        change: their bytes are compared), or of all (those whose size or
-        mtime moved)."""
-        changed = []
-        for name in list(self._adopted if names is None else names):
-            path, stat, digest = self._adopted[name]
-            if name not in sys.modules:
-                del self._adopted[name]
-                continue
-            now = _stat(path)
-            if now is None:
-                missing.append(name)
-            elif names is not None or now != stat:
-                if _fingerprint(path) == digest:
-                    self._adopted[name] = (path, now, digest)  # touched, not changed
-                else:
-                    changed.append(name)
-        return changed
+                # The engine applies the folder policy, links included.
+                _hotreload.watch_unrecorded(name, path)
 
     # -- other files -------------------------------------------------------
     def hotfix(self, path: str) -> List[Event]:

@@ -71,6 +71,9 @@ typedef struct {
     PyTypeObject *FinderType;   /* type of the import hook */
     PyObject *finder;           /* the installed hook, or NULL */
     PyObject *records;          /* dict: module name -> source record (records.c) */
+    PyObject *watched;          /* dict: module name -> record of the file of a module
+                                   imported before install(), as it was when watching
+                                   began; dropped once a reload records the module */
     PyObject *deny_dirs;        /* tuple of str: folders whose modules are not reloaded */
     PyObject *allow_dirs;       /* tuple of str: folders allowed even inside deny_dirs */
     int follow_symlinks;        /* read sources through links that leave those folders */
@@ -431,9 +434,10 @@ PyObject *hr_record_get(hr_state *state, PyObject *name);
 PyObject *hr_record_new(PyObject *path, PyObject *source, long long mtime_ns, long long size);
 int hr_record_put(hr_state *state, PyObject *name, PyObject *path, PyObject *source,
                   long long mtime_ns, long long size);
-/* New reference: the sorted names of the recorded modules, still
- * imported, whose file no longer holds the recorded text: the one change
- * detector (reload_changed(), the watcher, the IPython extension).  With
+/* New reference: the sorted names of the recorded modules, and of the
+ * watched ones (hr_watch_unrecorded), still imported, whose file no longer
+ * holds the recorded text: the one change detector (reload_changed(), the
+ * watcher, the IPython extension).  With
  * `wanted` (a set of paths as os.path.realpath gives them; else NULL) only
  * the modules of those files are looked at, and their files are read
  * whatever their stat says; without, a file whose stat is unchanged is not
@@ -443,6 +447,12 @@ int hr_record_put(hr_state *state, PyObject *name, PyObject *path, PyObject *sou
  * NULL to ignore). */
 PyObject *hr_changed_modules(hr_state *state, PyObject *missing, PyObject *wanted,
                              PyObject *checked);
+/* Watches module `name`, imported before install() (no record), for
+ * changes of its file `path`: hr_changed_modules reports it from now on,
+ * until a reload records it.  1 when watched, 0 when not (recorded
+ * already, the policy refuses the file, or it cannot be read), -1 on
+ * error. */
+int hr_watch_unrecorded(hr_state *state, PyObject *name, PyObject *path);
 /* 1 when modules may be reloaded from `path`: the folder policy allows its
  * folder, and its symbolic links, resolved, lead nowhere it trusts less
  * (unless links may be followed); 0 when not, -1 on error.  A path that

@@ -348,13 +348,74 @@ record_looked_at(PyObject *name, PyObject *record, PyObject *wanted, PyObject *r
     return record_wanted(record, wanted, realpath);
 }
 
+/* Looks at the module `name` of `table` (state->records or state->watched)
+ * whose record is `record`: appends it to `changed` when its file no longer
+ * holds the recorded bytes, to `missing` when the file cannot be read, to
+ * `checked` when looked at; refreshes the record's stat after a touch.  See
+ * hr_changed_modules. */
+static int
+look_at(PyObject *table, PyObject *name, PyObject *record, PyObject *wanted,
+        PyObject *realpath, PyObject *changed, PyObject *missing, PyObject *checked)
+{
+    PyObject *path = PyTuple_GET_ITEM(record, HR_REC_PATH);
+    int looked_at = record_looked_at(name, record, wanted, realpath);
+    if (looked_at <= 0) {
+        return looked_at;
+    }
+    if (checked != NULL && PyList_Append(checked, name) < 0) {
+        return -1;
+    }
+    long long old_mtime = PyLong_AsLongLong(PyTuple_GET_ITEM(record, HR_REC_MTIME));
+    long long old_size = PyLong_AsLongLong(PyTuple_GET_ITEM(record, HR_REC_SIZE));
+    PyObject *encoded = NULL;
+    struct stat info;
+    if (!PyUnicode_FSConverter(path, &encoded)) {
+        return -1;
+    }
+    int gone = stat(PyBytes_AS_STRING(encoded), &info) < 0;
+    Py_DECREF(encoded);
+    if (gone) {
+        return missing != NULL ? PyList_Append(missing, name) : 0;
+    }
+    long long mtime = (long long)info.st_mtim.tv_sec * 1000000000LL + info.st_mtim.tv_nsec;
+    /* A file named as changed (a watcher saw it written) is read whatever
+     * its stat says: a copy that keeps mtimes (rsync -t, an archive) can
+     * change the bytes and not the stat. */
+    if (wanted == NULL && mtime == old_mtime && (long long)info.st_size == old_size) {
+        return 0;
+    }
+    PyObject *source = NULL;
+    long long size;
+    if (hr_read_source(path, &source, &mtime, &size) < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_OSError)) {
+            return -1;
+        }
+        PyErr_Clear();
+        return missing != NULL ? PyList_Append(missing, name) : 0;
+    }
+    PyObject *old = PyTuple_GET_ITEM(record, HR_REC_SOURCE);
+    int same = PyObject_RichCompareBool(source, old, Py_EQ);
+    Py_DECREF(source);
+    if (same < 0) {
+        return -1;
+    }
+    if (!same) {
+        return PyList_Append(changed, name);
+    }
+    PyObject *touched = hr_record_new(path, old, mtime, size);  /* a touch is not a change */
+    int status = touched ? PyDict_SetItem(table, name, touched) : -1;
+    Py_XDECREF(touched);
+    return status;
+}
+
 PyObject *
 hr_changed_modules(hr_state *state, PyObject *missing, PyObject *wanted, PyObject *checked)
 {
     PyObject *changed = PyList_New(0);
-    PyObject *items = changed ? PyDict_Items(state->records) : NULL;
+    PyObject *records = changed ? PyDict_Items(state->records) : NULL;
+    PyObject *watched = records ? PyDict_Items(state->watched) : NULL;
     PyObject *realpath = NULL;
-    if (items == NULL) {
+    if (watched == NULL) {
         goto error;
     }
     if (wanted != NULL) {
@@ -365,64 +426,26 @@ hr_changed_modules(hr_state *state, PyObject *missing, PyObject *wanted, PyObjec
             goto error;
         }
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
-        PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
-        PyObject *record = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
-        PyObject *path = PyTuple_GET_ITEM(record, HR_REC_PATH);
-        int looked_at = record_looked_at(name, record, wanted, realpath);
-        if (looked_at < 0) {
-            goto error;
-        }
-        if (looked_at == 0 || (checked != NULL && PyList_Append(checked, name) < 0)) {
-            if (looked_at == 0) {
-                continue;
-            }
-            goto error;
-        }
-        long long old_mtime = PyLong_AsLongLong(PyTuple_GET_ITEM(record, HR_REC_MTIME));
-        long long old_size = PyLong_AsLongLong(PyTuple_GET_ITEM(record, HR_REC_SIZE));
-        PyObject *encoded = NULL;
-        struct stat info;
-        if (!PyUnicode_FSConverter(path, &encoded)) {
-            goto error;
-        }
-        int gone = stat(PyBytes_AS_STRING(encoded), &info) < 0;
-        Py_DECREF(encoded);
-        if (gone) {
-            if (missing != NULL && PyList_Append(missing, name) < 0) {
-                goto error;
-            }
-            continue;
-        }
-        long long mtime = (long long)info.st_mtim.tv_sec * 1000000000LL + info.st_mtim.tv_nsec;
-        /* A file named as changed (a watcher saw it written) is read
-         * whatever its stat says: a copy that keeps mtimes (rsync -t, an
-         * archive) can change the bytes and not the stat. */
-        if (wanted == NULL && mtime == old_mtime && (long long)info.st_size == old_size) {
-            continue;
-        }
-        PyObject *source = NULL;
-        long long size;
-        if (hr_read_source(path, &source, &mtime, &size) < 0) {
-            if (!PyErr_ExceptionMatches(PyExc_OSError)) {
-                goto error;
-            }
-            PyErr_Clear();
-            if (missing != NULL && PyList_Append(missing, name) < 0) {
-                goto error;
-            }
-            continue;
-        }
-        int same = PyObject_RichCompareBool(source, PyTuple_GET_ITEM(record, HR_REC_SOURCE), Py_EQ);
-        int status = same ? hr_record_put(state, name, path,
-                                          PyTuple_GET_ITEM(record, HR_REC_SOURCE), mtime, size)
-                          : PyList_Append(changed, name);
-        Py_DECREF(source);
-        if (same < 0 || status < 0) {
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(records); i++) {
+        PyObject *item = PyList_GET_ITEM(records, i);
+        if (look_at(state->records, PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1),
+                    wanted, realpath, changed, missing, checked) < 0) {
             goto error;
         }
     }
-    Py_DECREF(items);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(watched); i++) {
+        PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(watched, i), 0);
+        /* Recorded since (its first reload records it): followed as such. */
+        int recorded = PyDict_Contains(state->records, name);
+        if (recorded < 0 || (recorded && PyDict_DelItem(state->watched, name) < 0)
+            || (!recorded && look_at(state->watched, name,
+                                     PyTuple_GET_ITEM(PyList_GET_ITEM(watched, i), 1), wanted,
+                                     realpath, changed, missing, checked) < 0)) {
+            goto error;
+        }
+    }
+    Py_DECREF(records);
+    Py_DECREF(watched);
     Py_XDECREF(realpath);
     if (PyList_Sort(changed) < 0) {
         Py_DECREF(changed);
@@ -430,8 +453,33 @@ hr_changed_modules(hr_state *state, PyObject *missing, PyObject *wanted, PyObjec
     }
     return changed;
 error:
-    Py_XDECREF(items);
+    Py_XDECREF(records);
+    Py_XDECREF(watched);
     Py_XDECREF(realpath);
     Py_XDECREF(changed);
     return NULL;
+}
+
+int
+hr_watch_unrecorded(hr_state *state, PyObject *name, PyObject *path)
+{
+    int recorded = PyDict_Contains(state->records, name);
+    int allowed = recorded ? recorded : hr_source_allowed(state, path);
+    if (recorded != 0 || allowed <= 0) {
+        return recorded < 0 || allowed < 0 ? -1 : 0;
+    }
+    PyObject *source = NULL;
+    long long mtime, size;
+    if (hr_read_source(path, &source, &mtime, &size) < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_OSError)) {
+            return -1;
+        }
+        PyErr_Clear();  /* unreadable now: nothing to compare with later */
+        return 0;
+    }
+    PyObject *record = hr_record_new(path, source, mtime, size);
+    Py_DECREF(source);
+    int status = record ? PyDict_SetItem(state->watched, name, record) : -1;
+    Py_XDECREF(record);
+    return status < 0 ? -1 : 1;
 }

@@ -129,7 +129,8 @@ hr_records_init(PyObject *module, hr_state *state)
         return -1;
     }
     state->records = PyDict_New();
-    return state->records ? 0 : -1;
+    state->watched = PyDict_New();
+    return state->records && state->watched ? 0 : -1;
 }
 
 /* New reference: the finder, made on first use. */

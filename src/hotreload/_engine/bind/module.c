@@ -284,6 +284,17 @@ source_allowed(PyObject *module, PyObject *arg)
 }
 
 static PyObject *
+watch_unrecorded(PyObject *module, PyObject *args)
+{
+    PyObject *name, *path;
+    if (!PyArg_ParseTuple(args, "UU:watch_unrecorded", &name, &path)) {
+        return NULL;
+    }
+    int watched = hr_watch_unrecorded(state_of(module), name, path);
+    return watched < 0 ? NULL : PyBool_FromLong(watched);
+}
+
+static PyObject *
 source_path(PyObject *module, PyObject *name)
 {
     PyObject *record = hr_record_get(state_of(module), name);
@@ -347,6 +358,11 @@ static PyMethodDef module_methods[] = {
      "source_allowed(path) -> bool\n\n"
      "Whether the folder policy lets modules be reloaded from the file `path`\n"
      "(its folders, and where its symbolic links lead)."},
+    {"watch_unrecorded", watch_unrecorded, METH_VARARGS,
+     "watch_unrecorded(name, path) -> bool\n\n"
+     "Watch module `name`, imported before install(), for changes of its file `path`:\n"
+     "changed() and reload_changed() report it until a reload records it.  False when\n"
+     "it is recorded already, the folder policy refuses the file, or it cannot be read."},
     {"source_path", source_path, METH_O,
      "source_path(name) -> str | None\n\nThe file module `name` was recorded from."},
     {"recorded", recorded, METH_NOARGS,
@@ -428,6 +444,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->allow_dirs);
     Py_VISIT(state->pending);
     Py_VISIT(state->stale);
+    Py_VISIT(state->watched);
     Py_VISIT(state->abc_meta);
     Py_VISIT(state->functools_types[0]);
     Py_VISIT(state->functools_types[1]);
@@ -453,6 +470,7 @@ module_clear(PyObject *module)
     Py_CLEAR(state->allow_dirs);
     Py_CLEAR(state->pending);
     Py_CLEAR(state->stale);
+    Py_CLEAR(state->watched);
     Py_CLEAR(state->abc_meta);
     Py_CLEAR(state->functools_types[0]);
     Py_CLEAR(state->functools_types[1]);
