@@ -438,14 +438,14 @@ int hr_record_put(hr_state *state, PyObject *name, PyObject *path, PyObject *sou
  * watched ones (hr_watch_unrecorded), still imported, whose file no longer
  * holds the recorded text: the one change detector (reload_changed(), the
  * watcher, the IPython extension).  With
- * `wanted` (a set of paths as os.path.realpath gives them; else NULL) only
+ * `paths` (an iterable of file paths, compared by real path; else NULL) only
  * the modules of those files are looked at, and their files are read
  * whatever their stat says; without, a file whose stat is unchanged is not
  * read.  A file whose bytes did not change has only its stat updated (a
  * touch is not a change).  A file that cannot be read (deleted) is reported
  * in `missing`, and each module looked at in `checked` (lists, each may be
  * NULL to ignore). */
-PyObject *hr_changed_modules(hr_state *state, PyObject *missing, PyObject *wanted,
+PyObject *hr_changed_modules(hr_state *state, PyObject *missing, PyObject *paths,
                              PyObject *checked);
 /* Watches module `name`, imported before install() (no record), for
  * changes of its file `path`: hr_changed_modules reports it from now on,

@@ -408,21 +408,45 @@ look_at(PyObject *table, PyObject *name, PyObject *record, PyObject *wanted,
     return status;
 }
 
+/* New reference: the set of `paths` as os.path.realpath (`realpath`) gives
+ * them, or NULL with an exception set. */
+static PyObject *
+real_paths(PyObject *paths, PyObject *realpath)
+{
+    PyObject *iterator = PyObject_GetIter(paths);
+    PyObject *wanted = iterator ? PySet_New(NULL) : NULL;
+    PyObject *path;
+    while (wanted != NULL && (path = PyIter_Next(iterator)) != NULL) {
+        PyObject *real = PyObject_CallOneArg(realpath, path);
+        if (real == NULL || PySet_Add(wanted, real) < 0) {
+            Py_CLEAR(wanted);
+        }
+        Py_XDECREF(real);
+        Py_DECREF(path);
+    }
+    if (wanted != NULL && PyErr_Occurred()) {
+        Py_CLEAR(wanted);
+    }
+    Py_XDECREF(iterator);
+    return wanted;
+}
+
 PyObject *
-hr_changed_modules(hr_state *state, PyObject *missing, PyObject *wanted, PyObject *checked)
+hr_changed_modules(hr_state *state, PyObject *missing, PyObject *paths, PyObject *checked)
 {
     PyObject *changed = PyList_New(0);
     PyObject *records = changed ? PyDict_Items(state->records) : NULL;
     PyObject *watched = records ? PyDict_Items(state->watched) : NULL;
-    PyObject *realpath = NULL;
+    PyObject *realpath = NULL, *wanted = NULL;
     if (watched == NULL) {
         goto error;
     }
-    if (wanted != NULL) {
+    if (paths != NULL) {
+        /* Files and records are compared by real path, both resolved alike. */
         PyObject *os_path = PyImport_ImportModule("os.path");
         realpath = os_path ? PyObject_GetAttrString(os_path, "realpath") : NULL;
         Py_XDECREF(os_path);
-        if (realpath == NULL) {
+        if (realpath == NULL || (wanted = real_paths(paths, realpath)) == NULL) {
             goto error;
         }
     }
@@ -447,6 +471,7 @@ hr_changed_modules(hr_state *state, PyObject *missing, PyObject *wanted, PyObjec
     Py_DECREF(records);
     Py_DECREF(watched);
     Py_XDECREF(realpath);
+    Py_XDECREF(wanted);
     if (PyList_Sort(changed) < 0) {
         Py_DECREF(changed);
         return NULL;
@@ -456,6 +481,7 @@ error:
     Py_XDECREF(records);
     Py_XDECREF(watched);
     Py_XDECREF(realpath);
+    Py_XDECREF(wanted);
     Py_XDECREF(changed);
     return NULL;
 }

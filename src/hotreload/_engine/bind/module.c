@@ -233,37 +233,11 @@ changed(PyObject *module, PyObject *args, PyObject *kwargs)
                      Py_TYPE(missing)->tp_name);
         return NULL;
     }
-    PyObject *wanted = NULL;
-    if (paths != Py_None) {
-        /* The engine compares real paths, as os.path.realpath gives them. */
-        PyObject *os_path = PyImport_ImportModule("os.path");
-        PyObject *realpath = os_path ? PyObject_GetAttrString(os_path, "realpath") : NULL;
-        PyObject *iterator = realpath ? PyObject_GetIter(paths) : NULL;
-        wanted = iterator ? PySet_New(NULL) : NULL;
-        PyObject *path;
-        while (wanted != NULL && (path = PyIter_Next(iterator)) != NULL) {
-            PyObject *real = PyObject_CallOneArg(realpath, path);
-            if (real == NULL || PySet_Add(wanted, real) < 0) {
-                Py_CLEAR(wanted);
-            }
-            Py_XDECREF(real);
-            Py_DECREF(path);
-        }
-        if (wanted != NULL && PyErr_Occurred()) {
-            Py_CLEAR(wanted);
-        }
-        Py_XDECREF(iterator);
-        Py_XDECREF(realpath);
-        Py_XDECREF(os_path);
-        if (wanted == NULL) {
-            return NULL;
-        }
-    }
     PyObject *checked = PyList_New(0);
     PyObject *names = checked ? hr_changed_modules(state_of(module),
                                                    missing == Py_None ? NULL : missing,
-                                                   wanted, checked) : NULL;
-    Py_XDECREF(wanted);
+                                                   paths == Py_None ? NULL : paths,
+                                                   checked) : NULL;
     if (names == NULL) {
         Py_XDECREF(checked);
         return NULL;
