@@ -138,15 +138,63 @@ hr_subclasses(PyObject *cls)
 int hr_gc_pause(void);
 /* Restores the state returned by hr_gc_pause. */
 void hr_gc_resume(int was_enabled);
-/* Sets aside every object that exists before a reload (gc.freeze(), a list
- * splice, not a scan), so that the youngest generation then holds exactly
- * what the reload makes, however long the program went without a
- * collection.  1 when it did (*unfreeze: a new reference to gc.unfreeze),
- * 0 when it cannot (the program, or CPython 3.12 at start-up, froze objects
- * of its own, which gc.unfreeze() would release), -1 on error. */
-int hr_gc_set_aside(PyObject **unfreeze);
-/* Puts them back (gc.unfreeze(), into the oldest generation) when
- * *unfreeze is set, and clears it; allocates nothing.  -1 on error. */
-int hr_gc_bring_back(PyObject **unfreeze);
+/* The collector's lists of tracked objects, one per generation, as CPython
+ * 3.9 to 3.13 lay them out (base/gc.c). */
+#define HR_GC_GENERATIONS 3
+typedef struct hr_gc_link {
+    uintptr_t next;
+    uintptr_t prev;
+} hr_gc_link;
+/* What existed before a reload, set aside: the objects of each generation,
+ * moved (a list splice, not a scan) to lists of the reload's own, so that
+ * the youngest generation then holds exactly what the reload makes,
+ * however long the program went without a collection and whatever it
+ * froze.  Then what the reload made is kept apart the same way, for one
+ * collection of it alone at the end.  Must not move while in use: the
+ * lists' ends point at it. */
+typedef struct {
+    hr_gc_link heads[HR_GC_GENERATIONS];  /* what existed, per generation */
+    hr_gc_link made;                      /* what the reload made */
+    int kept;                             /* made is apart, what existed is back */
+    PyObject *first;                      /* tracked first once set aside: while
+                                             it leads the youngest generation,
+                                             that holds all the reload made */
+    struct hr_gc_lists *lists;   /* the interpreter's, while anything is apart */
+    struct hr_gc_lists *known;   /* the interpreter's, once found */
+} hr_gc_aside;
+/* 1 when every tracked object is set aside, 0 when the collector's lists
+ * are not laid out as the engine knows them (nothing is done: the caller
+ * must then take every object as possibly made by the reload), -1 on
+ * error. */
+int hr_gc_set_aside(hr_gc_aside *aside);
+/* New reference: a list of what the reload made since hr_gc_set_aside(),
+ * *complete = 1; or when that cannot be told (nothing set aside, or a
+ * collection or gc.freeze() during the run moved it), every tracked object
+ * (frozen ones too), with what was set aside brought back, and
+ * *complete = 0. */
+PyObject *hr_gc_made_objects(hr_gc_aside *aside, int *complete);
+/* Keeps what the reload made (the youngest generation) apart and brings
+ * back what existed: the program sees its objects again (gc.get_objects(),
+ * a collection) while the reload's own wait for hr_gc_collect_made(). */
+void hr_gc_keep_made(hr_gc_aside *aside);
+/* Calls visit(object, arg) on every tracked object, until it returns 0:
+ * each generation's, the frozen ones (which gc.get_objects() and
+ * PyUnstable_GC_VisitObjects() leave out) and those set aside or kept
+ * apart.  visit() must track no object and free none.  Returns 0 when the
+ * collector's lists are unknown (nothing visited). */
+int hr_gc_visit_all(hr_gc_aside *aside, int (*visit)(PyObject *, void *), void *arg);
+/* Collects the garbage among what the reload made, and only it: the other
+ * objects are set aside meanwhile.  Keeps a pending exception. */
+void hr_gc_collect_made(hr_gc_aside *aside);
+/* Puts every object kept apart back in its generation, before the objects
+ * tracked since, as they were; allocates nothing, runs no code.  Does
+ * nothing when nothing is apart. */
+void hr_gc_bring_back(hr_gc_aside *aside);
+/* 1 while objects are set aside or kept apart. */
+static inline int
+hr_gc_is_aside(const hr_gc_aside *aside)
+{
+    return aside->lists != NULL;
+}
 
 #endif /* HR_COMPAT_H */

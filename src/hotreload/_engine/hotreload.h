@@ -309,8 +309,12 @@ typedef struct hr_batch_s {
     hr_unit *units;
     Py_ssize_t count;
     hr_identity identity;    /* see identity.c */
-    int collect;             /* collect the youngest generation once cleared:
-                                the twins are garbage then (reload.c) */
+    hr_gc_aside aside;       /* what existed, set aside while the batch runs, so
+                                that the youngest generation holds what it made
+                                (base/gc.c); brought back once cleared */
+    int collect;             /* collect the youngest generation once cleared and
+                                before bringing the rest back: the twins are
+                                garbage then (reload.c) */
     PyObject *owner;         /* globals of the module being diffed: only its own
                                 functions are patched; NULL for patch() */
     int take_globals;        /* patch(): live functions take the new ones' globals */
@@ -383,8 +387,9 @@ int hr_function_set_globals(PyFunctionObject *func, PyObject *globals);
 int hr_ptrset_add(hr_ptrset *set, const void *ptr);
 int hr_ptrset_has(const hr_ptrset *set, const void *ptr);
 void hr_ptrset_clear(hr_ptrset *set);
-/* Walks the heap once (not at all when the query is empty). */
-int hr_heap_walk(hr_heap_query *query);
+/* Walks the heap once (not at all when the query is empty): every tracked
+ * object, frozen, set aside or kept apart in `lists` too. */
+int hr_heap_walk(hr_heap_query *query, hr_gc_aside *lists);
 
 /* base/identity.c: new object -> the live object it stands for */
 /* Records that `new_obj` stands for `live_obj` (a later call for the same
@@ -767,13 +772,12 @@ int hr_actions_commit(hr_actions *actions, hr_journal *journal, const hr_identit
                       const hr_action **failed);
 
 /* commit/forward.c: throw-away twins forwarded to their live objects */
-/* After the run (`young`: the youngest generation, all the run made but
- * the objects in `existing`; when not `complete`, a collection ran
- * meanwhile and it is not): rewrites what the run made to hold live objects
- * instead of twins, and adds to the query the twins that something live may
- * hold (query->young: the objects not to look at). */
-int hr_forward_young(hr_batch *batch, PyObject *young, const hr_ptrset *existing, int complete,
-                     hr_heap_query *query);
+/* After the run (`young`: the youngest generation, all the run made; when
+ * not `complete`, every tracked object, since what the run made could not
+ * be told apart): rewrites what the run made to hold live objects instead
+ * of twins, and adds to the query the twins that something live may hold
+ * (query->young: the objects not to look at). */
+int hr_forward_young(hr_batch *batch, PyObject *young, int complete, hr_heap_query *query);
 /* After the walk: plans the rewrite of each live holder found. */
 int hr_forward_plan(hr_batch *batch, hr_heap_query *query);
 /* At the commit: rewrites a live holder through the journal. */

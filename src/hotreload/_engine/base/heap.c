@@ -10,8 +10,12 @@
  * something to look for.  Membership tests use a pointer set, so the walk
  * costs a few nanoseconds per object and allocates nothing but its results.
  *
- * 3.12+ walks with PyUnstable_GC_VisitObjects; older interpreters only offer
- * gc.get_objects(), which builds a list of every object first. */
+ * The walk follows the collector's lists itself (base/gc.c): every
+ * generation, what the program froze (gc.freeze(): a game server's whole
+ * start-up state) and what the reload keeps apart.  CPython's own walks,
+ * PyUnstable_GC_VisitObjects (3.12+) and gc.get_objects() (which builds a
+ * list of every object first), leave the frozen objects out; they are used
+ * only if the lists are not laid out as the engine knows them. */
 #include "hotreload.h"
 
 #include <string.h>
@@ -140,13 +144,18 @@ visit(PyObject *obj, void *arg)
 }
 
 int
-hr_heap_walk(hr_heap_query *query)
+hr_heap_walk(hr_heap_query *query, hr_gc_aside *lists)
 {
     walk_state walk = {query, 0};
     if (query->old_codes.count == 0 && query->hooked_types.count == 0
         && query->twins.count == 0) {
         return 0;
     }
+    if (hr_gc_visit_all(lists, visit, &walk)) {
+        return walk.failed ? -1 : 0;
+    }
+    /* The collector's lists unknown: the interpreter's own walks, which
+     * leave out the objects the program froze. */
 #if HR_PY312
     PyUnstable_GC_VisitObjects(visit, &walk);
     return walk.failed ? -1 : 0;

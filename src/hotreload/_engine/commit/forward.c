@@ -312,11 +312,11 @@ rewritable_young(PyObject *obj)
  * class's entry in its bases' __subclasses__()) are the twin's own and die
  * with it. */
 static int
-weak_twins(hr_batch *b, PyObject *young, const hr_ptrset *existing)
+weak_twins(hr_batch *b, PyObject *young)
 {
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(young); i++) {
         PyObject *obj = PyList_GET_ITEM(young, i);
-        if (!PyWeakref_CheckRefExact(obj) || hr_ptrset_has(existing, obj)) {
+        if (!PyWeakref_CheckRefExact(obj)) {
             continue;
         }
         PyWeakReference *ref = (PyWeakReference *)obj;
@@ -335,10 +335,8 @@ weak_twins(hr_batch *b, PyObject *young, const hr_ptrset *existing)
 }
 
 int
-hr_forward_young(hr_batch *b, PyObject *all_young, const hr_ptrset *existing, int complete,
-                 hr_heap_query *query)
+hr_forward_young(hr_batch *b, PyObject *young, int complete, hr_heap_query *query)
 {
-    PyObject *young = NULL;
     twins t;
     memset(&t, 0, sizeof(t));  /* cleared at done:, which a failure before twins_read reaches */
     /* What the engine works on and must keep as it is: the scratch
@@ -348,7 +346,7 @@ hr_forward_young(hr_batch *b, PyObject *all_young, const hr_ptrset *existing, in
     hr_ptrset engine_owned;
     memset(&engine_owned, 0, sizeof(engine_owned));
     int status = -1;
-    if ((complete && weak_twins(b, all_young, existing) < 0)
+    if ((complete && weak_twins(b, young) < 0)
         || twins_read(&b->identity, &t) < 0) {
         goto done;
     }
@@ -366,17 +364,6 @@ hr_forward_young(hr_batch *b, PyObject *all_young, const hr_ptrset *existing, in
             }
         }
         status = 0;
-        goto done;
-    }
-    /* Only what the run made: objects that existed are live. */
-    young = PyList_New(0);
-    for (Py_ssize_t i = 0; young != NULL && i < PyList_GET_SIZE(all_young); i++) {
-        PyObject *obj = PyList_GET_ITEM(all_young, i);
-        if (!hr_ptrset_has(existing, obj) && PyList_Append(young, obj) < 0) {
-            goto done;
-        }
-    }
-    if (young == NULL) {
         goto done;
     }
     for (Py_ssize_t k = 0; k < b->count; k++) {
@@ -410,8 +397,7 @@ hr_forward_young(hr_batch *b, PyObject *all_young, const hr_ptrset *existing, in
         if (traverse != NULL && PyObject_IS_GC(obj)) {
             traverse(obj, count_reference, &t);
         }
-        count_reference(obj, &t);  /* the young lists' own references */
-        count_reference(obj, &t);
+        count_reference(obj, &t);  /* the young list's own reference */
     }
     for (Py_ssize_t i = 0; i < b->actions.count; i++) {
         const hr_action *action = &b->actions.items[i];
@@ -428,7 +414,6 @@ hr_forward_young(hr_batch *b, PyObject *all_young, const hr_ptrset *existing, in
     }
     status = 0;
 done:
-    Py_XDECREF(young);
     twins_clear(&t);
     hr_ptrset_clear(&engine_owned);
     return status;

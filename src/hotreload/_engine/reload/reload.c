@@ -89,13 +89,13 @@ unit_clear(hr_unit *u)
 /* The twins are cyclic garbage once the reload is over (a class and its
  * methods refer to each other) and, until collected, still listed by their
  * bases' __subclasses__() and weak registries.  They are collected with the
- * rest of what the reload made, at the cost of the youngest generation:
- * only what the reload made when the rest was set aside, else what a
- * program that collects automatically let accumulate since its last
- * collection (a program that disabled collection keeps its garbage until
- * it collects).  Keeps a pending exception. */
+ * rest of what the reload made: alone, kept apart (hr_gc_collect_made),
+ * or when the collector's lists could not be used, with what a program
+ * that collects automatically let accumulate in the youngest generation
+ * since its last collection (a program that disabled collection keeps its
+ * garbage until it collects then).  Keeps a pending exception. */
 static void
-collect_made(void)
+collect_young(void)
 {
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
@@ -135,8 +135,14 @@ batch_clear(hr_batch *b)
     Py_CLEAR(b->stale_found);
     if (b->collect) {
         b->collect = 0;
-        collect_made();
+        if (hr_gc_is_aside(&b->aside)) {
+            hr_gc_collect_made(&b->aside);
+        }
+        else {
+            collect_young();
+        }
     }
+    hr_gc_bring_back(&b->aside);
 }
 
 /* The batch's bookkeeping and report lists. */
@@ -600,122 +606,6 @@ done:
 /* The transaction                                                           */
 /* ------------------------------------------------------------------------ */
 
-/* The number of collections the collector has run (gc.get_stats()), or -1
- * with an exception set. */
-static long
-collections_run(void)
-{
-    PyObject *gc = PyImport_ImportModule("gc");
-    PyObject *stats = gc ? PyObject_CallMethod(gc, "get_stats", NULL) : NULL;
-    long total = stats != NULL && PyList_Check(stats) ? 0 : -1;
-    if (stats != NULL && total < 0) {
-        PyErr_SetString(PyExc_TypeError, "gc.get_stats() did not return a list");
-    }
-    for (Py_ssize_t i = 0; total >= 0 && i < PyList_GET_SIZE(stats); i++) {
-        PyObject *generation = PyList_GET_ITEM(stats, i);
-        PyObject *count = PyDict_Check(generation) ? hr_dict_get(generation, "collections") : NULL;
-        long value = count != NULL ? PyLong_AsLong(count) : -1;
-        if (value < 0) {
-            if (!PyErr_Occurred()) {
-                PyErr_SetString(PyExc_TypeError, "gc.get_stats() without collection counts");
-            }
-            total = -1;
-            break;
-        }
-        total += value;
-    }
-    Py_XDECREF(stats);
-    Py_XDECREF(gc);
-    return total;
-}
-
-/* Where the objects a reload makes can be told from those that existed:
- * the others set aside (gc.freeze(), when the program froze nothing of its
- * own), or else a snapshot of the youngest generation, which the reload's
- * objects join. */
-typedef struct {
-    PyObject *unfreeze;   /* gc.unfreeze while gc.freeze() holds what existed */
-    int exact;            /* what existed was set aside: the youngest
-                             generation holds only what the reload made */
-    hr_ptrset existing;   /* otherwise: the youngest generation at the start
-                             (addresses only: holding them would hold objects
-                             other threads are building; a new object at the
-                             address of one freed meanwhile is taken for an
-                             old one, which costs a walk, never a wrong write) */
-    long collections;     /* collections run before the reload */
-} young_marker;
-
-static int
-young_mark(young_marker *m, long collections)
-{
-    memset(m, 0, sizeof(*m));
-    m->collections = collections;
-    int set_aside = hr_gc_set_aside(&m->unfreeze);
-    if (set_aside != 0) {
-        m->exact = set_aside == 1;
-        return set_aside < 0 ? -1 : 0;
-    }
-    PyObject *gc = PyImport_ImportModule("gc");
-    PyObject *objects = gc ? PyObject_CallMethod(gc, "get_objects", "i", 0) : NULL;
-    Py_XDECREF(gc);
-    int status = objects && PyList_Check(objects) ? 0 : -1;
-    for (Py_ssize_t i = 0; status == 0 && i < PyList_GET_SIZE(objects); i++) {
-        status = hr_ptrset_add(&m->existing, PyList_GET_ITEM(objects, i));
-    }
-    if (status < 0 && objects != NULL && !PyErr_Occurred()) {
-        PyErr_SetString(PyExc_TypeError, "gc.get_objects() did not return a list");
-    }
-    Py_XDECREF(objects);
-    return status;
-}
-
-/* Brings back what was set aside and forgets the snapshot; keeps a pending
- * exception (a failure here is reported as unraisable). */
-static void
-young_unmark(young_marker *m)
-{
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    if (hr_gc_bring_back(&m->unfreeze) < 0) {
-        PyErr_WriteUnraisable(NULL);
-    }
-    PyErr_Restore(type, value, tb);
-    hr_ptrset_clear(&m->existing);
-}
-
-/* New reference: the youngest generation, which holds every object the
- * reload made (with, unless they were set aside, objects that existed:
- * marker->existing), or all tracked objects if a collection ran meanwhile
- * (user code may call gc.collect()); *complete is 0 then. */
-static PyObject *
-young_objects(young_marker *m, int *complete)
-{
-    long collections = collections_run();
-    if (collections < 0) {
-        return NULL;
-    }
-    *complete = collections == m->collections;
-    PyObject *gc = PyImport_ImportModule("gc");
-    if (gc == NULL) {
-        return NULL;
-    }
-    /* What was set aside is in no generation gc.get_objects() lists: it
-     * comes back first when all are asked for. */
-    if (!*complete && hr_gc_bring_back(&m->unfreeze) < 0) {
-        Py_DECREF(gc);
-        return NULL;
-    }
-    PyObject *objects = *complete
-        ? PyObject_CallMethod(gc, "get_objects", "i", 0)
-        : PyObject_CallMethod(gc, "get_objects", NULL);
-    Py_DECREF(gc);
-    if (objects == NULL || hr_gc_bring_back(&m->unfreeze) < 0) {
-        Py_XDECREF(objects);
-        return NULL;
-    }
-    return objects;
-}
-
 /* 1 when the module defines __reload_module__, before or after the reload;
  * 0 when not; -1 on error. */
 static int
@@ -963,12 +853,10 @@ transact(hr_batch *b, double started)
     hr_journal *journal = NULL;
     hr_heap_query query;
     memset(&query, 0, sizeof(query));
-    young_marker marker;
-    memset(&marker, 0, sizeof(marker));
-    long collections = collections_run();
-    int gc_was = collections < 0 ? -1 : hr_gc_pause();  /* resumed at done: */
+    int gc_was = hr_gc_pause();  /* resumed at done: */
     int collecting = gc_was == 1;  /* the program collects automatically */
-    if (gc_was < 0 || young_mark(&marker, collections) < 0) {
+    /* Brought back by batch_clear(), after collecting what the batch made. */
+    if (gc_was < 0 || hr_gc_set_aside(&b->aside) < 0) {
         goto done;
     }
     double since = started;
@@ -990,20 +878,23 @@ transact(hr_batch *b, double started)
     }
     trace(b, NULL, "importers and moved lines", &since);
     int complete;
-    if ((young = young_objects(&marker, &complete)) == NULL
+    if ((young = hr_gc_made_objects(&b->aside, &complete)) == NULL
         || hr_collect_made(b, young) < 0
-        || hr_forward_young(b, young, &marker.existing, complete, &query) < 0) {
+        || hr_forward_young(b, young, complete, &query) < 0) {
         goto done;
     }
     trace(b, NULL, "what the run made", &since);
     Py_CLEAR(young);
+    /* The program's objects come back for the walk, its hooks and its own
+     * collections; the reload's stay apart until collected at the end. */
+    hr_gc_keep_made(&b->aside);
     /* One walk over the heap for the whole batch, if anything needs it. */
     query.functions = PyList_New(0);
     query.instances = PyList_New(0);
     query.holders = PyList_New(0);
     if (query.functions == NULL || query.instances == NULL || query.holders == NULL
         || hr_closures_query(b, &query) < 0 || hr_hooks_query(b, &query) < 0
-        || hr_heap_walk(&query) < 0 || hr_closures_plan(b, &query) < 0
+        || hr_heap_walk(&query, &b->aside) < 0 || hr_closures_plan(b, &query) < 0
         || hr_forward_plan(b, &query) < 0) {
         goto done;
     }
@@ -1061,7 +952,6 @@ done:
         hr_acted_restore(b);
         hr_forward_release(b);
     }
-    young_unmark(&marker);
     hr_gc_resume(gc_was);
     Py_XDECREF(young);
     Py_XDECREF(remembered);
@@ -1075,7 +965,7 @@ done:
     /* Freed last: releases the replaced objects, whose finalizers may run. */
     hr_journal_free(journal);
     /* Once the batch no longer holds them (batch_clear). */
-    b->collect = b->identity.count > 0 && (marker.exact || collecting);
+    b->collect = b->identity.count > 0 && (hr_gc_is_aside(&b->aside) || collecting);
     return report;
 }
 

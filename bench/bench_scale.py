@@ -1,0 +1,366 @@
+"""Scale benchmark: what a reload costs as the program and the change grow.
+
+Each case puts hotreload beside its floor, ``importlib.reload`` of the same
+source in the same process (two copies of the module, ``floor_*`` and
+``hr_*``, edited the same way and reloaded round by round, interleaved), and
+prints the median of each and their ratio against the case's target (issue
+13).  Every case runs in a fresh interpreter of its own (a worker: ``python
+bench_scale.py --worker CASE``), on every interpreter given (``make bench``
+gives each one present); a worker also checks that the reload took (the
+edited code runs), and a wrong result fails the case.
+
+Cases:
+
+* ``gc_off_one_body``  one body edited in the game module (bench/gamegen.py)
+                       of a program that runs with ``gc.disable()``, with 2M
+                       live objects: what the reload made is told apart and
+                       collected without a scan of the heap;
+* ``frozen_one_body``  the same in a program that froze its start-up state
+                       (``gc.freeze()``) and then disabled collection;
+* ``closures_every_body``  every body edited in a module of closure
+                       factories, with 3M live objects of which 30,000 live
+                       closures: the closures are found with one walk;
+* ``constant_3000``    a constant read by 3,000 module-level statements is
+                       edited: the statements that read it run again;
+* ``modules_3000``     3,000 small modules edited, one ``hotreload.reload``
+                       call against 3,000 ``importlib.reload`` calls;
+* ``big_every_body``   every body of a 50,000-line module edited;
+* ``big_one_body``     one body of it edited (target in milliseconds).
+
+``--quick`` shrinks every size tenfold (a smoke run; the targets hold for
+the full sizes).
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import gamegen  # noqa: E402
+
+ROUNDS = 7
+WORKER_TIMEOUT_S = 900
+
+
+@dataclass
+class Case:
+    name: str
+    label: str
+    target: float
+    unit: str  # "x" (ratio to the floor) or "ms" (hotreload's own time)
+    run: Callable[[bool], dict]
+
+
+# --------------------------------------------------------------------------
+# The worker's side
+
+
+class Workspace:
+    """A folder on sys.path with two copies of each module, written per step."""
+
+    def __init__(self) -> None:
+        self.root = tempfile.mkdtemp(prefix="hr-scale-")
+        sys.path.insert(0, self.root)
+        self.stamp = 1_000_000_000
+
+    def write(self, name: str, source: str) -> None:
+        path = os.path.join(self.root, name + ".py")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(source)
+        self.stamp += 2
+        os.utime(path, ns=(self.stamp * 10**9, self.stamp * 10**9))
+
+    def write_both(self, name: str, source: str) -> None:
+        self.write("floor_" + name, source)
+        self.write("hr_" + name, source)
+        importlib.invalidate_caches()
+
+
+def timed_rounds(ws: Workspace, names: list[str], source_of: Callable[[str, int], str],
+                 check: Callable[[int], None], rounds: int) -> dict:
+    """Imports floor_* and hr_* of each name at step 0, then per round writes
+    step r and reloads the floor copies (importlib.reload, one call each)
+    and the hr copies (one hotreload.reload call); returns the medians."""
+    import hotreload
+
+    for name in names:
+        ws.write_both(name, source_of(name, 0))
+    floors = [importlib.import_module("floor_" + n) for n in names]
+    hotreload.install()
+    hrs = [importlib.import_module("hr_" + n) for n in names]
+    floor_s, hr_s, own_s = [], [], []
+    for r in range(1, rounds + 1):
+        for name in names:
+            ws.write_both(name, source_of(name, r))
+        t0 = time.perf_counter()
+        for m in floors:
+            importlib.reload(m)
+        floor_s.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        report = hotreload.reload(*hrs)
+        hr_s.append(time.perf_counter() - t0)
+        own_s.append(report.seconds)
+        check(r)
+    # Round 1 warms up caches on both sides.
+    floor_ms = statistics.median(floor_s[1:]) * 1e3
+    hr_ms = statistics.median(hr_s[1:]) * 1e3
+    return {"floor_ms": floor_ms, "hotreload_ms": hr_ms, "ratio": hr_ms / floor_ms,
+            "rounds": rounds - 1}
+
+
+def game_one_body(quick: bool, collector: str) -> dict:
+    ws = Workspace()
+    n_objects = 200_000 if quick else 2_000_000
+    heap = []
+
+    def source(name, r):
+        return gamegen.generate(0, func0_version=r)
+
+    def check(r):
+        m = sys.modules["hr_game"]
+        expected = sys.modules["floor_game"].func_0(5)
+        if m.func_0(5) != expected:
+            raise AssertionError(f"round {r}: func_0 gives {m.func_0(5)}, not {expected}")
+
+    for name in ("game",):
+        ws.write_both(name, source(name, 0))
+    importlib.import_module("floor_game")
+    heap.append(gamegen.build_objects(n_objects))
+    if collector == "frozen":
+        gc.freeze()
+    gc.disable()
+    result = timed_rounds(ws, ["game"], source, check, ROUNDS)
+    result["live_objects"] = n_objects
+    result["gc_count_after"] = gc.get_count()[0]
+    return result
+
+
+def closures_every_body(quick: bool) -> dict:
+    """A module of 200 factories, each returning a handler that closes over
+    its argument; the program holds 30,000 handlers made by the factories of
+    the hr copy (and as many of the floor copy) among 3M live objects."""
+    ws = Workspace()
+    n_factories = 200
+    n_closures = 3_000 if quick else 30_000
+    n_objects = 300_000 if quick else 3_000_000
+
+    def source(name, r):
+        out = ['"""Closure factories (bench_scale)."""', ""]
+        for i in range(n_factories):
+            out += [
+                f"def make_{i}(n):",
+                f"    k = n * {i + 1}",
+                "    def handler(x):",
+                f"        return x + k + {r * 1000 + i}",
+                "    return handler",
+                "",
+            ]
+        return "\n".join(out)
+
+    def check(r):
+        h = handlers[0]
+        if h(1) != 1 + 0 + r * 1000:
+            raise AssertionError(f"round {r}: a live closure gives {h(1)}")
+
+    ws.write_both("factories", source("factories", 0))
+    handlers: list = []
+    import hotreload
+
+    hotreload.install()
+    floor_m = importlib.import_module("floor_factories")
+    hr_m = importlib.import_module("hr_factories")
+    for j in range(n_closures):
+        handlers.append(getattr(hr_m, f"make_{j % n_factories}")(j // n_factories))
+        handlers.append(getattr(floor_m, f"make_{j % n_factories}")(j // n_factories))
+    filler = gamegen.build_objects(n_objects - 2 * n_closures)
+    gc.collect()
+    floor_s, hr_s = [], []
+    for r in range(1, ROUNDS + 1):
+        ws.write_both("factories", source("factories", r))
+        t0 = time.perf_counter()
+        importlib.reload(floor_m)
+        floor_s.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        hotreload.reload(hr_m)
+        hr_s.append(time.perf_counter() - t0)
+        check(r)
+    del filler
+    floor_ms = statistics.median(floor_s[1:]) * 1e3
+    hr_ms = statistics.median(hr_s[1:]) * 1e3
+    return {"floor_ms": floor_ms, "hotreload_ms": hr_ms, "ratio": hr_ms / floor_ms,
+            "live_objects": n_objects, "live_closures": n_closures}
+
+
+def constant_3000(quick: bool) -> dict:
+    """``LIMIT`` is read by 3,000 module-level statements; the edit changes
+    LIMIT alone, so every statement that reads it must run again."""
+    ws = Workspace()
+    n = 300 if quick else 3000
+
+    def source(name, r):
+        out = ['"""A constant read by many statements (bench_scale)."""', "", f"LIMIT = {r + 10}", ""]
+        out += [f"T_{i} = LIMIT * {i} + {i % 7}" for i in range(n)]
+        return "\n".join(out) + "\n"
+
+    def check(r):
+        m = sys.modules["hr_constant"]
+        if m.T_7 != (r + 10) * 7 + 0:
+            raise AssertionError(f"round {r}: T_7 is {m.T_7}")
+
+    return timed_rounds(ws, ["constant"], source, check, ROUNDS)
+
+
+def modules_3000(quick: bool) -> dict:
+    ws = Workspace()
+    n = 300 if quick else 3000
+    names = [f"small_{i}" for i in range(n)]
+
+    def source(name, r):
+        return gamegen.generate_small(int(name.split("_")[1]), r)
+
+    def check(r):
+        m = sys.modules["hr_small_7"]
+        f = sys.modules["floor_small_7"]
+        if m.helper_0(3) != f.helper_0(3):
+            raise AssertionError(f"round {r}: helper_0 gives {m.helper_0(3)}")
+
+    result = timed_rounds(ws, names, source, check, 4)
+    result["modules"] = n
+    return result
+
+
+def big_module(quick: bool, every: bool) -> dict:
+    ws = Workspace()
+    n_funcs, n_classes = (160, 40) if quick else (1600, 400)
+
+    def source(name, r):
+        if every:
+            return gamegen.generate(r, n_funcs=n_funcs, n_classes=n_classes)
+        return gamegen.generate(0, n_funcs=n_funcs, n_classes=n_classes, func0_version=r)
+
+    def check(r):
+        m, f = sys.modules["hr_big"], sys.modules["floor_big"]
+        if m.func_0(5) != f.func_0(5) or m.func_3(2) != f.func_3(2):
+            raise AssertionError(f"round {r}: the new bodies did not take")
+
+    result = timed_rounds(ws, ["big"], source, check, ROUNDS)
+    result["lines"] = len(source("big", 0).splitlines())
+    return result
+
+
+CASES = [
+    Case("gc_off_one_body", "one body, gc.disable(), 2M objects", 0.10, "x",
+         lambda q: game_one_body(q, "disabled")),
+    Case("frozen_one_body", "one body, gc.freeze() + gc.disable(), 2M objects", 0.10, "x",
+         lambda q: game_one_body(q, "frozen")),
+    Case("closures_every_body", "every body, closure factories, 3M objects", 1.15, "x",
+         closures_every_body),
+    Case("constant_3000", "a constant read by 3,000 statements", 1.10, "x", constant_3000),
+    Case("modules_3000", "3,000 modules, one reload call", 1.00, "x", modules_3000),
+    Case("big_every_body", "every body of a 50k-line module", 1.10, "x",
+         lambda q: big_module(q, True)),
+    Case("big_one_body", "one body of a 50k-line module", 1.0, "ms",
+         lambda q: big_module(q, False)),
+]
+BY_NAME = {c.name: c for c in CASES}
+
+
+def worker(name: str, quick: bool) -> None:
+    result = BY_NAME[name].run(quick)
+    print(json.dumps(result))
+
+
+# --------------------------------------------------------------------------
+# The driver
+
+
+def run_case(python: str, case: Case, quick: bool) -> dict:
+    cmd = [python, os.path.abspath(__file__), "--worker", case.name] + (["--quick"] if quick else [])
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {WORKER_TIMEOUT_S} s"}
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or ["exit %d" % proc.returncode])[-1]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def version_of(python: str) -> str:
+    out = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                         capture_output=True, text=True)
+    return out.stdout.strip() or python
+
+
+def run(quick: bool = False, pythons: list[str] | None = None, only: list[str] | None = None) -> dict:
+    pythons = pythons or [sys.executable]
+    cases = [c for c in CASES if not only or c.name in only]
+    results: dict = {"quick": quick, "interpreters": {}}
+    for python in pythons:
+        version = version_of(python)
+        per_case = {}
+        for case in cases:
+            figures = run_case(python, case, quick)
+            if "error" not in figures:
+                value = figures["hotreload_ms"] if case.unit == "ms" else figures["ratio"]
+                figures["met"] = value <= case.target
+            per_case[case.name] = figures
+            print(f"  scale {version} {case.name}: {describe(case, figures)}", file=sys.stderr)
+        results["interpreters"][version] = per_case
+    return results
+
+
+def describe(case: Case, figures: dict) -> str:
+    if "error" in figures:
+        return "FAILED: " + figures["error"]
+    target = f"{case.target:g} ms" if case.unit == "ms" else f"{case.target:.2f}x"
+    value = (f"{figures['hotreload_ms']:.2f} ms" if case.unit == "ms"
+             else f"{figures['ratio']:.3f}x")
+    return (f"floor {figures['floor_ms']:.2f} ms, hotreload {figures['hotreload_ms']:.2f} ms: "
+            f"{value} (target {target}, {'met' if figures['met'] else 'MISSED'})")
+
+
+def format_block(result: dict) -> str:
+    lines = ["Scale (issue 13): hotreload against importlib.reload of the same source, "
+             "medians" + (" (--quick sizes: targets are for the full ones)" if result["quick"] else "")]
+    for version, per_case in result["interpreters"].items():
+        lines.append(f"  CPython {version}")
+        for case in CASES:
+            if case.name in per_case:
+                lines.append(f"    {case.label:<52} {describe(case, per_case[case.name])}")
+    return "\n".join(lines)
+
+
+def failed(result: dict) -> bool:
+    """A wrong reload (a worker's check) fails the run; a missed target does not."""
+    return any("error" in f for per in result["interpreters"].values() for f in per.values())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--worker")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--python", action="append", help="interpreter to run (repeatable)")
+    parser.add_argument("--only", help="comma-separated case names")
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.quick)
+        return
+    result = run(args.quick, args.python, args.only.split(",") if args.only else None)
+    print(format_block(result))
+    sys.exit(1 if failed(result) else 0)
+
+
+if __name__ == "__main__":
+    main()
