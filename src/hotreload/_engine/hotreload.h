@@ -589,8 +589,15 @@ PyObject *hr_decode_source(PyObject *bytes);
 /* New reference: the module code of new statement `st` alone,
  * compiled at its place in the file (its lines are the file's), with the
  * module's `from __future__` imports.  NULL with an exception when it does
- * not compile. */
+ * not compile.  Its code is for reading, not running: it is compiled away
+ * from its lines and moved there, and on 3.13 a class body records the
+ * first line it was compiled at (__firstlineno__). */
 PyObject *hr_compile_alone(hr_unit *u, const hr_stmt *st);
+/* New reference: `code` with co_firstlineno, and that of every code object
+ * nested in it, moved by `delta` lines (code.replace(), nothing compiled);
+ * with a `memo`, each code object is copied once (old -> copy kept there).
+ * NULL with an exception set on error. */
+PyObject *hr_code_moved(PyObject *code, int delta, hr_identity *memo);
 /* Starts a piece of the new source to compile: `buffer`
  * (new_len + 1 bytes) gets the source blanked but for its `from
  * __future__` statements. */

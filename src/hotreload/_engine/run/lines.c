@@ -216,56 +216,6 @@ find_moved(moves *mv, const hr_stmts *old, const hr_stmts *fresh, const Py_ssize
 /* Moved code                                                                */
 /* ------------------------------------------------------------------------ */
 
-/* New reference: `code` with co_firstlineno, and that of every code object
- * nested in it, moved by `delta`; each code object is copied once per pass
- * (closures made from one nested code share its copy).  NULL with an
- * exception set on error. */
-static PyObject *
-moved_code(moves *mv, PyObject *code, int delta)
-{
-    PyObject *done = hr_identity_get(&mv->memo, code);
-    if (done != code) {
-        return Py_NewRef(done);
-    }
-    PyObject *consts = PyObject_GetAttrString(code, "co_consts");
-    PyObject *copy = NULL, *replace = NULL, *kwargs = NULL, *moved = NULL;
-    if (consts == NULL || !PyTuple_Check(consts)) {
-        if (consts != NULL) {
-            PyErr_SetString(PyExc_TypeError, "co_consts is not a tuple");
-        }
-        goto done;
-    }
-    Py_ssize_t n = PyTuple_GET_SIZE(consts);
-    if ((copy = PyTuple_New(n)) == NULL) {
-        goto done;
-    }
-    for (Py_ssize_t k = 0; k < n; k++) {
-        PyObject *item = PyTuple_GET_ITEM(consts, k);
-        item = PyCode_Check(item) ? moved_code(mv, item, delta) : Py_NewRef(item);
-        if (item == NULL) {
-            goto done;
-        }
-        PyTuple_SET_ITEM(copy, k, item);
-    }
-    replace = PyObject_GetAttrString(code, "replace");
-    kwargs = replace ? Py_BuildValue("{sisO}", "co_firstlineno",
-                                     ((PyCodeObject *)code)->co_firstlineno + delta,
-                                     "co_consts", copy) : NULL;
-    moved = kwargs ? PyObject_Call(replace, mv->no_cells, kwargs) : NULL;
-    if (moved != NULL && (!PyCode_Check(moved) || hr_identity_add(&mv->memo, code, moved) < 0)) {
-        if (!PyErr_Occurred()) {
-            PyErr_SetString(PyExc_TypeError, "code.replace() did not return a code object");
-        }
-        Py_CLEAR(moved);
-    }
-done:
-    Py_XDECREF(consts);
-    Py_XDECREF(copy);
-    Py_XDECREF(replace);
-    Py_XDECREF(kwargs);
-    return moved;
-}
-
 /* 1 when `code` was compiled from this unit's file. */
 static int
 from_this_file(moves *mv, PyObject *code)
@@ -313,7 +263,7 @@ move_function(moves *mv, PyFunctionObject *func)
     if (range == NULL) {
         return 0;
     }
-    PyObject *moved = moved_code(mv, code, range->delta);
+    PyObject *moved = hr_code_moved(code, range->delta, &mv->memo);
     if (moved == NULL) {
         return -1;
     }
@@ -390,7 +340,7 @@ move_patched(moves *mv, Py_ssize_t planned)
         }
         PyObject *target = action->target;
         PyObject *closure = fresh->func_closure ? fresh->func_closure : mv->no_cells;
-        PyObject *moved = moved_code(mv, code, range->delta);
+        PyObject *moved = hr_code_moved(code, range->delta, &mv->memo);
         int status = moved ? hr_plan_code(&mv->batch->actions, target, moved, closure) : -1;
         Py_XDECREF(moved);
         if (status < 0) {

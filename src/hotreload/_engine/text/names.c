@@ -413,6 +413,44 @@ mentions_one(const char *text, Py_ssize_t len, PyObject *name)
     return 0;
 }
 
+/* 1 when one of the identifiers of text[0:len] is in `names`: the text is
+ * read once, each identifier looked up.  An identifier is a maximal run of
+ * identifier bytes not starting with a digit, as mentions_one() matches. */
+static int
+mentions_any_word(const char *text, Py_ssize_t len, PyObject *names)
+{
+    Py_ssize_t i = 0;
+    while (i < len) {
+        if (!is_identifier_byte((unsigned char)text[i])) {
+            i++;
+            continue;
+        }
+        Py_ssize_t start = i;
+        while (i < len && is_identifier_byte((unsigned char)text[i])) {
+            i++;
+        }
+        if (text[start] >= '0' && text[start] <= '9') {
+            continue;
+        }
+        /* A run never splits a multi-byte character (its bytes are all
+         * >= 0x80); "replace" only guards text that is not UTF-8, whose
+         * U+FFFD matches no name. */
+        PyObject *word = PyUnicode_DecodeUTF8(text + start, i - start, "replace");
+        int found = word ? PySet_Contains(names, word) : -1;
+        Py_XDECREF(word);
+        if (found != 0) {
+            return found;
+        }
+    }
+    return 0;
+}
+
+/* From this many names on, reading the text's identifiers once costs less
+ * than searching the text for each name: a statement is checked against a
+ * set of names that grows with the change (every name a changed constant's
+ * readers bind), and one search per name made that quadratic. */
+#define MENTIONS_BY_WORD 8
+
 int
 hr_mentions(PyObject *norm, PyObject *names)
 {
@@ -421,6 +459,9 @@ hr_mentions(PyObject *norm, PyObject *names)
     }
     const char *text = PyBytes_AS_STRING(norm);
     Py_ssize_t len = PyBytes_GET_SIZE(norm);
+    if (PySet_GET_SIZE(names) >= MENTIONS_BY_WORD) {
+        return mentions_any_word(text, len, names);
+    }
     PyObject *iterator = PyObject_GetIter(names);
     if (iterator == NULL) {
         return -1;

@@ -340,32 +340,21 @@ function_with_code(PyFunctionObject *target, PyObject *code)
     return func;
 }
 
-/* Reads one def member that changed: the live function it made (found by
- * its name and its old first line), and its new code.  Appends to
- * `changes` (member, live function, new function or new code, whether the
- * body changed) and returns 1 when found and the new code fits the live
- * function's cells; 0 when not, -1 on error. */
+/* Reads one def member `name` that changed: the live function it made
+ * (found by its name and its old first line, a file line), and its new
+ * code (at new_line).  Appends to `changes` (member, live function, new
+ * function or new code, whether the body changed) and returns 1 when found
+ * and the new code fits the live function's cells; 0 when not, -1 on
+ * error. */
 static int
 read_method(hr_unit *u, PyTypeObject *cls, PyObject *cls_name, PyObject *body_code,
-            const hr_stmt *old_stmt, PyObject *old_def, const hr_stmt *new_stmt,
-            PyObject *new_def, int body_changed, PyObject *changes)
+            PyObject *name, int old_line, int new_line, int body_changed, PyObject *changes)
 {
-    int old_line, new_line;
-    int found = first_line(old_def, &old_line);
-    found = found <= 0 ? found : first_line(new_def, &new_line);
-    PyObject *name = found > 0 ? PyObject_GetAttrString(new_def, "name") : NULL;
-    if (name == NULL || !PyUnicode_Check(name)) {
-        Py_XDECREF(name);
-        return PyErr_Occurred() ? -1 : 0;
-    }
-    old_line += old_stmt->line - 1;
-    new_line += new_stmt->line - 1;
     PyObject *key = hr_mangled(cls_name, name);
     PyObject *member = key ? PyDict_GetItemWithError(cls->tp_dict, key) : NULL;
     Py_XDECREF(key);
     PyFunctionObject *target = member ? hr_unwrap_at(member, name, old_line) : NULL;
     PyObject *code = target ? nested_code(body_code, name, new_line) : NULL;
-    Py_DECREF(name);
     if (PyErr_Occurred()) {
         Py_XDECREF(target);
         return -1;
@@ -465,6 +454,183 @@ decorators_only_hold(const hr_state *state, PyObject *def)
     return all;
 }
 
+/* ------------------------------------------------------------------------ */
+/* The same, read on the text                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Parsing the old and the new class statement to compare them costs twice
+ * what compiling the class does; most edits of a class change method
+ * bodies and nothing else, which the text shows: the same header, the
+ * same members, and each changed member a def whose header (decorators,
+ * signature) is the same text.  Text that is the same parses the same, so
+ * what the text decides, the syntax trees would have decided alike; what
+ * it cannot decide (text that differs but may parse the same, code that
+ * moved unevenly, decorators it cannot read) goes to the trees. */
+
+enum { BY_TEXT_RUNS = 0, BY_TEXT_READ = 1, BY_TEXT_UNSURE = 2 };
+
+static int
+same_text(const char *a, Py_ssize_t a_len, const char *b, Py_ssize_t b_len)
+{
+    return a_len == b_len && memcmp(a, b, a_len) == 0;
+}
+
+/* The number of lines of a statement's text. */
+static int
+line_count(const char *text, const hr_stmt *st)
+{
+    int lines = 0;
+    for (const char *at = text + st->start, *end = text + st->end; at < end; lines++) {
+        const char *newline = memchr(at, '\n', end - at);
+        at = newline ? newline + 1 : end;
+    }
+    return lines;
+}
+
+/* What the decorators of a def member say, read on the text: BY_TEXT_READ
+ * when each one only holds what it decorates (only_holds()' names, as
+ * `@name`, `@a.name` or either called, on a line of its own),
+ * BY_TEXT_RUNS when one is a plain name that does not, BY_TEXT_UNSURE
+ * when one is anything else. */
+static int
+decorators_by_text(const char *text, const hr_stmt *member)
+{
+    static const char *const known[] = {
+        "property", "staticmethod", "classmethod", "abstractmethod", "cached_property",
+        "lru_cache", "cache", "setter", "getter", "deleter", NULL,
+    };
+    Py_ssize_t at = member->start;
+    while (at < member->head) {
+        const char *line_end = memchr(text + at, '\n', member->head - at);
+        Py_ssize_t end = line_end ? line_end - text : member->head;
+        Py_ssize_t k = at;
+        while (k < end && (text[k] == ' ' || text[k] == '\t')) {
+            k++;
+        }
+        if (k >= member->head) {
+            break;  /* the def's own line (head is its keyword, past the indentation) */
+        }
+        if (k == end || text[k] != '@') {
+            return BY_TEXT_UNSURE;
+        }
+        k++;
+        Py_ssize_t last = k, last_len = 0;
+        for (;;) {  /* a dotted name, ASCII (anything else: unsure) */
+            Py_ssize_t word = k;
+            while (k < end && (text[k] == '_' || ((text[k] | 0x20) >= 'a' && (text[k] | 0x20) <= 'z')
+                               || (k > word && text[k] >= '0' && text[k] <= '9'))) {
+                k++;
+            }
+            if (k == word) {
+                return BY_TEXT_UNSURE;
+            }
+            last = word;
+            last_len = k - word;
+            if (k < end && text[k] == '.') {
+                k++;
+                continue;
+            }
+            break;
+        }
+        Py_ssize_t tail = end;
+        while (tail > k && (text[tail - 1] == ' ' || text[tail - 1] == '\t' || text[tail - 1] == '\r')) {
+            tail--;
+        }
+        /* Nothing after the name, or one call to the end of the line. */
+        if (tail != k && !(text[k] == '(' && text[tail - 1] == ')'
+                           && memchr(text + k, '#', tail - k) == NULL)) {
+            return BY_TEXT_UNSURE;
+        }
+        int found = 0;
+        for (int n = 0; !found && known[n] != NULL; n++) {
+            found = same_text(text + last, last_len, known[n], (Py_ssize_t)strlen(known[n]));
+        }
+        if (!found) {
+            return BY_TEXT_RUNS;
+        }
+        at = end + 1;
+    }
+    return BY_TEXT_READ;
+}
+
+/* read_class() on the text: BY_TEXT_READ with `changes` filled,
+ * BY_TEXT_RUNS, BY_TEXT_UNSURE (`changes` as it was), or -1 on error. */
+static int
+read_class_by_text(hr_unit *u, PyTypeObject *cls, PyObject *cls_name, const hr_stmt *old_stmt,
+                   const hr_stmt *new_stmt, PyObject *changes)
+{
+    if (old_stmt->body < 0 || new_stmt->body < 0
+        || !same_text(u->old_utf8 + old_stmt->start, old_stmt->body - old_stmt->start,
+                      u->new_utf8 + new_stmt->start, new_stmt->body - new_stmt->start)) {
+        return BY_TEXT_UNSURE;
+    }
+    hr_stmts olds, news;
+    memset(&olds, 0, sizeof(olds));
+    memset(&news, 0, sizeof(news));
+    PyObject *code = NULL;
+    Py_ssize_t had = PyList_GET_SIZE(changes);
+    int status = hr_split_body(u->old_utf8, old_stmt, &olds) < 0
+                 || hr_split_body(u->new_utf8, new_stmt, &news) < 0 ? -1 : BY_TEXT_UNSURE;
+    if (status < 0 || olds.count != news.count) {
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < news.count; k++) {
+        const hr_stmt *a = &olds.items[k], *b = &news.items[k];
+        if (PyBytes_GET_SIZE(a->norm) == PyBytes_GET_SIZE(b->norm)
+            && memcmp(PyBytes_AS_STRING(a->norm), PyBytes_AS_STRING(b->norm),
+                      PyBytes_GET_SIZE(a->norm)) == 0) {
+            /* The same member; a def's code must also sit on the same
+             * lines relative to its class (lines.c moves whole classes). */
+            if (b->kind == HR_STMT_DEF
+                && !same_lines(u, old_stmt, a->line - old_stmt->line + 1, new_stmt,
+                               b->line - new_stmt->line + 1, line_count(u->old_utf8, a))) {
+                goto done;  /* unsure */
+            }
+            continue;
+        }
+        /* Changed: only a def's body may have, under the same header. */
+        if (a->kind != HR_STMT_DEF || b->kind != HR_STMT_DEF || a->body < 0 || b->body < 0
+            || !same_text(u->old_utf8 + a->start, a->body - a->start,
+                          u->new_utf8 + b->start, b->body - b->start)) {
+            goto done;  /* unsure */
+        }
+        status = decorators_by_text(u->new_utf8, b);
+        if (status != BY_TEXT_READ) {
+            goto done;
+        }
+        status = BY_TEXT_UNSURE;
+        if (code == NULL && (code = hr_compile_alone(u, new_stmt)) == NULL) {
+            /* The trees' path reports it. */
+            if (PyErr_ExceptionMatches(PyExc_SyntaxError)) {
+                PyErr_Clear();
+            }
+            else {
+                status = -1;
+            }
+            goto done;
+        }
+        PyObject *body_code = nested_code(code, cls_name, new_stmt->line);
+        PyObject *name = body_code ? PyUnicode_DecodeUTF8(u->new_utf8 + b->name, b->name_len, NULL)
+                                   : NULL;
+        int read = name == NULL ? (PyErr_Occurred() ? -1 : BY_TEXT_UNSURE)
+                   : read_method(u, cls, cls_name, body_code, name, a->line, b->line, 1, changes);
+        Py_XDECREF(name);
+        if (read != 1) {
+            status = read < 0 ? -1 : BY_TEXT_UNSURE;
+            goto done;
+        }
+    }
+    status = BY_TEXT_READ;
+done:
+    if (status == BY_TEXT_UNSURE && PyList_SetSlice(changes, had, PyList_GET_SIZE(changes), NULL) < 0) {
+        status = -1;
+    }
+    Py_XDECREF(code);
+    hr_stmts_clear(&olds);
+    hr_stmts_clear(&news);
+    return status;
+}
+
 /* Reads the changes of class statement i when they are all inside method
  * bodies (or layout only): *changes is a new list, [live class, change...].
  * 1 when they are, 0 when the statement must run again, -1 on error. */
@@ -483,6 +649,18 @@ read_class(hr_state *state, hr_unit *u, Py_ssize_t i, PyObject **changes_out)
     if (status < 0 || cls == NULL || !PyType_Check(cls)
         || (status = attr_is(cls, "__module__", u->name)) <= 0
         || (status = attr_is(cls, "__qualname__", name)) <= 0) {
+        goto done;
+    }
+    if ((changes = PyList_New(1)) == NULL) {
+        status = -1;
+        goto done;
+    }
+    PyList_SET_ITEM(changes, 0, Py_NewRef(cls));
+    status = read_class_by_text(u, (PyTypeObject *)cls, name, old_stmt, new_stmt, changes);
+    if (status != BY_TEXT_UNSURE) {
+        if (status == BY_TEXT_READ) {
+            *changes_out = Py_NewRef(changes);
+        }
         goto done;
     }
     status = 0;
@@ -504,11 +682,6 @@ read_class(hr_state *state, hr_unit *u, Py_ssize_t i, PyObject **changes_out)
         goto done;
     }
     Py_ssize_t n = PyList_GET_SIZE(new_body);
-    if ((changes = PyList_New(1)) == NULL) {
-        status = -1;
-        goto done;
-    }
-    PyList_SET_ITEM(changes, 0, Py_NewRef(cls));
     for (Py_ssize_t k = 0; k < n; k++) {
         PyObject *a = PyList_GET_ITEM(old_body, k), *b = PyList_GET_ITEM(new_body, k);
         int same = same_value(state, a, b, 0);
@@ -561,9 +734,16 @@ read_class(hr_state *state, hr_unit *u, Py_ssize_t i, PyObject **changes_out)
             }
         }
         PyObject *body_code = nested_code(code, name, new_stmt->line);
-        status = body_code == NULL ? 0
-                 : read_method(u, (PyTypeObject *)cls, name, body_code, old_stmt, a, new_stmt, b,
+        int old_line, new_line;
+        int found = body_code == NULL ? 0 : first_line(a, &old_line);
+        found = found <= 0 ? found : first_line(b, &new_line);
+        PyObject *method = found > 0 ? PyObject_GetAttrString(b, "name") : NULL;
+        status = found < 0 || (found > 0 && method == NULL) ? -1
+                 : method == NULL || !PyUnicode_Check(method) ? 0
+                 : read_method(u, (PyTypeObject *)cls, name, body_code, method,
+                               old_line + old_stmt->line - 1, new_line + new_stmt->line - 1,
                                body_changed, changes);
+        Py_XDECREF(method);
         if (status <= 0) {
             goto done;
         }

@@ -217,6 +217,117 @@ hr_start_piece(char *buffer, const hr_unit *u)
     copy_future_imports(buffer, u);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Code compiled away from its lines                                         */
+/* ------------------------------------------------------------------------ */
+
+/* A piece keeps its statements on the file's lines; the blank lines before
+ * them cost the tokenizer about 30 ns each, 1.5 ms per piece at line
+ * 50,000, as much as the rest of a one-body reload.  So a piece is
+ * compiled without the blank lines before its first statement, and its
+ * code moved down by as many lines afterwards: a code object's line table
+ * is relative to its co_firstlineno on every supported version (run/lines.c
+ * moves code the same way).  Below this many lines, moving costs more than
+ * it saves. */
+#define MOVE_FROM_LINES 64
+
+PyObject *
+hr_code_moved(PyObject *code, int delta, hr_identity *memo)
+{
+    PyObject *done = memo ? hr_identity_get(memo, code) : code;
+    if (done != code) {
+        return Py_NewRef(done);
+    }
+    PyObject *consts = PyObject_GetAttrString(code, "co_consts");
+    PyObject *copy = NULL, *replace = NULL, *no_args = NULL, *kwargs = NULL, *moved = NULL;
+    if (consts == NULL || !PyTuple_Check(consts)) {
+        if (consts != NULL) {
+            PyErr_SetString(PyExc_TypeError, "co_consts is not a tuple");
+        }
+        goto done;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(consts);
+    if ((copy = PyTuple_New(n)) == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *item = PyTuple_GET_ITEM(consts, k);
+        item = PyCode_Check(item) ? hr_code_moved(item, delta, memo) : Py_NewRef(item);
+        if (item == NULL) {
+            goto done;
+        }
+        PyTuple_SET_ITEM(copy, k, item);
+    }
+    replace = PyObject_GetAttrString(code, "replace");
+    no_args = replace ? PyTuple_New(0) : NULL;
+    kwargs = no_args ? Py_BuildValue("{sisO}", "co_firstlineno",
+                                     ((PyCodeObject *)code)->co_firstlineno + delta,
+                                     "co_consts", copy) : NULL;
+    moved = kwargs ? PyObject_Call(replace, no_args, kwargs) : NULL;
+    if (moved != NULL && (!PyCode_Check(moved)
+                          || (memo != NULL && hr_identity_add(memo, code, moved) < 0))) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_TypeError, "code.replace() did not return a code object");
+        }
+        Py_CLEAR(moved);
+    }
+done:
+    Py_XDECREF(consts);
+    Py_XDECREF(copy);
+    Py_XDECREF(replace);
+    Py_XDECREF(no_args);
+    Py_XDECREF(kwargs);
+    return moved;
+}
+
+/* 1 when `code` or code nested in it is a class body that records its
+ * first line (3.13's __firstlineno__, a constant the compiler shares with
+ * any equal constant of the body): moving it would need that constant
+ * changed, and with it the body's own. */
+static int
+records_first_line(PyObject *code)
+{
+#if HR_PY313
+    PyObject *names = ((PyCodeObject *)code)->co_names;
+    for (Py_ssize_t k = 0; names && PyTuple_Check(names) && k < PyTuple_GET_SIZE(names); k++) {
+        PyObject *name = PyTuple_GET_ITEM(names, k);
+        if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "__firstlineno__") == 0) {
+            return 1;
+        }
+    }
+    PyObject *consts = ((PyCodeObject *)code)->co_consts;
+    for (Py_ssize_t k = 0; consts && PyTuple_Check(consts) && k < PyTuple_GET_SIZE(consts); k++) {
+        PyObject *inner = PyTuple_GET_ITEM(consts, k);
+        if (PyCode_Check(inner) && records_first_line(inner)) {
+            return 1;
+        }
+    }
+#else
+    (void)code;
+#endif
+    return 0;
+}
+
+/* New reference: `text` compiled as the file `filename`, then moved down
+ * by `delta` lines; NULL with an exception when it does not compile.  With
+ * `for_running`, code that cannot move (records_first_line) gives NULL
+ * without an exception. */
+static PyObject *
+compile_moved(const char *text, PyObject *filename, int delta, int for_running)
+{
+    PyCompilerFlags flags = {PyCF_IGNORE_COOKIE, PY_MINOR_VERSION};
+    PyObject *code = Py_CompileStringObject(text, filename, Py_file_input, &flags, -1);
+    if (code == NULL || delta == 0) {
+        return code;
+    }
+    if (for_running && records_first_line(code)) {
+        Py_DECREF(code);
+        return NULL;
+    }
+    Py_SETREF(code, hr_code_moved(code, delta, NULL));
+    return code;
+}
+
 PyObject *
 hr_compile_piece(const char *buffer, Py_ssize_t len, PyObject *filename)
 {
@@ -230,12 +341,22 @@ hr_compile_piece(const char *buffer, Py_ssize_t len, PyObject *filename)
         return PyErr_NoMemory();
     }
     Py_ssize_t out = 0, kept = 0;  /* kept: the end of the last line with text */
+    /* The blank lines between the `from __future__` lines and the first
+     * statement: squeezed[gap : gap + lead] */
+    Py_ssize_t gap = 0, lead = 0;
+    int in_prelude = 1;
+    static const char future[] = "from __future__ ";
     for (Py_ssize_t line = 0; line < len;) {
         Py_ssize_t end = line;
         int text = 0;
         while (end < len && buffer[end] != '\n') {
             text |= buffer[end] != FILLER;
             end++;
+        }
+        int future_line = text && in_prelude && end - line >= (Py_ssize_t)sizeof(future) - 1
+                          && memcmp(buffer + line, future, sizeof(future) - 1) == 0;
+        if (text && !future_line) {
+            in_prelude = 0;
         }
         if (text) {
             for (Py_ssize_t k = line; k < end; k++) {
@@ -248,11 +369,29 @@ hr_compile_piece(const char *buffer, Py_ssize_t len, PyObject *filename)
         if (text) {
             kept = out;
         }
+        if (future_line) {
+            gap = out;
+            lead = 0;
+        }
+        else if (in_prelude) {
+            lead++;  /* a blank line: squeezed[gap + lead - 1] is its newline */
+        }
         line = end + 1;
     }
     squeezed[kept] = '\0';
-    PyCompilerFlags flags = {PyCF_IGNORE_COOKIE, PY_MINOR_VERSION};
-    PyObject *code = Py_CompileStringObject(squeezed, filename, Py_file_input, &flags, -1);
+    PyObject *code = NULL;
+    if (lead >= MOVE_FROM_LINES && gap + lead <= kept) {
+        memmove(squeezed + gap, squeezed + gap + lead, kept - gap - lead + 1);
+        code = compile_moved(squeezed, filename, (int)lead, 1);
+        if (code == NULL && !PyErr_Occurred()) {
+            /* It cannot move: compiled on its lines after all. */
+            memmove(squeezed + gap + lead, squeezed + gap, kept - gap - lead + 1);
+            memset(squeezed + gap, '\n', lead);
+        }
+    }
+    if (code == NULL && !PyErr_Occurred()) {
+        code = compile_moved(squeezed, filename, 0, 1);
+    }
     PyMem_Free(squeezed);
     return code;
 }
@@ -260,13 +399,41 @@ hr_compile_piece(const char *buffer, Py_ssize_t len, PyObject *filename)
 PyObject *
 hr_compile_alone(hr_unit *u, const hr_stmt *st)
 {
-    char *buffer = PyMem_Malloc(u->new_len + 1);
-    if (buffer == NULL) {
+    /* The `from __future__` lines, then the statement from the start of
+     * its line (what precedes it there blanked): no blank lines. */
+    Py_ssize_t size = 0, future_lines = 0;
+    for (Py_ssize_t k = 0; k < u->new_stmts.count; k++) {
+        const hr_stmt *other = &u->new_stmts.items[k];
+        if (hr_is_future_import(other) && other->start < st->start) {
+            size += other->end - other->start + 1;
+        }
+    }
+    Py_ssize_t from = hr_line_start(u->new_utf8, st->start);
+    char *text = PyMem_Malloc(size + (st->end - from) + 2);
+    if (text == NULL) {
         return PyErr_NoMemory();
     }
-    hr_start_piece(buffer, u);
-    memcpy(buffer + st->start, u->new_utf8 + st->start, st->end - st->start);
-    PyObject *code = hr_compile_piece(buffer, u->new_len, u->path);
-    PyMem_Free(buffer);
+    Py_ssize_t out = 0;
+    for (Py_ssize_t k = 0; k < u->new_stmts.count; k++) {
+        const hr_stmt *other = &u->new_stmts.items[k];
+        if (hr_is_future_import(other) && other->start < st->start) {
+            Py_ssize_t n = other->end - other->start;
+            memcpy(text + out, u->new_utf8 + other->start, n);
+            out += n;
+            if (n == 0 || text[out - 1] != '\n') {
+                text[out++] = '\n';
+            }
+        }
+    }
+    for (Py_ssize_t k = 0; k < out; k++) {
+        future_lines += text[k] == '\n';
+    }
+    memset(text + out, ' ', st->start - from);
+    out += st->start - from;
+    memcpy(text + out, u->new_utf8 + st->start, st->end - st->start);
+    out += st->end - st->start;
+    text[out] = '\0';
+    PyObject *code = compile_moved(text, u->path, st->line - 1 - (int)future_lines, 0);
+    PyMem_Free(text);
     return code;
 }
