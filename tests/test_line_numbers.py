@@ -242,3 +242,53 @@ def test_moved_code_is_written_through_the_journal(workspace):
     with pytest.raises(hotreload.ReloadError):
         hotreload.reload(m)
     assert m.f.__code__ is code, "an undone reload puts the old code back"
+
+
+# Far enough down that the engine compiles what runs without the blank
+# lines above it and moves the code afterwards (text/source.c).
+FAR = "\n".join(f"K{i} = {i}" for i in range(150)) + '''
+
+class Unit:
+    LIMIT = 155
+
+    def hit(self, x):
+        return x // 0
+
+    @property
+    def power(self):
+        return 1 // 0
+
+
+def step(x):
+    def inner():
+        return x // 0
+    return inner
+'''
+
+
+def test_code_compiled_far_down_the_file_has_the_lines_of_a_fresh_import(workspace):
+    m = workspace.load("a", FAR)
+    unit, inner = m.Unit(), m.step(1)
+    # Bodies edited: the class is read alone, the def runs alone.
+    workspace.edit("a", FAR.replace("return x // 0\n\n    @", "return (x + 1) // 0\n\n    @")
+                   .replace("return x // 0\n    return inner", "return (x + 2) // 0\n    return inner"))
+    hotreload.reload(m)
+    assert raising_line(unit.hit, 1) == 156
+    assert raising_line(inner) == 165
+    assert code_facts(m.Unit.hit.__code__) == code_facts(fresh_code(m, "Unit", "hit"))
+    assert code_facts(m.step.__code__) == code_facts(fresh_code(m, "step"))
+
+
+def test_a_class_made_far_down_the_file_records_its_own_first_line(workspace):
+    """A class the reload makes (here a new one) records the line of its
+    statement on 3.13 (__firstlineno__, which inspect.getsource reads),
+    as a fresh import's does: the code that makes it is compiled on its
+    lines, not moved there, since the line it records is a constant of
+    the class body.  Its other constants keep their values."""
+    m = workspace.load("a", FAR)
+    workspace.edit("a", FAR + "\n\nclass Extra:\n    LINE = 169\n")
+    hotreload.reload(m)
+    assert m.Extra.LINE == 169
+    if sys.version_info >= (3, 13):
+        assert m.Extra.__firstlineno__ == 169
+    assert inspect.getsource(m.Extra) == "class Extra:\n    LINE = 169\n"
