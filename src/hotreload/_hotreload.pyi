@@ -1,6 +1,6 @@
 """The hotreload engine (C).  The public API is in ``hotreload``; this stub is
 the whole contract of the extension module it calls."""
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 import os
 from types import ModuleType
 
@@ -41,3 +41,4 @@ def _configure(
 def _check_writers(path: Union[str, "os.PathLike[str]"]) -> None: ...  # ReloadError: others can write it
 def _records() -> Dict[str, tuple]: ...
 def _split(source: bytes, indent: int = ...) -> List[Dict[str, Any]]: ...
+def _simple_reads(statement: bytes) -> Optional[Set[str]]: ...

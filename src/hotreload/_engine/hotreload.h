@@ -182,6 +182,9 @@ typedef struct {
     hr_stmt *items;
     Py_ssize_t count;
     Py_ssize_t capacity;
+    /* Made by the first hr_find_definition: dicts, name -> index of the
+     * last def (0) or class (1) statement of that name. */
+    PyObject *by_name[2];
 } hr_stmts;
 
 /* The member plan of a class statement (text/members.c): computed once per
@@ -535,6 +538,11 @@ PyObject *hr_parse_block(const char *text, Py_ssize_t len, int indent);
 /* New reference: {name} when text[start:end] is a plain
  * `name = value` with no other '=' in it, else NULL (no exception). */
 PyObject *hr_simple_assignment(const char *text, Py_ssize_t start, Py_ssize_t end);
+/* New reference: the names `name = <plain expression>` reads (names,
+ * attributes, calls without keywords, subscripts, operators and numbers),
+ * read on the text; NULL without an exception when the statement is not
+ * that plain (the full parse decides), with one on error. */
+PyObject *hr_simple_reads(const char *text, Py_ssize_t start, Py_ssize_t end);
 /* The offset of the start of the line holding `pos`. */
 Py_ssize_t hr_line_start(const char *text, Py_ssize_t pos);
 /* 1 when the text mentions (as a whole identifier) any name of the

@@ -293,6 +293,17 @@ split_statements(PyObject *Py_UNUSED(module), PyObject *args)
 }
 
 static PyObject *
+simple_reads(PyObject *Py_UNUSED(module), PyObject *source)
+{
+    if (!PyBytes_Check(source)) {
+        PyErr_SetString(PyExc_TypeError, "_simple_reads() takes bytes");
+        return NULL;
+    }
+    PyObject *reads = hr_simple_reads(PyBytes_AS_STRING(source), 0, PyBytes_GET_SIZE(source));
+    return reads != NULL || PyErr_Occurred() ? reads : Py_NewRef(Py_None);
+}
+
+static PyObject *
 decode_source(PyObject *Py_UNUSED(module), PyObject *source)
 {
     return hr_decode_source(source);
@@ -356,6 +367,10 @@ static PyMethodDef module_methods[] = {
     {"_split", split_statements, METH_VARARGS,
      "_split(source: bytes, indent: int = 0) -> list[dict]\n\n"
      "The statements of a block, as the engine sees them (for tests)."},
+    {"_simple_reads", simple_reads, METH_O,
+     "_simple_reads(statement: bytes) -> set[str] | None\n\n"
+     "The names `name = <plain expression>` reads, read on the text; None when\n"
+     "the statement is not that plain (for tests)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -539,6 +539,93 @@ hr_stmt_binds(hr_state *state, const char *text, const hr_stmt *stmt, int indent
     return binds;
 }
 
+/* The words a plain expression may hold besides names: operators and
+ * constants.  Any other keyword (lambda, a comprehension's for, await,
+ * yield...) and the full parse decides. */
+static int
+is_expression_keyword(const char *word, Py_ssize_t len)
+{
+    static const char *const words[] = {
+        "and", "or", "not", "in", "is", "if", "else", "None", "True", "False", NULL,
+    };
+    for (int k = 0; words[k] != NULL; k++) {
+        if ((Py_ssize_t)strlen(words[k]) == len && memcmp(words[k], word, len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+is_keyword_like(const char *word, Py_ssize_t len)
+{
+    static const char *const words[] = {
+        "lambda", "for", "await", "yield", "async", "def", "class", "return", "import", "from",
+        "as", "with", "while", "del", "global", "nonlocal", "assert", "raise", "try", "except",
+        "finally", "pass", "break", "continue", "elif", "match", "case", "type", NULL,
+    };
+    for (int k = 0; words[k] != NULL; k++) {
+        if ((Py_ssize_t)strlen(words[k]) == len && memcmp(words[k], word, len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+PyObject *
+hr_simple_reads(const char *text, Py_ssize_t start, Py_ssize_t end)
+{
+    PyObject *target = hr_simple_assignment(text, start, end);
+    if (target == NULL) {
+        return NULL;
+    }
+    Py_DECREF(target);
+    Py_ssize_t i = (const char *)memchr(text + start, '=', end - start) - text + 1;
+    PyObject *reads = PySet_New(NULL);
+    int after_dot = 0;
+    while (reads != NULL && i < end) {
+        unsigned char c = (unsigned char)text[i];
+        if (c >= 0x80 || c == '\'' || c == '"' || c == ':' || c == '@' || c == '\\'
+            || c == '#' || c == ';' || c == '{' || c == '}' || c == '`' || c == '$' || c == '?') {
+            Py_DECREF(reads);
+            return NULL;  /* strings, slices, dicts, lambdas...: the full parse decides */
+        }
+        if (c >= '0' && c <= '9') {  /* a number, with its letters (1e5, 0x1f, 2j) */
+            while (i < end && (is_identifier_byte((unsigned char)text[i]) || text[i] == '.')) {
+                i++;
+            }
+            after_dot = 0;
+            continue;
+        }
+        if (!is_identifier_byte(c)) {
+            if (c == '.' && i + 1 < end && text[i + 1] >= '0' && text[i + 1] <= '9') {
+                i++;  /* .5 */
+                continue;
+            }
+            after_dot = c == '.' ? 1 : (c == ' ' || c == '\t' || c == '\n' || c == '\r') ? after_dot : 0;
+            i++;
+            continue;
+        }
+        Py_ssize_t word = i;
+        while (i < end && is_identifier_byte((unsigned char)text[i])) {
+            i++;
+        }
+        if (is_keyword_like(text + word, i - word)) {
+            Py_DECREF(reads);
+            return NULL;
+        }
+        if (!after_dot && !is_expression_keyword(text + word, i - word)) {
+            PyObject *name = PyUnicode_DecodeUTF8(text + word, i - word, NULL);
+            if (name == NULL || PySet_Add(reads, name) < 0) {
+                Py_CLEAR(reads);
+            }
+            Py_XDECREF(name);
+        }
+        after_dot = 0;
+    }
+    return reads;
+}
+
 PyObject *
 hr_mangled(PyObject *cls_name, PyObject *name)
 {

@@ -205,7 +205,11 @@ reads_among(hr_batch *batch, const char *text, const hr_stmt *stmt, PyObject *na
     if (mentioned <= 0) {
         return mentioned < 0 ? NULL : PySet_New(NULL);
     }
-    PyObject *reads = NULL;
+    PyObject *reads = stmt->kind == HR_STMT_OTHER ? hr_simple_reads(text, stmt->start, stmt->end)
+                                                  : NULL;
+    if (reads != NULL || PyErr_Occurred()) {
+        return reads;
+    }
     Py_ssize_t from = hr_line_start(text, stmt->start);
     if (hr_names(batch->state, text + from, stmt->end - from, 0, NULL, &reads, NULL) < 0) {
         return NULL;

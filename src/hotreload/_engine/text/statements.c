@@ -945,6 +945,8 @@ hr_stmts_clear(hr_stmts *stmts)
     stmts->items = NULL;
     stmts->count = 0;
     stmts->capacity = 0;
+    Py_CLEAR(stmts->by_name[0]);
+    Py_CLEAR(stmts->by_name[1]);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1045,20 +1047,42 @@ done:
 }
 
 /* Borrowed: the last def/class statement of `kind` named `name`, or NULL
- * (with an exception set only when the name cannot be encoded). */
+ * (with an exception set only when the name cannot be encoded, or on
+ * error).  The names are indexed on the first call: the diff asks about
+ * every name of the module, and a scan per name made it quadratic. */
 const hr_stmt *
 hr_find_definition(const char *text, const hr_stmts *stmts, hr_stmt_kind kind, PyObject *name)
 {
-    Py_ssize_t len;
-    const char *wanted = PyUnicode_AsUTF8AndSize(name, &len);
-    if (wanted == NULL) {
+    int which = kind == HR_STMT_CLASS;
+    if (kind != HR_STMT_DEF && kind != HR_STMT_CLASS) {
         return NULL;
     }
-    for (Py_ssize_t i = stmts->count - 1; i >= 0; i--) {
-        const hr_stmt *st = &stmts->items[i];
-        if (st->kind == kind && st->name_len == len && memcmp(text + st->name, wanted, len) == 0) {
-            return st;
+    /* The index is a cache of what the statements say: built here. */
+    hr_stmts *cached = (hr_stmts *)stmts;
+    if (cached->by_name[which] == NULL) {
+        PyObject *index = PyDict_New();
+        for (Py_ssize_t i = 0; index != NULL && i < stmts->count; i++) {
+            const hr_stmt *st = &stmts->items[i];
+            if (st->kind != kind) {
+                continue;
+            }
+            PyObject *key = PyUnicode_DecodeUTF8(text + st->name, st->name_len, NULL);
+            PyObject *at = key ? PyLong_FromSsize_t(i) : NULL;
+            if (at == NULL || PyDict_SetItem(index, key, at) < 0) {
+                Py_CLEAR(index);
+            }
+            Py_XDECREF(key);
+            Py_XDECREF(at);
         }
+        if (index == NULL) {
+            return NULL;
+        }
+        cached->by_name[which] = index;
     }
-    return NULL;
+    PyObject *at = PyDict_GetItemWithError(stmts->by_name[which], name);
+    if (at == NULL) {
+        return NULL;
+    }
+    Py_ssize_t i = PyLong_AsSsize_t(at);
+    return i >= 0 && i < stmts->count ? &stmts->items[i] : NULL;
 }
