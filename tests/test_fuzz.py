@@ -17,8 +17,16 @@ same text (see fuzz_edits.py for the generator and the oracle):
 HOTRELOAD_FUZZ_SEEDS ("1-12", "3,7,40-45"), HOTRELOAD_FUZZ_STEPS (reloads per
 seed).  A failure names its seed and step; rerun it alone with
 HOTRELOAD_FUZZ_SEEDS=<seed>.
+
+Every third seed runs as a forking game server does: collection disabled
+and the program's state frozen (gc.freeze()) before each reload, so that
+what the reload must find (live closures, instances, holders of the twins)
+sits in the permanent generation, which CPython's own object walks leave
+out (see Collector).
 """
+import contextlib
 import difflib
+import gc
 import importlib
 import os
 
@@ -42,6 +50,64 @@ STEPS = int(os.environ.get("HOTRELOAD_FUZZ_STEPS", "25"))
 BROKEN = 0.12  # share of steps whose source must be refused
 
 
+class Collector:
+    """The collector mode of a seed: as the program found it, or disabled
+    with everything frozen before each reload; restored at the end."""
+
+    def __init__(self, seed):
+        self.frozen = seed % 3 == 0
+
+    def before_reload(self):
+        if self.frozen:
+            gc.freeze()
+
+    @contextlib.contextmanager
+    def running(self):
+        was_enabled = gc.isenabled()
+        if self.frozen:
+            gc.disable()
+        try:
+            yield self
+        finally:
+            if self.frozen:
+                gc.unfreeze()
+                if was_enabled:
+                    gc.enable()
+
+
+def _held_closures(module, model):
+    """A closure from each factory, made before a reload and held by the
+    program outside the module: only a walk of the heap finds it."""
+    held = {}
+    for factory in model.factories:
+        make = vars(module).get(factory.name)
+        if isinstance(make, fuzz_edits.types.FunctionType):
+            held[factory.name] = make(3)
+    return held
+
+
+def _check_held(held, fresh):
+    """Each held closure took its factory's new code, the code of one the
+    fresh module's factory makes; it keeps its own cells (live state),
+    so its results may differ.  A stale one (its new code needs a variable
+    its cells do not have) keeps its old code and is left out."""
+    problems = []
+    for name, closure in held.items():
+        make = vars(fresh).get(name)
+        if not isinstance(make, fuzz_edits.types.FunctionType):
+            continue
+        expected = make(3)
+        if not isinstance(expected, fuzz_edits.types.FunctionType) \
+                or closure.__code__.co_freevars != expected.__code__.co_freevars:
+            continue
+        have, want = closure.__code__, expected.__code__
+        if (have.co_code, have.co_consts, have.co_names) != (want.co_code, want.co_consts, want.co_names):
+            problems.append(f"a closure {name}(3) made before the reload and held elsewhere "
+                            f"kept its old code: constants {have.co_consts!r}, "
+                            f"fresh {want.co_consts!r}")
+    return problems
+
+
 def _diff(old, new):
     return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), "before", "after"))
 
@@ -63,6 +129,11 @@ def _old_instances(module, instances):
 
 
 def run_seed(workspace, seed, steps, fresh_folder):
+    with Collector(seed).running() as collector:
+        return _run_seed(workspace, seed, steps, fresh_folder, collector)
+
+
+def _run_seed(workspace, seed, steps, fresh_folder, collector):
     rng = fuzz_edits.random_for(seed)
     model = fuzz_edits.Model.random(rng)
     text = model.render()
@@ -104,7 +175,9 @@ def run_seed(workspace, seed, steps, fresh_folder):
                 pytrace=False,
             )
 
+        held = _held_closures(module, model)
         try:
+            collector.before_reload()
             hotreload.reload(module)
             error = None
         except hotreload.ReloadError as caught:
@@ -117,6 +190,7 @@ def run_seed(workspace, seed, steps, fresh_folder):
             problems += captured.check_identity(module)
             problems += captured.check_table(module, fuzz_edits.kept_boxes(model, candidate))
             problems += captured.check_behaviour(module, new_fresh)
+            problems += _check_held(held, new_fresh)
             if _hotreload._records()[name][1] != new_text.encode():
                 problems.append("the record does not hold the reloaded text")
             if problems:
@@ -148,11 +222,12 @@ def test_fuzzed_edits(workspace, seed, tmp_path):
     assert sum(counts.values()) == STEPS
 
 
-def _reload_project(live, changed, mode, rng):
+def _reload_project(live, changed, mode, rng, collector):
     """Reloads the changed modules: together in one call, in a random order,
     or one by one; a module refused alone (it imports what another changed
     module does not have yet) is tried again once the others are reloaded."""
     order = rng.sample(changed, len(changed))
+    collector.before_reload()
     if mode == "together":
         hotreload.reload(*[live[short] for short in order])
         return
@@ -173,6 +248,11 @@ def run_project(workspace, seed, steps, fresh_folder):
     """Several modules (fuzz_edits.Project) edited at random and reloaded,
     together or alone; compared with a fresh import of the same files under
     other names after every step."""
+    with Collector(seed).running() as collector:
+        return _run_project(workspace, seed, steps, fresh_folder, collector)
+
+
+def _run_project(workspace, seed, steps, fresh_folder, collector):
     rng = fuzz_edits.random_for(f"project-{seed}")
     project = fuzz_edits.Project(rng)
     names = {short: workspace.name(short) for short in fuzz_edits.Project.ORDER}
@@ -207,7 +287,7 @@ def run_project(workspace, seed, steps, fresh_folder):
             )
 
         try:
-            _reload_project(live, changed, mode, rng)
+            _reload_project(live, changed, mode, rng, collector)
         except hotreload.ReloadError as error:
             fail(f"refused: {error}")
         reloads += 1
