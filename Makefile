@@ -105,10 +105,16 @@ demo:
 	$(call venv_install,$$minor,$$python,,) \
 	$(VENVS)/$$minor/bin/python -m hotreload demo
 
+# The scale benchmark also runs on every other interpreter present.
 bench:
-	@set -e; read -r minor python <<< "$(NEWEST)"; \
+	@set -e; pythons=""; \
+	while read -r minor python; do \
+		$(call venv_install,$$minor,$$python,,) \
+		pythons="$$pythons $$(pwd)/$(VENVS)/$$minor/bin/python"; \
+	done < <(tools/pythons); \
+	read -r minor python <<< "$(NEWEST)"; \
 	$(call venv_install,$$minor,$$python,ipython jurigged matplotlib watchdog,) \
-	$(VENVS)/$$minor/bin/python bench/run.py
+	HOTRELOAD_BENCH_PYTHONS="$$pythons" $(VENVS)/$$minor/bin/python bench/run.py
 
 dev:
 	@set -e; line=$$(tools/pythons | grep -E "^$${PY:-.*} " | tail -n 1); \

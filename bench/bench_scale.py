@@ -18,14 +18,20 @@ Cases:
 * ``frozen_one_body``  the same in a program that froze its start-up state
                        (``gc.freeze()``) and then disabled collection;
 * ``closures_every_body``  every body edited in a module of closure
-                       factories, with 3M live objects of which 30,000 live
-                       closures: the closures are found with one walk;
+                       factories, with 3M live objects of which 3,000 live
+                       closures: after the first reload, which walks the
+                       heap once, the function watcher (3.12+) knows them;
 * ``constant_3000``    a constant read by 3,000 module-level statements is
                        edited: the statements that read it run again;
 * ``modules_3000``     3,000 small modules edited, one ``hotreload.reload``
                        call against 3,000 ``importlib.reload`` calls;
 * ``big_every_body``   every body of a 50,000-line module edited;
-* ``big_one_body``     one body of it edited (target in milliseconds).
+* ``big_one_body``     one body of it edited (target in milliseconds);
+* ``watcher_overhead`` what the function watcher (3.12+, base/watcher.c)
+                       costs the running program: making and freeing a
+                       closure in a loop, in a process where a reload has
+                       left code watched, against one without hotreload
+                       (ratio of the best of 7 timings; 1.00 before 3.12).
 
 ``--quick`` shrinks every size tenfold (a smoke run; the targets hold for
 the full sizes).
@@ -149,11 +155,11 @@ def game_one_body(quick: bool, collector: str) -> dict:
 
 def closures_every_body(quick: bool) -> dict:
     """A module of 200 factories, each returning a handler that closes over
-    its argument; the program holds 30,000 handlers made by the factories of
+    its argument; the program holds 3,000 handlers made by the factories of
     the hr copy (and as many of the floor copy) among 3M live objects."""
     ws = Workspace()
     n_factories = 200
-    n_closures = 3_000 if quick else 30_000
+    n_closures = 300 if quick else 3_000
     n_objects = 300_000 if quick else 3_000_000
 
     def source(name, r):
@@ -260,6 +266,57 @@ def big_module(quick: bool, every: bool) -> dict:
     return result
 
 
+OVERHEAD_LOOP = """
+import sys, time
+sys.path.insert(0, ROOT)
+if WATCH:
+    import hotreload, importlib, os
+    hotreload.install()
+    import watched_factories as w
+    keep = [w.make(i) for i in range(1000)]
+    with open(w.__file__, "a") as f:
+        f.write("\\n# edited\\n")
+    os.utime(w.__file__, (1, 1))
+    importlib.invalidate_caches()
+    hotreload.reload(w)          # walks once: its nested code is watched now
+    with open(w.__file__, "w") as f:
+        f.write(SOURCE.replace("n + 1", "n + 2"))
+    os.utime(w.__file__, (3, 3))
+    importlib.invalidate_caches()
+    hotreload.reload(w)
+
+def make(n):
+    return lambda: n
+
+def loop(count):
+    for i in range(count):
+        f = make(i)
+
+best = float("inf")
+for _ in range(7):
+    t0 = time.perf_counter()
+    loop(N)
+    best = min(best, time.perf_counter() - t0)
+print(best)
+"""
+
+
+def watcher_overhead(quick: bool) -> dict:
+    """Closures made and freed in a loop, with and without the watcher."""
+    ws = Workspace()
+    source = "def make(n):\n    def handler():\n        return n + 1\n    return handler\n"
+    ws.write("watched_factories", source)
+    n = 200_000 if quick else 2_000_000
+    timings = {}
+    for watch in (False, True):
+        code = f"ROOT = {ws.root!r}\nWATCH = {watch}\nN = {n}\nSOURCE = {source!r}\n" + OVERHEAD_LOOP
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        timings[watch] = float(out.stdout.strip().splitlines()[-1])
+    floor_ms, hr_ms = timings[False] * 1e3, timings[True] * 1e3
+    return {"floor_ms": floor_ms, "hotreload_ms": hr_ms, "ratio": hr_ms / floor_ms,
+            "closures_made": n}
+
+
 CASES = [
     Case("gc_off_one_body", "one body, gc.disable(), 2M objects", 0.10, "x",
          lambda q: game_one_body(q, "disabled")),
@@ -273,6 +330,8 @@ CASES = [
          lambda q: big_module(q, True)),
     Case("big_one_body", "one body of a 50k-line module", 1.0, "ms",
          lambda q: big_module(q, False)),
+    Case("watcher_overhead", "closures made in a loop, watcher on vs off", 1.05, "x",
+         watcher_overhead),
 ]
 BY_NAME = {c.name: c for c in CASES}
 
@@ -304,7 +363,7 @@ def version_of(python: str) -> str:
 
 
 def run(quick: bool = False, pythons: list[str] | None = None, only: list[str] | None = None) -> dict:
-    pythons = pythons or [sys.executable]
+    pythons = pythons or os.environ.get("HOTRELOAD_BENCH_PYTHONS", "").split() or [sys.executable]
     cases = [c for c in CASES if not only or c.name in only]
     results: dict = {"quick": quick, "interpreters": {}}
     for python in pythons:
@@ -340,6 +399,34 @@ def format_block(result: dict) -> str:
             if case.name in per_case:
                 lines.append(f"    {case.label:<52} {describe(case, per_case[case.name])}")
     return "\n".join(lines)
+
+
+def markdown(result: dict) -> str:
+    """The figures as a table per interpreter, for results.md."""
+    versions = list(result["interpreters"])
+    lines = ["Scale (issue 13): hotreload against `importlib.reload` of the same source in the same "
+             "process, medians; *value* is the ratio, or hotreload's own time where the target is "
+             "one.", "",
+             "| case | target | " + " | ".join(f"CPython {v}" for v in versions) + " |",
+             "|---|---|" + "---|" * len(versions)]
+    for case in CASES:
+        cells = []
+        for v in versions:
+            figures = result["interpreters"][v].get(case.name)
+            if figures is None:
+                cells.append("")
+            elif "error" in figures:
+                cells.append("FAILED")
+            else:
+                value = (f"{figures['hotreload_ms']:.2f} ms" if case.unit == "ms"
+                         else f"{figures['ratio']:.2f}x")
+                cells.append(f"{value} ({figures['floor_ms']:.1f} / {figures['hotreload_ms']:.1f} ms)"
+                             + ("" if figures["met"] else " **missed**"))
+        target = f"{case.target:g} ms" if case.unit == "ms" else f"{case.target:.2f}x"
+        lines.append(f"| {case.label} | {target} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("(floor / hotreload ms in brackets)")
+    return "\n".join(lines) + "\n"
 
 
 def failed(result: dict) -> bool:

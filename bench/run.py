@@ -14,7 +14,11 @@ Benchmarks (see each module's docstring for what its figures mean):
                              ordinary imports;
 * memory  (bench_memory.py)  scenario 6: what a reloader keeps per module;
 * watch   (bench_watch.py)   latency from a save to the new code running in
-                             `hotreload run`, native events and polling.
+                             `hotreload run`, native events and polling;
+* scale   (bench_scale.py)   what a reload costs as the heap, the module and the
+                             change grow (issue 13), on every interpreter named
+                             in HOTRELOAD_BENCH_PYTHONS (``make bench`` names
+                             each one present), else this one.
 
 The tools are the floor, hotreload and the peers a user would pick instead:
 IPython's autoreload (superreload, and IPython 9's %autoreload) and jurigged;
@@ -54,6 +58,7 @@ import bench_import  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_modules  # noqa: E402
 import bench_report  # noqa: E402
+import bench_scale  # noqa: E402
 import bench_watch  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -72,6 +77,7 @@ BENCHMARKS = [
     Benchmark("import", bench_import.run, bench_import.format_block),
     Benchmark("memory", bench_memory.run, bench_memory.format_block),
     Benchmark("watch", bench_watch.run, bench_watch.format_block),
+    Benchmark("scale", bench_scale.run, bench_scale.format_block),
 ]
 
 
@@ -90,6 +96,8 @@ def write_summary(folder: str | None, seconds: float) -> Callable[[dict], None]:
 
     def reporter(results: dict) -> None:
         text = bench_report.summary(results, seconds)
+        if "scale" in results:
+            text += "\n" + bench_scale.markdown(results["scale"])
         print(text)
         if folder is None:
             return
@@ -142,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     for report in reporters(args, seconds):
         report(results)
     correct = all(results.get(name, {}).get("correct", True) for name in ("core", "modules"))
+    correct = correct and not ("scale" in results and bench_scale.failed(results["scale"]))
     return 0 if correct else 1
 
 

@@ -66,6 +66,12 @@ typedef enum {
     HR_AST_COUNT
 } hr_ast_kind;
 
+/* A set of pointers, keyed by address (base/heap.c). */
+typedef struct {
+    const void **slots;
+    Py_ssize_t count, capacity;
+} hr_ptrset;
+
 typedef struct {
     PyObject *ReloadError;      /* the exception type */
     PyTypeObject *FinderType;   /* type of the import hook */
@@ -97,6 +103,13 @@ typedef struct {
                                    logged with its time (reload/reload.c) */
     PyTypeObject *LenderType;   /* execute.c: the metaclass stand-in of a class body
                                    run with unchanged members left out */
+    /* base/watcher.c (3.12+, main interpreter): the live closures of
+     * watched code, known without a walk of the heap */
+    int function_watcher;       /* PyFunction_AddWatcher id + 1; 0: none */
+    hr_ptrset watched_codes;    /* nested code objects every live function of which
+                                   is in live_closures */
+    hr_ptrset live_closures;    /* functions (not held) made from watched code, or
+                                   given it, since it was watched */
 } hr_state;
 
 /* A record is a tuple (path: str, source: bytes, mtime_ns: int, size: int):
@@ -123,15 +136,12 @@ typedef struct {
     PyObject *doc, *dict, *name, *qualname, *typeparams, *globals, *builtins;
 } hr_function_fields;
 
-/* A set of pointers, for membership tests in the walk. */
-typedef struct {
-    const void **slots;
-    Py_ssize_t count, capacity;
-} hr_ptrset;
-
 /* What the walk looks for, and what it found (lists of new references). */
 typedef struct {
     hr_ptrset old_codes;      /* code objects whose functions must be found */
+    int functions_known;      /* those functions were found without the walk
+                                 (base/watcher.c) */
+    int walked_all;           /* set by the walk: it saw every tracked object */
     hr_ptrset hooked_types;   /* types whose instances must be found */
     hr_ptrset twins;          /* throw-away objects that something live may hold */
     hr_ptrset young;          /* objects the reload made: not holders to look at */
@@ -386,9 +396,22 @@ PyObject *hr_builtins_of(PyObject *globals);
  * (and the builtins they hold), as if it had been made there. */
 int hr_function_set_globals(PyFunctionObject *func, PyObject *globals);
 
+/* base/watcher.c: the live closures of watched code (3.12+) */
+/* Starts and stops the function watcher (main interpreter only). */
+int hr_watcher_start(hr_state *state);
+void hr_watcher_stop(hr_state *state);
+/* When every code of query->old_codes is watched, appends their live
+ * functions to query->functions, sets query->functions_known and returns
+ * 1; 0 when the walk must find them; -1 on error. */
+int hr_watcher_find(hr_state *state, hr_heap_query *query);
+/* Watches `codes`, whose live functions are all in `functions` (a list). */
+int hr_watcher_add(hr_state *state, const hr_ptrset *codes, PyObject *functions);
+
 /* base/heap.c: one walk over the tracked objects */
 int hr_ptrset_add(hr_ptrset *set, const void *ptr);
 int hr_ptrset_has(const hr_ptrset *set, const void *ptr);
+/* Removes ptr; 1 when it was there.  Allocates nothing. */
+int hr_ptrset_discard(hr_ptrset *set, const void *ptr);
 void hr_ptrset_clear(hr_ptrset *set);
 /* Walks the heap once (not at all when the query is empty): every tracked
  * object, frozen, set aside or kept apart in `lists` too. */

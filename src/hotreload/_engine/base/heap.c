@@ -75,6 +75,40 @@ hr_ptrset_has(const hr_ptrset *set, const void *ptr)
     return 0;
 }
 
+int
+hr_ptrset_discard(hr_ptrset *set, const void *ptr)
+{
+    if (set->count == 0) {
+        return 0;
+    }
+    size_t mask = set->capacity - 1;
+    size_t i = ((uintptr_t)ptr >> 4) & mask;
+    while (set->slots[i] != ptr) {
+        if (set->slots[i] == NULL) {
+            return 0;
+        }
+        i = (i + 1) & mask;
+    }
+    /* Backward-shift deletion: each later entry of the run moves into the
+     * hole unless its home slot lies cyclically after the hole. */
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (set->slots[j] == NULL) {
+            break;
+        }
+        size_t home = ((uintptr_t)set->slots[j] >> 4) & mask;
+        int stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (!stays) {
+            set->slots[i] = set->slots[j];
+            i = j;
+        }
+    }
+    set->slots[i] = NULL;
+    set->count--;
+    return 1;
+}
+
 void
 hr_ptrset_clear(hr_ptrset *set)
 {
@@ -124,7 +158,7 @@ visit(PyObject *obj, void *arg)
     hr_heap_query *q = walk->query;
     PyObject *into = NULL;
     if (PyFunction_Check(obj)) {
-        if (hr_ptrset_has(&q->old_codes, PyFunction_GET_CODE(obj))) {
+        if (!q->functions_known && hr_ptrset_has(&q->old_codes, PyFunction_GET_CODE(obj))) {
             into = q->functions;
         }
     }
@@ -147,11 +181,13 @@ int
 hr_heap_walk(hr_heap_query *query, hr_gc_aside *lists)
 {
     walk_state walk = {query, 0};
-    if (query->old_codes.count == 0 && query->hooked_types.count == 0
-        && query->twins.count == 0) {
+    query->walked_all = 0;
+    if ((query->old_codes.count == 0 || query->functions_known)
+        && query->hooked_types.count == 0 && query->twins.count == 0) {
         return 0;
     }
     if (hr_gc_visit_all(lists, visit, &walk)) {
+        query->walked_all = !walk.failed;
         return walk.failed ? -1 : 0;
     }
     /* The collector's lists unknown: the interpreter's own walks, which

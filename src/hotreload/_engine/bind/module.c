@@ -414,7 +414,7 @@ module_exec(PyObject *module)
     if (hr_capi_export(module) < 0) {
         return -1;
     }
-    if (hr_execute_init(module, state) < 0) {
+    if (hr_execute_init(module, state) < 0 || hr_watcher_start(state) < 0) {
         return -1;
     }
     return hr_records_init(module, state);
@@ -450,6 +450,7 @@ static int
 module_clear(PyObject *module)
 {
     hr_state *state = state_of(module);
+    hr_watcher_stop(state);
     Py_CLEAR(state->ReloadError);
     Py_CLEAR(state->FinderType);
     Py_CLEAR(state->LenderType);

@@ -845,6 +845,49 @@ commit(hr_batch *b, hr_journal *journal)
     return -1;
 }
 
+/* Keeps the function watcher's notes complete (base/watcher.c): the old
+ * nested code whose live closures a full walk just found is watched from
+ * now on, and so is the new nested code those closures take, with the
+ * functions the run already made from it (`young`, when `complete`, is
+ * exactly what the run made).  The closures themselves are noted: their
+ * code changes at the commit, which no watcher sees. */
+static int
+watch_closures(hr_batch *b, hr_heap_query *query, PyObject *young, int complete)
+{
+    if (query->old_codes.count == 0 || (!query->functions_known && !query->walked_all)) {
+        return 0;
+    }
+    if (!query->functions_known
+        && hr_watcher_add(b->state, &query->old_codes, query->functions) < 0) {
+        return -1;
+    }
+    if (!complete) {
+        return 0;
+    }
+    hr_ptrset fresh_codes;
+    memset(&fresh_codes, 0, sizeof(fresh_codes));
+    PyObject *made = PyList_New(0);
+    int status = made ? 0 : -1;
+    for (Py_ssize_t i = 0; status == 0 && i < b->code_map.capacity; i++) {
+        PyObject *code = b->code_map.slots[i].live;
+        if (b->code_map.slots[i].fresh != NULL && PyCode_Check(code)) {
+            status = hr_ptrset_add(&fresh_codes, code);
+        }
+    }
+    for (Py_ssize_t i = 0; status == 0 && i < PyList_GET_SIZE(young); i++) {
+        PyObject *obj = PyList_GET_ITEM(young, i);
+        if (PyFunction_Check(obj) && hr_ptrset_has(&fresh_codes, PyFunction_GET_CODE(obj))) {
+            status = PyList_Append(made, obj);
+        }
+    }
+    if (status == 0) {
+        status = hr_watcher_add(b->state, &fresh_codes, made);
+    }
+    Py_XDECREF(made);
+    hr_ptrset_clear(&fresh_codes);
+    return status;
+}
+
 /* Runs a resolved, ordered batch.  New reference: the report dict. */
 static PyObject *
 transact(hr_batch *b, double started)
@@ -884,21 +927,23 @@ transact(hr_batch *b, double started)
         goto done;
     }
     trace(b, NULL, "what the run made", &since);
-    Py_CLEAR(young);
     /* The program's objects come back for the walk, its hooks and its own
      * collections; the reload's stay apart until collected at the end. */
     hr_gc_keep_made(&b->aside);
-    /* One walk over the heap for the whole batch, if anything needs it. */
+    /* One walk over the heap for the whole batch, if anything needs it:
+     * not for live closures the function watcher knows. */
     query.functions = PyList_New(0);
     query.instances = PyList_New(0);
     query.holders = PyList_New(0);
     if (query.functions == NULL || query.instances == NULL || query.holders == NULL
-        || hr_closures_query(b, &query) < 0 || hr_hooks_query(b, &query) < 0
-        || hr_heap_walk(&query, &b->aside) < 0 || hr_closures_plan(b, &query) < 0
-        || hr_forward_plan(b, &query) < 0) {
+        || hr_closures_query(b, &query) < 0 || hr_watcher_find(b->state, &query) < 0
+        || hr_hooks_query(b, &query) < 0 || hr_heap_walk(&query, &b->aside) < 0
+        || watch_closures(b, &query, young, complete) < 0
+        || hr_closures_plan(b, &query) < 0 || hr_forward_plan(b, &query) < 0) {
         goto done;
     }
-    trace(b, NULL, "heap walk", &since);
+    Py_CLEAR(young);
+    trace(b, NULL, query.functions_known ? "heap walk (closures known)" : "heap walk", &since);
     for (Py_ssize_t i = 0; i < b->count; i++) {
         hr_unit *u = &b->units[i];
         int hooked = has_hook(u);

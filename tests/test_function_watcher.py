@@ -1,0 +1,91 @@
+"""Live closures known without a walk of the heap (base/watcher.c, 3.12+).
+
+Once a reload has found the closures of a function's nested code (with one
+walk), CPython's function watcher tells the engine of every later one: the
+next reloads of that function read them from its notes.  These tests check
+that the notes stay complete: closures made after a reload, made by the
+reload's own run, given the code through __code__, freed and made again at
+the same addresses, and made in a sub-interpreter, all take the new code,
+reload after reload, as a walk would have found them.  HOTRELOAD_TRACE
+says whether a reload walked.
+
+Each case runs in a fresh interpreter, whose watcher starts with the
+engine.
+"""
+import json
+import textwrap
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.skipif(sys.version_info < (3, 12), reason="function watchers are 3.12+")
+
+
+def factory(version, extra=""):
+    return f'''
+def make(n):
+    def handler():
+        return ({version}, n)
+    return handler
+
+KEPT = make(100)
+{extra}
+'''
+
+
+SCENARIO = """
+    import contextlib, gc, io, json
+    def source(version, extra=""):
+        return FACTORY.format(version=version, extra=extra)
+    write("shop", source(1))
+    import shop
+    held = [shop.make(i) for i in range(3)]           # before any reload
+    seen, walked = [], []
+
+    def reload(version, extra=""):
+        write("shop", source(version, extra))
+        trace = io.StringIO()
+        with contextlib.redirect_stderr(trace):
+            hotreload.reload(shop)
+        seen.append([h() for h in held] + [shop.KEPT()])
+        walked.append("heap walk (closures known)" not in trace.getvalue())
+
+    reload(2)                                         # walks, then watches
+    held.append(shop.make(3))                         # made from watched code
+    reload(3)
+    gc.collect()
+    for _ in range(200):                              # freed, addresses reused
+        doomed = [shop.make(9) for _ in range(50)]
+        del doomed
+    def outer(n):
+        return lambda: n
+    fresh = outer(4)
+    fresh.__code__ = held[0].__code__                 # given the code by hand
+    held.append(fresh)
+    write("sink", "HELD = []\\n")
+    import sink
+    run_made = "import sink\\nsink.HELD.append(make(7))"
+    reload(4, run_made)                               # the run makes a closure,
+    held.append(sink.HELD[0])                         # held outside the module
+    reload(5, run_made)
+    print(json.dumps({"seen": seen, "walked": walked}))
+"""
+
+
+def run(isolated):
+    script = f"FACTORY = {factory('{version}', '{extra}')!r}\n" + textwrap.dedent(SCENARIO)
+    return json.loads(isolated(script, env={"HOTRELOAD_TRACE": "1"}).splitlines()[-1])
+
+
+def test_closures_take_the_new_code_reload_after_reload(isolated):
+    seen = run(isolated)["seen"]
+    assert seen == [
+        [[2, 0], [2, 1], [2, 2], [2, 100]],
+        [[3, 0], [3, 1], [3, 2], [3, 3], [3, 100]],
+        [[4, 0], [4, 1], [4, 2], [4, 3], [4, 4], [4, 100]],
+        [[5, 0], [5, 1], [5, 2], [5, 3], [5, 4], [5, 7], [5, 100]],
+    ]
+
+
+def test_only_the_first_reload_of_a_factory_walks_the_heap(isolated):
+    assert run(isolated)["walked"] == [True, False, False, False]
