@@ -128,10 +128,17 @@ static int
 write_with_setters(PyFunctionObject *func, const hr_function_fields *fields)
 {
     PyObject *op = (PyObject *)func;
-    if (PyFunction_SetClosure(op, or_none(fields->closure)) < 0
-        || PyFunction_SetDefaults(op, or_none(fields->defaults)) < 0
-        || PyFunction_SetKwDefaults(op, or_none(fields->kwdefaults)) < 0
-        || PyFunction_SetAnnotations(op, or_none(fields->annotations)) < 0) {
+    /* A field that keeps its value is left alone: a live closure taking
+     * new code keeps its cells, defaults and annotations, and thousands of
+     * them are written in one commit. */
+    if ((func->func_closure != fields->closure
+         && PyFunction_SetClosure(op, or_none(fields->closure)) < 0)
+        || (func->func_defaults != fields->defaults
+            && PyFunction_SetDefaults(op, or_none(fields->defaults)) < 0)
+        || (func->func_kwdefaults != fields->kwdefaults
+            && PyFunction_SetKwDefaults(op, or_none(fields->kwdefaults)) < 0)
+        || (func->func_annotations != fields->annotations
+            && PyFunction_SetAnnotations(op, or_none(fields->annotations)) < 0)) {
         return -1;
     }
     if (func->func_code == fields->code) {

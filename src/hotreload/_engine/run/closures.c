@@ -162,10 +162,28 @@ hr_closures_query(hr_batch *b, hr_heap_query *q)
 
 /* New reference: the closure `func` needs for `code`: its own cells,
  * reordered by free-variable name.  NULL with no exception when a variable
- * has no cell. */
+ * has no cell.  `same` (old code -> True or False) caches whether the new
+ * code has the old one's free variables in the same order: its closures
+ * then keep their own cell tuples (a factory's thousands of closures share
+ * the one answer, and no tuple is made per closure). */
 static PyObject *
-closure_for(PyFunctionObject *func, PyObject *code)
+closure_for(PyFunctionObject *func, PyObject *code, hr_identity *same)
 {
+    PyObject *known = hr_identity_get(same, func->func_code);
+    if (known == func->func_code) {
+        PyObject *old_names = PyObject_GetAttrString(func->func_code, "co_freevars");
+        PyObject *new_names = old_names ? PyObject_GetAttrString(code, "co_freevars") : NULL;
+        int equal = new_names ? PyObject_RichCompareBool(old_names, new_names, Py_EQ) : -1;
+        Py_XDECREF(old_names);
+        Py_XDECREF(new_names);
+        known = equal < 0 ? NULL : equal ? Py_True : Py_False;
+        if (known == NULL || hr_identity_add(same, func->func_code, known) < 0) {
+            return NULL;
+        }
+    }
+    if (known == Py_True) {
+        return func->func_closure ? Py_NewRef(func->func_closure) : PyTuple_New(0);
+    }
     PyObject *old_names = PyObject_GetAttrString(func->func_code, "co_freevars");
     PyObject *new_names = old_names ? PyObject_GetAttrString(code, "co_freevars") : NULL;
     PyObject *closure = NULL;
@@ -196,10 +214,10 @@ done:
 
 /* Plans the new code of one live closure, or reports it stale. */
 static int
-plan_closure(hr_batch *b, PyFunctionObject *func)
+plan_closure(hr_batch *b, PyFunctionObject *func, hr_identity *same)
 {
     PyObject *code = hr_identity_get(&b->code_map, func->func_code);
-    PyObject *closure = code != Py_None ? closure_for(func, code) : NULL;
+    PyObject *closure = code != Py_None ? closure_for(func, code, same) : NULL;
     if (closure == NULL) {
         if (PyErr_Occurred()) {
             return -1;
@@ -234,7 +252,7 @@ plan_closure(hr_batch *b, PyFunctionObject *func)
  * is poured into, or itself when adopted) takes the new nested code after,
  * as the closures the decorator made before the reload do. */
 static int
-plan_made_by_old_code(hr_batch *b)
+plan_made_by_old_code(hr_batch *b, hr_identity *same)
 {
     Py_ssize_t planned = b->actions.count;
     for (Py_ssize_t i = 0; i < planned; i++) {
@@ -250,7 +268,7 @@ plan_made_by_old_code(hr_batch *b)
         if (code == made->func_code || code == Py_None) {
             continue;
         }
-        PyObject *closure = closure_for(made, code);
+        PyObject *closure = closure_for(made, code, same);
         int status = closure ? hr_plan_code(&b->actions, target, code, closure)
                              : PyErr_Occurred() ? -1 : 0;
         Py_XDECREF(closure);
@@ -264,14 +282,16 @@ plan_made_by_old_code(hr_batch *b)
 int
 hr_closures_plan(hr_batch *b, hr_heap_query *q)
 {
-    if (plan_made_by_old_code(b) < 0) {
-        return -1;
+    hr_identity same;
+    memset(&same, 0, sizeof(same));
+    hr_ptrset patched = {0};
+    int status = -1;
+    if (plan_made_by_old_code(b, &same) < 0) {
+        goto done;
     }
     /* A function that a patch already pours new code into (a closure bound
      * to a name whose statement ran again), or that takes its moved code
      * (lines.c), takes that, not this. */
-    hr_ptrset patched = {0};
-    int status = -1;
     for (Py_ssize_t i = 0; i < b->actions.count; i++) {
         hr_action_kind kind = b->actions.items[i].kind;
         if ((kind == HR_ACT_PATCH || kind == HR_ACT_CODE)
@@ -286,13 +306,14 @@ hr_closures_plan(hr_batch *b, hr_heap_query *q)
         if (hr_ptrset_has(&patched, func)) {
             continue;
         }
-        if (plan_closure(b, func) < 0) {
+        if (plan_closure(b, func, &same) < 0) {
             goto done;
         }
     }
     status = 0;
 done:
     hr_ptrset_clear(&patched);
+    hr_identity_clear(&same);
     return status;
 }
 
