@@ -724,9 +724,13 @@ def test_capsule_calls_do_not_leak(workspace):
 
     # CPython's own caches fill during the first few hundred calls, then
     # stop growing; a leaked reference would grow every round by at least
-    # the 500 calls made.
+    # the 500 calls made.  The hotfix calls fill theirs slowly (blocks per
+    # 200 hotfixes, measured: 272, 133, 41, 17, 35, 23, 9, 0), so eight
+    # rounds were sometimes not enough on a loaded machine (growth of
+    # 402, 156, 154, 106, 98, 40, 35, 29 seen): sixteen are allowed, the
+    # bound per round is the same.
     growth = []
-    for _ in range(8):
+    for _ in range(16):
         gc.collect()
         blocks = sys.getallocatedblocks()
         for _ in range(100):
