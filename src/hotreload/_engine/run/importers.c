@@ -197,14 +197,20 @@ hr_follow_importers(hr_batch *b)
         status = 0;
         goto done;
     }
-    /* A copy: reading sources may import (the ast module, once). */
-    if ((modules = PyDict_Items(PyImport_GetModuleDict())) == NULL) {
+    /* Only a module with a recorded source can be read (follow_in), so
+     * only those are looked at, not the whole of sys.modules.  A copy of
+     * their names: reading sources may import (the ast module, once). */
+    if ((modules = PyDict_Keys(b->state->records)) == NULL) {
         goto done;
     }
+    PyObject *loaded = PyImport_GetModuleDict();  /* borrowed */
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(modules); i++) {
-        PyObject *modname = PyTuple_GET_ITEM(PyList_GET_ITEM(modules, i), 0);
-        PyObject *module = PyTuple_GET_ITEM(PyList_GET_ITEM(modules, i), 1);
-        if (!PyModule_Check(module) || !PyUnicode_Check(modname)) {
+        PyObject *modname = PyList_GET_ITEM(modules, i);
+        PyObject *module = PyDict_GetItemWithError(loaded, modname);  /* borrowed */
+        if (module == NULL && PyErr_Occurred()) {
+            goto done;
+        }
+        if (module == NULL || !PyModule_Check(module) || !PyUnicode_Check(modname)) {
             continue;
         }
         PyObject *dict = PyModule_GetDict(module);
@@ -223,7 +229,14 @@ hr_follow_importers(hr_batch *b)
                 goto done;
             }
         }
-        if (candidates != NULL && follow_in(b, modname, dict, candidates, moves) < 0) {
+        if (candidates == NULL) {
+            continue;
+        }
+        /* Held: reading its source may import, and sys.modules let go of it. */
+        Py_INCREF(dict);
+        int followed = follow_in(b, modname, dict, candidates, moves);
+        Py_DECREF(dict);
+        if (followed < 0) {
             goto done;
         }
     }

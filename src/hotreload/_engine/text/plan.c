@@ -668,7 +668,17 @@ find_removed(hr_batch *batch, hr_unit *u)
             continue;
         }
         PyObject *binds = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
-        PyObject *bound = binds ? PyNumber_And(binds, candidates) : NULL;
+        /* Most statements that mention a candidate only read it: they
+         * leave the candidates as they are, without three sets made. */
+        int binds_one = binds ? intersects(binds, candidates) : -1;
+        if (binds_one <= 0) {
+            Py_XDECREF(binds);
+            if (binds_one < 0) {
+                goto error;
+            }
+            continue;
+        }
+        PyObject *bound = PyNumber_And(binds, candidates);
         PyObject *left = bound ? PyNumber_Subtract(candidates, binds) : NULL;
         PyObject *forced = bound ? PyNumber_Subtract(bound, u->keep) : NULL;
         Py_XDECREF(binds);
