@@ -117,6 +117,32 @@ same_kind_of_code(PyObject *a, PyObject *b)
     return (((PyCodeObject *)a)->co_flags & kinds) == (((PyCodeObject *)b)->co_flags & kinds);
 }
 
+/* CPython's own __code__ setter (func_set_code), from the function type's
+ * table of getters and setters: calling it is what setting f.__code__ does
+ * once the attribute is looked up, without the lookup, which thousands of
+ * live closures taking new code in one commit paid for each.  The table is
+ * static in CPython, the same for every interpreter. */
+static const PyGetSetDef *
+code_setter(void)
+{
+    static const PyGetSetDef *found;
+    for (const PyGetSetDef *def = PyFunction_Type.tp_getset; found == NULL && def != NULL
+         && def->name != NULL; def++) {
+        if (strcmp(def->name, "__code__") == 0 && def->set != NULL) {
+            found = def;
+        }
+    }
+    return found;
+}
+
+static int
+set_code(PyObject *func, PyObject *code)
+{
+    const PyGetSetDef *def = code_setter();
+    return def != NULL ? def->set(func, code, def->closure)
+                       : PyObject_SetAttrString(func, "__code__", code);
+}
+
 /* The fields CPython has setters for, through them: they validate, notify
  * function watchers (3.12+: PyFunction_EVENT_MODIFY_DEFAULTS, _KWDEFAULTS,
  * _CODE) and clear the function version.  The closure goes first: the
@@ -145,7 +171,7 @@ write_with_setters(PyFunctionObject *func, const hr_function_fields *fields)
         return 0;
     }
     if (same_kind_of_code(func->func_code, fields->code)) {
-        return PyObject_SetAttrString(op, "__code__", fields->code);
+        return set_code(op, fields->code);
     }
     /* A function that becomes a generator or a coroutine, or the reverse:
      * the setter of 3.13 warns that this is deprecated, a warning a reload

@@ -34,8 +34,8 @@ is_comprehension(PyObject *name)
 static int
 collect_nested(PyObject *code, PyObject *prefix, PyObject *paths)
 {
-    PyObject *consts = PyObject_GetAttrString(code, "co_consts");
-    PyObject *seen = consts ? PyDict_New() : NULL;  /* name -> occurrences so far */
+    PyObject *consts = ((PyCodeObject *)code)->co_consts;  /* borrowed */
+    PyObject *seen = PyDict_New();  /* name -> occurrences so far */
     int status = -1;
     if (seen == NULL) {
         goto done;
@@ -65,8 +65,20 @@ collect_nested(PyObject *code, PyObject *prefix, PyObject *paths)
     status = 0;
 done:
     Py_XDECREF(seen);
-    Py_XDECREF(consts);
     return status;
+}
+
+/* 1 when code objects are nested in `code` (most functions have none). */
+static int
+has_nested(PyObject *code)
+{
+    PyObject *consts = ((PyCodeObject *)code)->co_consts;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); i++) {
+        if (PyCode_Check(PyTuple_GET_ITEM(consts, i))) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* Pairs one old nested code object with the new one at `path`, or None
@@ -93,6 +105,14 @@ static int
 pair_nested(hr_batch *b, hr_heap_query *q, PyObject *live, PyObject *old_code,
             PyObject *new_code)
 {
+    PyObject *remembered = b->state->stale ? PyDict_GetItemWithError(b->state->stale, live) : NULL;
+    if (remembered == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    if (remembered == NULL && !has_nested(old_code)) {
+        return 0;  /* no nested code of its own to pair, none left stale */
+    }
+    Py_XINCREF(remembered);  /* reading the dicts below may run code that drops it */
     PyObject *old_paths = PyDict_New();
     PyObject *new_paths = PyDict_New();
     PyObject *root = PyUnicode_FromString("");
@@ -113,10 +133,6 @@ pair_nested(hr_batch *b, hr_heap_query *q, PyObject *live, PyObject *old_code,
             goto done;
         }
     }
-    PyObject *remembered = b->state->stale ? PyDict_GetItemWithError(b->state->stale, live) : NULL;
-    if (remembered == NULL && PyErr_Occurred()) {
-        goto done;
-    }
     pos = 0;
     PyObject *codes;
     while (remembered != NULL && PyDict_Next(remembered, &pos, &path, &codes)) {
@@ -135,6 +151,7 @@ done:
     Py_XDECREF(old_paths);
     Py_XDECREF(new_paths);
     Py_XDECREF(root);
+    Py_XDECREF(remembered);
     return status;
 }
 
