@@ -402,19 +402,36 @@ read_method(hr_unit *u, PyTypeObject *cls, PyObject *cls_name, PyObject *body_co
     return status < 0 ? -1 : 1;
 }
 
-/* 1 when a decorator is one that only holds the function it decorates
- * (property and its accessors, staticmethod, classmethod, abstractmethod,
- * functools' caches): new code poured into the function reaches it.  Any
- * other may have recorded the function or its code where the engine does
- * not look (jinja2's @internalcode keeps code objects in a set), so the
- * class runs again and the decorator sees the new function. */
+/* The decorators that only hold the function they decorate (property and
+ * its accessors, staticmethod, classmethod, abstractmethod, functools'
+ * caches): new code poured into the function reaches it.  Any other may
+ * have recorded the function or its code where the engine does not look
+ * (jinja2's @internalcode keeps code objects in a set), so the class runs
+ * again and the decorator sees the new function.  Read on syntax trees
+ * (only_holds) and on the text (decorators_by_text). */
+static const char *const HOLDING_DECORATORS[] = {
+    "property", "staticmethod", "classmethod", "abstractmethod", "cached_property",
+    "lru_cache", "cache", "setter", "getter", "deleter", NULL,
+};
+
+/* 1 when `name` (UTF-8, `len` bytes) is one of HOLDING_DECORATORS. */
+static int
+is_holding_decorator(const char *name, Py_ssize_t len)
+{
+    for (int k = 0; HOLDING_DECORATORS[k] != NULL; k++) {
+        if ((Py_ssize_t)strlen(HOLDING_DECORATORS[k]) == len
+            && memcmp(HOLDING_DECORATORS[k], name, len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* 1 when a decorator, a syntax tree, is a name of HOLDING_DECORATORS
+ * (`@name`, `@a.name`, either called). */
 static int
 only_holds(const hr_state *state, PyObject *decorator)
 {
-    static const char *const known[] = {
-        "property", "staticmethod", "classmethod", "abstractmethod", "cached_property",
-        "lru_cache", "cache", "setter", "getter", "deleter", NULL,
-    };
     PyObject *node = Py_NewRef(decorator);
     if (hr_ast_is(state, node, HR_AST_CALL)) {  /* lru_cache(maxsize=...) */
         Py_SETREF(node, PyObject_GetAttrString(node, "func"));
@@ -429,11 +446,13 @@ only_holds(const hr_state *state, PyObject *decorator)
         PyErr_Clear();  /* a subscript, a lambda...: not one of those */
         return 0;
     }
-    int found = 0;
-    for (int k = 0; !found && known[k] != NULL && PyUnicode_Check(name); k++) {
-        found = PyUnicode_CompareWithASCIIString(name, known[k]) == 0;
-    }
+    Py_ssize_t len;
+    const char *utf8 = PyUnicode_Check(name) ? PyUnicode_AsUTF8AndSize(name, &len) : NULL;
+    int found = utf8 != NULL ? is_holding_decorator(utf8, len) : 0;
     Py_DECREF(name);
+    if (utf8 == NULL && PyErr_Occurred()) {
+        return -1;
+    }
     return found;
 }
 
@@ -488,17 +507,13 @@ line_count(const char *text, const hr_stmt *st)
 }
 
 /* What the decorators of a def member say, read on the text: BY_TEXT_READ
- * when each one only holds what it decorates (only_holds()' names, as
+ * when each one only holds what it decorates (HOLDING_DECORATORS, as
  * `@name`, `@a.name` or either called, on a line of its own),
  * BY_TEXT_RUNS when one is a plain name that does not, BY_TEXT_UNSURE
  * when one is anything else. */
 static int
 decorators_by_text(const char *text, const hr_stmt *member)
 {
-    static const char *const known[] = {
-        "property", "staticmethod", "classmethod", "abstractmethod", "cached_property",
-        "lru_cache", "cache", "setter", "getter", "deleter", NULL,
-    };
     Py_ssize_t at = member->start;
     while (at < member->head) {
         const char *line_end = memchr(text + at, '\n', member->head - at);
@@ -541,11 +556,7 @@ decorators_by_text(const char *text, const hr_stmt *member)
                            && memchr(text + k, '#', tail - k) == NULL)) {
             return BY_TEXT_UNSURE;
         }
-        int found = 0;
-        for (int n = 0; !found && known[n] != NULL; n++) {
-            found = same_text(text + last, last_len, known[n], (Py_ssize_t)strlen(known[n]));
-        }
-        if (!found) {
+        if (!is_holding_decorator(text + last, last_len)) {
             return BY_TEXT_RUNS;
         }
         at = end + 1;
