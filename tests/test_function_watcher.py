@@ -89,3 +89,33 @@ def test_closures_take_the_new_code_reload_after_reload(isolated):
 
 def test_only_the_first_reload_of_a_factory_walks_the_heap(isolated):
     assert run(isolated)["walked"] == [True, False, False, False]
+
+
+def test_the_watched_code_does_not_grow_with_the_reloads(isolated):
+    """Each reload watches the new nested code of a factory; the old one is
+    freed once no closure holds it, and the code watcher forgets it: after
+    twenty reloads the engine watches what it watched after two."""
+    out = isolated(
+        """
+        import gc, json
+        from hotreload import _hotreload
+        write("shop", FACTORY.format(version=0, extra=""))
+        import shop
+        held = [shop.make(i) for i in range(5)]
+        counts, junk = [], []
+        for version in range(1, 21):
+            write("shop", FACTORY.format(version=version, extra=""))
+            hotreload.reload(shop)
+            gc.collect()
+            # Code kept alive takes the freed addresses, so that a note
+            # that outlived its code would show as one more.
+            junk.extend(compile(f"def f{i}(): pass", "junk", "exec") for i in range(20))
+            counts.append(_hotreload._watched_codes())
+        print(json.dumps({"counts": counts, "seen": held[4]()}))
+        """.replace("FACTORY", repr(factory("{version}", "{extra}")))
+    )
+    result = json.loads(out.splitlines()[-1])
+    assert result["seen"] == [20, 4]
+    counts = result["counts"]
+    assert counts[0] >= 1
+    assert counts[-1] == counts[1], counts

@@ -106,6 +106,8 @@ typedef struct {
     /* base/watcher.c (3.12+, main interpreter): the live closures of
      * watched code, known without a walk of the heap */
     int function_watcher;       /* PyFunction_AddWatcher id + 1; 0: none */
+    int code_watcher;           /* PyCode_AddWatcher id + 1; 0: none (freed code
+                                   then stays in watched_codes) */
     hr_ptrset watched_codes;    /* nested code objects every live function of which
                                    is in live_closures */
     hr_ptrset live_closures;    /* functions (not held) made from watched code, or

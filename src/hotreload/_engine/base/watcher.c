@@ -19,15 +19,17 @@
  *     reload made is known exactly then).
  *
  * So the first reload of a function with closures walks the heap once; the
- * next ones do not.  An address is never removed from watched_codes: a
- * code object freed and another made at its address is watched from its
- * birth, which is all the rule needs.  A failed allocation in the watcher
+ * next ones do not.  A code watcher forgets a watched code object when it
+ * is freed: no function holds it then, and the notes do not grow with the
+ * reloads of a long session.  (Without a code watcher slot, the addresses
+ * stay: a code object made at a freed one's address is watched from its
+ * birth, which the rule allows.)  A failed allocation in the watcher
  * forgets every watched code (the next reloads walk again).
  *
  * Only the main interpreter is watched (a watcher callback is told nothing
  * of its interpreter's module state); sub-interpreters walk.  The cost to
- * the running program is one call per function made and freed: measured in
- * bench/bench_scale.py. */
+ * the running program is one call per function made and freed, and one
+ * per code object made and freed: measured in bench/bench_scale.py. */
 #include "hotreload.h"
 
 /* Forgets every watched code: the notes are no longer complete. */
@@ -88,21 +90,39 @@ on_function(PyFunction_WatchEvent event, PyFunctionObject *func, PyObject *new_v
     }
 }
 
+static int
+on_code(PyCodeEvent event, PyCodeObject *code)
+{
+    hr_state *state = watching;
+    if (event == PY_CODE_EVENT_DESTROY && state != NULL && state->watched_codes.count > 0) {
+        hr_ptrset_discard(&state->watched_codes, code);
+    }
+    return 0;
+}
+
 int
 hr_watcher_start(hr_state *state)
 {
     state->function_watcher = 0;
+    state->code_watcher = 0;
     if (watching != NULL || PyInterpreterState_Get() != PyInterpreterState_Main()) {
         return 0;
     }
     int id = PyFunction_AddWatcher(on_function);
     if (id < 0) {
-        /* All watcher slots taken by other tools: the engine walks. */
+        /* All watcher slots taken by other tools: the engine walks.  The
+         * ValueError CPython raises for that is the one expected here. */
         PyErr_Clear();
         return 0;
     }
     state->function_watcher = id + 1;
     watching = state;
+    int code_id = PyCode_AddWatcher(on_code);
+    if (code_id < 0) {
+        PyErr_Clear();  /* likewise: freed code then stays noted */
+        return 0;
+    }
+    state->code_watcher = code_id + 1;
     return 0;
 }
 
@@ -112,11 +132,13 @@ hr_watcher_stop(hr_state *state)
     if (state->function_watcher > 0) {
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
-        if (PyFunction_ClearWatcher(state->function_watcher - 1) < 0) {
+        if (PyFunction_ClearWatcher(state->function_watcher - 1) < 0
+            || (state->code_watcher > 0 && PyCode_ClearWatcher(state->code_watcher - 1) < 0)) {
             PyErr_WriteUnraisable(NULL);
         }
         PyErr_Restore(type, value, tb);
         state->function_watcher = 0;
+        state->code_watcher = 0;
         watching = NULL;
     }
     give_up(state);
@@ -128,6 +150,7 @@ int
 hr_watcher_start(hr_state *state)
 {
     state->function_watcher = 0;
+    state->code_watcher = 0;
     return 0;
 }
 

@@ -304,6 +304,16 @@ simple_reads(PyObject *Py_UNUSED(module), PyObject *source)
 }
 
 static PyObject *
+watched_codes(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    hr_state *state = state_of(module);
+    if (state->function_watcher == 0) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromSsize_t(state->watched_codes.count);
+}
+
+static PyObject *
 decode_source(PyObject *Py_UNUSED(module), PyObject *source)
 {
     return hr_decode_source(source);
@@ -371,6 +381,10 @@ static PyMethodDef module_methods[] = {
      "_simple_reads(statement: bytes) -> set[str] | None\n\n"
      "The names `name = <plain expression>` reads, read on the text; None when\n"
      "the statement is not that plain (for tests)."},
+    {"_watched_codes", watched_codes, METH_NOARGS,
+     "_watched_codes() -> int | None\n\n"
+     "How many nested code objects the function watcher watches; None without a\n"
+     "watcher (before 3.12, or in a sub-interpreter) (for tests)."},
     {NULL, NULL, 0, NULL},
 };
 
