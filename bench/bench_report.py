@@ -367,8 +367,10 @@ def _peer_notes(results: dict) -> list[str]:
 
 
 def plot(results: dict, path: str) -> str | None:
-    """Reload time against heap size for each tool (scenario 2), to `path`;
-    returns why not if it cannot (matplotlib missing, no sweep)."""
+    """Reload time against heap size (0 to 10M unrelated objects) for each
+    tool, four panels: one body and every body edited, each with the
+    collector on and under gc.disable(); to `path`.  Returns why not if it
+    cannot (matplotlib missing, no sweep)."""
     core = results.get("core")
     if not core or not core.get("sweep"):
         return "no heap sweep in these results"
@@ -381,42 +383,54 @@ def plot(results: dict, path: str) -> str | None:
         return "matplotlib is not installed (pip install matplotlib)"
     from matplotlib.ticker import FuncFormatter
 
-    fig, ax = plt.subplots(figsize=(10, 5))
-    floor_points = []
-    for name in [n for n in ORDER if n in core["sweep"]]:
-        points = core["sweep"][name]
-        xs, ys, stopped_x, stopped_y = [], [], [], []
-        for n, p in sorted(points.items(), key=lambda kv: int(kv[0])):
-            figs = p.get("tools", {})
-            if name == "hotreload" and figs.get("floor", {}).get("median_ms"):
-                floor_points.append((int(n), figs["floor"]["median_ms"] / 1e3))
-            mine = figs.get(name, {})
-            if mine.get("stopped"):
-                stopped_x.append(int(n))
-                stopped_y.append(mine["stopped"]["after_s"])
-            elif mine.get("median_ms") is not None:
-                xs.append(int(n))
-                ys.append(mine["median_ms"] / 1e3)
-        color = COLORS.get(name)
-        if xs:
-            ax.plot(xs, ys, marker="o", linewidth=2, color=color, label=_label(name), zorder=3)
-        if stopped_x:
-            ax.plot(stopped_x, stopped_y, linestyle="none", marker="^", markersize=10, color=color,
-                    label=f"{_label(name)}: stopped at the cap, took longer", zorder=3)
-    if floor_points:
-        floor_points.sort()
-        ax.plot([x for x, _ in floor_points], [y for _, y in floor_points], marker="s", color="black",
-                linestyle="--", linewidth=1, label=_label("floor"), zorder=2)
-    ax.set_yscale("log")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{int(x):,}"))
-    ax.set_xlabel(f"unrelated live objects on the heap (and {core['sizes']['n_instances']:,} "
-                  "instances per copy of the module)")
-    ax.set_ylabel("reload time, seconds (log scale)")
-    ax.set_title(f"Scenario 2, every body edited: reload time against heap size\n"
-                 f"CPython {platform.python_version()}, {datetime.date.today()}", fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
+    panels = [(sc, col) for sc in bench_core.SWEEP_SCENARIOS for col in bench_core.SWEEP_COLLECTORS]
+    fig, axes = plt.subplots(2, 2, figsize=(13, 8.5), sharex=True)
+    for ax, (scenario, collector) in zip(axes.flat, panels):
+        floor_points = []
+        for name in [n for n in ORDER if n in core["sweep"]]:
+            points = core["sweep"][name].get(collector, {})
+            xs, ys, stopped_x, stopped_y = [], [], [], []
+            for n, by_scenario in sorted(points.items(), key=lambda kv: int(kv[0])):
+                figs = by_scenario.get(scenario, {}).get("tools", {})
+                if name == "hotreload" and figs.get("floor", {}).get("median_ms"):
+                    floor_points.append((int(n), figs["floor"]["median_ms"] / 1e3))
+                mine = figs.get(name, {})
+                if mine.get("stopped"):
+                    stopped_x.append(int(n))
+                    stopped_y.append(mine["stopped"]["after_s"])
+                elif mine.get("median_ms") is not None:
+                    xs.append(int(n))
+                    ys.append(mine["median_ms"] / 1e3)
+            color = COLORS.get(name)
+            if xs:
+                ax.plot(xs, ys, marker="o", linewidth=2, color=color, label=_label(name), zorder=3)
+            if stopped_x:
+                ax.plot(stopped_x, stopped_y, linestyle="none", marker="^", markersize=10, color=color,
+                        label=f"{_label(name)}: stopped at the cap, took longer", zorder=3)
+        if floor_points:
+            floor_points.sort()
+            ax.plot([x for x, _ in floor_points], [y for _, y in floor_points], marker="s",
+                    color="black", linestyle="--", linewidth=1, label=_label("floor"), zorder=2)
+        ax.set_yscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1e6:g}M"))
+        collected = "collector on" if collector == "on" else "gc.disable() from the start"
+        ax.set_title(f"{bench_core.SCENARIOS[scenario].title}, {collected}", fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+    for ax in axes[-1]:
+        ax.set_xlabel(f"unrelated live objects (and {core['sizes']['n_instances']:,} instances "
+                      "per copy of the module)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("reload time, s (log)")
+    handles, labels = [], []
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=3)
+    fig.suptitle(f"Reload time against heap size, CPython {platform.python_version()}, "
+                 f"{datetime.date.today()}", fontsize=11)
+    fig.tight_layout(rect=(0, 0.07, 1, 0.97))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return None

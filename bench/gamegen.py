@@ -268,18 +268,21 @@ def build_objects(n: int = N_OBJECTS) -> list:
     return objects
 
 
-def build_heap(modules: dict, n_instances: int = N_INSTANCES, n_objects: int = N_OBJECTS) -> Heap:
+def build_heap(modules: dict, n_instances: int = N_INSTANCES, n_objects: int = N_OBJECTS,
+               settle: bool = True) -> Heap:
     """Build the live heap, once per process.
 
     `modules` maps a key to a generated module; each module gets `n_instances`
     instances of its own classes, so that every reloaded module sees the same
-    heap.  Collects garbage at the end so that timings start from a settled
-    heap.
+    heap.  With `settle`, collects garbage at the end so that timings start
+    from a settled heap; without (a program under gc.disable()), what was
+    made stays in the collector's youngest generation.
     """
     heap = Heap(objects=build_objects(n_objects))
     for key, mod in modules.items():
         heap.instances[key] = build_instances(mod, n_instances)
-    gc.collect()
+    if settle:
+        gc.collect()
     return heap
 
 

@@ -7,7 +7,8 @@ Benchmarks (see each module's docstring for what its figures mean):
                              module with a live heap (one body edited, every
                              body edited, instance hooks), every tool side by
                              side with the floor (importlib.reload), and
-                             scenario 2 at smaller heaps for the plot;
+                             scenarios 1 and 2 at 0 to 10M objects, with
+                             the collector on and off, for the plot;
 * modules (bench_modules.py) scenario 3: many small modules loaded, one
                              edited: finding what changed;
 * import  (bench_import.py)  scenario 5: overhead of hotreload.install() on
