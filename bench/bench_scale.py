@@ -27,6 +27,11 @@ Cases:
                        call against 3,000 ``importlib.reload`` calls;
 * ``big_every_body``   every body of a 50,000-line module edited;
 * ``big_one_body``     one body of it edited (target in milliseconds);
+* ``watcher_pause``  the longest pause a 1 ms ticker on the main thread
+                       sees while the watcher applies an every-body edit of
+                       a 10k-line module, the changed statements compiled
+                       ahead in a helper process (hotreload.ahead), against
+                       importlib.reload's pause on the main thread;
 * ``watcher_overhead`` what the function watcher (3.12+, base/watcher.c)
                        costs the running program: making and freeing a
                        closure in a loop, in a process where a reload has
@@ -322,6 +327,79 @@ def watcher_overhead(quick: bool) -> dict:
             "closures_made": n}
 
 
+def tick_until(done: Callable[[], bool], limit_s: float = 20.0) -> float:
+    """A 1 ms ticker on this (the main) thread until done(): returns the
+    longest gap it saw between two ticks, in seconds."""
+    worst = 0.0
+    last = time.perf_counter()
+    deadline = last + limit_s
+    while not done():
+        time.sleep(0.001)
+        now = time.perf_counter()
+        worst = max(worst, now - last)
+        last = now
+        if now > deadline:
+            raise AssertionError(f"not applied within {limit_s:g} s")
+    return worst
+
+
+def watcher_pause(quick: bool) -> dict:
+    """The longest pause a 1 ms ticker on the main thread sees while the
+    watcher applies an every-body edit of a 10k-line module (compiled
+    ahead in its helper process, hotreload.ahead), against the pause of
+    importlib.reload of the same edit, run on the main thread as a program
+    would.  Also given: the watcher's pause with compiling ahead off."""
+    import hotreload
+
+    ws = Workspace()
+    n_funcs, n_classes = (32, 8) if quick else (320, 80)
+
+    def source(r):
+        return gamegen.generate(r, n_funcs=n_funcs, n_classes=n_classes)
+
+    ws.write_both("ten", source(0))
+    floor_m = importlib.import_module("floor_ten")
+    hotreload.install()
+    hr_m = importlib.import_module("hr_ten")
+    gaps = {"floor": [], "ahead": [], "alone": []}
+    for r in range(1, ROUNDS + 1):
+        ws.write("floor_ten", source(r))
+        importlib.invalidate_caches()
+        applied = []
+
+        def floor_step():
+            if not applied:
+                importlib.reload(floor_m)
+                applied.append(True)
+                return False
+            return True
+
+        gaps["floor"].append(tick_until(floor_step))
+    step = ROUNDS
+    for variant in ("ahead", "alone"):
+        watcher = hotreload.Watcher([ws.root], poll=0.02, quiet=0.02, apply="main",
+                                    precompile=variant == "ahead", on_event=lambda event: None)
+        watcher.start()
+        try:
+            for _ in range(ROUNDS):
+                step += 1
+                ws.write("hr_ten", source(step))
+                ws.write("floor_ten", source(step))
+                importlib.invalidate_caches()
+                importlib.reload(floor_m)
+                expected = floor_m.func_0(5), floor_m.func_3(2)
+                gaps[variant].append(tick_until(lambda: (hr_m.func_0(5), hr_m.func_3(2)) == expected))
+        finally:
+            watcher.stop()
+    lines = len(source(0).splitlines())
+    # The first round of each warms caches up.
+    floor_ms = statistics.median(gaps["floor"][1:]) * 1e3
+    hr_ms = statistics.median(gaps["ahead"][1:]) * 1e3
+    return {"floor_ms": floor_ms, "hotreload_ms": hr_ms, "ratio": hr_ms / floor_ms,
+            "without_compiling_ahead_ms": statistics.median(gaps["alone"][1:]) * 1e3,
+            "lines": lines}
+
+
 CASES = [
     Case("gc_off_one_body", "one body, gc.disable(), 2M objects", 0.10, "x",
          lambda q: game_one_body(q, "disabled")),
@@ -337,6 +415,8 @@ CASES = [
          lambda q: big_module(q, False)),
     Case("watcher_overhead", "closures made in a loop, watcher on vs off", 1.05, "x",
          watcher_overhead),
+    Case("watcher_pause", "main-thread pause, watcher, every body of 10k lines", 0.25, "x",
+         watcher_pause),
 ]
 BY_NAME = {c.name: c for c in CASES}
 

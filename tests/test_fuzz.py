@@ -23,6 +23,11 @@ and the program's state frozen (gc.freeze()) before each reload, so that
 what the reload must find (live closures, instances, holders of the twins)
 sits in the permanent generation, which CPython's own object walks leave
 out (see Collector).
+
+The seeds after those (1, 4, 7...) have what each reload compiles
+compiled ahead in a helper process first, as the watcher does
+(hotreload.ahead): the module's functions must then hold code equal to a
+fresh import's, line for line, as they do when the reload compiles alone.
 """
 import contextlib
 import difflib
@@ -35,6 +40,7 @@ import pytest
 import fuzz_edits
 import hotreload
 from hotreload import _hotreload
+from hotreload.ahead import CompileHelper, compile_ahead
 
 
 def _seeds(spec):
@@ -73,6 +79,67 @@ class Collector:
                 gc.unfreeze()
                 if was_enabled:
                     gc.enable()
+
+
+class Ahead:
+    """Compiles ahead, in a helper process, what each reload of a seed
+    will compile (seeds 1, 4, 7...), beside a twin of the module that is
+    reloaded without: both must end alike."""
+
+    def __init__(self, seed):
+        self.helper = CompileHelper() if seed % 3 == 1 else None
+        self.twin = None
+
+    def load(self, workspace, text):
+        if self.helper is not None:
+            self.twin = workspace.load("twin", text)
+
+    def before_reload(self, workspace, module, new_text):
+        if self.helper is None:
+            return
+        workspace.edit("twin", new_text)
+        path = _hotreload.source_path(module.__name__)
+        with open(path, "rb") as f:
+            source = f.read()
+        compile_ahead(self.helper, [(module.__name__, path, source)])
+
+    def check(self, module, error):
+        """The twin, reloaded without code compiled ahead, is refused when
+        the module was, and else holds code equal to the module's in every
+        function and method (the same lines too)."""
+        if self.helper is None:
+            return []
+        try:
+            hotreload.reload(self.twin)
+            twin_error = None
+        except hotreload.ReloadError as caught:
+            twin_error = caught
+        if (error is None) != (twin_error is None):
+            return [f"compiled ahead: reload refused {error}, without: refused {twin_error}"]
+        if error is not None:
+            return []
+        problems = []
+
+        def code_of(obj):
+            obj = getattr(obj, "__func__", obj)
+            return obj.__code__ if isinstance(obj, fuzz_edits.types.FunctionType) else None
+
+        live_ns, twin_ns = vars(module), vars(self.twin)
+        for name, value in live_ns.items():
+            pairs = [(name, value, twin_ns.get(name))]
+            if isinstance(value, type) and isinstance(twin_ns.get(name), type) \
+                    and value.__module__ == module.__name__:
+                pairs += [(f"{name}.{k}", v, vars(twin_ns[name]).get(k)) for k, v in vars(value).items()]
+            for path, live, other in pairs:
+                have, want = code_of(live), code_of(other)
+                if have is not None and want is not None and have != want:
+                    problems.append(f"compiled ahead: {path} holds code unlike the twin's "
+                                    f"(line {have.co_firstlineno}, twin {want.co_firstlineno})")
+        return problems
+
+    def close(self):
+        if self.helper is not None:
+            self.helper.close()
 
 
 def _held_closures(module, model):
@@ -129,15 +196,20 @@ def _old_instances(module, instances):
 
 
 def run_seed(workspace, seed, steps, fresh_folder):
-    with Collector(seed).running() as collector:
-        return _run_seed(workspace, seed, steps, fresh_folder, collector)
+    ahead = Ahead(seed)
+    try:
+        with Collector(seed).running() as collector:
+            return _run_seed(workspace, seed, steps, fresh_folder, collector, ahead)
+    finally:
+        ahead.close()
 
 
-def _run_seed(workspace, seed, steps, fresh_folder, collector):
+def _run_seed(workspace, seed, steps, fresh_folder, collector, ahead):
     rng = fuzz_edits.random_for(seed)
     model = fuzz_edits.Model.random(rng)
     text = model.render()
     module = workspace.load("m", text)
+    ahead.load(workspace, text)
     name = module.__name__
     fresh = fuzz_edits.fresh_module(text, fresh_folder)
     instances = {}
@@ -177,11 +249,15 @@ def _run_seed(workspace, seed, steps, fresh_folder, collector):
 
         held = _held_closures(module, model)
         try:
+            ahead.before_reload(workspace, module, new_text)
             collector.before_reload()
             hotreload.reload(module)
             error = None
         except hotreload.ReloadError as caught:
             error = caught
+        twin_problems = ahead.check(module, error)
+        if twin_problems:
+            fail("compiled ahead, the reload differs from one without", twin_problems)
         if error is None:
             if broken:
                 fail(f"a source that must be refused ({broken}) was reloaded")

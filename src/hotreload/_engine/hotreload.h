@@ -105,6 +105,9 @@ typedef struct {
                                    run with unchanged members left out */
     /* base/watcher.c (3.12+, main interpreter): the live closures of
      * watched code, known without a walk of the heap */
+    PyObject *precompiled;      /* dict: (file name, text, blank lines before it) ->
+                                   code the compile helper made of it (ahead.py), for
+                                   the next reload; replaced by the next ones */
     int function_watcher;       /* PyFunction_AddWatcher id + 1; 0: none */
     int code_watcher;           /* PyCode_AddWatcher id + 1; 0: none (freed code
                                    then stays in watched_codes) */
@@ -273,6 +276,8 @@ typedef struct hr_unit {
     Py_ssize_t old_len, new_len;
     hr_stmts old_stmts, new_stmts;
     int full;                /* no recorded source: the whole module runs */
+    PyObject *precompiled;   /* state->precompiled when the reload began: code made
+                                off the lock (text/source.c) */
     /* Written by text/ (plan.c, shape.c; the arrays allocated by reload/reload.c):
      * the plan, read by run/ */
     Py_ssize_t *match;       /* new statement -> old statement index, or -1 */
@@ -626,6 +631,17 @@ PyObject *hr_decode_source(PyObject *bytes);
  * from its lines and moved there, and on 3.13 a class body records the
  * first line it was compiled at (__firstlineno__). */
 PyObject *hr_compile_alone(hr_unit *u, const hr_stmt *st);
+/* New reference: the code to run new statement `st` (not a class) alone,
+ * from its head when `without_decorators`, at its lines, when the compile
+ * helper made it (u->precompiled); NULL without an exception when it did
+ * not (the piece compiles the statement). */
+PyObject *hr_precompiled_to_run(hr_unit *u, const hr_stmt *st, int without_decorators);
+/* New reference: a list of (text: bytes, lines: int), the texts a reload
+ * from the old source to the new one will compile alone (hr_compile_alone,
+ * hr_precompiled_to_run), those of the statements whose text changed, each
+ * with the blank lines that put it at its place in the file. */
+PyObject *hr_alone_texts(const char *old_utf8, Py_ssize_t old_len, const char *new_utf8,
+                         Py_ssize_t new_len);
 /* New reference: `code` with co_firstlineno, and that of every code object
  * nested in it, moved by `delta` lines (code.replace(), nothing compiled);
  * with a `memo`, each code object is copied once (old -> copy kept there).

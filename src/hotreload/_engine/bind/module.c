@@ -303,6 +303,69 @@ simple_reads(PyObject *Py_UNUSED(module), PyObject *source)
     return reads != NULL || PyErr_Occurred() ? reads : Py_NewRef(Py_None);
 }
 
+/* The texts a reload of module `name` to `source` will compile alone. */
+static PyObject *
+alone_texts(PyObject *module, PyObject *args)
+{
+    PyObject *name, *source;
+    if (!PyArg_ParseTuple(args, "US:_alone_texts", &name, &source)) {
+        return NULL;
+    }
+    PyObject *record = hr_record_get(state_of(module), name);
+    if (record == NULL) {
+        return PyErr_Occurred() ? NULL : PyList_New(0);  /* a full run: one piece */
+    }
+    PyObject *old_text = hr_decode_source(PyTuple_GET_ITEM(record, HR_REC_SOURCE));
+    PyObject *new_text = old_text ? hr_decode_source(source) : NULL;
+    Py_ssize_t old_len, new_len;
+    const char *old_utf8 = new_text ? PyUnicode_AsUTF8AndSize(old_text, &old_len) : NULL;
+    const char *new_utf8 = old_utf8 ? PyUnicode_AsUTF8AndSize(new_text, &new_len) : NULL;
+    PyObject *texts = new_utf8 ? hr_alone_texts(old_utf8, old_len, new_utf8, new_len) : NULL;
+    Py_XDECREF(old_text);
+    Py_XDECREF(new_text);
+    return texts;
+}
+
+/* Code the compile helper made: (file name, text, lines, code), for the
+ * next reload (hr_compile_alone, hr_precompiled_to_run); it replaces what
+ * was put before.  Kept until then: code is used only for the exact text
+ * and place it was compiled from, which is right for any later reload,
+ * and freeing it here keeps that work out of the reload's pause. */
+static PyObject *
+precompiled_put(PyObject *module, PyObject *entries)
+{
+    hr_state *state = state_of(module);
+    PyObject *fresh = PyDict_New();
+    PyObject *iterator = fresh ? PyObject_GetIter(entries) : NULL;
+    if (iterator == NULL) {
+        Py_XDECREF(fresh);
+        return NULL;
+    }
+    PyObject *entry;
+    while ((entry = PyIter_Next(iterator)) != NULL) {
+        PyObject *filename, *text, *code;
+        int lines;
+        int ok = PyArg_ParseTuple(entry, "UO!iO!:_precompiled_put", &filename, &PyBytes_Type, &text,
+                                  &lines, &PyCode_Type, &code);
+        PyObject *key = ok ? Py_BuildValue("(OOi)", filename, text, lines) : NULL;
+        int status = key ? PyDict_SetItem(fresh, key, code) : -1;
+        Py_XDECREF(key);
+        Py_DECREF(entry);
+        if (status < 0) {
+            Py_DECREF(iterator);
+            Py_DECREF(fresh);
+            return NULL;
+        }
+    }
+    Py_DECREF(iterator);
+    if (PyErr_Occurred()) {
+        Py_DECREF(fresh);
+        return NULL;
+    }
+    Py_SETREF(state->precompiled, fresh);
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 watched_codes(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
@@ -381,6 +444,16 @@ static PyMethodDef module_methods[] = {
      "_simple_reads(statement: bytes) -> set[str] | None\n\n"
      "The names `name = <plain expression>` reads, read on the text; None when\n"
      "the statement is not that plain (for tests)."},
+    {"_alone_texts", alone_texts, METH_VARARGS,
+     "_alone_texts(name: str, source: bytes) -> list[tuple[bytes, int]]\n\n"
+     "The texts a reload of module `name` to `source` will compile alone, each with\n"
+     "the blank lines that put it at its place: what the watcher's compile helper\n"
+     "compiles ahead, off the lock."},
+    {"_precompiled_put", precompiled_put, METH_O,
+     "_precompiled_put(entries: Iterable[tuple[str, bytes, int, code]])\n\n"
+     "Code compiled ahead, as (file name, text, lines, code) of _alone_texts' texts:\n"
+     "reloads use it where they would compile that text at that place; it replaces\n"
+     "what was put before."},
     {"_watched_codes", watched_codes, METH_NOARGS,
      "_watched_codes() -> int | None\n\n"
      "How many nested code objects the function watcher watches; None without a\n"
@@ -422,7 +495,8 @@ module_exec(PyObject *module)
     state->trace = trace != NULL && trace[0] != '\0' && strcmp(trace, "0") != 0;
     state->deny_dirs = PyTuple_New(0);
     state->allow_dirs = PyTuple_New(0);
-    if (state->deny_dirs == NULL || state->allow_dirs == NULL) {
+    state->precompiled = PyDict_New();
+    if (state->deny_dirs == NULL || state->allow_dirs == NULL || state->precompiled == NULL) {
         return -1;
     }
     if (hr_capi_export(module) < 0) {
@@ -446,6 +520,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->deny_dirs);
     Py_VISIT(state->allow_dirs);
     Py_VISIT(state->pending);
+    Py_VISIT(state->precompiled);
     Py_VISIT(state->stale);
     Py_VISIT(state->watched);
     Py_VISIT(state->abc_meta);
@@ -473,6 +548,7 @@ module_clear(PyObject *module)
     Py_CLEAR(state->deny_dirs);
     Py_CLEAR(state->allow_dirs);
     Py_CLEAR(state->pending);
+    Py_CLEAR(state->precompiled);
     Py_CLEAR(state->stale);
     Py_CLEAR(state->watched);
     Py_CLEAR(state->abc_meta);

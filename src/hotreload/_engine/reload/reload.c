@@ -56,6 +56,7 @@ unit_clear(hr_unit *u)
     Py_CLEAR(u->old_text);
     Py_CLEAR(u->new_text);
     Py_CLEAR(u->new_bytes);
+    Py_CLEAR(u->precompiled);
     hr_stmts_clear(&u->old_stmts);
     hr_stmts_clear(&u->new_stmts);
     PyMem_Free(u->match);
@@ -300,6 +301,7 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
                         Py_TYPE(u->module)->tp_name);
     }
     u->live = Py_NewRef(PyModule_GetDict(u->module));
+    u->precompiled = Py_NewRef(state->precompiled);
     PyObject *record = hr_record_get(state, u->name);
     if (record == NULL && PyErr_Occurred()) {
         return -1;

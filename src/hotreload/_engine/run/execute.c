@@ -430,6 +430,18 @@ restore_builtins(hr_unit *u)
     return status;
 }
 
+/* Runs module code in the scratch namespace. */
+static int
+run_code(hr_batch *batch, hr_unit *u, PyObject *code)
+{
+    PyObject *result = PyEval_EvalCode(code, u->scratch, u->scratch);
+    if (result == NULL) {
+        return hr_raise(batch->state, u->name, NULL, "the new code raised while it ran");
+    }
+    Py_DECREF(result);
+    return 0;
+}
+
 /* Compiles the buffer and runs it in the scratch namespace. */
 static int
 run_buffer(hr_batch *batch, hr_unit *u, const char *buffer)
@@ -438,13 +450,9 @@ run_buffer(hr_batch *batch, hr_unit *u, const char *buffer)
     if (code == NULL) {
         return hr_raise(batch->state, u->name, NULL, "the new source does not compile");
     }
-    PyObject *result = PyEval_EvalCode(code, u->scratch, u->scratch);
+    int status = run_code(batch, u, code);
     Py_DECREF(code);
-    if (result == NULL) {
-        return hr_raise(batch->state, u->name, NULL, "the new code raised while it ran");
-    }
-    Py_DECREF(result);
-    return 0;
+    return status;
 }
 
 /* 1 when an object has an identity worth keeping: an instance of a class
@@ -593,6 +601,25 @@ hr_execute(hr_batch *batch, hr_unit *u)
             }
             hr_start_piece(buffer, u);
             pending = 0;
+            continue;
+        }
+        /* Compiled ahead by the watcher's helper (off the lock): run alone,
+         * after what the piece holds so far. */
+        PyObject *ahead = hr_precompiled_to_run(u, st, u->strip[i]);
+        if (ahead == NULL && PyErr_Occurred()) {
+            goto done;
+        }
+        if (ahead != NULL) {
+            int ran = pending ? run_buffer(batch, u, buffer) : 0;
+            ran = ran == 0 ? run_code(batch, u, ahead) : -1;
+            Py_DECREF(ahead);
+            if (ran < 0) {
+                goto done;
+            }
+            if (pending) {
+                hr_start_piece(buffer, u);
+                pending = 0;
+            }
             continue;
         }
         /* A def whose decorators did not change runs without them: they

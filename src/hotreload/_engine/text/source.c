@@ -396,29 +396,35 @@ hr_compile_piece(const char *buffer, Py_ssize_t len, PyObject *filename)
     return code;
 }
 
-PyObject *
-hr_compile_alone(hr_unit *u, const hr_stmt *st)
+/* The text of statement `st` of `stmts` (split from `utf8`) alone, from
+ * `from`: its start, or its head (a def's decorators left out).  The
+ * `from __future__` lines before it, then the statement from the start of
+ * its line, what precedes it there blanked: no blank lines.  A new bytes
+ * object; *delta: how many lines its code moves down to stand at its
+ * place in the file. */
+static PyObject *
+alone_text(const char *utf8, const hr_stmts *stmts, const hr_stmt *st, Py_ssize_t from,
+           int line, int *delta)
 {
-    /* The `from __future__` lines, then the statement from the start of
-     * its line (what precedes it there blanked): no blank lines. */
     Py_ssize_t size = 0, future_lines = 0;
-    for (Py_ssize_t k = 0; k < u->new_stmts.count; k++) {
-        const hr_stmt *other = &u->new_stmts.items[k];
+    for (Py_ssize_t k = 0; k < stmts->count; k++) {
+        const hr_stmt *other = &stmts->items[k];
         if (hr_is_future_import(other) && other->start < st->start) {
             size += other->end - other->start + 1;
         }
     }
-    Py_ssize_t from = hr_line_start(u->new_utf8, st->start);
-    char *text = PyMem_Malloc(size + (st->end - from) + 2);
-    if (text == NULL) {
-        return PyErr_NoMemory();
+    Py_ssize_t line_start = hr_line_start(utf8, from);
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, size + (st->end - line_start));
+    if (bytes == NULL) {
+        return NULL;
     }
+    char *text = PyBytes_AS_STRING(bytes);
     Py_ssize_t out = 0;
-    for (Py_ssize_t k = 0; k < u->new_stmts.count; k++) {
-        const hr_stmt *other = &u->new_stmts.items[k];
+    for (Py_ssize_t k = 0; k < stmts->count; k++) {
+        const hr_stmt *other = &stmts->items[k];
         if (hr_is_future_import(other) && other->start < st->start) {
             Py_ssize_t n = other->end - other->start;
-            memcpy(text + out, u->new_utf8 + other->start, n);
+            memcpy(text + out, utf8 + other->start, n);
             out += n;
             if (n == 0 || text[out - 1] != '\n') {
                 text[out++] = '\n';
@@ -428,12 +434,120 @@ hr_compile_alone(hr_unit *u, const hr_stmt *st)
     for (Py_ssize_t k = 0; k < out; k++) {
         future_lines += text[k] == '\n';
     }
-    memset(text + out, ' ', st->start - from);
-    out += st->start - from;
-    memcpy(text + out, u->new_utf8 + st->start, st->end - st->start);
-    out += st->end - st->start;
-    text[out] = '\0';
-    PyObject *code = compile_moved(text, u->path, st->line - 1 - (int)future_lines, 0);
-    PyMem_Free(text);
+    memset(text + out, ' ', from - line_start);
+    out += from - line_start;
+    memcpy(text + out, utf8 + from, st->end - from);
+    out += st->end - from;
+    if (_PyBytes_Resize(&bytes, out) < 0) {
+        return NULL;
+    }
+    *delta = line - 1 - (int)future_lines;
+    return bytes;
+}
+
+/* New reference: the code the compile helper made of `text` for the
+ * unit's file, at its lines (`delta` blank lines before it), or NULL (no
+ * exception) when it made none (hotreload.ahead compiles what a reload
+ * will compile, off the lock). */
+static PyObject *
+precompiled(const hr_unit *u, PyObject *text, int delta)
+{
+    if (u->precompiled == NULL || PyDict_GET_SIZE(u->precompiled) == 0) {
+        return NULL;
+    }
+    PyObject *lines = PyLong_FromLong(delta);
+    PyObject *key = lines ? PyTuple_Pack(3, u->path, text, lines) : NULL;
+    PyObject *code = key ? PyDict_GetItemWithError(u->precompiled, key) : NULL;
+    Py_XDECREF(key);
+    Py_XDECREF(lines);
+    /* Only code objects are put there (bind/module.c). */
+    return code != NULL && PyCode_Check(code) ? Py_NewRef(code) : NULL;
+}
+
+PyObject *
+hr_compile_alone(hr_unit *u, const hr_stmt *st)
+{
+    int delta;
+    PyObject *text = alone_text(u->new_utf8, &u->new_stmts, st, st->start, st->line, &delta);
+    if (text == NULL) {
+        return NULL;
+    }
+    PyObject *code = precompiled(u, text, delta);
+    if (code == NULL && !PyErr_Occurred()) {
+        code = compile_moved(PyBytes_AS_STRING(text), u->path, delta, 0);
+    }
+    Py_DECREF(text);
     return code;
+}
+
+PyObject *
+hr_precompiled_to_run(hr_unit *u, const hr_stmt *st, int without_decorators)
+{
+    if (u->precompiled == NULL || PyDict_GET_SIZE(u->precompiled) == 0
+        || st->kind == HR_STMT_CLASS) {
+        return NULL;
+    }
+    int delta;
+    PyObject *text = without_decorators
+        ? alone_text(u->new_utf8, &u->new_stmts, st, st->head, st->head_line, &delta)
+        : alone_text(u->new_utf8, &u->new_stmts, st, st->start, st->line, &delta);
+    if (text == NULL) {
+        return NULL;
+    }
+    PyObject *code = precompiled(u, text, delta);
+    Py_DECREF(text);
+    return code;
+}
+
+PyObject *
+hr_alone_texts(const char *old_utf8, Py_ssize_t old_len, const char *new_utf8, Py_ssize_t new_len)
+{
+    hr_stmts old_stmts = {0}, new_stmts = {0};
+    PyObject *texts = PyList_New(0), *old_norms = NULL;
+    if (texts == NULL || hr_split(old_utf8, 0, old_len, 0, 1, &old_stmts) < 0
+        || hr_split(new_utf8, 0, new_len, 0, 1, &new_stmts) < 0
+        || (old_norms = PySet_New(NULL)) == NULL) {
+        goto error;
+    }
+    for (Py_ssize_t j = 0; j < old_stmts.count; j++) {
+        if (PySet_Add(old_norms, old_stmts.items[j].norm) < 0) {
+            goto error;
+        }
+    }
+    for (Py_ssize_t i = 0; i < new_stmts.count; i++) {
+        const hr_stmt *st = &new_stmts.items[i];
+        int same = PySet_Contains(old_norms, st->norm);
+        if (same < 0) {
+            goto error;
+        }
+        if (same || hr_is_future_import(st)) {
+            continue;  /* unchanged: nothing compiles it, or only in a piece */
+        }
+        /* What hr_compile_alone reads and hr_precompiled_to_run runs: the
+         * statement, and a decorated def without its decorators too. */
+        int variants = st->kind == HR_STMT_DEF && st->head != st->start ? 2 : 1;
+        for (int v = 0; v < variants; v++) {
+            int delta;
+            PyObject *text = v == 0
+                ? alone_text(new_utf8, &new_stmts, st, st->start, st->line, &delta)
+                : alone_text(new_utf8, &new_stmts, st, st->head, st->head_line, &delta);
+            PyObject *job = text ? Py_BuildValue("(Oi)", text, delta) : NULL;
+            int status = job ? PyList_Append(texts, job) : -1;
+            Py_XDECREF(text);
+            Py_XDECREF(job);
+            if (status < 0) {
+                goto error;
+            }
+        }
+    }
+    hr_stmts_clear(&old_stmts);
+    hr_stmts_clear(&new_stmts);
+    Py_DECREF(old_norms);
+    return texts;
+error:
+    hr_stmts_clear(&old_stmts);
+    hr_stmts_clear(&new_stmts);
+    Py_XDECREF(old_norms);
+    Py_XDECREF(texts);
+    return NULL;
 }
