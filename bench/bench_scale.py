@@ -37,7 +37,10 @@ Cases:
                        closure in a loop, in a process where a reload has
                        left code watched, against one without hotreload
                        (ratio of the best timings, 7 per process, the two
-                       processes alternating three times; 1.00 before 3.12).
+                       processes alternating three times; 1.00 before 3.12;
+                       also the ratio of the instructions the loop executes,
+                       counted by callgrind, which no load on the machine
+                       changes).
 
 ``--quick`` shrinks every size tenfold (a smoke run; the targets hold for
 the full sizes).
@@ -299,7 +302,7 @@ def loop(count):
         f = make(i)
 
 best = float("inf")
-for _ in range(7):
+for _ in range(REPS):
     t0 = time.perf_counter()
     loop(N)
     best = min(best, time.perf_counter() - t0)
@@ -308,23 +311,48 @@ print(best)
 
 
 def watcher_overhead(quick: bool) -> dict:
-    """Closures made and freed in a loop, with and without the watcher."""
+    """Closures made and freed in a loop, with and without the watcher: wall
+    time (the case's ratio; best of each process), and the instructions the
+    loop executes, counted by callgrind (deterministic, where valgrind is
+    installed)."""
+    import bench_import
+
     ws = Workspace()
     source = "def make(n):\n    def handler():\n        return n + 1\n    return handler\n"
     ws.write("watched_factories", source)
     n = 200_000 if quick else 2_000_000
+
+    def program(watch, count, reps):
+        return (f"ROOT = {ws.root!r}\nWATCH = {watch}\nN = {count}\nREPS = {reps}\n"
+                f"SOURCE = {source!r}\n" + OVERHEAD_LOOP)
+
     # The two processes alternate, three times each, and each keeps its
     # best: the machine's speed drifts more between two processes than the
     # watcher costs.
     timings = {False: float("inf"), True: float("inf")}
     for _ in range(3):
         for watch in (False, True):
-            code = f"ROOT = {ws.root!r}\nWATCH = {watch}\nN = {n}\nSOURCE = {source!r}\n" + OVERHEAD_LOOP
-            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+            out = subprocess.run([sys.executable, "-c", program(watch, n, 7)],
+                                 capture_output=True, text=True, check=True)
             timings[watch] = min(timings[watch], float(out.stdout.strip().splitlines()[-1]))
     floor_ms, hr_ms = timings[False] * 1e3, timings[True] * 1e3
-    return {"floor_ms": floor_ms, "hotreload_ms": hr_ms, "ratio": hr_ms / floor_ms,
-            "closures_made": n}
+    result = {"floor_ms": floor_ms, "hotreload_ms": hr_ms, "ratio": hr_ms / floor_ms,
+              "wall_ratio": hr_ms / floor_ms, "closures_made": n}
+    # The loop's own instructions: a run of it minus the same process with
+    # an empty loop (start-up, the reloads).
+    counted = n // 20
+    loop_instructions = {}
+    for watch in (False, True):
+        full = bench_import.count_instructions(program(watch, counted, 1))
+        empty = bench_import.count_instructions(program(watch, 0, 1))
+        if full is None or empty is None:
+            return result
+        loop_instructions[watch] = full - empty
+    result["instructions_per_closure"] = {
+        "without": loop_instructions[False] / counted, "with": loop_instructions[True] / counted,
+    }
+    result["instruction_ratio"] = loop_instructions[True] / loop_instructions[False]
+    return result
 
 
 def tick_until(done: Callable[[], bool], limit_s: float = 20.0) -> float:
@@ -472,7 +500,17 @@ def describe(case: Case, figures: dict) -> str:
     value = (f"{figures['hotreload_ms']:.2f} ms" if case.unit == "ms"
              else f"{figures['ratio']:.3f}x")
     return (f"floor {figures['floor_ms']:.2f} ms, hotreload {figures['hotreload_ms']:.2f} ms: "
-            f"{value} (target {target}, {'met' if figures['met'] else 'MISSED'})")
+            f"{value} (target {target}, {'met' if figures['met'] else 'MISSED'})" + extras(figures))
+
+
+def extras(figures: dict) -> str:
+    """What a case measured besides its ratio, as "; name value" parts."""
+    parts = []
+    if "instruction_ratio" in figures:
+        parts.append(f"instructions {figures['instruction_ratio']:.3f}x (callgrind)")
+    if "without_compiling_ahead_ms" in figures:
+        parts.append(f"without compiling ahead {figures['without_compiling_ahead_ms']:.1f} ms")
+    return "".join(f"; {p}" for p in parts)
 
 
 def format_block(result: dict) -> str:
@@ -505,8 +543,8 @@ def markdown(result: dict) -> str:
             else:
                 value = (f"{figures['hotreload_ms']:.2f} ms" if case.unit == "ms"
                          else f"{figures['ratio']:.2f}x")
-                cells.append(f"{value} ({figures['floor_ms']:.1f} / {figures['hotreload_ms']:.1f} ms)"
-                             + ("" if figures["met"] else " **missed**"))
+                cells.append(f"{value} ({figures['floor_ms']:.1f} / {figures['hotreload_ms']:.1f} ms"
+                             + extras(figures) + ")" + ("" if figures["met"] else " **missed**"))
         target = f"{case.target:g} ms" if case.unit == "ms" else f"{case.target:.2f}x"
         lines.append(f"| {case.label} | {target} | " + " | ".join(cells) + " |")
     lines.append("")
