@@ -200,7 +200,7 @@ def test_the_reload_uses_the_code_compiled_ahead(workspace):
 
 def test_a_text_that_does_not_compile_is_left_to_the_reload(workspace, helper):
     m = workspace.load("m", "def f():\n    return 1\n\ndef g():\n    return 1\n")
-    workspace.edit("m", "def f():\n    return 2\n\ndef g(:\n    return 2\n")
+    workspace.edit("m", "def f():\n    return 2\n\ndef g():\n    return 2 +\n")
     name = m.__name__
     put = compile_ahead(helper, [(name, _hotreload.source_path(name), source_of(workspace, "m"))])
     assert put == 0

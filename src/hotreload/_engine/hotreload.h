@@ -105,6 +105,8 @@ typedef struct {
                                    run with unchanged members left out */
     /* base/watcher.c (3.12+, main interpreter): the live closures of
      * watched code, known without a walk of the heap */
+    PyObject *splits;           /* dict: module name -> capsule: the statements of the
+                                   source its record holds (reload/reload.c) */
     PyObject *precompiled;      /* dict: (file name, text, blank lines before it) ->
                                    code the compile helper made of it (ahead.py), for
                                    the next reload; replaced by the next ones */
@@ -631,11 +633,13 @@ PyObject *hr_decode_source(PyObject *bytes);
  * from its lines and moved there, and on 3.13 a class body records the
  * first line it was compiled at (__firstlineno__). */
 PyObject *hr_compile_alone(hr_unit *u, const hr_stmt *st);
-/* New reference: the code to run new statement `st` (not a class) alone,
- * from its head when `without_decorators`, at its lines, when the compile
- * helper made it (u->precompiled); NULL without an exception when it did
- * not (the piece compiles the statement). */
-PyObject *hr_precompiled_to_run(hr_unit *u, const hr_stmt *st, int without_decorators);
+/* New reference: the code to run def statement `st` alone, from its head
+ * when `without_decorators`, at its lines: what the compile helper made of
+ * it (u->precompiled), else, with `may_compile`, compiled now.  NULL
+ * without an exception when there is none or it cannot be moved to its
+ * lines (records_first_line); NULL with an exception (SyntaxError) when it
+ * does not compile. */
+PyObject *hr_def_to_run(hr_unit *u, const hr_stmt *st, int without_decorators, int may_compile);
 /* New reference: a list of (text: bytes, lines: int), the texts a reload
  * from the old source to the new one will compile alone (hr_compile_alone,
  * hr_precompiled_to_run), those of the statements whose text changed, each
@@ -672,6 +676,15 @@ int hr_is_future_import(const hr_stmt *st);
  * exception set only on memory errors. */
 int hr_split(const char *text, Py_ssize_t from, Py_ssize_t to, int indent,
              int first_line, hr_stmts *out);
+/* Splits a module's new text as hr_split does, taking from the split of
+ * its old text (`old`, of `old_text`) the statements before the first
+ * change and those after the last one, moved: the cost grows with the
+ * change, not the module.  The result is what hr_split gives. */
+int hr_split_again(const char *old_text, Py_ssize_t old_len, const hr_stmts *old,
+                   const char *text, Py_ssize_t len, hr_stmts *out);
+/* For tests: hr_split_again of `new_bytes` after `old_bytes` (split first),
+ * as hr_split_to_list gives statements. */
+PyObject *hr_split_again_to_list(PyObject *old_bytes, PyObject *new_bytes);
 /* Splits the indented body of a DEF or CLASS statement `st` of `text` (its
  * `body` must not be -1) into its statements, as hr_split does. */
 int hr_split_body(const char *text, const hr_stmt *st, hr_stmts *out);

@@ -293,6 +293,16 @@ split_statements(PyObject *Py_UNUSED(module), PyObject *args)
 }
 
 static PyObject *
+split_again(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *old, *source;
+    if (!PyArg_ParseTuple(args, "SS:_split_again", &old, &source)) {
+        return NULL;
+    }
+    return hr_split_again_to_list(old, source);
+}
+
+static PyObject *
 simple_reads(PyObject *Py_UNUSED(module), PyObject *source)
 {
     if (!PyBytes_Check(source)) {
@@ -327,7 +337,7 @@ alone_texts(PyObject *module, PyObject *args)
 }
 
 /* Code the compile helper made: (file name, text, lines, code), for the
- * next reload (hr_compile_alone, hr_precompiled_to_run); it replaces what
+ * next reload (hr_compile_alone, hr_def_to_run); it replaces what
  * was put before.  Kept until then: code is used only for the exact text
  * and place it was compiled from, which is right for any later reload,
  * and freeing it here keeps that work out of the reload's pause. */
@@ -440,6 +450,10 @@ static PyMethodDef module_methods[] = {
     {"_split", split_statements, METH_VARARGS,
      "_split(source: bytes, indent: int = 0) -> list[dict]\n\n"
      "The statements of a block, as the engine sees them (for tests)."},
+    {"_split_again", split_again, METH_VARARGS,
+     "_split_again(old: bytes, source: bytes) -> list[dict]\n\n"
+     "The statements of module source `source` split as a reload splits it after\n"
+     "`old`, from old's statements where the texts agree (for tests)."},
     {"_simple_reads", simple_reads, METH_O,
      "_simple_reads(statement: bytes) -> set[str] | None\n\n"
      "The names `name = <plain expression>` reads, read on the text; None when\n"
@@ -496,7 +510,9 @@ module_exec(PyObject *module)
     state->deny_dirs = PyTuple_New(0);
     state->allow_dirs = PyTuple_New(0);
     state->precompiled = PyDict_New();
-    if (state->deny_dirs == NULL || state->allow_dirs == NULL || state->precompiled == NULL) {
+    state->splits = PyDict_New();
+    if (state->deny_dirs == NULL || state->allow_dirs == NULL || state->precompiled == NULL
+        || state->splits == NULL) {
         return -1;
     }
     if (hr_capi_export(module) < 0) {
@@ -521,6 +537,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(state->allow_dirs);
     Py_VISIT(state->pending);
     Py_VISIT(state->precompiled);
+    Py_VISIT(state->splits);
     Py_VISIT(state->stale);
     Py_VISIT(state->watched);
     Py_VISIT(state->abc_meta);
@@ -549,6 +566,7 @@ module_clear(PyObject *module)
     Py_CLEAR(state->allow_dirs);
     Py_CLEAR(state->pending);
     Py_CLEAR(state->precompiled);
+    Py_CLEAR(state->splits);
     Py_CLEAR(state->stale);
     Py_CLEAR(state->watched);
     Py_CLEAR(state->abc_meta);

@@ -540,6 +540,63 @@ run_acting_again(hr_batch *batch, hr_unit *u, const char *buffer, PyObject *mine
     return status;
 }
 
+/* At most this many defs run again are compiled one by one rather than in
+ * a piece the size of the module: blanking and scanning the piece costs
+ * about 1 ms per MB of source, a def alone a few microseconds. */
+#define DEFS_ALONE_MAX 16
+
+/* New reference: the code of each statement that runs again, in order,
+ * when they are all defs, each compiled ahead (hotreload.ahead) or, when
+ * they are few, compiled alone; NULL without an exception otherwise, and
+ * the piece compiles them (also when one does not compile: the piece
+ * reports that as always).  All are compiled before any runs. */
+static PyObject *
+defs_alone(hr_unit *u)
+{
+    Py_ssize_t count = 0;
+    for (Py_ssize_t i = 0; i < u->new_stmts.count; i++) {
+        const hr_stmt *st = &u->new_stmts.items[i];
+        if (!u->run[i] || hr_is_future_import(st)) {
+            continue;
+        }
+        if (st->kind != HR_STMT_DEF || PyList_GET_ITEM(u->emulated, i) != Py_None) {
+            return NULL;
+        }
+        count++;
+    }
+    int may_compile = count <= DEFS_ALONE_MAX;
+    if (count == 0 || (!may_compile && (u->precompiled == NULL || PyDict_GET_SIZE(u->precompiled) == 0))) {
+        return NULL;
+    }
+    PyObject *codes = PyList_New(0);
+    for (Py_ssize_t i = 0; codes != NULL && i < u->new_stmts.count; i++) {
+        const hr_stmt *st = &u->new_stmts.items[i];
+        if (!u->run[i] || hr_is_future_import(st)) {
+            continue;
+        }
+        if (u->acting != NULL) {
+            PyObject *index = PyLong_FromSsize_t(i);
+            int acting = index ? PyDict_Contains(u->acting, index) : -1;
+            Py_XDECREF(index);
+            if (acting != 0) {
+                Py_CLEAR(codes);  /* it runs alone, watched (run_acting_again) */
+                break;
+            }
+        }
+        PyObject *code = hr_def_to_run(u, st, u->strip[i], may_compile);
+        if (code == NULL || PyList_Append(codes, code) < 0) {
+            Py_XDECREF(code);
+            Py_CLEAR(codes);
+            if (PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_SyntaxError)) {
+                PyErr_Clear();  /* the piece compiles it and says where */
+            }
+            break;
+        }
+        Py_DECREF(code);
+    }
+    return codes;
+}
+
 int
 hr_execute(hr_batch *batch, hr_unit *u)
 {
@@ -558,6 +615,18 @@ hr_execute(hr_batch *batch, hr_unit *u)
     }
     if (u->full) {
         status = run_buffer(batch, u, text);
+        goto done;
+    }
+    PyObject *codes = defs_alone(u);
+    if (codes == NULL && PyErr_Occurred()) {
+        goto done;
+    }
+    if (codes != NULL) {
+        status = 0;
+        for (Py_ssize_t k = 0; status == 0 && k < PyList_GET_SIZE(codes); k++) {
+            status = run_code(batch, u, PyList_GET_ITEM(codes, k));
+        }
+        Py_DECREF(codes);
         goto done;
     }
     if ((buffer = PyMem_Malloc(len + 1)) == NULL) {
@@ -601,25 +670,6 @@ hr_execute(hr_batch *batch, hr_unit *u)
             }
             hr_start_piece(buffer, u);
             pending = 0;
-            continue;
-        }
-        /* Compiled ahead by the watcher's helper (off the lock): run alone,
-         * after what the piece holds so far. */
-        PyObject *ahead = hr_precompiled_to_run(u, st, u->strip[i]);
-        if (ahead == NULL && PyErr_Occurred()) {
-            goto done;
-        }
-        if (ahead != NULL) {
-            int ran = pending ? run_buffer(batch, u, buffer) : 0;
-            ran = ran == 0 ? run_code(batch, u, ahead) : -1;
-            Py_DECREF(ahead);
-            if (ran < 0) {
-                goto done;
-            }
-            if (pending) {
-                hr_start_piece(buffer, u);
-                pending = 0;
-            }
             continue;
         }
         /* A def whose decorators did not change runs without them: they

@@ -481,12 +481,9 @@ hr_compile_alone(hr_unit *u, const hr_stmt *st)
 }
 
 PyObject *
-hr_precompiled_to_run(hr_unit *u, const hr_stmt *st, int without_decorators)
+hr_def_to_run(hr_unit *u, const hr_stmt *st, int without_decorators, int may_compile)
 {
-    if (u->precompiled == NULL || PyDict_GET_SIZE(u->precompiled) == 0
-        || st->kind == HR_STMT_CLASS) {
-        return NULL;
-    }
+    assert(st->kind == HR_STMT_DEF);
     int delta;
     PyObject *text = without_decorators
         ? alone_text(u->new_utf8, &u->new_stmts, st, st->head, st->head_line, &delta)
@@ -495,6 +492,9 @@ hr_precompiled_to_run(hr_unit *u, const hr_stmt *st, int without_decorators)
         return NULL;
     }
     PyObject *code = precompiled(u, text, delta);
+    if (code == NULL && !PyErr_Occurred() && may_compile) {
+        code = compile_moved(PyBytes_AS_STRING(text), u->path, delta, 1);
+    }
     Py_DECREF(text);
     return code;
 }
@@ -520,11 +520,11 @@ hr_alone_texts(const char *old_utf8, Py_ssize_t old_len, const char *new_utf8, P
         if (same < 0) {
             goto error;
         }
-        if (same || hr_is_future_import(st)) {
-            continue;  /* unchanged: nothing compiles it, or only in a piece */
+        if (same || (st->kind != HR_STMT_DEF && st->kind != HR_STMT_CLASS)) {
+            continue;  /* unchanged, or compiled in a piece only */
         }
-        /* What hr_compile_alone reads and hr_precompiled_to_run runs: the
-         * statement, and a decorated def without its decorators too. */
+        /* What hr_compile_alone reads (a class) and hr_def_to_run runs:
+         * the statement, and a decorated def without its decorators too. */
         int variants = st->kind == HR_STMT_DEF && st->head != st->start ? 2 : 1;
         for (int v = 0; v < variants; v++) {
             int delta;

@@ -850,9 +850,106 @@ find_code_line(scanner *s, Py_ssize_t *first, Py_ssize_t *col)
     return 0;
 }
 
+/* Where a split of a new text may stop and take the rest from the split
+ * of the old one (hr_split_again): the two texts end alike from `from` on
+ * in the new one, `shift` bytes further than in the old one. */
+typedef struct {
+    const hr_stmts *old;
+    Py_ssize_t from;
+    Py_ssize_t shift;
+} same_end;
+
+/* The index of the old statement that starts at `at`, or -1. */
+static Py_ssize_t
+old_stmt_at(const hr_stmts *old, Py_ssize_t at)
+{
+    Py_ssize_t lo = 0, hi = old->count;
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (old->items[mid].start < at) {
+            lo = mid + 1;
+        }
+        else {
+            hi = mid;
+        }
+    }
+    return lo < old->count && old->items[lo].start == at ? lo : -1;
+}
+
+/* Appends old statements j to end - 1 to `out`, moved by `shift` bytes
+ * and `lines` lines. */
+static int
+append_moved(hr_stmts *out, const hr_stmts *old, Py_ssize_t j, Py_ssize_t end,
+             Py_ssize_t shift, int lines)
+{
+    for (; j < end; j++) {
+        hr_stmt stmt = old->items[j];
+        stmt.start += shift;
+        stmt.end += shift;
+        stmt.head += shift;
+        stmt.name = stmt.name >= 0 ? stmt.name + shift : -1;
+        stmt.body = stmt.body >= 0 ? stmt.body + shift : -1;
+        stmt.line += lines;
+        stmt.head_line += lines;
+        Py_INCREF(stmt.norm);
+        Py_INCREF(stmt.norm_decorators);
+        if (append_stmt(out, &stmt) < 0) {
+            Py_DECREF(stmt.norm);
+            Py_DECREF(stmt.norm_decorators);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int split_block(const char *text, Py_ssize_t from, Py_ssize_t to, int indent,
+                       int first_line, const same_end *tail, hr_stmts *out);
+
 int
 hr_split(const char *text, Py_ssize_t from, Py_ssize_t to, int indent,
          int first_line, hr_stmts *out)
+{
+    return split_block(text, from, to, indent, first_line, NULL, out);
+}
+
+int
+hr_split_again(const char *old_text, Py_ssize_t old_len, const hr_stmts *old,
+               const char *text, Py_ssize_t len, hr_stmts *out)
+{
+    Py_ssize_t limit = old_len < len ? old_len : len;
+    Py_ssize_t prefix = 0, suffix = 0;
+    while (prefix < limit && old_text[prefix] == text[prefix]) {
+        prefix++;
+    }
+    while (suffix < limit - prefix && old_text[old_len - 1 - suffix] == text[len - 1 - suffix]) {
+        suffix++;
+    }
+    /* The old statements that end in the common beginning are the new
+     * text's too, but the last of them: the first line after a statement
+     * decides where it ends (an `else:` continues an `if`), so the split
+     * starts again at the last one, whose first line is all there. */
+    Py_ssize_t kept = 0;
+    while (kept < old->count && old->items[kept].end <= prefix) {
+        kept++;
+    }
+    kept = kept > 0 ? kept - 1 : 0;
+    if (append_moved(out, old, 0, kept, 0, 0) < 0) {
+        return -1;
+    }
+    Py_ssize_t from = kept > 0 ? hr_line_start(text, old->items[kept].start) : 0;
+    int line = kept > 0 ? old->items[kept].line : 1;
+    same_end tail = {old, len - suffix, len - old_len};
+    return split_block(text, from, len, 0, line, &tail, out);
+}
+
+/* Splits text[from:to] (see hr_split).  With `tail`, a statement starting
+ * where the new text ends as the old one does, at the start of an old
+ * statement, ends the split: the old statements from there on are the
+ * rest, moved, since the same text split from the same state splits the
+ * same. */
+static int
+split_block(const char *text, Py_ssize_t from, Py_ssize_t to, int indent,
+            int first_line, const same_end *tail, hr_stmts *out)
 {
     scanner s = {0};
     pending_stmt cur = {0};
@@ -893,6 +990,18 @@ hr_split(const char *text, Py_ssize_t from, Py_ssize_t to, int indent,
             is_header = extend_stmt(&cur, &s, line_start, first, col, indent, head);
         }
         else {
+            /* Its whole line, and the newline before it, in the common end:
+             * what precedes a statement on its line is part of its text. */
+            Py_ssize_t same = tail != NULL && line_start > tail->from
+                              ? old_stmt_at(tail->old, first - tail->shift) : -1;
+            if (same >= 0) {
+                if (cur.open && close_stmt(&cur, s.norm, s.norm_len, cur.decorators_len, out) < 0) {
+                    goto done;
+                }
+                result = append_moved(out, tail->old, same, tail->old->count, tail->shift,
+                                      s.line - tail->old->items[same].line);
+                goto done;
+            }
             if (start_stmt(&cur, &s, first, head, out) < 0) {
                 goto done;
             }
@@ -1042,6 +1151,36 @@ hr_split_to_list(PyObject *source_bytes, int indent)
         PyList_SET_ITEM(list, i, item);
     }
 done:
+    hr_stmts_clear(&stmts);
+    return list;
+}
+
+PyObject *
+hr_split_again_to_list(PyObject *old_bytes, PyObject *new_bytes)
+{
+    hr_stmts old = {0}, stmts = {0};
+    PyObject *list = NULL;
+    if (!PyBytes_Check(old_bytes) || !PyBytes_Check(new_bytes)) {
+        PyErr_SetString(PyExc_TypeError, "expected bytes");
+        return NULL;
+    }
+    const char *old_text = PyBytes_AS_STRING(old_bytes), *text = PyBytes_AS_STRING(new_bytes);
+    if (hr_split(old_text, 0, PyBytes_GET_SIZE(old_bytes), 0, 1, &old) < 0
+        || hr_split_again(old_text, PyBytes_GET_SIZE(old_bytes), &old, text,
+                          PyBytes_GET_SIZE(new_bytes), &stmts) < 0) {
+        goto done;
+    }
+    list = PyList_New(stmts.count);
+    for (Py_ssize_t i = 0; list != NULL && i < stmts.count; i++) {
+        PyObject *item = stmt_to_dict(text, &stmts.items[i]);
+        if (item == NULL) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, i, item);
+    }
+done:
+    hr_stmts_clear(&old);
     hr_stmts_clear(&stmts);
     return list;
 }
