@@ -202,6 +202,12 @@ typedef struct {
     /* Made by the first hr_find_definition: dicts, name -> index of the
      * last def (0) or class (1) statement of that name. */
     PyObject *by_name[2];
+    /* Set by hr_split_again: the statements taken from the split of the
+     * old text `same_as`, the first `same_head` as they were, the last
+     * `same_tail` moved (those of old's end); hr_match pairs them without
+     * looking.  Zero otherwise. */
+    const void *same_as;
+    Py_ssize_t same_head, same_tail;
 } hr_stmts;
 
 /* The member plan of a class statement (text/members.c): computed once per

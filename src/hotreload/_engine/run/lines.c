@@ -31,6 +31,7 @@
  * move too. */
 #include "hotreload.h"
 
+#include <limits.h>
 #include <string.h>
 
 /* How far a range of old lines moved. */
@@ -187,7 +188,30 @@ find_moved(moves *mv, const hr_stmts *old, const hr_stmts *fresh, const Py_ssize
            int depth)
 {
     hr_unit *u = mv->unit;
-    for (Py_ssize_t i = 0; i < fresh->count; i++) {
+    /* The statements hr_split_again took from the old split, paired with
+     * the ones they came from, are the same text: those of the start did
+     * not move, those of the end moved together (one range). */
+    Py_ssize_t head = 0, end = fresh->count;
+    if (fresh->same_as == old) {
+        Py_ssize_t tail = fresh->same_tail, old_end = old->count - tail;
+        int taken = 1;
+        for (Py_ssize_t i = 0; taken && i < fresh->same_head; i++) {
+            taken = match[i] == i;
+        }
+        for (Py_ssize_t t = 0; taken && t < tail; t++) {
+            taken = match[fresh->count - tail + t] == old_end + t;
+        }
+        if (taken) {
+            head = fresh->same_head;
+            end = fresh->count - tail;
+            int delta = tail > 0 ? fresh->items[end].line - old->items[old_end].line : 0;
+            if (delta != 0
+                && ranges_add(&mv->ranges, old->items[old_end].line, INT_MAX, delta, 1) < 0) {
+                return -1;
+            }
+        }
+    }
+    for (Py_ssize_t i = head; i < end; i++) {
         if (match[i] < 0) {
             continue;
         }

@@ -31,18 +31,67 @@ match_key(const char *text, const hr_stmt *stmt)
     return Py_NewRef(stmt->norm);
 }
 
+static int match_among(const char *old_text, const hr_stmts *old, Py_ssize_t old_from,
+                       Py_ssize_t old_to, const char *new_text, const hr_stmts *fresh,
+                       Py_ssize_t from, Py_ssize_t to, Py_ssize_t *match, char *old_used,
+                       int *all_paired);
+
 /* Pairs each new statement with the first unpaired old statement of the
  * same key, in source order (a name defined twice pairs in order). */
 int
 hr_match(const char *old_text, const hr_stmts *old, const char *new_text, const hr_stmts *fresh,
          Py_ssize_t *match, char *old_used)
 {
+    Py_ssize_t head = fresh->same_head, tail = fresh->same_tail;
+    if (fresh->same_as == old && head + tail <= old->count && head + tail <= fresh->count
+        && head + tail > 0) {
+        /* The statements hr_split_again took from the old split pair with
+         * those they came from, as the rule below pairs them, provided
+         * the changed ones in between pair among themselves: each new one
+         * with an old one in between, and no old one there left over (a
+         * key between is then first met there, and none between pairs
+         * with a statement of the end). */
+        Py_ssize_t old_end = old->count - tail, end = fresh->count - tail;
+        for (Py_ssize_t i = 0; i < head; i++) {
+            match[i] = i;
+            old_used[i] = 1;
+        }
+        int all_paired;
+        if (match_among(old_text, old, head, old_end, new_text, fresh, head, end, match,
+                        old_used, &all_paired) < 0) {
+            return -1;
+        }
+        for (Py_ssize_t j = head; all_paired && j < old_end; j++) {
+            all_paired = old_used[j];
+        }
+        if (all_paired) {
+            for (Py_ssize_t t = 0; t < tail; t++) {
+                match[end + t] = old_end + t;
+                old_used[old_end + t] = 1;
+            }
+            return 0;
+        }
+        memset(old_used, 0, old->count);
+    }
+    int all_paired;
+    return match_among(old_text, old, 0, old->count, new_text, fresh, 0, fresh->count, match,
+                       old_used, &all_paired);
+}
+
+/* hr_match's rule, for new statements [from, to) among old ones
+ * [old_from, old_to); *all_paired: each of those new ones found one. */
+static int
+match_among(const char *old_text, const hr_stmts *old, Py_ssize_t old_from, Py_ssize_t old_to,
+            const char *new_text, const hr_stmts *fresh, Py_ssize_t from, Py_ssize_t to,
+            Py_ssize_t *match, char *old_used, int *all_paired)
+{
     int status = -1;
+    *all_paired = 1;
     PyObject *pending = PyDict_New();  /* key -> list of old indices, reversed */
     if (pending == NULL) {
         return -1;
     }
-    for (Py_ssize_t j = old->count - 1; j >= 0; j--) {
+    for (Py_ssize_t j = old_to - 1; j >= old_from; j--) {
         PyObject *key = match_key(old_text, &old->items[j]);
         PyObject *index = key ? PyLong_FromSsize_t(j) : NULL;
         PyObject *list = index ? PyDict_GetItemWithError(pending, key) : NULL;
@@ -59,7 +108,7 @@ hr_match(const char *old_text, const hr_stmts *old, const char *new_text, const 
             goto done;
         }
     }
-    for (Py_ssize_t i = 0; i < fresh->count; i++) {
+    for (Py_ssize_t i = from; i < to; i++) {
         match[i] = -1;
         PyObject *key = match_key(new_text, &fresh->items[i]);
         if (key == NULL) {
@@ -78,6 +127,9 @@ hr_match(const char *old_text, const hr_stmts *old, const char *new_text, const 
             }
             match[i] = j;
             old_used[j] = 1;
+        }
+        else {
+            *all_paired = 0;
         }
     }
     status = 0;

@@ -903,13 +903,13 @@ append_moved(hr_stmts *out, const hr_stmts *old, Py_ssize_t j, Py_ssize_t end,
 }
 
 static int split_block(const char *text, Py_ssize_t from, Py_ssize_t to, int indent,
-                       int first_line, const same_end *tail, hr_stmts *out);
+                       int first_line, const same_end *tail, Py_ssize_t *taken, hr_stmts *out);
 
 int
 hr_split(const char *text, Py_ssize_t from, Py_ssize_t to, int indent,
          int first_line, hr_stmts *out)
 {
-    return split_block(text, from, to, indent, first_line, NULL, out);
+    return split_block(text, from, to, indent, first_line, NULL, NULL, out);
 }
 
 int
@@ -939,17 +939,24 @@ hr_split_again(const char *old_text, Py_ssize_t old_len, const hr_stmts *old,
     Py_ssize_t from = kept > 0 ? hr_line_start(text, old->items[kept].start) : 0;
     int line = kept > 0 ? old->items[kept].line : 1;
     same_end tail = {old, len - suffix, len - old_len};
-    return split_block(text, from, len, 0, line, &tail, out);
+    Py_ssize_t taken = -1;
+    if (split_block(text, from, len, 0, line, &tail, &taken, out) < 0) {
+        return -1;
+    }
+    out->same_as = old;
+    out->same_head = kept;
+    out->same_tail = taken >= 0 ? old->count - taken : 0;
+    return 0;
 }
 
 /* Splits text[from:to] (see hr_split).  With `tail`, a statement starting
  * where the new text ends as the old one does, at the start of an old
  * statement, ends the split: the old statements from there on are the
  * rest, moved, since the same text split from the same state splits the
- * same. */
+ * same; *taken is then the index of the first of them. */
 static int
 split_block(const char *text, Py_ssize_t from, Py_ssize_t to, int indent,
-            int first_line, const same_end *tail, hr_stmts *out)
+            int first_line, const same_end *tail, Py_ssize_t *taken, hr_stmts *out)
 {
     scanner s = {0};
     pending_stmt cur = {0};
@@ -1000,6 +1007,7 @@ split_block(const char *text, Py_ssize_t from, Py_ssize_t to, int indent,
                 }
                 result = append_moved(out, tail->old, same, tail->old->count, tail->shift,
                                       s.line - tail->old->items[same].line);
+                *taken = same;
                 goto done;
             }
             if (start_stmt(&cur, &s, first, head, out) < 0) {
@@ -1056,6 +1064,8 @@ hr_stmts_clear(hr_stmts *stmts)
     stmts->capacity = 0;
     Py_CLEAR(stmts->by_name[0]);
     Py_CLEAR(stmts->by_name[1]);
+    stmts->same_as = NULL;
+    stmts->same_head = stmts->same_tail = 0;
 }
 
 /* ------------------------------------------------------------------------ */
