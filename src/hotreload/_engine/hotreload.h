@@ -284,6 +284,7 @@ typedef struct hr_unit {
     Py_ssize_t old_len, new_len;
     hr_stmts old_stmts, new_stmts;
     int full;                /* no recorded source: the whole module runs */
+    int old_split;           /* old_stmts taken from the split kept at its last reload */
     PyObject *precompiled;   /* state->precompiled when the reload began: code made
                                 off the lock (text/source.c) */
     /* Written by text/ (plan.c, shape.c; the arrays allocated by reload/reload.c):

@@ -266,6 +266,120 @@ unrecorded_path(hr_state *state, hr_unit *u)
     return 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* The statements of the text a module was built from, kept                 */
+/* ------------------------------------------------------------------------ */
+
+/* Splitting a 1.1 MB module takes about 3 ms, once for the text it was
+ * built from and once for the new one, where a one-body edit compiles in
+ * 0.1 ms.  So the split of the new text a reload commits is kept
+ * (state->splits, module name -> capsule of a kept_split), for the next
+ * reload of the module, whose old text it is (with that text decoded);
+ * and that next reload splits its new text again only between the first
+ * and the last change (hr_split_again).  A kept split counts only for the very bytes object
+ * the module's record holds: a module imported again, or a reload undone,
+ * records other bytes. */
+typedef struct {
+    PyObject *source;  /* the recorded bytes the statements were split from */
+    PyObject *text;    /* those bytes decoded (str) */
+    hr_stmts stmts;
+} kept_split;
+
+static void
+kept_split_free(PyObject *capsule)
+{
+    kept_split *kept = PyCapsule_GetPointer(capsule, "hotreload.kept_split");
+    if (kept != NULL) {
+        Py_XDECREF(kept->source);
+        Py_XDECREF(kept->text);
+        hr_stmts_clear(&kept->stmts);
+        PyMem_Free(kept);
+    }
+}
+
+/* Copies statements (their normalized texts shared). */
+static int
+copy_stmts(const hr_stmts *from, hr_stmts *to)
+{
+    memset(to, 0, sizeof(*to));
+    if (from->count == 0) {
+        return 0;
+    }
+    to->items = PyMem_Malloc(from->count * sizeof(hr_stmt));
+    if (to->items == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(to->items, from->items, from->count * sizeof(hr_stmt));
+    to->count = to->capacity = from->count;
+    for (Py_ssize_t i = 0; i < to->count; i++) {
+        Py_INCREF(to->items[i].norm);
+        Py_INCREF(to->items[i].norm_decorators);
+    }
+    return 0;
+}
+
+/* Borrowed: what is kept of module `name` when it is the split of
+ * `source` (the bytes its record holds), or NULL (an exception set on
+ * error). */
+static kept_split *
+kept_split_of(hr_state *state, PyObject *name, PyObject *source)
+{
+    PyObject *capsule = PyDict_GetItemWithError(state->splits, name);
+    if (capsule == NULL) {
+        return NULL;
+    }
+    kept_split *kept = PyCapsule_GetPointer(capsule, "hotreload.kept_split");
+    return kept != NULL && kept->source == source ? kept : NULL;
+}
+
+/* Keeps the split of each unit's new text, now recorded (see above).  A
+ * reload that applied does not fail for it: without memory for it, the
+ * next reload splits again. */
+static void
+keep_splits(hr_batch *b)
+{
+    for (Py_ssize_t i = 0; i < b->count; i++) {
+        hr_unit *u = &b->units[i];
+        kept_split *kept = PyMem_Calloc(1, sizeof(kept_split));
+        PyObject *capsule = NULL;
+        if (kept != NULL && copy_stmts(&u->new_stmts, &kept->stmts) == 0) {
+            kept->source = Py_NewRef(u->new_bytes);
+            kept->text = Py_NewRef(u->new_text);
+            capsule = PyCapsule_New(kept, "hotreload.kept_split", kept_split_free);
+            if (capsule == NULL) {
+                Py_DECREF(kept->source);
+                Py_DECREF(kept->text);
+                hr_stmts_clear(&kept->stmts);
+                PyMem_Free(kept);
+            }
+        }
+        else {
+            PyMem_Free(kept);
+        }
+        int status = capsule ? PyDict_SetItem(b->state->splits, u->name, capsule) : -1;
+        Py_XDECREF(capsule);
+        if (status < 0) {
+            /* Only our own allocations can fail here, with a MemoryError:
+             * that module's next reload splits its old text again. */
+            if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_MemoryError)) {
+                PyErr_Clear();
+            }
+            else {
+                PyErr_WriteUnraisable(u->name);
+            }
+            if (PyDict_DelItem(b->state->splits, u->name) < 0) {
+                if (PyErr_ExceptionMatches(PyExc_KeyError)) {
+                    PyErr_Clear();  /* there was none to forget */
+                }
+                else {
+                    PyErr_WriteUnraisable(u->name);
+                }
+            }
+        }
+    }
+}
+
 /* Finds the live module for a target (module object or dotted name) and
  * reads what it needs.  Raises ReloadError for anything it cannot reload. */
 static int
@@ -346,10 +460,16 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
                         "the module was left as it is", u->path);
     }
     if (record != NULL && PyUnicode_Compare(PyTuple_GET_ITEM(record, HR_REC_PATH), u->path) == 0) {
-        u->old_text = hr_decode_source(PyTuple_GET_ITEM(record, HR_REC_SOURCE));
-        if (u->old_text == NULL) {
+        PyObject *source = PyTuple_GET_ITEM(record, HR_REC_SOURCE);
+        kept_split *kept = kept_split_of(state, u->name, source);
+        if (kept == NULL && PyErr_Occurred()) {
             return -1;
         }
+        u->old_text = kept != NULL ? Py_NewRef(kept->text) : hr_decode_source(source);
+        if (u->old_text == NULL || (kept != NULL && copy_stmts(&kept->stmts, &u->old_stmts) < 0)) {
+            return -1;
+        }
+        u->old_split = kept != NULL;
     }
     else if (PyErr_Occurred()) {
         return -1;
@@ -368,131 +488,11 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
     return 0;
 }
 
-/* ------------------------------------------------------------------------ */
-/* The statements of the text a module was built from, kept                 */
-/* ------------------------------------------------------------------------ */
-
-/* Splitting a 1.1 MB module takes about 3 ms, once for the text it was
- * built from and once for the new one, where a one-body edit compiles in
- * 0.1 ms.  So the split of the new text a reload commits is kept
- * (state->splits, module name -> capsule of a kept_split), for the next
- * reload of the module, whose old text it is; and that next reload splits
- * its new text again only between the first and the last change
- * (hr_split_again).  A kept split counts only for the very bytes object
- * the module's record holds: a module imported again, or a reload undone,
- * records other bytes. */
-typedef struct {
-    PyObject *source;  /* the recorded bytes the statements were split from */
-    hr_stmts stmts;
-} kept_split;
-
-static void
-kept_split_free(PyObject *capsule)
-{
-    kept_split *kept = PyCapsule_GetPointer(capsule, "hotreload.kept_split");
-    if (kept != NULL) {
-        Py_XDECREF(kept->source);
-        hr_stmts_clear(&kept->stmts);
-        PyMem_Free(kept);
-    }
-}
-
-/* Copies statements (their normalized texts shared). */
-static int
-copy_stmts(const hr_stmts *from, hr_stmts *to)
-{
-    memset(to, 0, sizeof(*to));
-    if (from->count == 0) {
-        return 0;
-    }
-    to->items = PyMem_Malloc(from->count * sizeof(hr_stmt));
-    if (to->items == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    memcpy(to->items, from->items, from->count * sizeof(hr_stmt));
-    to->count = to->capacity = from->count;
-    for (Py_ssize_t i = 0; i < to->count; i++) {
-        Py_INCREF(to->items[i].norm);
-        Py_INCREF(to->items[i].norm_decorators);
-    }
-    return 0;
-}
-
-/* Fills u->old_stmts from the kept split of the module's recorded source,
- * when there is one: 1, 0 when there is none, -1 on error. */
-static int
-kept_old_split(hr_state *state, hr_unit *u)
-{
-    PyObject *record = hr_record_get(state, u->name);
-    PyObject *capsule = record ? PyDict_GetItemWithError(state->splits, u->name) : NULL;
-    if (capsule == NULL) {
-        return PyErr_Occurred() ? -1 : 0;
-    }
-    kept_split *kept = PyCapsule_GetPointer(capsule, "hotreload.kept_split");
-    if (kept == NULL) {
-        return -1;
-    }
-    if (kept->source != PyTuple_GET_ITEM(record, HR_REC_SOURCE)) {
-        return 0;
-    }
-    return copy_stmts(&kept->stmts, &u->old_stmts) < 0 ? -1 : 1;
-}
-
-/* Keeps the split of each unit's new text, now recorded (see above).  A
- * reload that applied does not fail for it: without memory for it, the
- * next reload splits again. */
-static void
-keep_splits(hr_batch *b)
-{
-    for (Py_ssize_t i = 0; i < b->count; i++) {
-        hr_unit *u = &b->units[i];
-        kept_split *kept = PyMem_Calloc(1, sizeof(kept_split));
-        PyObject *capsule = NULL;
-        if (kept != NULL && copy_stmts(&u->new_stmts, &kept->stmts) == 0) {
-            kept->source = Py_NewRef(u->new_bytes);
-            capsule = PyCapsule_New(kept, "hotreload.kept_split", kept_split_free);
-            if (capsule == NULL) {
-                Py_DECREF(kept->source);
-                hr_stmts_clear(&kept->stmts);
-                PyMem_Free(kept);
-            }
-        }
-        else {
-            PyMem_Free(kept);
-        }
-        int status = capsule ? PyDict_SetItem(b->state->splits, u->name, capsule) : -1;
-        Py_XDECREF(capsule);
-        if (status < 0) {
-            /* Only our own allocations can fail here, with a MemoryError:
-             * that module's next reload splits its old text again. */
-            if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_MemoryError)) {
-                PyErr_Clear();
-            }
-            else {
-                PyErr_WriteUnraisable(u->name);
-            }
-            if (PyDict_DelItem(b->state->splits, u->name) < 0) {
-                if (PyErr_ExceptionMatches(PyExc_KeyError)) {
-                    PyErr_Clear();  /* there was none to forget */
-                }
-                else {
-                    PyErr_WriteUnraisable(u->name);
-                }
-            }
-        }
-    }
-}
-
 /* Splits the sources and sizes the per-statement arrays. */
 static int
-unit_prepare(hr_state *state, hr_unit *u)
+unit_prepare(hr_unit *u)
 {
-    int kept = u->full ? 0 : kept_old_split(state, u);
-    if (kept < 0) {
-        return -1;
-    }
-    if (!u->full && !kept && hr_split(u->old_utf8, 0, u->old_len, 0, 1, &u->old_stmts) < 0) {
+    if (!u->full && !u->old_split && hr_split(u->old_utf8, 0, u->old_len, 0, 1, &u->old_stmts) < 0) {
         return -1;
     }
     if (u->full ? hr_split(u->new_utf8, 0, u->new_len, 0, 1, &u->new_stmts) < 0
@@ -1030,7 +1030,7 @@ transact(hr_batch *b, double started)
     }
     double since = started;
     for (Py_ssize_t i = 0; i < b->count; i++) {
-        if (unit_prepare(b->state, &b->units[i]) < 0) {
+        if (unit_prepare(&b->units[i]) < 0) {
             goto done;
         }
     }

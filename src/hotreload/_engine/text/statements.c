@@ -918,8 +918,17 @@ hr_split_again(const char *old_text, Py_ssize_t old_len, const hr_stmts *old,
 {
     Py_ssize_t limit = old_len < len ? old_len : len;
     Py_ssize_t prefix = 0, suffix = 0;
+    /* Block by block with memcmp (vectorized), then byte by byte. */
+    enum { BLOCK = 4096 };
+    while (prefix + BLOCK <= limit && memcmp(old_text + prefix, text + prefix, BLOCK) == 0) {
+        prefix += BLOCK;
+    }
     while (prefix < limit && old_text[prefix] == text[prefix]) {
         prefix++;
+    }
+    while (suffix + BLOCK <= limit - prefix
+           && memcmp(old_text + old_len - suffix - BLOCK, text + len - suffix - BLOCK, BLOCK) == 0) {
+        suffix += BLOCK;
     }
     while (suffix < limit - prefix && old_text[old_len - 1 - suffix] == text[len - 1 - suffix]) {
         suffix++;
