@@ -228,7 +228,7 @@ def test_a_helper_that_died_is_started_again(workspace, helper):
 def test_a_helper_that_cannot_start_leaves_the_reloads_to_compile(workspace, monkeypatch):
     m = workspace.load("m", "def f():\n    return 1\n")
     name = m.__name__
-    monkeypatch.setattr("sys.executable", os.path.join(str(workspace.root), "no-such-python"))
+    monkeypatch.setattr("sys.executable", os.path.join(str(workspace.root), "python3"))  # not there
     helper = CompileHelper()
     workspace.edit("m", "def f():\n    return 2\n")
     assert compile_ahead(helper, [(name, _hotreload.source_path(name), source_of(workspace, "m"))]) == 0
@@ -236,6 +236,17 @@ def test_a_helper_that_cannot_start_leaves_the_reloads_to_compile(workspace, mon
     helper.close()
     hotreload.reload(m)
     assert m.f() == 2
+
+
+@pytest.mark.parametrize("executable", ["/opt/game/bin/server", "", "/usr/bin/pythonw-launcher"])
+def test_no_helper_where_the_executable_is_not_python(executable, monkeypatch):
+    """A program embedding Python has itself as sys.executable: the helper
+    would start another copy of it."""
+    monkeypatch.setattr("sys.executable", executable)
+    helper = CompileHelper()
+    assert not helper.available()
+    assert helper.compile([("x.py", b"x = 1\n", 0)]) is None
+    assert helper._process is None
 
 
 def test_the_watcher_compiles_ahead_and_stops_its_helper(workspace):

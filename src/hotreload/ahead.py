@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import marshal
 import os
+import re
 import select
 import struct
 import subprocess
@@ -88,6 +89,13 @@ while True:
 TIMEOUT_S = 30.0
 
 
+def _is_python(executable: str) -> bool:
+    """Whether `executable` names a Python interpreter.  In a program that
+    embeds Python (a game engine), sys.executable is the program itself:
+    starting it with -c would start another copy of the game."""
+    return bool(re.fullmatch(r"python(\d+(\.\d+)?)?", os.path.basename(executable or "")))
+
+
 class CompileHelper:
     """A process of this same interpreter that compiles texts for the engine."""
 
@@ -97,7 +105,7 @@ class CompileHelper:
         self._broken = False  # could not start, or failed a request: not tried again
 
     def available(self) -> bool:
-        return not self._broken and os.name == "posix" and bool(sys.executable)
+        return not self._broken and os.name == "posix" and _is_python(sys.executable)
 
     def _start(self) -> subprocess.Popen:
         if self._process is not None and self._process.poll() is not None:
