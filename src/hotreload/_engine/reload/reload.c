@@ -492,7 +492,8 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
 static int
 unit_prepare(hr_unit *u)
 {
-    if (!u->full && !u->old_split && hr_split(u->old_utf8, 0, u->old_len, 0, 1, &u->old_stmts) < 0) {
+    if (!u->full && !u->old_split
+        && hr_split(u->old_utf8, 0, u->old_len, 0, 1, &u->old_stmts) < 0) {
         return -1;
     }
     if (u->full ? hr_split(u->new_utf8, 0, u->new_len, 0, 1, &u->new_stmts) < 0

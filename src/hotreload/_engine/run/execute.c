@@ -565,7 +565,8 @@ defs_alone(hr_unit *u)
         count++;
     }
     int may_compile = count <= DEFS_ALONE_MAX;
-    if (count == 0 || (!may_compile && (u->precompiled == NULL || PyDict_GET_SIZE(u->precompiled) == 0))) {
+    int ahead = u->precompiled != NULL && PyDict_GET_SIZE(u->precompiled) > 0;
+    if (count == 0 || (!may_compile && !ahead)) {
         return NULL;
     }
     PyObject *codes = PyList_New(0);
@@ -587,8 +588,14 @@ defs_alone(hr_unit *u)
         if (code == NULL || PyList_Append(codes, code) < 0) {
             Py_XDECREF(code);
             Py_CLEAR(codes);
-            if (PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_SyntaxError)) {
-                PyErr_Clear();  /* the piece compiles it and says where */
+            /* What compile() raises for bad source: the piece compiles it
+             * again and reports it as always, with its place in the file. */
+            if (PyErr_Occurred()
+                && (PyErr_ExceptionMatches(PyExc_SyntaxError)
+                    || PyErr_ExceptionMatches(PyExc_ValueError)
+                    || PyErr_ExceptionMatches(PyExc_RecursionError)
+                    || PyErr_ExceptionMatches(PyExc_OverflowError))) {
+                PyErr_Clear();
             }
             break;
         }

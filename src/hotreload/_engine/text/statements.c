@@ -927,7 +927,8 @@ hr_split_again(const char *old_text, Py_ssize_t old_len, const hr_stmts *old,
         prefix++;
     }
     while (suffix + BLOCK <= limit - prefix
-           && memcmp(old_text + old_len - suffix - BLOCK, text + len - suffix - BLOCK, BLOCK) == 0) {
+           && memcmp(old_text + old_len - suffix - BLOCK, text + len - suffix - BLOCK,
+                     BLOCK) == 0) {
         suffix += BLOCK;
     }
     while (suffix < limit - prefix && old_text[old_len - 1 - suffix] == text[len - 1 - suffix]) {
