@@ -276,9 +276,10 @@ unrecorded_path(hr_state *state, hr_unit *u)
  * (state->splits, module name -> capsule of a kept_split), for the next
  * reload of the module, whose old text it is (with that text decoded);
  * and that next reload splits its new text again only between the first
- * and the last change (hr_split_again).  A kept split counts only for the very bytes object
- * the module's record holds: a module imported again, or a reload undone,
- * records other bytes. */
+ * and the last change (hr_split_again).  A kept split counts only for the
+ * very bytes object the module's record holds (a module imported again,
+ * or a reload undone, records other bytes), and once: the next reload
+ * takes it. */
 typedef struct {
     PyObject *source;  /* the recorded bytes the statements were split from */
     PyObject *text;    /* those bytes decoded (str) */
@@ -297,26 +298,16 @@ kept_split_free(PyObject *capsule)
     }
 }
 
-/* Copies statements (their normalized texts shared). */
-static int
-copy_stmts(const hr_stmts *from, hr_stmts *to)
+/* Moves statements from one owner to another: `from` is left empty.  The
+ * link hr_split_again left to the split it took from goes: that split is
+ * the old one of a reload that is over. */
+static void
+move_stmts(hr_stmts *from, hr_stmts *to)
 {
-    memset(to, 0, sizeof(*to));
-    if (from->count == 0) {
-        return 0;
-    }
-    to->items = PyMem_Malloc(from->count * sizeof(hr_stmt));
-    if (to->items == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    memcpy(to->items, from->items, from->count * sizeof(hr_stmt));
-    to->count = to->capacity = from->count;
-    for (Py_ssize_t i = 0; i < to->count; i++) {
-        Py_INCREF(to->items[i].norm);
-        Py_INCREF(to->items[i].norm_decorators);
-    }
-    return 0;
+    *to = *from;
+    to->same_as = NULL;
+    to->same_head = to->same_tail = 0;
+    memset(from, 0, sizeof(*from));
 }
 
 /* Borrowed: what is kept of module `name` when it is the split of
@@ -333,9 +324,10 @@ kept_split_of(hr_state *state, PyObject *name, PyObject *source)
     return kept != NULL && kept->source == source ? kept : NULL;
 }
 
-/* Keeps the split of each unit's new text, now recorded (see above).  A
- * reload that applied does not fail for it: without memory for it, the
- * next reload splits again. */
+/* Keeps the split of each unit's new text, now recorded (see above): the
+ * unit gives its statements up, its reload being over.  A reload that
+ * applied does not fail for it: without memory for it, the next reload
+ * splits again. */
 static void
 keep_splits(hr_batch *b)
 {
@@ -343,7 +335,8 @@ keep_splits(hr_batch *b)
         hr_unit *u = &b->units[i];
         kept_split *kept = PyMem_Calloc(1, sizeof(kept_split));
         PyObject *capsule = NULL;
-        if (kept != NULL && copy_stmts(&u->new_stmts, &kept->stmts) == 0) {
+        if (kept != NULL) {
+            move_stmts(&u->new_stmts, &kept->stmts);
             kept->source = Py_NewRef(u->new_bytes);
             kept->text = Py_NewRef(u->new_text);
             capsule = PyCapsule_New(kept, "hotreload.kept_split", kept_split_free);
@@ -353,9 +346,6 @@ keep_splits(hr_batch *b)
                 hr_stmts_clear(&kept->stmts);
                 PyMem_Free(kept);
             }
-        }
-        else {
-            PyMem_Free(kept);
         }
         int status = capsule ? PyDict_SetItem(b->state->splits, u->name, capsule) : -1;
         Py_XDECREF(capsule);
@@ -466,10 +456,17 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
             return -1;
         }
         u->old_text = kept != NULL ? Py_NewRef(kept->text) : hr_decode_source(source);
-        if (u->old_text == NULL || (kept != NULL && copy_stmts(&kept->stmts, &u->old_stmts) < 0)) {
+        if (u->old_text == NULL) {
             return -1;
         }
-        u->old_split = kept != NULL;
+        if (kept != NULL) {
+            /* Taken, not copied: this reload puts its own back when it
+             * applies; one refused leaves the next to split again. */
+            move_stmts(&kept->stmts, &u->old_stmts);
+            Py_CLEAR(kept->source);
+            Py_CLEAR(kept->text);
+            u->old_split = 1;
+        }
     }
     else if (PyErr_Occurred()) {
         return -1;

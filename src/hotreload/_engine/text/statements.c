@@ -1076,6 +1076,7 @@ hr_stmts_clear(hr_stmts *stmts)
     Py_CLEAR(stmts->by_name[1]);
     stmts->same_as = NULL;
     stmts->same_head = stmts->same_tail = 0;
+    stmts->scans = 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1205,9 +1206,13 @@ done:
     return list;
 }
 
+/* A few lookups scan the statements (a one-body edit asks about one
+ * name); more index them. */
+#define SCANS_BEFORE_INDEX 8
+
 /* Borrowed: the last def/class statement of `kind` named `name`, or NULL
  * (with an exception set only when the name cannot be encoded, or on
- * error).  The names are indexed on the first call: the diff asks about
+ * error).  After a few lookups the names are indexed: the diff asks about
  * every name of the module, and a scan per name made it quadratic. */
 const hr_stmt *
 hr_find_definition(const char *text, const hr_stmts *stmts, hr_stmt_kind kind, PyObject *name)
@@ -1218,6 +1223,22 @@ hr_find_definition(const char *text, const hr_stmts *stmts, hr_stmt_kind kind, P
     }
     /* The index is a cache of what the statements say: built here. */
     hr_stmts *cached = (hr_stmts *)stmts;
+    if (cached->by_name[which] == NULL && cached->scans < SCANS_BEFORE_INDEX) {
+        cached->scans++;
+        Py_ssize_t len;
+        const char *utf8 = PyUnicode_AsUTF8AndSize(name, &len);
+        if (utf8 == NULL) {
+            return NULL;
+        }
+        for (Py_ssize_t i = stmts->count - 1; i >= 0; i--) {
+            const hr_stmt *st = &stmts->items[i];
+            if (st->kind == kind && st->name_len == len
+                && memcmp(text + st->name, utf8, len) == 0) {
+                return st;
+            }
+        }
+        return NULL;
+    }
     if (cached->by_name[which] == NULL) {
         PyObject *index = PyDict_New();
         for (Py_ssize_t i = 0; index != NULL && i < stmts->count; i++) {
