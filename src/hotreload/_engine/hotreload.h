@@ -406,6 +406,13 @@ int hr_function_fields_write(PyFunctionObject *func, const hr_function_fields *f
 /* For the rollback: writes back fields `func` held a moment ago; cannot fail
  * (an audit hook's refusal is reported as unraisable and overridden). */
 void hr_function_fields_restore(PyFunctionObject *func, const hr_function_fields *fields);
+/* Gives `func` new code and the closure (NULL: none) it needs, through the
+ * setters (as hr_function_fields_write does for those two fields alone);
+ * -1 when one refuses. */
+int hr_function_code_write(PyFunctionObject *func, PyObject *code, PyObject *closure);
+/* For the rollback: writes back the code and closure `func` held a moment
+ * ago; cannot fail (as hr_function_fields_restore). */
+void hr_function_code_restore(PyFunctionObject *func, PyObject *code, PyObject *closure);
 /* New reference: the builtins dict a function with these globals sees, or
  * NULL: they name none (no exception set), or an error (an exception set). */
 PyObject *hr_builtins_of(PyObject *globals);
@@ -895,6 +902,9 @@ int hr_journal_dict_set(hr_journal *journal, PyObject *dict, PyObject *key, PyOb
 int hr_journal_type_set(hr_journal *journal, PyTypeObject *type, PyObject *name, PyObject *value);
 /* Saves the whole state of a function before it is patched. */
 int hr_journal_save_function(hr_journal *journal, PyFunctionObject *func);
+/* Saves a function's code and closure before only they are written (a
+ * live closure taking new code: thousands in one commit). */
+int hr_journal_save_code(hr_journal *journal, PyFunctionObject *func);
 /* Gives a class new bases through type.__bases__ (which checks them). */
 int hr_journal_set_bases(hr_journal *journal, PyTypeObject *type, PyObject *bases);
 /* Saves the items of a list or set before they are rewritten. */

@@ -143,6 +143,28 @@ set_code(PyObject *func, PyObject *code)
                        : PyObject_SetAttrString(func, "__code__", code);
 }
 
+/* Writes f.__code__ (after the closure it needs). */
+static int
+write_code(PyFunctionObject *func, PyObject *code)
+{
+    if (func->func_code == code) {
+        return 0;
+    }
+    if (same_kind_of_code(func->func_code, code)) {
+        return set_code((PyObject *)func, code);
+    }
+    /* A function that becomes a generator or a coroutine, or the reverse:
+     * the setter of 3.13 warns that this is deprecated, a warning a reload
+     * done for the user must not print (nor raise, under -W error).  The
+     * code is written as before 3.13's setter did, audited the same way;
+     * function watchers miss this one change. */
+    if (PySys_Audit("object.__setattr__", "OsO", (PyObject *)func, "__code__", code) < 0) {
+        return -1;
+    }
+    Py_SETREF(func->func_code, Py_NewRef(code));
+    return 0;
+}
+
 /* The fields CPython has setters for, through them: they validate, notify
  * function watchers (3.12+: PyFunction_EVENT_MODIFY_DEFAULTS, _KWDEFAULTS,
  * _CODE) and clear the function version.  The closure goes first: the
@@ -167,22 +189,7 @@ write_with_setters(PyFunctionObject *func, const hr_function_fields *fields)
             && PyFunction_SetAnnotations(op, or_none(fields->annotations)) < 0)) {
         return -1;
     }
-    if (func->func_code == fields->code) {
-        return 0;
-    }
-    if (same_kind_of_code(func->func_code, fields->code)) {
-        return set_code(op, fields->code);
-    }
-    /* A function that becomes a generator or a coroutine, or the reverse:
-     * the setter of 3.13 warns that this is deprecated, a warning a reload
-     * done for the user must not print (nor raise, under -W error).  The
-     * code is written as before 3.13's setter did, audited the same way;
-     * function watchers miss this one change. */
-    if (PySys_Audit("object.__setattr__", "OsO", op, "__code__", fields->code) < 0) {
-        return -1;
-    }
-    Py_SETREF(func->func_code, Py_NewRef(fields->code));
-    return 0;
+    return write_code(func, fields->code);
 }
 
 /* The fields without a setter that notifies anyone, written as CPython's
@@ -229,6 +236,32 @@ hr_function_fields_restore(PyFunctionObject *func, const hr_function_fields *fie
     }
     write_plain(func, fields);
     forget_version(func);
+}
+
+int
+hr_function_code_write(PyFunctionObject *func, PyObject *code, PyObject *closure)
+{
+    assert(PyFunction_Check(func) && PyCode_Check(code));
+    if ((func->func_closure != closure
+         && PyFunction_SetClosure((PyObject *)func, or_none(closure)) < 0)
+        || write_code(func, code) < 0) {
+        return -1;
+    }
+    forget_version(func);
+    return 0;
+}
+
+void
+hr_function_code_restore(PyFunctionObject *func, PyObject *code, PyObject *closure)
+{
+    if (hr_function_code_write(func, code, closure) < 0) {
+        /* As hr_function_fields_restore: only an audit hook refusing the
+         * write gets here; the old code goes back regardless. */
+        PyErr_WriteUnraisable((PyObject *)func);
+        Py_XSETREF(func->func_closure, Py_XNewRef(closure));
+        Py_SETREF(func->func_code, Py_NewRef(code));
+        forget_version(func);
+    }
 }
 
 int

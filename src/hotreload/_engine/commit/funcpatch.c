@@ -174,16 +174,11 @@ hr_function_set_code(hr_journal *journal, PyFunctionObject *func, PyObject *code
         PyErr_SetString(PyExc_ValueError, "closure does not match the code's free variables");
         return -1;
     }
-    hr_function_fields next;
-    if (hr_function_fields_read(func, &next) < 0) {
+    /* Only the code and the closure change: only they are saved. */
+    if (hr_journal_save_code(journal, func) < 0) {
         return -1;
     }
-    Py_SETREF(next.code, Py_NewRef(code));
-    Py_XSETREF(next.closure, PyTuple_GET_SIZE(closure) ? Py_NewRef(closure) : NULL);
-    int status = hr_journal_save_function(journal, func) < 0 ? -1
-                 : hr_function_fields_write(func, &next);
-    hr_function_fields_clear(&next);
-    return status;
+    return hr_function_code_write(func, code, PyTuple_GET_SIZE(closure) ? closure : NULL);
 }
 
 int

@@ -12,6 +12,7 @@ typedef enum {
     UNDO_DICT_ITEM,
     UNDO_TYPE_ATTR,
     UNDO_FUNCTION,
+    UNDO_CODE,      /* a function's code and closure only */
     UNDO_BASES,
     UNDO_CONTENTS,  /* a list's or set's items, saved as a list */
     UNDO_CELL,
@@ -21,9 +22,10 @@ typedef enum {
 typedef struct {
     undo_kind kind;
     PyObject *target;   /* the dict, type, function, list, set or cell written (strong) */
-    PyObject *key;      /* DICT_ITEM, TYPE_ATTR: the key or name (strong) */
+    PyObject *key;      /* DICT_ITEM, TYPE_ATTR: the key or name (strong);
+                           CODE: the previous closure, or NULL */
     PyObject *old;      /* DICT_ITEM, TYPE_ATTR, CELL, DOC: the previous value, NULL if absent;
-                           CONTENTS: a list of the previous items */
+                           CONTENTS: a list of the previous items; CODE: the previous code */
     hr_function_fields func;  /* FUNCTION: its fields before the write */
 } undo;
 
@@ -197,6 +199,20 @@ hr_journal_save_function(hr_journal *journal, PyFunctionObject *func)
 }
 
 int
+hr_journal_save_code(hr_journal *journal, PyFunctionObject *func)
+{
+    undo *entry = journal_append(journal);
+    if (entry == NULL) {
+        return -1;
+    }
+    entry->kind = UNDO_CODE;
+    entry->target = Py_NewRef(func);
+    entry->old = Py_NewRef(func->func_code);
+    entry->key = Py_XNewRef(func->func_closure);
+    return 0;
+}
+
+int
 hr_journal_save_contents(hr_journal *journal, PyObject *container)
 {
     PyObject *items = PySequence_List(container);
@@ -289,6 +305,9 @@ hr_journal_rollback(hr_journal *journal)
             break;
         case UNDO_FUNCTION:
             hr_function_fields_restore((PyFunctionObject *)entry->target, &entry->func);
+            break;
+        case UNDO_CODE:
+            hr_function_code_restore((PyFunctionObject *)entry->target, entry->old, entry->key);
             break;
         case UNDO_BASES:
             status = bases_write(journal, (PyTypeObject *)entry->target, entry->old);
