@@ -124,6 +124,29 @@ def test_relative_import_in_a_package(workspace):
     assert user.WEAPONS is data.WEAPONS
 
 
+@pytest.mark.parametrize("spelling", [
+    "from . import data\nWEAPONS = data.WEAPONS\nfrom .data import SPEED",  # `from .x`
+    "from  .  data import SPEED",                  # spaces after `from`
+    "from \\\n    .data import SPEED",              # a continuation line
+    "from $pkg_data import SPEED",                  # the package's full dotted name
+    "from . import SPEED",                          # the package itself re-exported
+])
+def test_every_spelling_of_a_from_import_is_followed(workspace, spelling):
+    """The importers are first told from the rest by their text: a module
+    that names no batch module and imports nothing relatively is not split
+    into statements.  Each spelling of a from-import must still be seen."""
+    workspace.write("pkg.data", DATA_V1)  # the package's folder first: "pkg" is its __init__
+    workspace.write("pkg", "from .data import SPEED\n" if "from . import SPEED" in spelling else "")
+    workspace.write("pkg.user", spelling.replace("$pkg_data", workspace.name("pkg.data")) + "\n")
+    pkg = workspace.load("pkg")
+    data = workspace.load("pkg.data")
+    user = workspace.load("pkg.user")
+    workspace.edit("pkg.data", DATA_V2)
+    batch = (data, pkg) if "from . import SPEED" in spelling else (data,)
+    hotreload.reload(*batch)
+    assert user.SPEED == 4 and data.SPEED == 4
+
+
 A_CYCLE = """
 K = 1
 

@@ -16,6 +16,8 @@
  * nothing): then this costs one pass over the planned writes. */
 #include "hotreload.h"
 
+#include <string.h>
+
 /* Borrowed: the unit whose live namespace is `dict`, or NULL. */
 static hr_unit *
 unit_of_namespace(hr_batch *b, PyObject *dict)
@@ -28,9 +30,12 @@ unit_of_namespace(hr_batch *b, PyObject *dict)
     return NULL;
 }
 
-/* Fills `moves` with (module name, name) -> (old object, new object) for
- * every name of a batch module whose live object the commit replaces by
- * another, and `old_objects` with those old objects. */
+/* For every name of a batch module whose live object the commit replaces
+ * by another: fills `old_objects` (if not NULL) with those old objects, and
+ * `moves` (if not NULL) with (module name, name) -> (old object, new
+ * object).  The moves are asked for only once a module outside the batch
+ * holds one of the old objects: a reload that rebinds thousands of names
+ * imported by no one makes no tuple for them. */
 static int
 collect_moves(hr_batch *b, PyObject *moves, hr_ptrset *old_objects)
 {
@@ -48,12 +53,18 @@ collect_moves(hr_batch *b, PyObject *moves, hr_ptrset *old_objects)
             }
             continue;  /* a name the reload adds, or leaves as it is */
         }
+        if (old_objects != NULL && hr_ptrset_add(old_objects, old) < 0) {
+            return -1;
+        }
+        if (moves == NULL) {
+            continue;
+        }
         PyObject *key = PyTuple_Pack(2, u->name, a->key);
         PyObject *move = key ? PyTuple_Pack(2, old, a->value) : NULL;
         int status = move ? PyDict_SetItem(moves, key, move) : -1;
         Py_XDECREF(key);
         Py_XDECREF(move);
-        if (status < 0 || hr_ptrset_add(old_objects, old) < 0) {
+        if (status < 0) {
             return -1;
         }
     }
@@ -127,6 +138,44 @@ imported_move(const char *text, PyObject *globals, const hr_stmt *stmt, PyObject
     return move;
 }
 
+/* 1 when `source` may hold a from-import of a batch module: it names one
+ * (the last part of its dotted name: `from pkg.data import`, `from .data
+ * import`) or imports from a package relatively (`from . import`).  Most
+ * modules that merely hold an equal small number do neither, and are not
+ * split into statements for nothing. */
+static int
+may_import_from_batch(hr_batch *b, PyObject *source)
+{
+    const char *text = PyBytes_AS_STRING(source);
+    Py_ssize_t len = PyBytes_GET_SIZE(source);
+    for (const char *at = text; (at = memmem(at, len - (at - text), "from", 4)) != NULL; at += 4) {
+        const char *p = at + 4;
+        while (p < text + len && (*p == ' ' || *p == '\t' || *p == '\\' || *p == '\n'
+                                  || *p == '\r' || *p == '(')) {
+            p++;
+        }
+        if (p < text + len && *p == '.') {
+            return 1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < b->count; i++) {
+        Py_ssize_t size;
+        const char *name = PyUnicode_AsUTF8AndSize(b->units[i].name, &size);
+        if (name == NULL) {
+            return -1;
+        }
+        if (!PyUnicode_IS_ASCII(b->units[i].name)) {
+            return 1;  /* the file's bytes may spell it in another encoding */
+        }
+        const char *dot = strrchr(name, '.');
+        const char *last = dot ? dot + 1 : name;
+        if (memmem(text, len, last, size - (last - name)) != NULL) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* One module outside the batch: its names holding a moved object, checked
  * against its recorded source, take the new one. */
 static int
@@ -137,6 +186,7 @@ follow_in(hr_batch *b, PyObject *modname, PyObject *dict, PyObject *candidates,
     if (record == NULL) {
         return PyErr_Occurred() ? -1 : 0;
     }
+
     PyObject *text = hr_decode_source(PyTuple_GET_ITEM(record, HR_REC_SOURCE));
     if (text == NULL) {
         return -1;
@@ -184,16 +234,16 @@ done:
 int
 hr_follow_importers(hr_batch *b)
 {
-    PyObject *moves = PyDict_New(), *modules = NULL, *candidates = NULL;
+    PyObject *moves = NULL, *modules = NULL, *candidates = NULL;
     hr_ptrset old_objects = {0};
     int status = -1;
     for (Py_ssize_t i = 0; i < b->count; i++) {
         assert(b->units[i].done);  /* every unit diffed: its rebound names are known */
     }
-    if (moves == NULL || collect_moves(b, moves, &old_objects) < 0) {
+    if (collect_moves(b, NULL, &old_objects) < 0) {
         goto done;
     }
-    if (PyDict_GET_SIZE(moves) == 0) {
+    if (old_objects.count == 0) {
         status = 0;
         goto done;
     }
@@ -231,6 +281,17 @@ hr_follow_importers(hr_batch *b)
         }
         if (candidates == NULL) {
             continue;
+        }
+        PyObject *record = hr_record_get(b->state, modname);
+        int may = record ? may_import_from_batch(b, PyTuple_GET_ITEM(record, HR_REC_SOURCE)) : 0;
+        if (may <= 0) {
+            if (may < 0 || PyErr_Occurred()) {
+                goto done;
+            }
+            continue;
+        }
+        if (moves == NULL && ((moves = PyDict_New()) == NULL || collect_moves(b, moves, NULL) < 0)) {
+            goto done;
         }
         /* Held: reading its source may import, and sys.modules let go of it. */
         Py_INCREF(dict);
