@@ -967,13 +967,16 @@ def _sweep_cell(name: str, figures: dict) -> str:
     """One point of the sweep: the tool's median and the floor's, or why not."""
     mine = figures.get("tools", {}).get(name, {})
     floor = figures.get("tools", {}).get("floor", {}).get("median_ms")
+    def ms(value):
+        return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+
     if mine.get("stopped"):
         took = f"> {mine['stopped']['after_s'] * 1e3:.0f}"
     elif mine.get("median_ms") is not None:
-        took = f"{mine['median_ms']:.0f}"
+        took = ms(mine["median_ms"])
     else:
         return "failed: " + str(figures.get("error", figures.get("skipped", "?")))[:60]
-    return took + (f" / {floor:.0f}" if floor else "")
+    return took + (f" / {ms(floor)}" if floor else "")
 
 
 def format_block(result: dict) -> str:
