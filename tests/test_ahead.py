@@ -269,3 +269,41 @@ def test_the_watcher_compiles_ahead_and_stops_its_helper(workspace):
     while process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     assert process.poll() is not None, "the helper outlived its watcher"
+
+
+def test_a_save_during_the_compile_is_compiled_before_the_reload(workspace, monkeypatch):
+    """A file saved again while the helper compiles the last save: the
+    watcher does not queue a reload the helper has no code for, but compiles
+    again what is there, then applies it."""
+    import hotreload.watch as watch_module
+
+    m = workspace.load("m", V1)
+    calls = []
+    real = watch_module.compile_ahead
+
+    def compile_ahead(helper, modules):
+        calls.append(("compiled", modules[0][2]))
+        if len(calls) == 1:
+            workspace.edit("m", V2.replace("return x + 2", "return x + 3"))  # saved again
+            time.sleep(0.2)  # the poll sees it while this compile runs
+        return real(helper, modules)
+
+    def apply(paths):
+        with open(workspace.path("m"), "rb") as f:
+            calls.append(("applied", f.read()))
+        return applied_by(paths)
+
+    monkeypatch.setattr(watch_module, "compile_ahead", compile_ahead)
+    applied = threading.Event()
+    with Watcher([workspace.root], poll=0.02, quiet=0.05, apply="thread",
+                 on_event=lambda event: applied.set()) as watcher:
+        applied_by = watcher.reloader.apply
+        monkeypatch.setattr(watcher.reloader, "apply", apply)
+        workspace.edit("m", V2)
+        assert applied.wait(20), "the saves were not applied"
+    kinds = [kind for kind, _ in calls]
+    first = kinds.index("applied")
+    assert first >= 2 and set(kinds[:first]) == {"compiled"}, kinds
+    # What was compiled last before the reload is what the reload found.
+    assert calls[first - 1][1] == calls[first][1]
+    assert m.decorated(1) == ("logged twice", 4)

@@ -390,7 +390,11 @@ class Watcher:
     def _debounce_loop(self) -> None:
         debouncer = self._debouncer
         while debouncer.wait():
-            self._compile_ahead()
+            if self._compile_ahead() and debouncer.due_in() is not None:
+                # Files changed while the helper compiled: the reload would
+                # find text it has no code for.  The next burst compiles
+                # what is there then, and applies it.
+                continue
             if self.apply == "thread":
                 self._apply_guarded()
                 continue
@@ -406,16 +410,16 @@ class Watcher:
                     self._queued = False
                 debouncer.poke()
 
-    def _compile_ahead(self) -> None:
+    def _compile_ahead(self) -> bool:
         """Has what the next reload will compile compiled in the helper,
         off the lock (see hotreload.ahead); any failure only leaves the
-        reload to compile it."""
+        reload to compile it.  Whether it compiled anything."""
         if self._helper is None or not self._helper.available():
-            return
+            return False
         with self._lock:
             paths = set(self._sources)
         if not paths:
-            return
+            return False
         try:
             names, _ = _hotreload.changed(paths, [])
             modules = []
@@ -423,10 +427,11 @@ class Watcher:
                 path = _hotreload.source_path(name)
                 with open(path, "rb") as f:
                     modules.append((name, path, f.read()))
-            compile_ahead(self._helper, modules)
+            return compile_ahead(self._helper, modules) > 0
         except (hotreload.ReloadError, OSError, ValueError, SyntaxError) as exc:
             # A file gone, unreadable or not decodable: the reload reports it.
             log.debug("hotreload: nothing compiled ahead: %s: %s", type(exc).__name__, exc)
+            return False
 
     def _apply_queued(self) -> None:
         with self._lock:

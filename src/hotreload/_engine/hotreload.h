@@ -109,7 +109,9 @@ typedef struct {
                                    source its record holds (reload/reload.c) */
     PyObject *precompiled;      /* dict: (file name, text, blank lines before it) ->
                                    code the compile helper made of it (ahead.py), for
-                                   the next reload; replaced by the next ones */
+                                   the next reload (bind/module.c) */
+    unsigned long reloads;      /* reloads begun so far */
+    unsigned long precompiled_epoch;  /* `reloads` when precompiled was last put to */
     int function_watcher;       /* PyFunction_AddWatcher id + 1; 0: none */
     int code_watcher;           /* PyCode_AddWatcher id + 1; 0: none (freed code
                                    then stays in watched_codes) */

@@ -337,15 +337,19 @@ alone_texts(PyObject *module, PyObject *args)
 }
 
 /* Code the compile helper made: (file name, text, lines, code), for the
- * next reload (hr_compile_alone, hr_def_to_run); it replaces what
- * was put before.  Kept until then: code is used only for the exact text
- * and place it was compiled from, which is right for any later reload,
- * and freeing it here keeps that work out of the reload's pause. */
+ * next reload (hr_compile_alone, hr_def_to_run).  Added to what was put
+ * since the last reload (a watcher may compile twice for one reload: an
+ * editor's save seen in two bursts, the second finding nothing new), and
+ * replacing what was put before it.  Kept until then: code is used only
+ * for the exact text and place it was compiled from, which is right for
+ * any later reload, and freeing it here keeps that work out of the
+ * reload's pause. */
 static PyObject *
 precompiled_put(PyObject *module, PyObject *entries)
 {
     hr_state *state = state_of(module);
-    PyObject *fresh = PyDict_New();
+    PyObject *fresh = state->precompiled_epoch == state->reloads
+                      ? PyDict_Copy(state->precompiled) : PyDict_New();
     PyObject *iterator = fresh ? PyObject_GetIter(entries) : NULL;
     if (iterator == NULL) {
         Py_XDECREF(fresh);
@@ -373,6 +377,7 @@ precompiled_put(PyObject *module, PyObject *entries)
         return NULL;
     }
     Py_SETREF(state->precompiled, fresh);
+    state->precompiled_epoch = state->reloads;
     Py_RETURN_NONE;
 }
 
@@ -466,8 +471,8 @@ static PyMethodDef module_methods[] = {
     {"_precompiled_put", precompiled_put, METH_O,
      "_precompiled_put(entries: Iterable[tuple[str, bytes, int, code]])\n\n"
      "Code compiled ahead, as (file name, text, lines, code) of _alone_texts' texts:\n"
-     "reloads use it where they would compile that text at that place; it replaces\n"
-     "what was put before."},
+     "reloads use it where they would compile that text at that place; added to what\n"
+     "was put since the last reload, replacing what was put before it."},
     {"_watched_codes", watched_codes, METH_NOARGS,
      "_watched_codes() -> int | None\n\n"
      "How many nested code objects the function watcher watches; None without a\n"

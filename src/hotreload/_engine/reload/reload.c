@@ -1189,6 +1189,7 @@ hr_reload(hr_state *state, PyObject *targets)
         return NULL;
     }
     state->busy = 1;
+    state->reloads++;
     state->owner = PyThread_get_thread_ident();
     /* b.count counts the units filled in so far: batch_clear() clears
      * those, and none when the array could not be allocated. */
