@@ -540,6 +540,20 @@ run_acting_again(hr_batch *batch, hr_unit *u, const char *buffer, PyObject *mine
     return status;
 }
 
+/* Borrowed: what new statement i acts on again (u->acting: the pairs
+ * run_acting_again takes), or NULL (an exception set on error). */
+static PyObject *
+acting_pairs(hr_unit *u, Py_ssize_t i)
+{
+    if (u->acting == NULL) {
+        return NULL;
+    }
+    PyObject *index = PyLong_FromSsize_t(i);
+    PyObject *pairs = index ? PyDict_GetItemWithError(u->acting, index) : NULL;
+    Py_XDECREF(index);
+    return pairs;
+}
+
 /* At most this many defs run again are compiled one by one rather than in
  * a piece the size of the module: blanking and scanning the piece costs
  * about 1 ms per MB of source, a def alone a few microseconds. */
@@ -575,14 +589,9 @@ defs_alone(hr_unit *u)
         if (!u->run[i] || hr_is_future_import(st)) {
             continue;
         }
-        if (u->acting != NULL) {
-            PyObject *index = PyLong_FromSsize_t(i);
-            int acting = index ? PyDict_Contains(u->acting, index) : -1;
-            Py_XDECREF(index);
-            if (acting != 0) {
-                Py_CLEAR(codes);  /* it runs alone, watched (run_acting_again) */
-                break;
-            }
+        if (acting_pairs(u, i) != NULL || PyErr_Occurred()) {
+            Py_CLEAR(codes);  /* it runs alone, watched (run_acting_again) */
+            break;
         }
         PyObject *code = hr_def_to_run(u, st, u->strip[i], may_compile);
         if (code == NULL || PyList_Append(codes, code) < 0) {
@@ -656,14 +665,9 @@ hr_execute(hr_batch *batch, hr_unit *u)
             pending = 0;
             continue;
         }
-        PyObject *acting = NULL;  /* borrowed */
-        if (u->acting != NULL) {
-            PyObject *index = PyLong_FromSsize_t(i);
-            acting = index ? PyDict_GetItemWithError(u->acting, index) : NULL;
-            Py_XDECREF(index);
-            if (acting == NULL && PyErr_Occurred()) {
-                goto done;
-            }
+        PyObject *acting = acting_pairs(u, i);  /* borrowed */
+        if (acting == NULL && PyErr_Occurred()) {
+            goto done;
         }
         if (acting != NULL) {
             /* Alone, so that what it writes is told from what ran before. */

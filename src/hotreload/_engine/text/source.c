@@ -397,15 +397,17 @@ hr_compile_piece(const char *buffer, Py_ssize_t len, PyObject *filename)
 }
 
 /* The text of statement `st` of `stmts` (split from `utf8`) alone, from
- * `from`: its start, or its head (a def's decorators left out).  The
- * `from __future__` lines before it, then the statement from the start of
- * its line, what precedes it there blanked: no blank lines.  A new bytes
- * object; *delta: how many lines its code moves down to stand at its
- * place in the file. */
+ * its start, or from its head when `without_decorators` (a def's
+ * decorators left out).  The `from __future__` lines before it, then the
+ * statement from the start of its line, what precedes it there blanked:
+ * no blank lines.  A new bytes object; *delta: how many lines its code
+ * moves down to stand at its place in the file. */
 static PyObject *
-alone_text(const char *utf8, const hr_stmts *stmts, const hr_stmt *st, Py_ssize_t from,
-           int line, int *delta)
+alone_text(const char *utf8, const hr_stmts *stmts, const hr_stmt *st, int without_decorators,
+           int *delta)
 {
+    Py_ssize_t from = without_decorators ? st->head : st->start;
+    int line = without_decorators ? st->head_line : st->line;
     Py_ssize_t size = 0, future_lines = 0;
     for (Py_ssize_t k = 0; k < stmts->count; k++) {
         const hr_stmt *other = &stmts->items[k];
@@ -468,7 +470,7 @@ PyObject *
 hr_compile_alone(hr_unit *u, const hr_stmt *st)
 {
     int delta;
-    PyObject *text = alone_text(u->new_utf8, &u->new_stmts, st, st->start, st->line, &delta);
+    PyObject *text = alone_text(u->new_utf8, &u->new_stmts, st, 0, &delta);
     if (text == NULL) {
         return NULL;
     }
@@ -485,9 +487,7 @@ hr_def_to_run(hr_unit *u, const hr_stmt *st, int without_decorators, int may_com
 {
     assert(st->kind == HR_STMT_DEF);
     int delta;
-    PyObject *text = without_decorators
-        ? alone_text(u->new_utf8, &u->new_stmts, st, st->head, st->head_line, &delta)
-        : alone_text(u->new_utf8, &u->new_stmts, st, st->start, st->line, &delta);
+    PyObject *text = alone_text(u->new_utf8, &u->new_stmts, st, without_decorators, &delta);
     if (text == NULL) {
         return NULL;
     }
@@ -528,9 +528,7 @@ hr_alone_texts(const char *old_utf8, Py_ssize_t old_len, const char *new_utf8, P
         int variants = st->kind == HR_STMT_DEF && st->head != st->start ? 2 : 1;
         for (int v = 0; v < variants; v++) {
             int delta;
-            PyObject *text = v == 0
-                ? alone_text(new_utf8, &new_stmts, st, st->start, st->line, &delta)
-                : alone_text(new_utf8, &new_stmts, st, st->head, st->head_line, &delta);
+            PyObject *text = alone_text(new_utf8, &new_stmts, st, v == 1, &delta);
             PyObject *job = text ? Py_BuildValue("(Oi)", text, delta) : NULL;
             int status = job ? PyList_Append(texts, job) : -1;
             Py_XDECREF(text);
