@@ -286,21 +286,26 @@ def big_module(quick: bool, every: bool) -> dict:
 OVERHEAD_LOOP = """
 import sys, time
 sys.path.insert(0, ROOT)
+sys.dont_write_bytecode = True   # each process starts from SOURCE, never a cached edit
 if WATCH:
     import hotreload, importlib, os
+    with open(os.path.join(ROOT, "watched_factories.py"), "w") as f:
+        f.write(SOURCE)
     hotreload.install()
     import watched_factories as w
     keep = [w.make(i) for i in range(1000)]
-    with open(w.__file__, "a") as f:
-        f.write("\\n# edited\\n")
-    os.utime(w.__file__, (1, 1))
-    importlib.invalidate_caches()
-    hotreload.reload(w)          # walks once: its nested code is watched now
-    with open(w.__file__, "w") as f:
-        f.write(SOURCE.replace("n + 1", "n + 2"))
-    os.utime(w.__file__, (3, 3))
-    importlib.invalidate_caches()
-    hotreload.reload(w)
+    for step in (2, 3):          # the first walks once: its nested code is watched
+        with open(w.__file__, "w") as f:   # now; the second reads the notes
+            f.write(SOURCE.replace("n + 1", f"n + {step}"))
+        importlib.invalidate_caches()
+        hotreload.reload(w)
+    # What is measured is a program with watched code and noted closures:
+    # fail rather than time a process where the watcher has nothing to do.
+    from hotreload import _hotreload
+    if sys.version_info >= (3, 12) and not _hotreload._watched_codes():
+        raise SystemExit("no code is watched: the loop would not measure the watcher")
+    if [k() for k in keep[:2]] != [3, 4]:
+        raise SystemExit("the live closures did not take the new code")
 
 def make(n):
     return lambda: n

@@ -119,3 +119,41 @@ def test_the_watched_code_does_not_grow_with_the_reloads(isolated):
     counts = result["counts"]
     assert counts[0] >= 1
     assert counts[-1] == counts[1], counts
+
+
+def test_code_watched_after_its_closures_were_made_notes_the_next_ones(isolated):
+    """The watcher remembers the last code it found unwatched, so that a
+    loop making closures asks once.  When that code becomes watched (the
+    first reload of its factory walks), the closures made from then on must
+    be noted all the same: the second reload finds them without a walk,
+    and gives them the new code."""
+    out = isolated(
+        """
+        import contextlib, io, json
+        write("shop", FACTORY.format(version=1, extra=""))
+        write("bank", FACTORY.format(version=10, extra=""))
+        import shop, bank
+        held = [shop.make(0)]
+
+        def reload(module, version):
+            # The run's last function made is a closure of the new nested
+            # code, which the reload then watches.
+            extra = f"NEW_{version} = make(-1)"
+            write(module.__name__, FACTORY.format(version=version, extra=extra))
+            trace = io.StringIO()
+            with contextlib.redirect_stderr(trace):
+                hotreload.reload(module)
+            return "heap walk (closures known)" not in trace.getvalue()
+
+        walks = [reload(shop, 2)]               # shop's code watched: notes begin
+        early = [bank.make(i) for i in range(3)]  # bank's code seen, not watched
+        walks.append(reload(bank, 11))          # walks: bank's code watched now
+        late = [bank.make(i) for i in range(3, 6)]
+        walks.append(reload(bank, 12))          # must know `late` without a walk
+        print(json.dumps({"walks": walks, "seen": [f() for f in early + late]}))
+        """.replace("FACTORY", repr(factory("{version}", "{extra}"))),
+        env={"HOTRELOAD_TRACE": "1"},
+    )
+    result = json.loads(out.splitlines()[-1])
+    assert result["walks"] == [True, True, False]
+    assert result["seen"] == [[12, i] for i in range(6)]

@@ -72,6 +72,35 @@ typedef struct {
     Py_ssize_t count, capacity;
 } hr_ptrset;
 
+/* The slot where the probe for `ptr` starts in a table keyed by address
+ * (capacity: a power of two), for the pointer sets and the identity map.
+ * Fibonacci hashing: objects allocated side by side (a pool of functions,
+ * the closures a reload made) spread over the table instead of filling
+ * runs of neighbouring slots, which every miss would walk to their end. */
+static inline size_t
+hr_address_slot(const void *ptr, Py_ssize_t capacity)
+{
+    return (size_t)(((uint64_t)(uintptr_t)ptr * UINT64_C(0x9E3779B97F4A7C15)) >> 32)
+           & (size_t)(capacity - 1);
+}
+
+/* 1 when `ptr` is in the set.  Inline: the function watcher asks it for
+ * every function the program makes, and the heap walk for every object. */
+static inline int
+hr_ptrset_has(const hr_ptrset *set, const void *ptr)
+{
+    if (set->count == 0) {
+        return 0;
+    }
+    size_t mask = (size_t)(set->capacity - 1);
+    for (size_t k = hr_address_slot(ptr, set->capacity); set->slots[k] != NULL; k = (k + 1) & mask) {
+        if (set->slots[k] == ptr) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 typedef struct {
     PyObject *ReloadError;      /* the exception type */
     PyTypeObject *FinderType;   /* type of the import hook */
@@ -119,6 +148,9 @@ typedef struct {
                                    is in live_closures */
     hr_ptrset live_closures;    /* functions (not held) made from watched code, or
                                    given it, since it was watched */
+    const void *unwatched_code; /* the code of the last function made, found not
+                                   watched: a loop making closures of one code asks
+                                   once (forgotten when any code becomes watched) */
 } hr_state;
 
 /* A record is a tuple (path: str, source: bytes, mtime_ns: int, size: int):
@@ -435,7 +467,6 @@ int hr_watcher_add(hr_state *state, const hr_ptrset *codes, PyObject *functions)
 
 /* base/heap.c: one walk over the tracked objects */
 int hr_ptrset_add(hr_ptrset *set, const void *ptr);
-int hr_ptrset_has(const hr_ptrset *set, const void *ptr);
 /* Removes ptr; 1 when it was there.  Allocates nothing. */
 int hr_ptrset_discard(hr_ptrset *set, const void *ptr);
 void hr_ptrset_clear(hr_ptrset *set);

@@ -36,7 +36,7 @@ hr_ptrset_add(hr_ptrset *set, const void *ptr)
         }
         for (Py_ssize_t i = 0; i < set->capacity; i++) {
             if (set->slots[i] != NULL) {
-                size_t k = ((uintptr_t)set->slots[i] >> 4) & (capacity - 1);
+                size_t k = hr_address_slot(set->slots[i], capacity);
                 while (slots[k] != NULL) {
                     k = (k + 1) & (capacity - 1);
                 }
@@ -47,7 +47,7 @@ hr_ptrset_add(hr_ptrset *set, const void *ptr)
         set->slots = slots;
         set->capacity = capacity;
     }
-    size_t k = ((uintptr_t)ptr >> 4) & (set->capacity - 1);
+    size_t k = hr_address_slot(ptr, set->capacity);
     while (set->slots[k] != NULL) {
         if (set->slots[k] == ptr) {
             return 0;
@@ -60,29 +60,13 @@ hr_ptrset_add(hr_ptrset *set, const void *ptr)
 }
 
 int
-hr_ptrset_has(const hr_ptrset *set, const void *ptr)
-{
-    if (set->count == 0) {
-        return 0;
-    }
-    size_t k = ((uintptr_t)ptr >> 4) & (set->capacity - 1);
-    while (set->slots[k] != NULL) {
-        if (set->slots[k] == ptr) {
-            return 1;
-        }
-        k = (k + 1) & (set->capacity - 1);
-    }
-    return 0;
-}
-
-int
 hr_ptrset_discard(hr_ptrset *set, const void *ptr)
 {
     if (set->count == 0) {
         return 0;
     }
     size_t mask = set->capacity - 1;
-    size_t i = ((uintptr_t)ptr >> 4) & mask;
+    size_t i = hr_address_slot(ptr, set->capacity);
     while (set->slots[i] != ptr) {
         if (set->slots[i] == NULL) {
             return 0;
@@ -97,7 +81,7 @@ hr_ptrset_discard(hr_ptrset *set, const void *ptr)
         if (set->slots[j] == NULL) {
             break;
         }
-        size_t home = ((uintptr_t)set->slots[j] >> 4) & mask;
+        size_t home = hr_address_slot(set->slots[j], set->capacity);
         int stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
         if (!stays) {
             set->slots[i] = set->slots[j];

@@ -11,17 +11,11 @@
 
 #include <string.h>
 
-static size_t
-slot_of(const void *ptr, Py_ssize_t capacity)
-{
-    return ((uintptr_t)ptr >> 4) & (size_t)(capacity - 1);
-}
-
 /* Borrowed: the entry for `key`, or the empty slot where it would go. */
 static hr_identity_entry *
 find(hr_identity_entry *slots, Py_ssize_t capacity, const void *key)
 {
-    size_t k = slot_of(key, capacity);
+    size_t k = hr_address_slot(key, capacity);
     while (slots[k].fresh != NULL && (const void *)slots[k].fresh != key) {
         k = (k + 1) & (size_t)(capacity - 1);
     }

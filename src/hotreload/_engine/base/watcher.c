@@ -38,6 +38,7 @@ give_up(hr_state *state)
 {
     hr_ptrset_clear(&state->watched_codes);
     hr_ptrset_clear(&state->live_closures);
+    state->unwatched_code = NULL;
 }
 
 #if HR_PY312
@@ -61,6 +62,37 @@ note(hr_state *state, PyFunctionObject *func)
     return 0;
 }
 
+/* A function was made with watched code, or code not known to be
+ * unwatched.  Out of line, as every slower path: the callback itself then
+ * needs no stack frame for the functions the program makes and frees. */
+static Py_NO_INLINE int
+made(hr_state *state, PyFunctionObject *func)
+{
+    if (hr_ptrset_has(&state->watched_codes, func->func_code)) {
+        return note(state, func);
+    }
+    state->unwatched_code = func->func_code;
+    return 0;
+}
+
+static Py_NO_INLINE int
+freed(hr_state *state, PyFunctionObject *func)
+{
+    hr_ptrset_discard(&state->live_closures, func);
+    return 0;
+}
+
+static Py_NO_INLINE int
+code_set(hr_state *state, PyFunctionObject *func, PyObject *code)
+{
+    if (code != NULL && hr_ptrset_has(&state->watched_codes, code)) {
+        return note(state, func);
+    }
+    return 0;
+}
+
+/* Called by CPython for every function made and freed: the common case,
+ * nothing watched or a function never noted, is a few compares. */
 static int
 on_function(PyFunction_WatchEvent event, PyFunctionObject *func, PyObject *new_value)
 {
@@ -70,21 +102,16 @@ on_function(PyFunction_WatchEvent event, PyFunctionObject *func, PyObject *new_v
     }
     switch (event) {
     case PyFunction_EVENT_CREATE:
-        if (state->watched_codes.count > 0 && hr_ptrset_has(&state->watched_codes, func->func_code)) {
-            return note(state, func);
+        /* A loop making closures of one unwatched code asks once. */
+        if (state->watched_codes.count == 0 || func->func_code == state->unwatched_code) {
+            return 0;
         }
-        return 0;
-    case PyFunction_EVENT_MODIFY_CODE:
-        if (state->watched_codes.count > 0 && new_value != NULL
-            && hr_ptrset_has(&state->watched_codes, new_value)) {
-            return note(state, func);
-        }
-        return 0;
+        return made(state, func);
     case PyFunction_EVENT_DESTROY:
-        if (state->live_closures.count > 0) {
-            hr_ptrset_discard(&state->live_closures, func);
-        }
-        return 0;
+        /* Looked up inline: most functions freed were never noted. */
+        return hr_ptrset_has(&state->live_closures, func) ? freed(state, func) : 0;
+    case PyFunction_EVENT_MODIFY_CODE:
+        return state->watched_codes.count > 0 ? code_set(state, func, new_value) : 0;
     default:
         return 0;
     }
@@ -206,6 +233,7 @@ hr_watcher_add(hr_state *state, const hr_ptrset *codes, PyObject *functions)
             return -1;
         }
     }
+    state->unwatched_code = NULL;
     for (Py_ssize_t i = 0; i < codes->capacity; i++) {
         if (codes->slots[i] != NULL && hr_ptrset_add(&state->watched_codes, codes->slots[i]) < 0) {
             give_up(state);
