@@ -924,8 +924,9 @@ int hr_function_set_code(hr_journal *journal, PyFunctionObject *func, PyObject *
 int hr_function_adopt(PyFunctionObject *func, PyObject *globals, const hr_identity *identity);
 
 /* commit/journal.c: reversible writes and their rollback */
-/* A journal whose writes take their names from `state`. */
-hr_journal *hr_journal_new(const hr_state *state);
+/* A journal whose writes take their names from `state`, with room for
+ * `expected` entries (one per planned action is the usual count). */
+hr_journal *hr_journal_new(const hr_state *state, Py_ssize_t expected);
 /* Releases the journal and the replaced values it keeps alive. */
 void hr_journal_free(hr_journal *journal);
 /* dict[key] = value, or del dict[key] when value is NULL. */

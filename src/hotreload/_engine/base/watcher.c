@@ -51,6 +51,9 @@ note(hr_state *state, PyFunctionObject *func)
 {
     /* Runs inside CPython's making of a function, maybe while an exception
      * is being raised: that one must come through untouched. */
+    if (hr_ptrset_has(&state->live_closures, func)) {
+        return 0;  /* a noted closure taking new watched code: every one, at a commit */
+    }
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     if (hr_ptrset_add(&state->live_closures, func) < 0) {

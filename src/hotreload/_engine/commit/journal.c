@@ -37,13 +37,24 @@ struct hr_journal {
 };
 
 hr_journal *
-hr_journal_new(const hr_state *state)
+hr_journal_new(const hr_state *state, Py_ssize_t expected)
 {
     hr_journal *journal = PyMem_Calloc(1, sizeof(hr_journal));
     if (journal == NULL) {
         return (hr_journal *)PyErr_NoMemory();
     }
     journal->state = state;
+    /* Room for the entries the commit is expected to write, at once: grown
+     * by doubling, thousands of live closures taking new code copied the
+     * entries written so far again and again. */
+    if (expected > 0) {
+        journal->entries = PyMem_New(undo, expected);
+        if (journal->entries == NULL) {
+            PyMem_Free(journal);
+            return (hr_journal *)PyErr_NoMemory();
+        }
+        journal->capacity = expected;
+    }
     return journal;
 }
 

@@ -1081,7 +1081,7 @@ transact(hr_batch *b, double started)
     PyObject *names = module_names(b);
     int audit = names ? PySys_Audit("hotreload.commit", "(O)", names) : -1;
     Py_XDECREF(names);
-    if (audit < 0 || (journal = hr_journal_new(b->state)) == NULL) {
+    if (audit < 0 || (journal = hr_journal_new(b->state, b->actions.count)) == NULL) {
         goto done;
     }
     /* The commit: no Python code runs from here to the end of it, but audit
@@ -1321,7 +1321,7 @@ done:
 static PyObject *
 batch_commit(hr_batch *b, double started)
 {
-    hr_journal *journal = hr_journal_new(b->state);
+    hr_journal *journal = hr_journal_new(b->state, b->actions.count);
     PyObject *report = NULL;
     if (journal == NULL || commit(b, journal) < 0) {
         goto done;

@@ -30,7 +30,10 @@ is_comprehension(PyObject *name)
     return 0;
 }
 
-/* Fills `paths` (path -> code) with the code objects nested in `code`. */
+/* Fills `paths` (path -> code) with the code objects nested in `code`.  A
+ * path is a tuple (path of the enclosing code, name, occurrence number),
+ * () for the patched function itself: compared and hashed as keys only,
+ * and made for every nested code of every patched function, so cheaply. */
 static int
 collect_nested(PyObject *code, PyObject *prefix, PyObject *paths)
 {
@@ -48,8 +51,13 @@ collect_nested(PyObject *code, PyObject *prefix, PyObject *paths)
         PyObject *name = ((PyCodeObject *)inner)->co_name;
         PyObject *count = PyDict_GetItemWithError(seen, name);
         long k = count ? PyLong_AsLong(count) : 0;
-        PyObject *next = PyLong_FromLong(k + 1);
-        PyObject *path = next ? PyUnicode_FromFormat("%U/%U#%ld", prefix, name, k) : NULL;
+        if ((count == NULL || k == -1) && PyErr_Occurred()) {
+            goto done;
+        }
+        PyObject *index = PyLong_FromLong(k);
+        PyObject *next = index ? PyLong_FromLong(k + 1) : NULL;
+        PyObject *path = next ? PyTuple_Pack(3, prefix, name, index) : NULL;
+        Py_XDECREF(index);
         /* A comprehension itself is not paired (its functions do not outlive
          * it), but before 3.12 a lambda made inside one is nested in its
          * code: look inside. */
@@ -115,7 +123,7 @@ pair_nested(hr_batch *b, hr_heap_query *q, PyObject *live, PyObject *old_code,
     Py_XINCREF(remembered);  /* reading the dicts below may run code that drops it */
     PyObject *old_paths = PyDict_New();
     PyObject *new_paths = PyDict_New();
-    PyObject *root = PyUnicode_FromString("");
+    PyObject *root = PyTuple_New(0);
     int status = -1;
     if (!old_paths || !new_paths || !root || collect_nested(old_code, root, old_paths) < 0
         || collect_nested(new_code, root, new_paths) < 0) {
