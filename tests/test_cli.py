@@ -52,10 +52,10 @@ def env():
 class Child:
     """A child process whose stdout and stderr lines are read as they come."""
 
-    def __init__(self, args, cwd):
+    def __init__(self, args, cwd, **popen):
         self.proc = subprocess.Popen(
             args, cwd=str(cwd), env=env(), text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen,
         )
         self.out, self.err = [], []
         self._lines = queue.Queue()

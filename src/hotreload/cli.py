@@ -23,6 +23,7 @@ from typing import List, Optional, Tuple
 import hotreload
 from hotreload import _hotreload
 from hotreload.changes import Event, internal_file
+from hotreload.frameworks import ReloaderRefused, refuse_reloaders
 from hotreload.watch import DEFAULT_POLL, Watcher
 
 PREFIX = "[hotreload] "
@@ -242,11 +243,19 @@ def run(argv: List[str]) -> int:
         if opts.verbose:
             print(PREFIX + watcher.describe(), file=sys.stderr, flush=True)
         watcher.start()
+        # A web framework's own reloader would serve from a child process
+        # that hotreload cannot reach: stopped with a message (frameworks.py).
+        head = options + ([script] if script is not None else ["-m", module])
+        name = module if module is not None else os.path.splitext(os.path.basename(script))[0]
+        refuse_reloaders(head, name, args)
     try:
         if script is not None:
             runpy.run_path(script, run_name="__main__")
         else:
             runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except ReloaderRefused as refusal:
+        print(PREFIX + str(refusal), file=sys.stderr, flush=True)
+        return 2
     except SystemExit:
         raise
     except BaseException as error:
