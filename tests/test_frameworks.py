@@ -21,10 +21,13 @@ NameError while the module runs).  It checks that
 The figures of each run (requests, failures, save-to-served times) are
 printed (`pytest -s` or `-rP` shows them).
 
-The other tests start each framework with its own reloader on, which would
+Other tests start each framework with its own reloader on, which would
 serve from a child process out of hotreload's reach: `hotreload run` must
 stop with the one line that gives the command to use, and nothing may be
-left serving.
+left serving.  The last ones pin down what each framework takes in place
+and what it does not, as the README says (a Django URLconf needs its caches
+cleared, settings a restart; Flask refuses a new route; FastAPI serves a new
+endpoint but keeps the parameters it read).
 
 Every wait is bounded; the server is killed when a test ends.
 """
@@ -42,7 +45,7 @@ from typing import List, Optional
 
 import pytest
 
-from test_cli import Child, env
+from test_cli import Child
 
 pytest.importorskip("django")
 pytest.importorskip("flask")
@@ -446,3 +449,170 @@ def test_other_child_processes_and_sockets_are_left_alone(tmp_path, start):
     child = start(["other.py"])
     assert child.finish() == 0, child.err
     assert child.out == ["done"] and child.err == []
+
+
+# ---------------------------------------------------------------------------
+# What each framework takes in place, and what it does not (README, "Web
+# frameworks"): each save is followed by the line hotreload prints for it,
+# then by requests.
+
+
+def source(*pieces: str) -> str:
+    """The pieces of a module's text, each indented as it is written here."""
+    return "\n".join(textwrap.dedent(piece).strip("\n") + "\n" for piece in pieces)
+
+
+def fetch(port: int, path: str):
+    """(status, body) of GET path."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
+    try:
+        connection.request("GET", path, headers={"Connection": "close"})
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
+
+
+class Project:
+    """A project in a folder, served under `hotreload run`."""
+
+    def __init__(self, folder, start, files, args):
+        self.folder = folder
+        for name, text in files.items():
+            self.write(name, text)
+        self.port = free_port()
+        self.server = start([arg.format(port=self.port) for arg in args])
+        wait_listening(self.port, self.server)
+
+    def write(self, name, text):
+        save(self.folder / name, source(text))
+
+    def save(self, name, text, told):
+        """Saves `name` and waits for the next hotreload line that starts
+        with `told`; returns that line."""
+        before = len(self.lines(told))
+        self.write(name, text)
+        self.server.wait_for(lambda out, err: len(self.lines(told)) > before, told)
+        return self.lines(told)[-1]
+
+    def lines(self, told):
+        return [line for line in self.server.err if line.startswith("[hotreload] " + told)]
+
+    def get(self, path):
+        return fetch(self.port, path)
+
+
+DJANGO_URLS = """
+    from django.urls import path
+    import views
+    urlpatterns = [path("", views.index), path("greet", views.greet){extra}]
+"""
+CLEAR_URL_CACHES = """
+    def __reload_module__(old):
+        from django.urls import clear_url_caches
+        clear_url_caches()
+"""
+
+
+def test_django_urlconf_needs_its_caches_cleared_and_settings_a_restart(tmp_path, start):
+    files = dict(PROJECTS["django"]["files"])
+    files["settings.py"] = source(files["settings.py"], 'GREETING = "hello"')
+    files["urls.py"] = DJANGO_URLS.format(extra="")
+    files["views.py"] = """
+        from django.conf import settings
+        from django.http import HttpResponse
+
+        def index(request):
+            return HttpResponse("index")
+
+        def greet(request):
+            return HttpResponse(settings.GREETING)
+
+        def extra(request):
+            return HttpResponse("extra")
+    """
+    project = Project(tmp_path, start, files, PROJECTS["django"]["command"])
+    assert project.get("/greet") == (200, "hello")
+
+    with_extra = DJANGO_URLS.format(extra=', path("extra", views.extra)')
+    project.save("urls.py", with_extra, "urls: ")
+    assert project.get("/extra")[0] == 404, "Django's resolver kept its patterns"
+    project.save("urls.py", source(with_extra, CLEAR_URL_CACHES), "urls: ")
+    assert project.get("/extra") == (200, "extra")
+    assert project.get("/") == (200, "index")
+
+    settings = files["settings.py"].replace('"hello"', '"bonjour"')
+    project.save("settings.py", settings, "settings: ")
+    assert project.get("/greet") == (200, "hello"), "django.conf.settings is a copy"
+
+
+FLASK_VIEWS = """
+    from app import app
+
+    @app.route("/")
+    def index():
+        return {version!r}
+"""
+
+
+def test_flask_refuses_a_new_route_and_nothing_changes(tmp_path, start):
+    files = {"app.py": """
+        from flask import Flask
+        app = Flask(__name__)
+        import views
+    """, "views.py": FLASK_VIEWS.format(version="v1")}
+    project = Project(tmp_path, start, files, PROJECTS["flask"]["command"])
+    assert project.get("/") == (200, "v1")
+    project.save("views.py", FLASK_VIEWS.format(version="v2"), "views: ")
+    assert project.get("/") == (200, "v2")
+
+    new_route = source(FLASK_VIEWS.format(version="v3"), """
+        @app.route("/new")
+        def new():
+            return "new"
+    """)
+    told = project.save("views.py", new_route, "cannot reload views")
+    assert "AssertionError: The setup method 'route' can no longer be called" in told
+    assert project.get("/new")[0] == 404
+    assert project.get("/") == (200, "v2"), "a refused reload changes nothing"
+
+
+FASTAPI_ROUTES = """
+    from main import app
+
+    @app.get("/")
+    {kind} index({parameters}):
+        return f"{version} {{name}}"
+"""
+
+
+def test_fastapi_serves_new_endpoints_but_keeps_the_parameters_it_read(tmp_path, start):
+    def routes(version, parameters='name: str = "default"', kind="def"):
+        return FASTAPI_ROUTES.format(version=version, parameters=parameters, kind=kind)
+
+    files = {"main.py": """
+        from fastapi import FastAPI
+        from fastapi.responses import PlainTextResponse
+        app = FastAPI(default_response_class=PlainTextResponse)
+        import routes
+    """, "routes.py": routes("v1")}
+    project = Project(tmp_path, start, files, PROJECTS["fastapi"]["command"])
+    assert project.get("/?name=ann") == (200, "v1 ann")
+
+    # A new parameter is not filled in: FastAPI read the signature once.
+    project.save("routes.py", routes("v2", parameters='name: str = "default", '
+                                     'greeting: str = "hi"').replace("{name}", "{greeting}"),
+                 "routes: ")
+    assert project.get("/?name=ann&greeting=hey") == (200, "v2 hi")
+
+    new_endpoint = source(routes("v3"), """
+        @app.get("/new")
+        def new():
+            return "new"
+    """)
+    project.save("routes.py", new_endpoint, "routes: ")
+    assert project.get("/new") == (200, "new")
+    assert project.get("/?name=ann") == (200, "v3 ann")
+
+    project.save("routes.py", routes("v4", kind="async def"), "routes: ")
+    assert project.get("/")[0] == 500, "FastAPI chose how to call it at the declaration"
