@@ -13,7 +13,10 @@
 
 SHELL := /bin/bash
 VENVS := .venv
-TEST_DEPS := pytest hypothesis ipython watchdog
+# The web frameworks run for real in tests/test_frameworks.py; pip picks, for
+# each interpreter, the newest release that supports it (CPython 3.9 gets
+# Django 4.2 and an older uvicorn and FastAPI).
+TEST_DEPS := pytest hypothesis ipython watchdog django flask fastapi uvicorn
 PYTEST_ARGS ?=
 FUZZ_SEEDS ?= 1-400
 FUZZ_STEPS ?= 30

@@ -52,10 +52,10 @@ def env():
 class Child:
     """A child process whose stdout and stderr lines are read as they come."""
 
-    def __init__(self, args, cwd):
+    def __init__(self, args, cwd, **popen):
         self.proc = subprocess.Popen(
             args, cwd=str(cwd), env=env(), text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen,
         )
         self.out, self.err = [], []
         self._lines = queue.Queue()
@@ -350,3 +350,75 @@ def test_the_console_script_runs_the_same_command(tmp_path):
                             env=env(), capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 4
     assert '"path0": "%s"' % os.path.realpath(tmp_path) in result.stdout
+
+
+# ---------------------------------------------------------------------------
+# What is watched by default: the project, never site-packages or the stdlib
+
+
+def watched(cwd, *args, pythonpath=(), stdin=""):
+    """The folders `hotreload run -v ARGS` (run in cwd) says it watches."""
+    environ = env()
+    environ["PYTHONPATH"] = os.pathsep.join([*map(str, pythonpath), environ["PYTHONPATH"]])
+    result = subprocess.run([sys.executable, "-m", "hotreload", "run", "-v", *args],
+                            cwd=str(cwd), env=environ, input=stdin, capture_output=True,
+                            text=True, timeout=TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stderr.splitlines() if "] watching " in line)
+    return line.split("] watching ", 1)[1].split(" with ", 1)[0].split(", ")
+
+
+@pytest.mark.parametrize("args", [("-m", "pytest", "--version"), ("-m", "json.tool")],
+                         ids=["site-packages", "stdlib"])
+def test_run_m_watches_the_current_folder_not_the_modules_own(tmp_path, args):
+    """`-m uvicorn app:app` must watch the app, not every installed package."""
+    assert watched(tmp_path, *args, stdin="{}") == [os.path.realpath(tmp_path)]
+
+
+def test_run_m_also_watches_its_package_where_it_reloads(tmp_path):
+    """A package on PYTHONPATH (or installed in editable mode) outside the
+    current folder is watched too."""
+    package = tmp_path / "src" / "tool"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text("print('ran')\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    assert watched(work, "-m", "tool", pythonpath=[tmp_path / "src"]) == [
+        os.path.realpath(work), os.path.realpath(tmp_path / "src")]
+
+
+def test_run_of_an_installed_command_watches_the_current_folder(tmp_path):
+    """`hotreload run .venv/bin/flask ...` runs the project of the current
+    folder, as `-m flask` does: not the interpreter's bin folder."""
+    import sysconfig
+
+    command = os.path.join(sysconfig.get_path("scripts"), "pytest")
+    if not os.path.exists(command):
+        pytest.skip("pytest is not installed with its console script here")
+    assert watched(tmp_path, command, "--version") == [os.path.realpath(tmp_path)]
+
+
+def refused_folder(cwd, *args):
+    result = subprocess.run([sys.executable, "-m", "hotreload", "run", *args], cwd=str(cwd),
+                            env=env(), input="{}", capture_output=True, text=True,
+                            timeout=TIMEOUT)
+    assert result.returncode == 2 and result.stdout == "", result
+    return result.stderr.splitlines()[-1]
+
+
+def test_run_refuses_to_watch_site_packages_or_the_stdlib(tmp_path):
+    site_packages = os.path.dirname(os.path.dirname(os.path.realpath(pytest.__file__)))
+    stdlib = os.path.dirname(os.path.realpath(os.__file__))
+    json_folder = os.path.join(stdlib, "json")
+    assert refused_folder(tmp_path, "--watch", site_packages, "-m", "json.tool") == (
+        f"hotreload run: error: --watch {site_packages}: it is in {site_packages}, whose "
+        "modules are not reloaded (site-packages, the standard library): watch your "
+        "project's folder")
+    assert refused_folder(tmp_path, "--watch", json_folder, "-m", "json.tool") == (
+        f"hotreload run: error: --watch {json_folder}: it is in {stdlib}, whose modules "
+        "are not reloaded (site-packages, the standard library): watch your project's folder")
+    assert refused_folder(json_folder, "-m", "json.tool") == (
+        f"hotreload run: error: the folder to watch by default, {json_folder}, is in "
+        f"{stdlib}, whose modules are not reloaded (site-packages, the standard library): "
+        "run from your project's folder, or pass --watch DIR")

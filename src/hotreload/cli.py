@@ -17,10 +17,13 @@ import os
 import runpy
 import signal
 import sys
+import sysconfig
 from typing import List, Optional, Tuple
 
 import hotreload
+from hotreload import _hotreload
 from hotreload.changes import Event, internal_file
+from hotreload.frameworks import ReloaderRefused, refuse_reloaders
 from hotreload.watch import DEFAULT_POLL, Watcher
 
 PREFIX = "[hotreload] "
@@ -42,8 +45,11 @@ def _run_parser() -> argparse.ArgumentParser:
         "reloaded: put the code to reload in modules.",
     )
     parser.add_argument("--watch", metavar="DIR", action="append", default=[],
-                        help="folder to watch, with its subfolders (repeatable; default: "
-                        "the script's folder, or with -m the folder holding the package)")
+                        help="folder to watch, with its subfolders, instead of the default "
+                        "(repeatable). Default: the script's folder; with -m, or for a "
+                        "command installed with Python (flask, uvicorn), the current "
+                        "folder. Never a folder inside site-packages or the standard "
+                        "library, whose modules are not reloaded: refused")
     parser.add_argument("--exclude", metavar="GLOB", action="append", default=[],
                         help="ignore files whose relative path, name or folder matches "
                         "(repeatable)")
@@ -117,20 +123,81 @@ def _main_spec(module: str):
     return spec
 
 
-def _default_folder(script: Optional[str], module: Optional[str]) -> str:
-    """The script's folder; with -m, the folder on sys.path that holds the
-    top-level package (the current folder, for a project run from its root)."""
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _denied(folder: str) -> Optional[str]:
+    """The folder of site-packages or the standard library that holds
+    ``folder`` (whose modules the folder policy never reloads), or None."""
+    if _hotreload.source_allowed(os.path.join(folder, "__init__.py")):
+        return None
+    real = os.path.realpath(folder)
+    holders = [d.rstrip(os.sep) for d in hotreload.configure()["deny"]]
+    # The nearest: a venv's site-packages is inside its lib/pythonX.Y.
+    return max((d for d in holders if _inside(real, d)), key=len, default=real)
+
+
+def _scripts_folders() -> List[str]:
+    """Where pip puts the commands it installs (flask, uvicorn, django-admin)."""
+    folders = [sysconfig.get_path("scripts")]
+    if f"{os.name}_user" in sysconfig.get_scheme_names():
+        folders.append(sysconfig.get_path("scripts", f"{os.name}_user"))
+    return [os.path.realpath(folder) for folder in folders]
+
+
+def _default_folders(script: Optional[str], module: Optional[str]) -> List[str]:
+    """What to watch when --watch is not given.
+
+    A script: its folder, but for a command that pip installed with the
+    interpreter (flask, uvicorn): it runs the project of the current folder,
+    as -m does.  With -m: the current folder, which ``python -m`` puts
+    first on sys.path, and the folder that holds the top-level package when
+    it is elsewhere and its modules reload (a package on PYTHONPATH, or
+    installed in editable mode); never the package's own folder in
+    site-packages, whose modules are not reloaded (``-m uvicorn`` would
+    watch every installed package and none of the app).
+    """
+    cwd = os.path.realpath(os.getcwd())
     if script is not None:
-        return os.path.dirname(os.path.realpath(script))
+        folder = os.path.dirname(os.path.realpath(script))
+        return [cwd] if folder in _scripts_folders() else [folder]
     try:
         spec = importlib.util.find_spec(module.split(".")[0])  # imports nothing
     except (ImportError, ValueError):
         spec = None
+    package_folder = None
     if spec is not None and spec.submodule_search_locations:
-        return os.path.dirname(list(spec.submodule_search_locations)[0])
-    if spec is not None and isinstance(spec.origin, str) and os.path.isfile(spec.origin):
-        return os.path.dirname(spec.origin)
-    return os.getcwd()
+        package_folder = os.path.dirname(list(spec.submodule_search_locations)[0])
+    elif spec is not None and isinstance(spec.origin, str) and os.path.isfile(spec.origin):
+        package_folder = os.path.dirname(spec.origin)
+    folders = [cwd]
+    if package_folder is not None:
+        package_folder = os.path.realpath(package_folder)
+        if not _inside(package_folder, cwd) and _denied(package_folder) is None:
+            folders.append(package_folder)
+    return folders
+
+
+def _watched_folders(parser: argparse.ArgumentParser, given: List[str],
+                     script: Optional[str], module: Optional[str]) -> List[str]:
+    """The folders to watch; a folder inside site-packages or the standard
+    library is refused (usage error): watching it would reload nothing."""
+    if given:
+        for folder in given:
+            denied = _denied(os.path.abspath(folder))
+            if denied is not None:
+                parser.error(f"--watch {folder}: it is in {denied}, whose modules "
+                             "are not reloaded (site-packages, the standard library): "
+                             "watch your project's folder")
+        return given
+    folders = _default_folders(script, module)
+    denied = _denied(folders[0])
+    if denied is not None:
+        parser.error(f"the folder to watch by default, {folders[0]}, is in {denied}, "
+                     "whose modules are not reloaded (site-packages, the standard "
+                     "library): run from your project's folder, or pass --watch DIR")
+    return folders
 
 
 def run(argv: List[str]) -> int:
@@ -158,9 +225,10 @@ def run(argv: List[str]) -> int:
         main_file = spec.origin if spec is not None else None
     watcher = None
     if isinstance(main_file, str):  # else runpy says what is wrong, as Python would
+        folders = _watched_folders(parser, opts.watch, script, module)
         try:
             watcher = Watcher(
-                opts.watch or [_default_folder(script, module)],
+                folders,
                 exclude=opts.exclude,
                 poll=opts.poll,
                 apply=opts.apply,
@@ -175,11 +243,19 @@ def run(argv: List[str]) -> int:
         if opts.verbose:
             print(PREFIX + watcher.describe(), file=sys.stderr, flush=True)
         watcher.start()
+        # A web framework's own reloader would serve from a child process
+        # that hotreload cannot reach: stopped with a message (frameworks.py).
+        head = options + ([script] if script is not None else ["-m", module])
+        name = module if module is not None else os.path.splitext(os.path.basename(script))[0]
+        refuse_reloaders(head, name, args)
     try:
         if script is not None:
             runpy.run_path(script, run_name="__main__")
         else:
             runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except ReloaderRefused as refusal:
+        print(PREFIX + str(refusal), file=sys.stderr, flush=True)
+        return 2
     except SystemExit:
         raise
     except BaseException as error:
