@@ -29,7 +29,7 @@ CORPUS_ARGS ?=
 define venv_install
 	set -e; venv=$(VENVS)/$(1); \
 	if [ ! -x $$venv/bin/python ]; then $(2) -m venv $$venv; fi; \
-	$$venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "setuptools>=61" wheel $(3); \
+	$$venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "setuptools>=77" wheel $(3); \
 	env $(4) $$venv/bin/python -m pip install -q --disable-pip-version-check \
 		--no-build-isolation --no-deps --force-reinstall . ;
 endef
