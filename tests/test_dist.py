@@ -102,14 +102,19 @@ def test_wheel_is_manylinux_for_this_interpreter(wheel):
 
 
 def test_engine_needs_only_system_libraries(wheel):
-    """The extension asks the loader for nothing but libc: no libpython, and
-    no run path into the build machine's folders (setup.py leaves out the
-    interpreter's -Wl,-rpath)."""
+    """The extension asks the loader for system libraries only: no
+    libpython, no library auditwheel had to copy into the wheel, and no run
+    path (neither the interpreter's -Wl,-rpath into the build machine's
+    folders, which setup.py leaves out, nor the $ORIGIN path auditwheel
+    adds for a library it copies)."""
     from elftools.elf.dynamic import DynamicSection
     from elftools.elf.elffile import ELFFile
 
     with zipfile.ZipFile(wheel) as archive:
-        (name,) = [name for name in archive.namelist() if re.fullmatch(r"hotreload/_hotreload\..*\.so", name)]
+        names = archive.namelist()
+        copied = [name for name in names if name.startswith("hotreload_engine.libs/")]
+        assert not copied, f"auditwheel copied libraries into the wheel: {copied}"
+        (name,) = [name for name in names if re.fullmatch(r"hotreload/_hotreload\..*\.so", name)]
         elf = ELFFile(io.BytesIO(archive.read(name)))
         tags = [tag for section in elf.iter_sections() if isinstance(section, DynamicSection)
                 for tag in section.iter_tags()]
@@ -143,10 +148,10 @@ def test_wheel_installs_and_reloads_without_a_compiler(wheel, tmp_path):
 
     # -I: neither the current folder nor PYTHONPATH may put the source tree first.
     output = run([python, "-I", SMOKE], cwd=str(tmp_path), env=env)
-    found = json.loads(output.strip().splitlines()[-1])
-    assert os.path.realpath(found["prefix"]) == os.path.realpath(venv)
+    smoke = json.loads(output.strip().splitlines()[-1])
+    assert os.path.realpath(smoke["prefix"]) == os.path.realpath(venv)
     for key in ("package", "engine"):
-        assert Path(found[key]).resolve().is_relative_to(venv.resolve()), f"{key}: {found[key]} not in {venv}"
-    assert found["engine"].endswith(".so"), found["engine"]
-    assert found["distribution"] == DISTRIBUTION
-    assert (found["before"], found["after"]) == ("old", "new"), found
+        assert Path(smoke[key]).resolve().is_relative_to(venv.resolve()), f"{key}: {smoke[key]} not in {venv}"
+    assert smoke["engine"].endswith(".so"), smoke["engine"]
+    assert smoke["distribution"] == DISTRIBUTION
+    assert (smoke["before"], smoke["after"]) == ("old", "new"), smoke
