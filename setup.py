@@ -11,6 +11,7 @@ import glob
 import os
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 ENGINE = "src/hotreload/_engine"
 # The public C API header (hotreload.get_include()); capi.c implements it.
@@ -40,14 +41,35 @@ variant = "-".join(
     name.lower() for name in ("STRICT", "DEBUG", "SANITIZE") if flag(f"HOTRELOAD_{name}")
 ) or "default"
 
+
+class BuildExt(build_ext):
+    """Links the engine without the interpreter's run path.
+
+    An interpreter built with --enable-shared under its own prefix (pyenv's)
+    hands extensions a link command with `-Wl,-rpath,<prefix>/lib`.  The
+    engine needs nothing but libc, so that path would only carry the build
+    machine's folders into a wheel (auditwheel leaves it there) and have the
+    loader look for libc in them on the user's machine first.
+    """
+
+    def build_extensions(self):
+        if self.compiler.compiler_type == "unix":
+            self.compiler.linker_so = [
+                arg for arg in self.compiler.linker_so if not arg.startswith(("-Wl,-rpath,", "-Wl,-rpath="))
+            ]
+        super().build_extensions()
+
+
 setup(
+    cmdclass={"build_ext": BuildExt},
     options={"build": {"build_base": f"build/{variant}"}},
     ext_modules=[
         Extension(
             "hotreload._hotreload",
             sources=sorted(glob.glob(f"{ENGINE}/*/*.c")),
-            # Listed so that editing a header rebuilds every engine file.
-            depends=sorted(glob.glob(f"{ENGINE}/*.h") + glob.glob(f"{INCLUDE}/hotreload/*.h")),
+            # Listed so that editing a header, or this script (its flags and
+            # link command), rebuilds every engine file.
+            depends=sorted(glob.glob(f"{ENGINE}/*.h") + glob.glob(f"{INCLUDE}/hotreload/*.h")) + ["setup.py"],
             include_dirs=[ENGINE, INCLUDE],
             extra_compile_args=compile_args,
             extra_link_args=link_args,
