@@ -46,6 +46,15 @@ hr_compat_xnewref(PyObject *obj)
 #  define PySet_CheckExact(obj) (Py_TYPE(obj) == &PySet_Type)
 #endif
 
+/* New reference: the names of the free variables of `code`, a code object
+ * (a field before 3.11, a tuple made on request since; what reading
+ * co_freevars returns, without looking the attribute up). */
+#if HR_PY311
+#  define hr_code_freevars(code) PyCode_GetFreevars((PyCodeObject *)(code))
+#else
+#  define hr_code_freevars(code) Py_NewRef(((PyCodeObject *)(code))->co_freevars)
+#endif
+
 /* Number of free variables of a code object (a field only since 3.11). */
 #if HR_PY311
 #  define HR_CODE_NFREEVARS(code) ((Py_ssize_t)(code)->co_nfreevars)

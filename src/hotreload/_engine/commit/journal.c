@@ -36,6 +36,19 @@ struct hr_journal {
     Py_ssize_t capacity;
 };
 
+/* Drops what an entry holds; only a FUNCTION entry holds fields (a commit
+ * of thousands of closures writes as many CODE entries). */
+static void
+entry_clear(undo *entry)
+{
+    Py_CLEAR(entry->target);
+    Py_CLEAR(entry->key);
+    Py_CLEAR(entry->old);
+    if (entry->kind == UNDO_FUNCTION) {
+        hr_function_fields_clear(&entry->func);
+    }
+}
+
 hr_journal *
 hr_journal_new(const hr_state *state, Py_ssize_t expected)
 {
@@ -65,11 +78,7 @@ hr_journal_free(hr_journal *journal)
         return;
     }
     for (Py_ssize_t i = 0; i < journal->count; i++) {
-        undo *entry = &journal->entries[i];
-        Py_CLEAR(entry->target);
-        Py_CLEAR(entry->key);
-        Py_CLEAR(entry->old);
-        hr_function_fields_clear(&entry->func);
+        entry_clear(&journal->entries[i]);
     }
     PyMem_Free(journal->entries);
     PyMem_Free(journal);
@@ -99,11 +108,7 @@ journal_append(hr_journal *journal)
 static void
 journal_pop(hr_journal *journal)
 {
-    undo *entry = &journal->entries[--journal->count];
-    Py_CLEAR(entry->target);
-    Py_CLEAR(entry->key);
-    Py_CLEAR(entry->old);
-    hr_function_fields_clear(&entry->func);
+    entry_clear(&journal->entries[--journal->count]);
 }
 
 static int

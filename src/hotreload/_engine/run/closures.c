@@ -38,9 +38,17 @@ static int
 collect_nested(PyObject *code, PyObject *prefix, PyObject *paths)
 {
     PyObject *consts = ((PyCodeObject *)code)->co_consts;  /* borrowed */
-    PyObject *seen = PyDict_New();  /* name -> occurrences so far */
+    Py_ssize_t nested = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); i++) {
+        nested += PyCode_Check(PyTuple_GET_ITEM(consts, i));
+    }
+    if (nested == 0) {
+        return 0;  /* most code: no dict made */
+    }
+    /* name -> occurrences so far, needed only when names may repeat */
+    PyObject *seen = nested > 1 ? PyDict_New() : NULL;
     int status = -1;
-    if (seen == NULL) {
+    if (nested > 1 && seen == NULL) {
         goto done;
     }
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); i++) {
@@ -49,7 +57,7 @@ collect_nested(PyObject *code, PyObject *prefix, PyObject *paths)
             continue;
         }
         PyObject *name = ((PyCodeObject *)inner)->co_name;
-        PyObject *count = PyDict_GetItemWithError(seen, name);
+        PyObject *count = seen ? PyDict_GetItemWithError(seen, name) : NULL;
         long k = count ? PyLong_AsLong(count) : 0;
         if ((count == NULL || k == -1) && PyErr_Occurred()) {
             goto done;
@@ -61,7 +69,7 @@ collect_nested(PyObject *code, PyObject *prefix, PyObject *paths)
         /* A comprehension itself is not paired (its functions do not outlive
          * it), but before 3.12 a lambda made inside one is nested in its
          * code: look inside. */
-        int ok = path != NULL && PyDict_SetItem(seen, name, next) == 0
+        int ok = path != NULL && (seen == NULL || PyDict_SetItem(seen, name, next) == 0)
                  && (is_comprehension(name) || PyDict_SetItem(paths, path, inner) == 0)
                  && collect_nested(inner, path, paths) == 0;
         Py_XDECREF(next);
@@ -196,8 +204,8 @@ closure_for(PyFunctionObject *func, PyObject *code, hr_identity *same)
 {
     PyObject *known = hr_identity_get(same, func->func_code);
     if (known == func->func_code) {
-        PyObject *old_names = PyObject_GetAttrString(func->func_code, "co_freevars");
-        PyObject *new_names = old_names ? PyObject_GetAttrString(code, "co_freevars") : NULL;
+        PyObject *old_names = hr_code_freevars(func->func_code);
+        PyObject *new_names = old_names ? hr_code_freevars(code) : NULL;
         int equal = new_names ? PyObject_RichCompareBool(old_names, new_names, Py_EQ) : -1;
         Py_XDECREF(old_names);
         Py_XDECREF(new_names);
@@ -209,8 +217,8 @@ closure_for(PyFunctionObject *func, PyObject *code, hr_identity *same)
     if (known == Py_True) {
         return func->func_closure ? Py_NewRef(func->func_closure) : PyTuple_New(0);
     }
-    PyObject *old_names = PyObject_GetAttrString(func->func_code, "co_freevars");
-    PyObject *new_names = old_names ? PyObject_GetAttrString(code, "co_freevars") : NULL;
+    PyObject *old_names = hr_code_freevars(func->func_code);
+    PyObject *new_names = old_names ? hr_code_freevars(code) : NULL;
     PyObject *closure = NULL;
     if (new_names == NULL) {
         goto done;
@@ -374,13 +382,14 @@ hr_closures_remembered(hr_batch *b)
     PyObject *stale = b->state->stale ? PyDict_Copy(b->state->stale) : PyDict_New();
     PyObject *key, *origin;
     Py_ssize_t pos = 0;
-    while (stale != NULL && PyDict_Next(b->stale_origin, &pos, &key, &origin)) {
-        if (PyDict_DelItem(stale, PyTuple_GET_ITEM(origin, 0)) < 0) {
-            if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
-                Py_CLEAR(stale);
-                break;
-            }
-            PyErr_Clear();  /* nothing remembered for it */
+    while (stale != NULL && PyDict_GET_SIZE(stale) > 0
+           && PyDict_Next(b->stale_origin, &pos, &key, &origin)) {
+        /* Asked first: most patched functions have nothing remembered, and
+         * a KeyError raised for each was most of this pass's cost. */
+        PyObject *live = PyTuple_GET_ITEM(origin, 0);
+        int remembered = PyDict_Contains(stale, live);
+        if (remembered < 0 || (remembered && PyDict_DelItem(stale, live) < 0)) {
+            Py_CLEAR(stale);
         }
     }
     for (Py_ssize_t i = 0; stale != NULL && i < PyList_GET_SIZE(b->stale_found); i++) {

@@ -824,12 +824,8 @@ hr_collect_made(hr_batch *batch, PyObject *young)
 static Py_ssize_t
 class_cell_index(PyFunctionObject *func)
 {
-    PyObject *names = PyObject_GetAttrString(func->func_code, "co_freevars");
-    if (names == NULL || !PyTuple_Check(names)) {
-        if (names != NULL) {
-            PyErr_SetString(PyExc_TypeError, "co_freevars is not a tuple");
-        }
-        Py_XDECREF(names);
+    PyObject *names = hr_code_freevars(func->func_code);
+    if (names == NULL) {
         return -2;
     }
     Py_ssize_t index = -1;

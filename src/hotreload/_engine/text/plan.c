@@ -16,15 +16,16 @@
 
 #include <string.h>
 
-/* New reference: the key under which a statement is matched. */
+/* New reference: the key under which a statement is matched: for a def or
+ * a class, the tuple (is a def, its name); for any other statement its
+ * normalized text, bytes, which no tuple equals. */
 static PyObject *
 match_key(const char *text, const hr_stmt *stmt)
 {
     if (stmt->kind == HR_STMT_DEF || stmt->kind == HR_STMT_CLASS) {
-        /* (PyUnicode_FromFormat's "%.*s" needs 3.12.) */
         PyObject *name = PyUnicode_DecodeUTF8(text + stmt->name, stmt->name_len, NULL);
-        PyObject *key = name ? PyUnicode_FromFormat("%s %U", stmt->kind == HR_STMT_DEF
-                                                    ? "def" : "class", name) : NULL;
+        PyObject *key = name ? PyTuple_Pack(2, PyBool_FromLong(stmt->kind == HR_STMT_DEF), name)
+                             : NULL;
         Py_XDECREF(name);
         return key;
     }

@@ -366,8 +366,8 @@ read_method(hr_unit *u, PyTypeObject *cls, PyObject *cls_name, PyObject *body_co
     /* The new code runs with the live function's cells: the same free
      * variables, in the same order (a method that starts using super()
      * needs a __class__ cell the live function lacks). */
-    PyObject *wanted = PyObject_GetAttrString(code, "co_freevars");
-    PyObject *held = wanted ? PyObject_GetAttrString(target->func_code, "co_freevars") : NULL;
+    PyObject *wanted = hr_code_freevars(code);
+    PyObject *held = wanted ? hr_code_freevars(target->func_code) : NULL;
     int fits = held ? PyObject_RichCompareBool(wanted, held, Py_EQ) : -1;
     Py_XDECREF(wanted);
     Py_XDECREF(held);
