@@ -172,6 +172,7 @@ def run(argv: List[str]) -> int:
             parser.error(str(error))
         except hotreload.ReloadError as error:  # a --hotfix-dir others can write to
             parser.error(f"--hotfix-dir: {error.reason}")
+        watcher.thread_hint = "--apply thread"  # what the "waiting" line advises
         if opts.verbose:
             print(PREFIX + watcher.describe(), file=sys.stderr, flush=True)
         watcher.start()
