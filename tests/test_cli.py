@@ -420,3 +420,20 @@ def test_the_console_script_runs_the_same_command(tmp_path):
                             env=env(), capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 4
     assert '"path0": "%s"' % os.path.realpath(tmp_path) in result.stdout
+
+
+@pytest.mark.parametrize("option", ["--version", "-V"])
+def test_version_is_printed_and_exits_0(tmp_path, option):
+    ours = subprocess.run([sys.executable, "-m", "hotreload", option], cwd=str(tmp_path),
+                          env=env(), capture_output=True, text=True, timeout=TIMEOUT)
+    assert (ours.returncode, ours.stdout, ours.stderr) == (
+        0, f"hotreload {hotreload.__version__}\n", "")
+
+
+def test_the_console_script_prints_the_version(tmp_path):
+    script = os.path.join(os.path.dirname(sys.executable), "hotreload")
+    if not os.path.exists(script):
+        pytest.skip("the package is not installed with its console script here")
+    result = subprocess.run([script, "--version"], cwd=str(tmp_path), env=env(),
+                            capture_output=True, text=True, timeout=TIMEOUT)
+    assert (result.returncode, result.stdout) == (0, f"hotreload {hotreload.__version__}\n")

@@ -29,6 +29,12 @@ from typing import Any, Dict, Iterable, List, Optional, Union
 from hotreload import _hotreload
 from hotreload._hotreload import ReloadError
 
+# The one place the version is written: pyproject.toml reads it from here
+# (setuptools reads a literal assignment from the text, without importing
+# the package, whose engine is not built yet then); `hotreload --version`
+# prints it.  Kept a plain string literal for that reason.
+__version__ = "0.1.0"
+
 __all__ = [
     "install",
     "uninstall",
