@@ -13,7 +13,7 @@
 
 SHELL := /bin/bash
 VENVS := .venv
-TEST_DEPS := pytest hypothesis ipython watchdog
+TEST_DEPS := pytest hypothesis ipython watchdog mypy
 PYTEST_ARGS ?=
 FUZZ_SEEDS ?= 1-400
 FUZZ_STEPS ?= 30

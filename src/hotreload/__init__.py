@@ -24,7 +24,7 @@ import sys
 import sysconfig
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Dict, Iterable, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Union
 
 from hotreload import _hotreload
 from hotreload._hotreload import ReloadError
@@ -67,13 +67,20 @@ _LAZY = {
     "unload_ipython_extension": "hotreload.ipython",
 }
 
+if TYPE_CHECKING:
+    # What type checkers see instead of __getattr__: the real names and
+    # types of the lazy tools.  A module-level __getattr__ they could see
+    # would make every misspelt name (hotreload.Watchr) valid, of type Any.
+    from hotreload.changes import Event, Reloader
+    from hotreload.ipython import load_ipython_extension, unload_ipython_extension
+    from hotreload.watch import Watcher
+else:
+    def __getattr__(name: str) -> Any:
+        if name in _LAZY:
+            import importlib
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'hotreload' has no attribute {name!r}")
+            return getattr(importlib.import_module(_LAZY[name]), name)
+        raise AttributeError(f"module 'hotreload' has no attribute {name!r}")
 
 log = logging.getLogger("hotreload")
 
@@ -184,7 +191,7 @@ def configure(
     allow: Iterable[str] | None = None,
     follow_symlinks: bool | None = None,
     shared_files: bool | None = None,
-) -> dict:
+) -> Dict[str, Any]:
     """Set the folders hotreload trusts (see README, "Trust model").
 
     ``deny``: folders whose modules are not reloaded (default: the standard
@@ -256,7 +263,7 @@ def reload_changed() -> Report:
     return report
 
 
-def patch(old, new) -> Report:
+def patch(old: Callable[..., Any], new: Callable[..., Any]) -> Report:
     """Make function or class ``old`` behave as ``new``, in place.
 
     Every reference to ``old`` (copies, bound methods, partials, instances)
@@ -308,7 +315,7 @@ def recorded() -> List[str]:
     return _hotreload.recorded()
 
 
-def call_on_main_thread(callable) -> None:
+def call_on_main_thread(callable: Callable[[], object]) -> None:
     """Run ``callable()`` on the main thread at its next safe point between
     bytecodes (CPython's pending calls).  Callable from any thread; errors are
     reported through ``sys.unraisablehook`` and never raised into the main

@@ -270,7 +270,7 @@ class Watcher:
     def __enter__(self) -> "Watcher":
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def describe(self) -> str:
