@@ -333,6 +333,37 @@ def test_watcher_tells_a_broken_save_once(workspace, backend):
     assert m.value() == 2
 
 
+def test_watcher_logs_a_refused_save_by_default(workspace, caplog):
+    """The watcher handles ReloadError itself: without on_event it tells it
+    in the hotreload logger, once, as a warning."""
+    m = workspace.load("a", V1)
+    told = threading.Event()
+
+    class Signal(logging.Handler):
+        def emit(self, record):
+            if "does not compile" in record.getMessage():
+                told.set()
+
+    signal = Signal(logging.WARNING)
+    logger = logging.getLogger("hotreload")
+    logger.addHandler(signal)
+    caplog.set_level(logging.INFO, logger="hotreload")
+    try:
+        with Watcher([workspace.root], apply="thread", precompile=False) as watcher:
+            workspace.edit("a", V1.replace("value():", "value(:"))
+            assert told.wait(TIMEOUT)
+            watcher.apply_now()  # nothing new: not told again
+    finally:
+        logger.removeHandler(signal)
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    # A save caught half-written may be refused first (see
+    # test_watcher_tells_a_broken_save_once): only the syntax error counts.
+    refusals = [r for r in warnings if "does not compile" in r.getMessage()]
+    assert len(refusals) == 1 and refusals[0].getMessage().startswith(
+        f"cannot reload {m.__name__}: the new source does not compile"), warnings
+    assert m.value() == 1
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_watcher_runs_each_new_hotfix_script_once(workspace, tmp_path, backend):
     m = workspace.load("a", V1)

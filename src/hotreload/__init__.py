@@ -239,12 +239,11 @@ def reload(*modules: ModuleRef) -> Report:
     """Reload modules (objects or dotted names) in place, in one transaction.
 
     Raises ReloadError, with nothing changed, if any of them cannot be reloaded.
+    It is raised, not logged: the caller decides what to tell (hotreload's
+    own callers, the watcher, ``hotreload run`` and the IPython extension,
+    tell it once).
     """
-    try:
-        return _finish(_hotreload.reload(*modules))
-    except ReloadError as error:
-        log.warning("%s", error)
-        raise
+    return _finish(_hotreload.reload(*modules))
 
 
 def reload_changed() -> Report:
@@ -252,11 +251,7 @@ def reload_changed() -> Report:
     and every module imported before install() that a Reloader (the watcher, the
     IPython extension) watches whose file changed since it began watching."""
     missing: list[str] = []
-    try:
-        report = _finish(_hotreload.reload_changed(missing))
-    except ReloadError as error:
-        log.warning("%s", error)
-        raise
+    report = _finish(_hotreload.reload_changed(missing))  # ReloadError: raised, not logged
     for name in missing:
         log.warning("%s: its source file is gone or cannot be read; the module was left "
                     "as it is", name)
@@ -298,11 +293,7 @@ def hotfix(path_or_source: Union[str, "os.PathLike[str]"]) -> Report:
     leads out of them; a source text is trusted as the caller is.
     """
     filename, source = _script(path_or_source)
-    try:
-        return _finish(_hotreload.hotfix(source, filename))
-    except ReloadError as error:
-        log.warning("%s", error)
-        raise
+    return _finish(_hotreload.hotfix(source, filename))  # ReloadError: raised, not logged
 
 
 def reloading() -> bool:
