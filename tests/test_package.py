@@ -188,13 +188,13 @@ def test_a_misspelt_name_fails_mypy_strict(tmp_path):
     assert len(errors) == 4, proc.stdout
 
 
-def test_the_engine_stub_matches_the_engine():
+def test_the_engine_stub_matches_the_engine(tmp_path):
     """_hotreload.pyi is the whole contract of the C module: stubtest finds
     any name the stub lacks or has too many, and any parameter that differs
     (the engine's one-argument functions take it positionally only)."""
     pytest.importorskip("mypy")
     proc = subprocess.run([sys.executable, "-m", "mypy.stubtest", "hotreload._hotreload"],
-                          capture_output=True, text=True, timeout=600)
+                          cwd=str(tmp_path), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
