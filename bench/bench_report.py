@@ -226,8 +226,10 @@ def summary(results: dict, seconds: float | None = None) -> str:
     ]
     if seconds is not None:
         lines[-1] += f" The benchmarks ran in {seconds:.0f} s."
-    versions = []
-    for dist in ("hotreload", "ipython", "jurigged"):
+    import hotreload  # its version is the package's, whatever the distribution is named
+
+    versions = [f"hotreload {hotreload.__version__}"]
+    for dist in ("ipython", "jurigged"):
         try:
             versions.append(f"{dist} {importlib.metadata.version(dist)}")
         except importlib.metadata.PackageNotFoundError:

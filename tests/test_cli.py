@@ -19,6 +19,7 @@ import time
 import pytest
 
 import hotreload
+from hotreload.watch import WAIT_NOTICE
 
 TIMEOUT = 15.0
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(hotreload.__file__)))
@@ -215,6 +216,75 @@ def test_run_applies_on_the_watchers_thread_when_asked(program, tmp_path):
     (tmp_path / "lib.py").write_text(LIB.format(2))
     child.wait_for_value(2)
     assert child.finish() == 0
+
+
+def save(path, text):
+    """Saves a file whole (a new file renamed over it), so that no watcher
+    sees it half-written."""
+    draft = path.with_name(path.name + ".draft")
+    draft.write_text(text)
+    os.replace(draft, path)
+
+
+def waiting_lines(child):
+    return [line for line in child.err if line.startswith("[hotreload] waiting to reload")]
+
+
+def test_run_says_why_a_save_waits_for_a_main_thread_blocked_in_c(program, tmp_path):
+    """The main thread joins a thread (blocked in C: no pending call runs);
+    the save's reload is queued for it.  After WAIT_NOTICE seconds one line
+    says why nothing happens and what to do, and only one however long the
+    wait and however many saves; when the main thread is back in Python
+    code the reload applies with its usual line."""
+    (tmp_path / "joined.py").write_text(textwrap.dedent("""
+        import os, threading, time
+        import lib
+
+        def wait_for_go():
+            for _ in range(6000):  # 60 s at most: never hang a test
+                if os.path.exists("go"):
+                    return
+                time.sleep(0.01)
+
+        print("value", lib.value(), flush=True)
+        thread = threading.Thread(target=wait_for_go)
+        thread.start()
+        thread.join()
+        print("value", lib.value(), flush=True)
+    """))
+    child = program(args=("joined.py",))
+    child.wait_for_value(1)
+    saved = time.monotonic()
+    save(tmp_path / "lib.py", LIB.format(2))
+    child.wait_for(lambda out, err: waiting_lines(child), "the waiting line")
+    waited = time.monotonic() - saved
+    assert waited >= WAIT_NOTICE, f"told after {waited:.2f} s"
+    assert waiting_lines(child)[0].startswith("[hotreload] waiting to reload lib.py: the main "
+                                              "thread has run no Python code for 2 s")
+    assert waiting_lines(child)[0].endswith("with --apply thread")
+    save(tmp_path / "lib.py", LIB.format(3))  # a second save in the same wait
+    time.sleep(WAIT_NOTICE + 1.0)
+    assert len(waiting_lines(child)) == 1, child.err
+    assert child.out == ["value 1"], "nothing applies while the main thread is in C"
+    (tmp_path / "go").write_text("")
+    child.wait_for_value(3)
+    assert child.finish() == 0
+    others = [line for line in child.err if line not in waiting_lines(child)]
+    assert len(waiting_lines(child)) == 1 and len(others) == 1, child.err
+    assert others[0].startswith("[hotreload] lib: 1 updated"), child.err
+
+
+def test_run_says_nothing_of_waits_when_the_main_thread_runs_python(program, tmp_path):
+    """APP's main thread sleeps 10 ms at a time: each save applies at once,
+    and no waiting line comes even well after the notice's delay."""
+    child = program()
+    child.wait_for_value(1)
+    save(tmp_path / "lib.py", LIB.format(2))
+    child.wait_for_value(2)
+    time.sleep(WAIT_NOTICE + 1.0)
+    stop(tmp_path, 0)
+    assert child.finish() == 0
+    assert len(child.err) == 1 and child.err[0].startswith("[hotreload] lib: 1 updated"), child.err
 
 
 def test_run_applies_hotfix_scripts_dropped_in_a_folder(program, tmp_path):
@@ -422,3 +492,20 @@ def test_run_refuses_to_watch_site_packages_or_the_stdlib(tmp_path):
         f"hotreload run: error: the folder to watch by default, {json_folder}, is in "
         f"{stdlib}, whose modules are not reloaded (site-packages, the standard library): "
         "run from your project's folder, or pass --watch DIR")
+
+
+@pytest.mark.parametrize("option", ["--version", "-V"])
+def test_version_is_printed_and_exits_0(tmp_path, option):
+    ours = subprocess.run([sys.executable, "-m", "hotreload", option], cwd=str(tmp_path),
+                          env=env(), capture_output=True, text=True, timeout=TIMEOUT)
+    assert (ours.returncode, ours.stdout, ours.stderr) == (
+        0, f"hotreload {hotreload.__version__}\n", "")
+
+
+def test_the_console_script_prints_the_version(tmp_path):
+    script = os.path.join(os.path.dirname(sys.executable), "hotreload")
+    if not os.path.exists(script):
+        pytest.skip("the package is not installed with its console script here")
+    result = subprocess.run([script, "--version"], cwd=str(tmp_path), env=env(),
+                            capture_output=True, text=True, timeout=TIMEOUT)
+    assert (result.returncode, result.stdout) == (0, f"hotreload {hotreload.__version__}\n")

@@ -1,7 +1,8 @@
 """The C API (hotreload_api.h) as an engine that embeds CPython uses it.
 
-The example host of examples/embed is built against the running interpreter
-(its pythonX.Y-config) and run in a subprocess: it plays game.py frame by
+The example host of examples/embed is built with `make embed`, as the
+README says, against the running interpreter (its pythonX.Y-config), and run
+in a subprocess: it plays game.py frame by
 frame while the test edits the script and drives reloads through the host's
 console and through the host's own file check.  The transcript says what
 each frame ran and what each reload reported.  One run goes under valgrind.
@@ -28,7 +29,8 @@ import pytest
 
 import hotreload
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "embed"
+PROJECT = Path(__file__).resolve().parent.parent
+EXAMPLE = PROJECT / "examples" / "embed"
 HEADER = Path(hotreload.get_include()) / "hotreload" / "hotreload_api.h"
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(hotreload.__file__)))
 
@@ -50,27 +52,43 @@ def python_config():
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """The example host, built with -Werror against this interpreter."""
+    """The example host, built by the one command the README gives for it,
+    `make embed`, in a copy of the project's build files (so that the tests
+    of several interpreters never share a binary), with -Werror.  Its
+    environment for this interpreter is the one running the tests: it has
+    hotreload, so `make embed` builds no engine, only the host."""
     config = python_config()
     if config is None:
         pytest.skip(f"no python{sys.version_info[0]}.{sys.version_info[1]}-config next to "
                     f"{sys.base_prefix}: cannot build a program that embeds this interpreter")
-    folder = tmp_path_factory.mktemp("embed-build")
-    for name in ("host.c", "Makefile", "game.py"):
-        shutil.copy(EXAMPLE / name, folder / name)
+    root = tmp_path_factory.mktemp("embed-build")
+    shutil.copy(PROJECT / "Makefile", root / "Makefile")
+    shutil.copytree(PROJECT / "tools", root / "tools")
+    shutil.copytree(EXAMPLE, root / "examples" / "embed",
+                    ignore=shutil.ignore_patterns("host", "__pycache__"))
+    minor = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    (root / ".venv").mkdir()
+    (root / ".venv" / minor).symlink_to(sys.prefix, target_is_directory=True)
     # Under `make sanitize` the ASan runtime is preloaded for Python (which
     # loads the sanitized engine) and the host, not for make and the
-    # compiler, which are not what is tested (make 4.3 trips it).
+    # compiler, which are not what is tested (make 4.3 trips it); the build
+    # finds hotreload's files without loading the engine.
     env = dict(os.environ)
-    preload = env.pop("LD_PRELOAD", None)
-    python = sys.executable if preload is None else f"env LD_PRELOAD={preload} {sys.executable}"
+    env.pop("LD_PRELOAD", None)
+    for name in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):  # under `make test`: a make of its own
+        env.pop(name, None)
     proc = subprocess.run(
-        ["make", f"PYTHON_CONFIG={config}", f"PYTHON={python}",
-         "CFLAGS=-O0 -g", "EXTRA_CFLAGS=-Werror"],
-        cwd=folder, capture_output=True, text=True, env=env,
+        ["make", "embed", f"PY={minor}", "CFLAGS=-O0 -g", "EXTRA_CFLAGS=-Werror"],
+        cwd=root, capture_output=True, text=True, env=env, timeout=600,
     )
-    assert proc.returncode == 0, f"building the host failed:\n{proc.stdout}\n{proc.stderr}"
-    return folder / "host"
+    assert proc.returncode == 0, f"make embed failed:\n{proc.stdout}\n{proc.stderr}"
+    assert "building the engine" not in proc.stdout, proc.stdout
+    package = os.path.relpath(os.path.dirname(os.path.abspath(hotreload.__file__)), sys.prefix)
+    assert f"-I{root}/.venv/{minor}/{package}/include " in proc.stdout, proc.stdout
+    assert proc.stdout.splitlines()[-1] == (
+        "built examples/embed/host; play it: make -C examples/embed run "
+        f"PYTHON={root}/.venv/{minor}/bin/python"), proc.stdout
+    return root / "examples" / "embed" / "host"
 
 
 class Game:

@@ -444,6 +444,27 @@ def test_reload_logs_at_info_naming_the_module(workspace, caplog):
     )
 
 
+def test_a_refusal_raised_to_the_caller_is_not_logged(workspace, caplog):
+    """ReloadError goes to whoever called reload(), reload_changed() or
+    hotfix(): the caller decides what to tell, and a program that handles
+    it sees no second report in its logs."""
+    m = workspace.load("a", """
+        def f():
+            return 1
+    """)
+    workspace.edit("a", """
+        def f(:
+            return 2
+    """)
+    caplog.set_level(logging.DEBUG, logger="hotreload")
+    for call in (lambda: hotreload.reload(m), hotreload.reload_changed,
+                 lambda: hotreload.hotfix("raise ValueError('no')\n")):
+        with pytest.raises(hotreload.ReloadError):
+            call()
+    assert [r for r in caplog.records if r.name.startswith("hotreload")] == []
+    assert m.f() == 1
+
+
 @pytest.mark.parametrize("raised", ["KeyboardInterrupt()", "SystemExit(3)"])
 def test_keyboard_interrupt_and_exit_in_module_body_propagate_and_change_nothing(workspace, raised):
     """Ctrl-C (or sys.exit) while the new code runs is the user's to handle:

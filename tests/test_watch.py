@@ -4,6 +4,7 @@ The watcher runs in this process here; tests/test_cli.py runs it end to end
 in `hotreload run`.  Every wait is bounded: a watcher that misses a save
 fails the test after a few seconds instead of hanging it.
 """
+import logging
 import os
 import threading
 import time
@@ -11,7 +12,7 @@ import time
 import pytest
 
 import hotreload
-from hotreload.watch import Debouncer, Watcher
+from hotreload.watch import WAIT_NOTICE, Debouncer, Watcher
 
 BACKENDS = [
     pytest.param({}, id="watchdog"),
@@ -178,6 +179,111 @@ def test_watcher_on_the_main_thread_waits_for_it_to_run_bytecode(workspace):
     assert m.value() == 2
 
 
+def test_watcher_says_once_per_wait_why_a_queued_reload_waits(workspace, monkeypatch):
+    """The main thread blocks in C (one wait on an Event: no bytecode, so no
+    pending call runs) while a save's reload is queued for it.  WAIT_NOTICE
+    seconds after it was queued, one "waiting" event says why and what to
+    do; a second save in the same wait says nothing more; once the main
+    thread runs bytecode the reload applies.  A new wait is told anew."""
+    m = workspace.load("a", V1)
+    collector = Collector()
+    values = []  # m.value() when each event came
+    queued = []  # when each application was queued for the main thread
+
+    def on_event(event):
+        values.append(m.value())
+        collector(event)
+
+    def call_on_main_thread(fn):
+        queued.append(time.monotonic())
+        real(fn)
+
+    real = hotreload.call_on_main_thread
+    monkeypatch.setattr(hotreload, "call_on_main_thread", call_on_main_thread)
+    release = threading.Event()
+    saver_saw = []
+
+    def saver():
+        # While the main thread stays blocked: the notice, then a second
+        # save, and no second notice well past the delay.
+        saver_saw.append(collector.arrived.wait(TIMEOUT))
+        saver_saw.append(time.monotonic())
+        collector.arrived.clear()
+        workspace.edit("a", V2.replace("return 2", "return 3"))
+        saver_saw.append(collector.arrived.wait(WAIT_NOTICE + 1.0))
+        release.set()
+
+    with Watcher([workspace.root], on_event=on_event):
+        thread = threading.Thread(target=saver, daemon=True)
+        thread.start()
+        workspace.edit("a", V2)
+        assert release.wait(3 * TIMEOUT)  # blocked in C all along
+        thread.join(TIMEOUT)
+        collector.wait_running_bytecode(2)
+        told, told_at, again = saver_saw
+        assert told and not again, collector.events
+        assert len(queued) == 1 and told_at - queued[0] >= WAIT_NOTICE
+        assert [e.kind for e in collector.events] == ["waiting", "reloaded"]
+        assert values == [1, 3] and m.value() == 3
+        waiting = collector.events[0]
+        assert waiting.problem and waiting.report is None
+        assert waiting.message.startswith(
+            f"waiting to reload {os.path.basename(workspace.path('a'))}: the main thread has "
+            "run no Python code for 2 s")
+        assert waiting.message.endswith('with Watcher(apply="thread")')
+        assert collector.threads[0] is not threading.main_thread()
+
+        collector.arrived.clear()
+        workspace.edit("a", V1)
+        assert collector.arrived.wait(TIMEOUT)
+        collector.wait_running_bytecode(4)
+    assert [e.kind for e in collector.events] == ["waiting", "reloaded", "waiting", "reloaded"]
+    assert values == [1, 3, 3, 1] and len(queued) == 2
+
+
+def test_watcher_tells_no_wait_to_a_main_thread_that_runs_bytecode(workspace):
+    m = workspace.load("a", V1)
+    collector = Collector()
+    with Watcher([workspace.root], on_event=collector):
+        workspace.edit("a", V2)
+        collector.wait_running_bytecode()
+        deadline = time.monotonic() + WAIT_NOTICE + 1.0
+        while time.monotonic() < deadline:
+            time.sleep(0.01)  # a frame of a game loop
+    assert [e.kind for e in collector.events] == ["reloaded"]
+    assert m.value() == 2
+
+
+def test_watcher_logs_a_wait_by_default(workspace, caplog):
+    """Without on_event, a library user reads the wait in the hotreload
+    logger, as a warning."""
+    m = workspace.load("a", V1)
+    told = threading.Event()
+
+    class Signal(logging.Handler):
+        def emit(self, record):
+            if "waiting to reload" in record.getMessage():
+                told.set()
+
+    signal = Signal()
+    logger = logging.getLogger("hotreload")
+    logger.addHandler(signal)
+    caplog.set_level(logging.INFO, logger="hotreload")
+    try:
+        with Watcher([workspace.root]):
+            workspace.edit("a", V2)
+            assert told.wait(TIMEOUT)  # blocked in C
+            deadline = time.monotonic() + TIMEOUT
+            while m.value() != 2 and time.monotonic() < deadline:
+                pass  # bytecode: the reload applies
+    finally:
+        logger.removeHandler(signal)
+    waits = [r for r in caplog.records if "waiting to reload" in r.getMessage()]
+    assert len(waits) == 1 and waits[0].levelno == logging.WARNING
+    assert 'Watcher(apply="thread")' in waits[0].getMessage()
+    assert m.value() == 2
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_watcher_ignores_excluded_and_foreign_files(workspace, backend):
     kept = workspace.load("kept", V1)
@@ -225,6 +331,37 @@ def test_watcher_tells_a_broken_save_once(workspace, backend):
     told = [e.kind for e in collector.events if counted(e)]
     assert told == ["failed", "reloaded"]
     assert m.value() == 2
+
+
+def test_watcher_logs_a_refused_save_by_default(workspace, caplog):
+    """The watcher handles ReloadError itself: without on_event it tells it
+    in the hotreload logger, once, as a warning."""
+    m = workspace.load("a", V1)
+    told = threading.Event()
+
+    class Signal(logging.Handler):
+        def emit(self, record):
+            if "does not compile" in record.getMessage():
+                told.set()
+
+    signal = Signal(logging.WARNING)
+    logger = logging.getLogger("hotreload")
+    logger.addHandler(signal)
+    caplog.set_level(logging.INFO, logger="hotreload")
+    try:
+        with Watcher([workspace.root], apply="thread", precompile=False) as watcher:
+            workspace.edit("a", V1.replace("value():", "value(:"))
+            assert told.wait(TIMEOUT)
+            watcher.apply_now()  # nothing new: not told again
+    finally:
+        logger.removeHandler(signal)
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    # A save caught half-written may be refused first (see
+    # test_watcher_tells_a_broken_save_once): only the syntax error counts.
+    refusals = [r for r in warnings if "does not compile" in r.getMessage()]
+    assert len(refusals) == 1 and refusals[0].getMessage().startswith(
+        f"cannot reload {m.__name__}: the new source does not compile"), warnings
+    assert m.value() == 1
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -24,10 +24,16 @@ import sys
 import sysconfig
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Dict, Iterable, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Union
 
 from hotreload import _hotreload
 from hotreload._hotreload import ReloadError
+
+# The one place the version is written: pyproject.toml reads it from here
+# (setuptools reads a literal assignment from the text, without importing
+# the package, whose engine is not built yet then); `hotreload --version`
+# prints it.  Kept a plain string literal for that reason.
+__version__ = "0.1.0"
 
 __all__ = [
     "install",
@@ -61,13 +67,20 @@ _LAZY = {
     "unload_ipython_extension": "hotreload.ipython",
 }
 
+if TYPE_CHECKING:
+    # What type checkers see instead of __getattr__: the real names and
+    # types of the lazy tools.  A module-level __getattr__ they could see
+    # would make every misspelt name (hotreload.Watchr) valid, of type Any.
+    from hotreload.changes import Event, Reloader
+    from hotreload.ipython import load_ipython_extension, unload_ipython_extension
+    from hotreload.watch import Watcher
+else:
+    def __getattr__(name: str) -> Any:
+        if name in _LAZY:
+            import importlib
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'hotreload' has no attribute {name!r}")
+            return getattr(importlib.import_module(_LAZY[name]), name)
+        raise AttributeError(f"module 'hotreload' has no attribute {name!r}")
 
 log = logging.getLogger("hotreload")
 
@@ -178,7 +191,7 @@ def configure(
     allow: Iterable[str] | None = None,
     follow_symlinks: bool | None = None,
     shared_files: bool | None = None,
-) -> dict:
+) -> Dict[str, Any]:
     """Set the folders hotreload trusts (see README, "Trust model").
 
     ``deny``: folders whose modules are not reloaded (default: the standard
@@ -226,12 +239,11 @@ def reload(*modules: ModuleRef) -> Report:
     """Reload modules (objects or dotted names) in place, in one transaction.
 
     Raises ReloadError, with nothing changed, if any of them cannot be reloaded.
+    It is raised, not logged: the caller decides what to tell (hotreload's
+    own callers, the watcher, ``hotreload run`` and the IPython extension,
+    tell it once).
     """
-    try:
-        return _finish(_hotreload.reload(*modules))
-    except ReloadError as error:
-        log.warning("%s", error)
-        raise
+    return _finish(_hotreload.reload(*modules))
 
 
 def reload_changed() -> Report:
@@ -239,18 +251,14 @@ def reload_changed() -> Report:
     and every module imported before install() that a Reloader (the watcher, the
     IPython extension) watches whose file changed since it began watching."""
     missing: list[str] = []
-    try:
-        report = _finish(_hotreload.reload_changed(missing))
-    except ReloadError as error:
-        log.warning("%s", error)
-        raise
+    report = _finish(_hotreload.reload_changed(missing))  # ReloadError: raised, not logged
     for name in missing:
         log.warning("%s: its source file is gone or cannot be read; the module was left "
                     "as it is", name)
     return report
 
 
-def patch(old, new) -> Report:
+def patch(old: Callable[..., Any], new: Callable[..., Any]) -> Report:
     """Make function or class ``old`` behave as ``new``, in place.
 
     Every reference to ``old`` (copies, bound methods, partials, instances)
@@ -285,11 +293,7 @@ def hotfix(path_or_source: Union[str, "os.PathLike[str]"]) -> Report:
     leads out of them; a source text is trusted as the caller is.
     """
     filename, source = _script(path_or_source)
-    try:
-        return _finish(_hotreload.hotfix(source, filename))
-    except ReloadError as error:
-        log.warning("%s", error)
-        raise
+    return _finish(_hotreload.hotfix(source, filename))  # ReloadError: raised, not logged
 
 
 def reloading() -> bool:
@@ -302,7 +306,7 @@ def recorded() -> List[str]:
     return _hotreload.recorded()
 
 
-def call_on_main_thread(callable) -> None:
+def call_on_main_thread(callable: Callable[[], object]) -> None:
     """Run ``callable()`` on the main thread at its next safe point between
     bytecodes (CPython's pending calls).  Callable from any thread; errors are
     reported through ``sys.unraisablehook`` and never raised into the main

@@ -68,7 +68,7 @@ def _error_details(error: BaseException) -> List[str]:
     return user_traceback(cause.__traceback__)
 
 
-PROBLEMS = ("failed", "gone", "unreadable", "hotfix failed", "script")
+PROBLEMS = ("failed", "gone", "unreadable", "hotfix failed", "script", "waiting")
 
 
 @dataclass
@@ -80,8 +80,12 @@ class Event:
     reload was refused and nothing changed; ``error`` is the ReloadError),
     ``"hotfix failed"`` (``error``), ``"gone"`` / ``"unreadable"`` (a
     module's source file was deleted / cannot be read: the module keeps
-    running what it has) and ``"script"`` (the program's ``__main__`` file
-    changed, which cannot be reloaded in place).  ``message`` is one line.
+    running what it has), ``"script"`` (the program's ``__main__`` file
+    changed, which cannot be reloaded in place) and ``"waiting"`` (a
+    watcher's reload queued for the main thread has not applied for
+    ``hotreload.watch.WAIT_NOTICE`` seconds: the main thread is blocked in
+    C; the reload's own event follows when it applies).  ``message`` is one
+    line.
     """
 
     kind: str

@@ -3,6 +3,7 @@
     hotreload run [options] script.py [args...]
     hotreload run [options] -m package.module [args...]
     hotreload demo
+    hotreload --version
 
 ``run`` runs a program as ``python script.py`` (or ``python -m``) would,
 with ``hotreload.install()`` done first and a `Watcher` applying every save
@@ -240,6 +241,7 @@ def run(argv: List[str]) -> int:
             parser.error(str(error))
         except hotreload.ReloadError as error:  # a --hotfix-dir others can write to
             parser.error(f"--hotfix-dir: {error.reason}")
+        watcher.thread_hint = "--apply thread"  # what the "waiting" line advises
         if opts.verbose:
             print(PREFIX + watcher.describe(), file=sys.stderr, flush=True)
         watcher.start()
@@ -299,6 +301,7 @@ def _die_of_sigint() -> None:
 USAGE = """\
 usage: hotreload run [options] (script.py | -m module) [args...]
        hotreload demo
+       hotreload --version
 
   run    run a program; reload the modules it imports when their files are saved
          (`hotreload run --help` for its options)
@@ -317,6 +320,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         return demo.main(argv[1:])
     if command in ("-h", "--help"):
         print(USAGE)
+        return 0
+    if command in ("-V", "--version"):
+        print(f"hotreload {hotreload.__version__}")
         return 0
     print(USAGE, file=sys.stderr)
     return 2

@@ -249,7 +249,13 @@ class Demo:
 
     # -- reloads --------------------------------------------------------------
     def on_event(self, event: Event) -> None:
-        """The watcher's callback: runs on the main thread, between bytecodes."""
+        """The watcher's callback: runs on the main thread, between bytecodes
+        (but for a "waiting" notice, told from the watcher's thread when a
+        machine too busy kept the loop from a safe point for seconds: said,
+        and not an outcome of the save)."""
+        if event.kind == "waiting":
+            self.say(f"  waiting {event.message}")
+            return
         if self.in_tick:
             self.mid_tick = True
         elapsed = (time.perf_counter() - self.saved_at) * 1000

@@ -16,7 +16,7 @@ was there.
 from __future__ import annotations
 
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import hotreload
 from hotreload import _hotreload
@@ -80,7 +80,7 @@ class Extension:
         return "\n".join(lines)
 
 
-def load_ipython_extension(ipython) -> None:
+def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext hotreload``: install the import hook, reload changed
     modules before each cell, and add the ``%hotreload`` magic."""
     hotreload.install()
@@ -90,7 +90,7 @@ def load_ipython_extension(ipython) -> None:
     _extensions[id(ipython)] = extension
 
 
-def unload_ipython_extension(ipython) -> None:
+def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext hotreload``: stop reloading before cells and remove the
     magic.  The import hook stays installed (records cost nothing)."""
     extension = _extensions.pop(id(ipython), None)

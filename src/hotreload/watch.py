@@ -22,7 +22,9 @@ when it comes back to Python code; a program whose main thread stays in C
 for good passes ``apply="thread"`` to have the watcher's thread apply it
 (the engine commits without running Python code, so no thread sees a
 half-updated module, but the other threads go on running while it is
-prepared).
+prepared).  A reload still queued ``WAIT_NOTICE`` seconds after it was
+queued is told once, as a ``"waiting"`` event: a save that seems to do
+nothing is never silent.
 
 Before it queues a reload, the watcher's thread has the statements that
 changed compiled in a helper process (``hotreload.ahead``), without the
@@ -52,6 +54,11 @@ log = logging.getLogger("hotreload")
 DEFAULT_EXCLUDE = (".*", "__pycache__")
 #: Seconds between two scans when polling.
 DEFAULT_POLL = 0.25
+#: Seconds a reload queued for the main thread may wait before the watcher
+#: says why it has not applied (once per wait).  A main thread that runs
+#: Python code reaches a safe point within a few milliseconds; one that has
+#: not in this long is blocked in C, and may stay so.
+WAIT_NOTICE = 2.0
 
 
 class Debouncer:
@@ -155,14 +162,17 @@ class Watcher:
       model").
     - ``script``: the program's ``__main__`` file, if watched: its edits
       cannot be applied, and the watcher says so once per content.
-    - ``on_event``: called with each `Event` (on the thread that applied);
-      by default events are logged to the ``hotreload`` logger.
+    - ``on_event``: called with each `Event` (on the thread that applied;
+      a ``"waiting"`` event on a thread of the watcher's); by default
+      events are logged to the ``hotreload`` logger.
     - ``reloader``: the `Reloader` to apply with (one is made by default).
     - ``precompile``: compile the changed statements in a helper process
       before the reload is queued, off the interpreter's lock (see
       ``hotreload.ahead``); the reload's result is the same either way.
 
-    ``backend`` is ``"watchdog"`` or ``"poll"``.  Use as a context manager,
+    ``backend`` is ``"watchdog"`` or ``"poll"``.  ``thread_hint`` is how
+    the ``"waiting"`` event tells the user to apply on the watcher's thread
+    (``hotreload run`` sets it to its option).  Use as a context manager,
     or ``start()`` and ``stop()``.
     """
 
@@ -207,6 +217,8 @@ class Watcher:
         self._script_changed = False
         self._hotfixes: List[str] = []
         self._queued = False  # an application waits on the main thread
+        self._wait_timer: Optional[threading.Timer] = None  # tells a long wait
+        self.thread_hint = 'Watcher(apply="thread")'
         self._running = False
         self._threads: List[threading.Thread] = []
         self._observer = None  # watchdog's, when it is the backend
@@ -241,6 +253,8 @@ class Watcher:
         self._running = False
         self._stop.set()
         self._debouncer.close()
+        with self._lock:
+            self._stop_wait_timer()
         if self._observer is not None:
             self._observer.stop()
             self._observer.join(timeout=5)
@@ -256,7 +270,7 @@ class Watcher:
     def __enter__(self) -> "Watcher":
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def describe(self) -> str:
@@ -409,6 +423,13 @@ class Watcher:
                 with self._lock:
                     self._queued = False
                 debouncer.poke()
+                continue
+            with self._lock:
+                if self._queued:  # else it applied already
+                    self._wait_timer = threading.Timer(WAIT_NOTICE, self._tell_waiting)
+                    self._wait_timer.name = "hotreload-wait"
+                    self._wait_timer.daemon = True
+                    self._wait_timer.start()
 
     def _compile_ahead(self) -> bool:
         """Has what the next reload will compile compiled in the helper,
@@ -436,8 +457,37 @@ class Watcher:
     def _apply_queued(self) -> None:
         with self._lock:
             self._queued = False
+            self._stop_wait_timer()
         if self._running:
             self.apply_now()
+
+    def _stop_wait_timer(self) -> None:
+        """The wait is over (applied, or the watcher stops); under the lock."""
+        if self._wait_timer is not None:
+            self._wait_timer.cancel()
+            self._wait_timer = None
+
+    def _tell_waiting(self) -> None:
+        """The timer of a queued application: it has not applied in
+        WAIT_NOTICE seconds.  Pending calls run only between two bytecodes
+        of the main thread, so its main thread is blocked in C (every
+        blocking call checked so far delays them: time.sleep, a lock's or
+        an Event's wait, thread.join, select, socket.accept)."""
+        with self._lock:
+            if self._wait_timer is not threading.current_thread():
+                return  # applied, or stopped, since the timer fired
+            self._wait_timer = None
+            files = sorted(os.path.basename(path) for path in self._sources | set(self._hotfixes))
+        what = ", ".join(files) if files else "the last save"
+        event = Event("waiting", f"waiting to reload {what}: the main thread has run no "
+                      f"Python code for {WAIT_NOTICE:g} s (blocked in C: time.sleep, a lock, "
+                      "thread.join, select, a socket or a C library's loop?); the reload "
+                      "applies when it runs Python code again, or at once on the watcher's "
+                      f"thread with {self.thread_hint}")
+        try:
+            self.on_event(event)
+        except Exception:
+            log.exception("the watcher could not tell that a reload waits")
 
     def _apply_guarded(self) -> None:
         try:

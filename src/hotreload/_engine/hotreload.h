@@ -407,6 +407,53 @@ typedef struct hr_batch_s {
 /* base/                                                                    */
 /* ------------------------------------------------------------------------ */
 
+/* base/platform.c: the operating system.  The engine's only calls to the
+ * system, and its only system headers, are in that file (POSIX there;
+ * tests/test_layers.py checks that no other file has any): porting the
+ * engine to another system is writing that file again with this interface.
+ * Paths are str (or what os.fspath accepts), encoded as the os module
+ * encodes them; errors are OSError set from errno with the file name, as
+ * the os module raises them. */
+/* What hr_os_stat tells of a file. */
+typedef struct {
+    long long mtime_ns;  /* last modification, in ns since the epoch */
+    long long size;      /* in bytes */
+} hr_os_file;
+/* A file or folder that others may write to (hr_os_find_writable). */
+typedef struct {
+    PyObject *path;   /* new reference: the file, or the folder above it */
+    char owner[64];   /* the name of its owner, or "uid N" */
+    char mode[16];    /* its permission bits in octal, as chmod takes them ("0777") */
+} hr_os_writable;
+/* Reads the whole regular file `path`: *data (new reference, bytes), its
+ * modification time in ns and its size.  Never blocks on a FIFO or device
+ * put in place of a file: anything but a regular file is refused (OSError,
+ * EISDIR).  A file cut short while it is read gives what it holds then.
+ * 0, or -1 with OSError (or MemoryError) set. */
+int hr_os_read_file(PyObject *path, PyObject **data, long long *mtime_ns, long long *size);
+/* The modification time and size of `path`, symbolic links followed.  0,
+ * or -1 with OSError set (the file is gone or cannot be reached). */
+int hr_os_stat(PyObject *path, hr_os_file *out);
+/* New reference: the absolute path of `path` with every symbolic link
+ * resolved and no "." or ".." left (realpath(3)), or NULL with OSError set
+ * (a part of it does not exist). */
+PyObject *hr_os_real_path(PyObject *path);
+/* Looks at `path` (its links resolved) and at each folder above it up to
+ * the root, in that order, for the first one a user other than this
+ * process's effective user and the administrator (root) may change: owned
+ * by another user, or writable by its group or by all (a folder where only
+ * an entry's owner may remove or rename it, as sticky /tmp, excepted).  0
+ * when there is none; 1 when there is, described in `found` (its path a new
+ * reference); -1 with OSError set when one cannot be looked at. */
+int hr_os_find_writable(PyObject *path, hr_os_writable *found);
+/* Seconds, as a monotonic clock counts them from some fixed point: for
+ * measuring how long something took.  Cannot fail. */
+double hr_os_monotonic(void);
+/* The first place `needle` occurs in `haystack`, or NULL (memmem(3), a GNU
+ * extension, for every C library).  An empty needle is found at the start. */
+const void *hr_memmem(const void *haystack, size_t length, const void *needle,
+                      size_t needle_length);
+
 /* base/classes.c: a class attribute written as type.__setattr__ does; kinds of class */
 /* type.__setattr__ itself (no journal): updates the type's slots (a new
  * __eq__ must reach tp_richcompare) and invalidates its caches and its
@@ -491,18 +538,12 @@ extern const char *const hr_module_metadata[];
 int hr_is_module_metadata(PyObject *name);
 
 /* base/records.c: recorded sources and the folder policy */
-/* Reads a whole file: *source (new reference, bytes), its mtime in ns and
- * size.  -1 with OSError (or other) set on failure. */
-int hr_read_source(PyObject *path, PyObject **source, long long *mtime_ns, long long *size);
 /* 1 when modules from `path` may be reloaded (policy), 0 when not, -1 on error. */
 int hr_path_allowed(hr_state *state, PyObject *path);
 /* 1 when a hotfix script may be read from `path`: inside an allowed folder
  * when there is an allow list, else in no denied folder; 0 when not, -1 on
  * error. */
 int hr_hotfix_path_allowed(hr_state *state, PyObject *path);
-/* New reference: `path` with every symbolic link resolved (realpath), or
- * NULL with OSError set. */
-PyObject *hr_real_path(PyObject *path);
 /* 1 when reading `path` through its symbolic links, which end at `real`,
  * stays where the policy trusts it as much as `path` itself (never out of
  * an allowed folder, never into a denied one), or links may be followed

@@ -9,76 +9,6 @@
  * hook, for reloads, for hotfix scripts and for the Python layer. */
 #include "hotreload.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <pwd.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-int
-hr_read_source(PyObject *path, PyObject **source, long long *mtime_ns, long long *size)
-{
-    PyObject *encoded = NULL;
-    PyObject *bytes = NULL;
-    int fd = -1;
-    int status = -1;
-
-    if (!PyUnicode_FSConverter(path, &encoded)) {
-        goto done;
-    }
-    /* O_NONBLOCK: a FIFO put in place of a source file must not hang the
-     * reload (or a watcher) until something writes to it; fstat below
-     * refuses anything but a regular file, where the flag changes nothing. */
-    fd = open(PyBytes_AS_STRING(encoded), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    struct stat info;
-    if (fd < 0 || fstat(fd, &info) < 0) {
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
-        goto done;
-    }
-    if (!S_ISREG(info.st_mode)) {
-        errno = EISDIR;
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
-        goto done;
-    }
-    bytes = PyBytes_FromStringAndSize(NULL, info.st_size);
-    if (bytes == NULL) {
-        goto done;
-    }
-    Py_ssize_t filled = 0;
-    while (filled < info.st_size) {
-        ssize_t got = read(fd, PyBytes_AS_STRING(bytes) + filled, info.st_size - filled);
-        if (got < 0 && errno == EINTR) {
-            continue;
-        }
-        if (got < 0) {
-            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
-            goto done;
-        }
-        if (got == 0) {
-            break;  /* truncated while reading: keep what is there */
-        }
-        filled += got;
-    }
-    if (filled != info.st_size && _PyBytes_Resize(&bytes, filled) < 0) {
-        goto done;
-    }
-    *mtime_ns = (long long)info.st_mtim.tv_sec * 1000000000LL + info.st_mtim.tv_nsec;
-    *size = filled;
-    *source = bytes;
-    bytes = NULL;
-    status = 0;
-done:
-    if (fd >= 0) {
-        close(fd);
-    }
-    Py_XDECREF(bytes);
-    Py_XDECREF(encoded);
-    return status;
-}
-
 /* 1 when `path` is inside one of the folders (str ending with '/'). */
 static int
 inside_any(PyObject *path, PyObject *folders)
@@ -131,23 +61,6 @@ hr_hotfix_path_allowed(hr_state *state, PyObject *path)
                                                    : level != TRUST_DENIED;
 }
 
-PyObject *
-hr_real_path(PyObject *path)
-{
-    PyObject *encoded = NULL;
-    if (!PyUnicode_FSConverter(path, &encoded)) {
-        return NULL;
-    }
-    char *real = realpath(PyBytes_AS_STRING(encoded), NULL);
-    Py_DECREF(encoded);
-    if (real == NULL) {
-        return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
-    }
-    PyObject *result = PyUnicode_DecodeFSDefault(real);
-    free(real);
-    return result;
-}
-
 int
 hr_link_allowed(hr_state *state, PyObject *path, PyObject *real)
 {
@@ -171,111 +84,40 @@ hr_link_allowed(hr_state *state, PyObject *path, PyObject *real)
     return resolved >= given && resolved != TRUST_DENIED;
 }
 
-/* 1 when a user other than the process's effective user and root can
- * change what the file or folder `info` describes holds: it belongs to
- * another user, or its group or everyone may write to it.  A sticky folder
- * (/tmp) may be writable by all: there others can add entries but not
- * replace or remove ours, and each entry below it is checked in turn. */
-static int
-writable_by_others(const struct stat *info)
-{
-    if (info->st_uid != geteuid() && info->st_uid != 0) {
-        return 1;
-    }
-    if (S_ISDIR(info->st_mode) && (info->st_mode & S_ISVTX)) {
-        return 0;
-    }
-    return (info->st_mode & (S_IWGRP | S_IWOTH)) != 0;
-}
-
-/* Raises ReloadError(module_name, object) saying that others can write
- * `culprit`, which is `file` or one of its folders.  Always returns -1. */
-static int
-refuse_writable(hr_state *state, PyObject *module_name, PyObject *object, PyObject *file,
-                const char *culprit, const struct stat *info)
-{
-    char owner[64], mode[16];
-    struct passwd entry, *found = NULL;
-    char names[4096];
-    if (getpwuid_r(info->st_uid, &entry, names, sizeof(names), &found) == 0 && found != NULL) {
-        snprintf(owner, sizeof(owner), "%s", found->pw_name);
-    }
-    else {
-        snprintf(owner, sizeof(owner), "uid %lu", (unsigned long)info->st_uid);
-    }
-    snprintf(mode, sizeof(mode), "%04o", (unsigned)(info->st_mode & 07777));
-    PyObject *where = PyUnicode_DecodeFSDefault(culprit);
-    if (where == NULL) {
-        return -1;
-    }
-    int same = PyUnicode_Compare(where, file);
-    if (same == -1 && PyErr_Occurred()) {
-        Py_DECREF(where);
-        return -1;
-    }
-    if (same == 0) {
-        hr_raise(state, module_name, object, "%U is writable by others (owner %s, mode %s); "
-                 "hotreload.configure(shared_files=True) accepts such files", file, owner, mode);
-    }
-    else {
-        hr_raise(state, module_name, object, "%U is in %U, a folder writable by others "
-                 "(owner %s, mode %s); hotreload.configure(shared_files=True) accepts such "
-                 "files", file, where, owner, mode);
-    }
-    Py_DECREF(where);
-    return -1;
-}
-
 int
 hr_check_writers(hr_state *state, PyObject *module_name, PyObject *object, PyObject *real)
 {
     if (state->shared_files) {
         return 0;
     }
-    PyObject *encoded = NULL;
-    if (!PyUnicode_FSConverter(real, &encoded)) {
-        return -1;
-    }
-    /* The file, then each folder up to the root (as OpenSSH's StrictModes
-     * checks them): whoever can write to any of them can put other text
-     * where the file is.  A copy of the path is cut at each '/' in turn. */
-    Py_ssize_t end = PyBytes_GET_SIZE(encoded);
-    char *path = PyMem_Malloc(end + 1);
-    if (path == NULL) {
-        Py_DECREF(encoded);
-        PyErr_NoMemory();
-        return -1;
-    }
-    memcpy(path, PyBytes_AS_STRING(encoded), end + 1);
-    Py_DECREF(encoded);
-    int status = 0;
-    while (end > 0) {
-        struct stat info;
-        if (stat(path, &info) < 0) {
-            PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+    hr_os_writable found = {0};
+    int writable = hr_os_find_writable(real, &found);
+    if (writable < 0) {
+        if (PyErr_ExceptionMatches(PyExc_OSError)) {
             hr_raise(state, module_name, object, "cannot check who may write to %U", real);
-            status = -1;
-            break;
         }
-        if (writable_by_others(&info)) {
-            status = refuse_writable(state, module_name, object, real, path, &info);
-            break;
-        }
-        while (end > 0 && path[end - 1] != '/') {
-            end--;
-        }
-        if (end == 0) {
-            break;  /* a relative path: its first folder was the last one */
-        }
-        /* "/a/b" -> "/a", and "/a" -> "/" */
-        end = end > 1 ? end - 1 : 1;
-        if (path[end] == '\0') {
-            break;  /* "/" was just checked */
-        }
-        path[end] = '\0';
+        return -1;
     }
-    PyMem_Free(path);
-    return status;
+    if (writable == 0) {
+        return 0;
+    }
+    int same = PyUnicode_Compare(found.path, real);
+    if (same == -1 && PyErr_Occurred()) {
+        Py_DECREF(found.path);
+        return -1;
+    }
+    if (same == 0) {
+        hr_raise(state, module_name, object, "%U is writable by others (owner %s, mode %s); "
+                 "hotreload.configure(shared_files=True) accepts such files", real,
+                 found.owner, found.mode);
+    }
+    else {
+        hr_raise(state, module_name, object, "%U is in %U, a folder writable by others "
+                 "(owner %s, mode %s); hotreload.configure(shared_files=True) accepts such "
+                 "files", real, found.path, found.owner, found.mode);
+    }
+    Py_DECREF(found.path);
+    return -1;
 }
 
 PyObject *
@@ -310,7 +152,7 @@ hr_source_allowed(hr_state *state, PyObject *path)
     if (allowed <= 0) {
         return allowed;
     }
-    PyObject *real = hr_real_path(path);
+    PyObject *real = hr_os_real_path(path);
     if (real == NULL) {
         if (!PyErr_ExceptionMatches(PyExc_OSError)) {
             return -1;
@@ -367,26 +209,24 @@ look_at(PyObject *table, PyObject *name, PyObject *record, PyObject *wanted,
     }
     long long old_mtime = PyLong_AsLongLong(PyTuple_GET_ITEM(record, HR_REC_MTIME));
     long long old_size = PyLong_AsLongLong(PyTuple_GET_ITEM(record, HR_REC_SIZE));
-    PyObject *encoded = NULL;
-    struct stat info;
-    if (!PyUnicode_FSConverter(path, &encoded)) {
-        return -1;
-    }
-    int gone = stat(PyBytes_AS_STRING(encoded), &info) < 0;
-    Py_DECREF(encoded);
-    if (gone) {
+    hr_os_file info;
+    if (hr_os_stat(path, &info) < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_OSError)) {
+            return -1;
+        }
+        PyErr_Clear();  /* gone, or its folder cannot be reached */
         return missing != NULL ? PyList_Append(missing, name) : 0;
     }
-    long long mtime = (long long)info.st_mtim.tv_sec * 1000000000LL + info.st_mtim.tv_nsec;
+    long long mtime = info.mtime_ns;
     /* A file named as changed (a watcher saw it written) is read whatever
      * its stat says: a copy that keeps mtimes (rsync -t, an archive) can
      * change the bytes and not the stat. */
-    if (wanted == NULL && mtime == old_mtime && (long long)info.st_size == old_size) {
+    if (wanted == NULL && mtime == old_mtime && info.size == old_size) {
         return 0;
     }
     PyObject *source = NULL;
     long long size;
-    if (hr_read_source(path, &source, &mtime, &size) < 0) {
+    if (hr_os_read_file(path, &source, &mtime, &size) < 0) {
         if (!PyErr_ExceptionMatches(PyExc_OSError)) {
             return -1;
         }
@@ -496,7 +336,7 @@ hr_watch_unrecorded(hr_state *state, PyObject *name, PyObject *path)
     }
     PyObject *source = NULL;
     long long mtime, size;
-    if (hr_read_source(path, &source, &mtime, &size) < 0) {
+    if (hr_os_read_file(path, &source, &mtime, &size) < 0) {
         if (!PyErr_ExceptionMatches(PyExc_OSError)) {
             return -1;
         }

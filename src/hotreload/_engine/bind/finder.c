@@ -32,7 +32,7 @@ record_spec(hr_state *state, finder_object *finder, PyObject *name, PyObject *sp
     if (origin == NULL || !PyUnicode_Check(origin) || hr_path_allowed(state, origin) != 1) {
         goto done;
     }
-    if (hr_read_source(origin, &source, &mtime_ns, &size) < 0) {
+    if (hr_os_read_file(origin, &source, &mtime_ns, &size) < 0) {
         goto done;
     }
     (void)hr_record_put(state, name, origin, source, mtime_ns, size);

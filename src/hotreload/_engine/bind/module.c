@@ -153,7 +153,7 @@ check_writers(PyObject *module, PyObject *arg)
         Py_DECREF(path);
         return NULL;
     }
-    PyObject *real = hr_real_path(path);
+    PyObject *real = hr_os_real_path(path);
     int status = real != NULL ? hr_check_writers(state_of(module), NULL, path, real) : -1;
     Py_XDECREF(real);
     Py_DECREF(path);

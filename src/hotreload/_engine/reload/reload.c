@@ -15,15 +15,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-
-static double
-now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* With HOTRELOAD_TRACE set, logs on stderr how long a stage took since
  * *since (which it moves on), for one module (`u`) or the batch (NULL).
@@ -34,7 +25,7 @@ trace(const hr_batch *b, const hr_unit *u, const char *stage, double *since)
     if (!b->state->trace) {
         return;
     }
-    double t = now();
+    double t = hr_os_monotonic();
     char ms[32];
     snprintf(ms, sizeof(ms), "%.3f", (t - *since) * 1e3);
     if (u != NULL) {
@@ -200,7 +191,7 @@ refuse_null_bytes(hr_state *state, hr_unit *u)
 static int
 read_real_source(hr_state *state, hr_unit *u)
 {
-    PyObject *real = hr_real_path(u->path);
+    PyObject *real = hr_os_real_path(u->path);
     if (real == NULL) {
         return hr_raise(state, u->name, NULL, "cannot read its source file");
     }
@@ -212,7 +203,7 @@ read_real_source(hr_state *state, hr_unit *u)
                  "follows links)", u->path, real);
     }
     else if (allowed > 0 && hr_check_writers(state, u->name, NULL, real) == 0) {
-        status = hr_read_source(real, &u->new_bytes, &u->mtime_ns, &u->size);
+        status = hr_os_read_file(real, &u->new_bytes, &u->mtime_ns, &u->size);
         if (status < 0) {
             hr_raise(state, u->name, NULL, "cannot read its source file");
         }
@@ -770,7 +761,7 @@ explain_plan_error(hr_batch *b, hr_unit *u)
 static int
 prepare(hr_batch *b)
 {
-    double since = now();
+    double since = hr_os_monotonic();
     for (Py_ssize_t i = 0; i < b->count; i++) {
         hr_unit *u = &b->units[i];
         if (hr_plan(b, u) < 0) {
@@ -1039,7 +1030,7 @@ transact(hr_batch *b, double started)
     if (prepare(b) < 0) {
         goto done;
     }
-    since = now();
+    since = hr_os_monotonic();
     if (hr_follow_importers(b) < 0 || hr_plan_moves(b) < 0) {
         goto done;
     }
@@ -1102,7 +1093,7 @@ transact(hr_batch *b, double started)
     /* The report is built before the commit is final: failing to build it
      * (no memory) undoes the commit like a raising hook does. */
     if (after_commit(b, journal) < 0 || hr_hooks_run(b, &query) < 0
-        || (report = make_report(b, now() - started)) == NULL) {
+        || (report = make_report(b, hr_os_monotonic() - started)) == NULL) {
         hr_journal_rollback(journal);
         goto done;
     }
@@ -1173,7 +1164,7 @@ refuse_reentry(hr_state *state, PyObject *target)
 PyObject *
 hr_reload(hr_state *state, PyObject *targets)
 {
-    double started = now();
+    double started = hr_os_monotonic();
     hr_batch b;
     memset(&b, 0, sizeof(b));
     b.state = state;
@@ -1332,7 +1323,7 @@ batch_commit(hr_batch *b, double started)
                  "of patched functions cannot be refreshed; nothing was changed");
         goto done;
     }
-    report = make_report(b, now() - started);
+    report = make_report(b, hr_os_monotonic() - started);
 done:
     /* Freed last: releases the replaced objects, whose finalizers may run. */
     hr_journal_free(journal);
@@ -1353,7 +1344,7 @@ hr_patch(hr_state *state, PyObject *old, PyObject *fresh)
         return make_report(state->hotfix, 0.0);
     }
     hr_batch b;
-    double started = now();
+    double started = hr_os_monotonic();
     if (batch_open(&b, state) < 0) {
         return NULL;
     }
@@ -1377,7 +1368,7 @@ read_hotfix_script(hr_state *state, PyObject *path)
                  "hotreload.configure() allows, and this one is outside them");
         goto done;
     }
-    if (allowed < 0 || (real = hr_real_path(path)) == NULL) {
+    if (allowed < 0 || (real = hr_os_real_path(path)) == NULL) {
         hr_raise(state, NULL, path, "cannot read the hotfix script");
         goto done;
     }
@@ -1389,7 +1380,7 @@ read_hotfix_script(hr_state *state, PyObject *path)
         goto done;
     }
     if (allowed < 0 || hr_check_writers(state, NULL, path, real) < 0
-        || hr_read_source(real, &bytes, &mtime_ns, &size) < 0
+        || hr_os_read_file(real, &bytes, &mtime_ns, &size) < 0
         || (text = hr_decode_source(bytes)) == NULL) {
         hr_raise(state, NULL, path, "cannot read the hotfix script");
     }
@@ -1406,7 +1397,7 @@ hr_hotfix(hr_state *state, PyObject *source, PyObject *filename)
         return refuse_reentry(state, NULL);
     }
     hr_batch b;
-    double started = now();
+    double started = hr_os_monotonic();
     PyObject *namespace = NULL, *code = NULL, *result = NULL, *report = NULL;
     if (batch_open(&b, state) < 0) {
         return NULL;

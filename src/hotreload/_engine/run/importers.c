@@ -148,7 +148,8 @@ may_import_from_batch(hr_batch *b, PyObject *source)
 {
     const char *text = PyBytes_AS_STRING(source);
     Py_ssize_t len = PyBytes_GET_SIZE(source);
-    for (const char *at = text; (at = memmem(at, len - (at - text), "from", 4)) != NULL; at += 4) {
+    for (const char *at = text; (at = hr_memmem(at, len - (at - text), "from", 4)) != NULL;
+         at += 4) {
         const char *p = at + 4;
         while (p < text + len && (*p == ' ' || *p == '\t' || *p == '\\' || *p == '\n'
                                   || *p == '\r' || *p == '(')) {
@@ -169,7 +170,7 @@ may_import_from_batch(hr_batch *b, PyObject *source)
         }
         const char *dot = strrchr(name, '.');
         const char *last = dot ? dot + 1 : name;
-        if (memmem(text, len, last, size - (last - name)) != NULL) {
+        if (hr_memmem(text, len, last, size - (last - name)) != NULL) {
             return 1;
         }
     }

@@ -402,7 +402,7 @@ mentions_one(const char *text, Py_ssize_t len, PyObject *name)
     }
     const char *at = text;
     const char *end = text + len;
-    while (nlen > 0 && (at = memmem(at, end - at, needle, nlen)) != NULL) {
+    while (nlen > 0 && (at = hr_memmem(at, end - at, needle, nlen)) != NULL) {
         int starts = at == text || !is_identifier_byte((unsigned char)at[-1]);
         int ends = at + nlen == end || !is_identifier_byte((unsigned char)at[nlen]);
         if (starts && ends) {

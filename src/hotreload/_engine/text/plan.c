@@ -930,7 +930,8 @@ may_act(const hr_stmt *st)
     const char *text = PyBytes_AS_STRING(st->norm);
     Py_ssize_t len = PyBytes_GET_SIZE(st->norm);
     return memchr(text, '.', len) != NULL || memchr(text, '[', len) != NULL
-           || memmem(text, len, "setattr", 7) != NULL || memmem(text, len, "delattr", 7) != NULL;
+           || hr_memmem(text, len, "setattr", 7) != NULL
+           || hr_memmem(text, len, "delattr", 7) != NULL;
 }
 
 /* New reference: the names the module's import statements bind. */
@@ -1183,8 +1184,8 @@ hr_plan(hr_batch *batch, hr_unit *u)
              * every reload of its module, as a module's declaration does. */
             static const char class_update[] = "__reload_update__";
             run = run || (st->kind == HR_STMT_CLASS
-                          && memmem(PyBytes_AS_STRING(st->norm), PyBytes_GET_SIZE(st->norm),
-                                    class_update, sizeof(class_update) - 1) != NULL);
+                          && hr_memmem(PyBytes_AS_STRING(st->norm), PyBytes_GET_SIZE(st->norm),
+                                       class_update, sizeof(class_update) - 1) != NULL);
             /* A decorator that changed in this reload is applied again,
              * even to a definition whose own text did not change. */
             int redecorate = 0;
