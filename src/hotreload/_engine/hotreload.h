@@ -227,6 +227,8 @@ typedef struct {
      * bytes when undecorated), `norm` covers the whole statement. */
     PyObject *norm;
     PyObject *norm_decorators;
+    int names_update;     /* CLASS: its text names __reload_update__ (the class may
+                             declare members that run again on every reload) */
 } hr_stmt;
 
 typedef struct {
@@ -342,7 +344,6 @@ typedef struct hr_unit {
                                 it acts on an object a statement that runs acted on
                                 (plan.c act_again) -> [(container it may write, copy of
                                 its items before the reload)], or NULL */
-    PyObject *binds;         /* list per new statement: set of bound names, or None */
     PyObject *keep;          /* set: __reload_keep__ */
     PyObject *update;        /* set: __reload_update__ */
     PyObject *removed;       /* set: names whose definition left the source */
@@ -627,9 +628,6 @@ const hr_member_plan *hr_member_plan_of(hr_state *state, hr_unit *unit, const hr
                                         const hr_stmt *new_stmt);
 /* Frees the unit's member plans. */
 void hr_member_plans_clear(hr_unit *unit);
-/* Adds to `set` the names statement `st` of `text` (lines at column
- * `indent`) binds. */
-int hr_add_binds(hr_state *state, PyObject *set, const char *text, const hr_stmt *st, int indent);
 
 /* text/names.c: the names a statement binds and reads */
 /* New reference: the key a name bound in the body of class
@@ -664,6 +662,11 @@ PyObject *hr_simple_assignment(const char *text, Py_ssize_t start, Py_ssize_t en
  * read on the text; NULL without an exception when the statement is not
  * that plain (the full parse decides), with one on error. */
 PyObject *hr_simple_reads(const char *text, Py_ssize_t start, Py_ssize_t end);
+/* hr_simple_reads asked of a set of names, without making the set of reads:
+ * 1 with *found telling whether it reads one of `names`, 0 when the
+ * statement is not that plain (no exception), -1 on error. */
+int hr_simple_reads_any(const char *text, Py_ssize_t start, Py_ssize_t end, PyObject *names,
+                        int *found);
 /* The offset of the start of the line holding `pos`. */
 Py_ssize_t hr_line_start(const char *text, Py_ssize_t pos);
 /* 1 when the text mentions (as a whole identifier) any name of the
@@ -672,6 +675,19 @@ int hr_mentions(PyObject *norm, PyObject *names);
 /* New reference: set of names a statement binds; fast for simple
  * assignments, parses otherwise. */
 PyObject *hr_stmt_binds(hr_state *state, const char *text, const hr_stmt *stmt, int indent);
+/* Adds to `set` the names statement `st` of `text` (lines at column
+ * `indent`) binds. */
+int hr_add_binds(hr_state *state, PyObject *set, const char *text, const hr_stmt *st, int indent);
+/* 1 with text[*start:*end] the one name a def, a class or a simple
+ * assignment binds; 0 for any other statement. */
+int hr_stmt_bound_span(const char *text, const hr_stmt *stmt, Py_ssize_t *start, Py_ssize_t *end);
+/* New reference: the one name a def, a class or a simple assignment
+ * binds; NULL without an exception for any other statement. */
+PyObject *hr_stmt_bound_name(const char *text, const hr_stmt *stmt);
+/* 1 when a module-level statement binds one of `names` (0 when not, -1 on
+ * error): hr_stmt_binds without a set made for a def, a class or a simple
+ * assignment. */
+int hr_stmt_binds_any(hr_state *state, const char *text, const hr_stmt *stmt, PyObject *names);
 
 /* text/plan.c: which statements of a new source run again */
 /* Pairs each new statement with an old one: def and class

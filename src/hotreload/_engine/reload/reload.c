@@ -61,7 +61,6 @@ unit_clear(hr_unit *u)
     Py_CLEAR(u->bodies);
     Py_CLEAR(u->vanished);
     Py_CLEAR(u->acting);
-    Py_CLEAR(u->binds);
     Py_CLEAR(u->keep);
     Py_CLEAR(u->update);
     Py_CLEAR(u->removed);
@@ -499,13 +498,11 @@ unit_prepare(hr_unit *u)
         PyErr_NoMemory();
         return -1;
     }
-    u->binds = PyList_New(u->new_stmts.count);
     u->emulated = PyList_New(u->new_stmts.count);
-    if (u->binds == NULL || u->emulated == NULL) {
+    if (u->emulated == NULL) {
         return -1;
     }
     for (Py_ssize_t i = 0; i < u->new_stmts.count; i++) {
-        PyList_SET_ITEM(u->binds, i, Py_NewRef(Py_None));
         PyList_SET_ITEM(u->emulated, i, Py_NewRef(Py_None));
     }
     u->keep = PySet_New(NULL);

@@ -15,18 +15,6 @@ intersects_set(PyObject *a, PyObject *b)
     return result;
 }
 
-int
-hr_add_binds(hr_state *state, PyObject *set, const char *text, const hr_stmt *st, int indent)
-{
-    PyObject *binds = hr_stmt_binds(state, text, st, indent);
-    if (binds == NULL) {
-        return -1;
-    }
-    int status = hr_set_update(set, binds);
-    Py_DECREF(binds);
-    return status;
-}
-
 /* A member that left the source may have bound a name that a member still
  * binds (`@x.setter def x` removed beside an unchanged `@property def x`):
  * the name held what the member that left made, so the member that now

@@ -476,15 +476,16 @@ hr_mentions(PyObject *norm, PyObject *names)
     return found == 0 && PyErr_Occurred() ? -1 : found;
 }
 
-/* New reference: {name} for `name = <expr without '='>` or
- * `name: <annotation> = ...`-free forms; NULL (no exception) when the
- * statement is not that simple. */
-PyObject *
-hr_simple_assignment(const char *text, Py_ssize_t start, Py_ssize_t end)
+/* The end of the target of `name = <expression>` with no other '=' in
+ * it (no chained assignment, keyword argument or comparison: for those the
+ * full parse decides), or -1 when text[start:end] is not that simple.  The
+ * expression starts after the '=' that follows the target. */
+static Py_ssize_t
+simple_target_end(const char *text, Py_ssize_t start, Py_ssize_t end)
 {
     Py_ssize_t i = start;
     if (i >= end || !(is_identifier_byte((unsigned char)text[i]) && !(text[i] >= '0' && text[i] <= '9'))) {
-        return NULL;
+        return -1;
     }
     while (i < end && is_identifier_byte((unsigned char)text[i])) {
         i++;
@@ -494,11 +495,19 @@ hr_simple_assignment(const char *text, Py_ssize_t start, Py_ssize_t end)
         i++;
     }
     if (i >= end || text[i] != '=' || (i + 1 < end && text[i + 1] == '=')) {
-        return NULL;
+        return -1;
     }
-    /* Any other '=' (chained assignment, keyword argument, comparison) and
-     * the full parse decides. */
     if (memchr(text + i + 1, '=', end - i - 1) != NULL) {
+        return -1;
+    }
+    return name_end;
+}
+
+PyObject *
+hr_simple_assignment(const char *text, Py_ssize_t start, Py_ssize_t end)
+{
+    Py_ssize_t name_end = simple_target_end(text, start, end);
+    if (name_end < 0) {
         return NULL;
     }
     PyObject *name = PyUnicode_DecodeUTF8(text + start, name_end - start, NULL);
@@ -513,23 +522,82 @@ hr_simple_assignment(const char *text, Py_ssize_t start, Py_ssize_t end)
     return set;
 }
 
+int
+hr_stmt_bound_span(const char *text, const hr_stmt *stmt, Py_ssize_t *start, Py_ssize_t *end)
+{
+    if (stmt->kind == HR_STMT_DEF || stmt->kind == HR_STMT_CLASS) {
+        *start = stmt->name;
+        *end = stmt->name + stmt->name_len;
+        return 1;
+    }
+    *start = stmt->start;
+    *end = stmt->kind == HR_STMT_OTHER ? simple_target_end(text, stmt->start, stmt->end) : -1;
+    return *end >= 0;
+}
+
+PyObject *
+hr_stmt_bound_name(const char *text, const hr_stmt *stmt)
+{
+    Py_ssize_t start, end;
+    return hr_stmt_bound_span(text, stmt, &start, &end)
+           ? PyUnicode_DecodeUTF8(text + start, end - start, NULL) : NULL;
+}
+
+/* 1 when the identifier text[start:end] is in `names`, 0 when not, -1 on
+ * error; no string is kept. */
+static int
+word_in(const char *text, Py_ssize_t start, Py_ssize_t end, PyObject *names)
+{
+    PyObject *word = PyUnicode_DecodeUTF8(text + start, end - start, NULL);
+    int found = word ? PySet_Contains(names, word) : -1;
+    Py_XDECREF(word);
+    return found;
+}
+
+int
+hr_stmt_binds_any(hr_state *state, const char *text, const hr_stmt *stmt, PyObject *names)
+{
+    PyObject *name = hr_stmt_bound_name(text, stmt);
+    if (name != NULL || PyErr_Occurred()) {
+        int found = name ? PySet_Contains(names, name) : -1;
+        Py_XDECREF(name);
+        return found;
+    }
+    /* A name it binds is one it mentions: most are told apart on the text. */
+    int mentioned = hr_mentions(stmt->norm, names);
+    if (mentioned <= 0) {
+        return mentioned;
+    }
+    PyObject *binds = hr_stmt_binds(state, text, stmt, 0);
+    if (binds == NULL) {
+        return -1;
+    }
+    PyObject *iterator = PyObject_GetIter(binds);
+    Py_DECREF(binds);
+    if (iterator == NULL) {
+        return -1;
+    }
+    PyObject *bound;
+    int found = 0;
+    while (found == 0 && (bound = PyIter_Next(iterator)) != NULL) {
+        found = PySet_Contains(names, bound);
+        Py_DECREF(bound);
+    }
+    Py_DECREF(iterator);
+    return found == 0 && PyErr_Occurred() ? -1 : found;
+}
+
 PyObject *
 hr_stmt_binds(hr_state *state, const char *text, const hr_stmt *stmt, int indent)
 {
-    if (stmt->kind == HR_STMT_DEF || stmt->kind == HR_STMT_CLASS) {
-        PyObject *name = PyUnicode_DecodeUTF8(text + stmt->name, stmt->name_len, NULL);
+    PyObject *name = hr_stmt_bound_name(text, stmt);
+    if (name != NULL || PyErr_Occurred()) {
         PyObject *set = name ? PySet_New(NULL) : NULL;
         if (set != NULL && PySet_Add(set, name) < 0) {
             Py_CLEAR(set);
         }
         Py_XDECREF(name);
         return set;
-    }
-    if (stmt->kind == HR_STMT_OTHER) {
-        PyObject *set = hr_simple_assignment(text, stmt->start, stmt->end);
-        if (set != NULL || PyErr_Occurred()) {
-            return set;
-        }
     }
     PyObject *binds = NULL;
     Py_ssize_t from = hr_line_start(text, stmt->start);
@@ -539,56 +607,100 @@ hr_stmt_binds(hr_state *state, const char *text, const hr_stmt *stmt, int indent
     return binds;
 }
 
+int
+hr_add_binds(hr_state *state, PyObject *set, const char *text, const hr_stmt *st, int indent)
+{
+    PyObject *name = hr_stmt_bound_name(text, st);
+    if (name != NULL) {
+        int status = PySet_Add(set, name);
+        Py_DECREF(name);
+        return status;
+    }
+    PyObject *binds = PyErr_Occurred() ? NULL : hr_stmt_binds(state, text, st, indent);
+    if (binds == NULL) {
+        return -1;
+    }
+    int status = hr_set_update(set, binds);
+    Py_DECREF(binds);
+    return status;
+}
+
+/* A word and its length, for tables of keywords. */
+typedef struct {
+    const char *text;
+    Py_ssize_t len;
+} keyword;
+
+#define KEYWORD(w) {w, sizeof(w) - 1}
+
+/* 1 when word[0:len] is one of `words`: most words of an expression are
+ * names, told apart by their length or first letter. */
+static int
+is_one_of(const keyword *words, const char *word, Py_ssize_t len)
+{
+    for (int k = 0; words[k].text != NULL; k++) {
+        if (words[k].len == len && words[k].text[0] == word[0]
+            && memcmp(words[k].text, word, len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The words a plain expression may hold besides names: operators and
  * constants.  Any other keyword (lambda, a comprehension's for, await,
  * yield...) and the full parse decides. */
 static int
 is_expression_keyword(const char *word, Py_ssize_t len)
 {
-    static const char *const words[] = {
-        "and", "or", "not", "in", "is", "if", "else", "None", "True", "False", NULL,
+    static const keyword words[] = {
+        KEYWORD("and"), KEYWORD("or"), KEYWORD("not"), KEYWORD("in"), KEYWORD("is"),
+        KEYWORD("if"), KEYWORD("else"), KEYWORD("None"), KEYWORD("True"), KEYWORD("False"),
+        {NULL, 0},
     };
-    for (int k = 0; words[k] != NULL; k++) {
-        if ((Py_ssize_t)strlen(words[k]) == len && memcmp(words[k], word, len) == 0) {
-            return 1;
-        }
-    }
-    return 0;
+    return is_one_of(words, word, len);
 }
 
 static int
 is_keyword_like(const char *word, Py_ssize_t len)
 {
-    static const char *const words[] = {
-        "lambda", "for", "await", "yield", "async", "def", "class", "return", "import", "from",
-        "as", "with", "while", "del", "global", "nonlocal", "assert", "raise", "try", "except",
-        "finally", "pass", "break", "continue", "elif", "match", "case", "type", NULL,
-    };
-    for (int k = 0; words[k] != NULL; k++) {
-        if ((Py_ssize_t)strlen(words[k]) == len && memcmp(words[k], word, len) == 0) {
-            return 1;
-        }
+    if (word[0] < 'a' || word[0] > 'z') {
+        return 0;  /* the keywords below are lower case */
     }
-    return 0;
+    static const keyword words[] = {
+        KEYWORD("lambda"), KEYWORD("for"), KEYWORD("await"), KEYWORD("yield"), KEYWORD("async"),
+        KEYWORD("def"), KEYWORD("class"), KEYWORD("return"), KEYWORD("import"), KEYWORD("from"),
+        KEYWORD("as"), KEYWORD("with"), KEYWORD("while"), KEYWORD("del"), KEYWORD("global"),
+        KEYWORD("nonlocal"), KEYWORD("assert"), KEYWORD("raise"), KEYWORD("try"),
+        KEYWORD("except"), KEYWORD("finally"), KEYWORD("pass"), KEYWORD("break"),
+        KEYWORD("continue"), KEYWORD("elif"), KEYWORD("match"), KEYWORD("case"), KEYWORD("type"),
+        {NULL, 0},
+    };
+    return is_one_of(words, word, len);
 }
 
-PyObject *
-hr_simple_reads(const char *text, Py_ssize_t start, Py_ssize_t end)
+/* Reads the words of the expression of `name = <plain expression>`
+ * (text[start:end]): calls visit(word, arg) for each name it reads, and
+ * returns 1; 0 as soon as it meets what the full parse must decide
+ * (strings, slices, dicts, lambdas, comprehensions...), -1 when visit
+ * fails.  A caller that decides on the words must wait for the 1: a
+ * comprehension's `for`, met last, makes its first words its own
+ * variables. */
+static int
+simple_read_words(const char *text, Py_ssize_t start, Py_ssize_t end,
+                  int (*visit)(const char *text, Py_ssize_t start, Py_ssize_t end, void *arg),
+                  void *arg)
 {
-    PyObject *target = hr_simple_assignment(text, start, end);
-    if (target == NULL) {
-        return NULL;
+    if (simple_target_end(text, start, end) < 0) {
+        return 0;
     }
-    Py_DECREF(target);
     Py_ssize_t i = (const char *)memchr(text + start, '=', end - start) - text + 1;
-    PyObject *reads = PySet_New(NULL);
     int after_dot = 0;
-    while (reads != NULL && i < end) {
+    while (i < end) {
         unsigned char c = (unsigned char)text[i];
         if (c >= 0x80 || c == '\'' || c == '"' || c == ':' || c == '@' || c == '\\'
             || c == '#' || c == ';' || c == '{' || c == '}' || c == '`' || c == '$' || c == '?') {
-            Py_DECREF(reads);
-            return NULL;  /* strings, slices, dicts, lambdas...: the full parse decides */
+            return 0;
         }
         if (c >= '0' && c <= '9') {  /* a number, with its letters (1e5, 0x1f, 2j) */
             while (i < end && (is_identifier_byte((unsigned char)text[i]) || text[i] == '.')) {
@@ -611,19 +723,61 @@ hr_simple_reads(const char *text, Py_ssize_t start, Py_ssize_t end)
             i++;
         }
         if (is_keyword_like(text + word, i - word)) {
-            Py_DECREF(reads);
-            return NULL;
+            return 0;
         }
-        if (!after_dot && !is_expression_keyword(text + word, i - word)) {
-            PyObject *name = PyUnicode_DecodeUTF8(text + word, i - word, NULL);
-            if (name == NULL || PySet_Add(reads, name) < 0) {
-                Py_CLEAR(reads);
-            }
-            Py_XDECREF(name);
+        if (!after_dot && !is_expression_keyword(text + word, i - word)
+            && visit(text, word, i, arg) < 0) {
+            return -1;
         }
         after_dot = 0;
     }
+    return 1;
+}
+
+static int
+add_word(const char *text, Py_ssize_t start, Py_ssize_t end, void *reads)
+{
+    PyObject *name = PyUnicode_DecodeUTF8(text + start, end - start, NULL);
+    int status = name ? PySet_Add((PyObject *)reads, name) : -1;
+    Py_XDECREF(name);
+    return status;
+}
+
+PyObject *
+hr_simple_reads(const char *text, Py_ssize_t start, Py_ssize_t end)
+{
+    PyObject *reads = PySet_New(NULL);
+    int simple = reads ? simple_read_words(text, start, end, add_word, reads) : -1;
+    if (simple <= 0) {
+        Py_XDECREF(reads);
+        return NULL;
+    }
     return reads;
+}
+
+/* What hr_simple_reads_any looks for, and what it found. */
+typedef struct {
+    PyObject *names;
+    int found;
+} word_search;
+
+static int
+find_word(const char *text, Py_ssize_t start, Py_ssize_t end, void *arg)
+{
+    word_search *search = arg;
+    int found = search->found ? 0 : word_in(text, start, end, search->names);
+    search->found |= found > 0;
+    return found < 0 ? -1 : 0;
+}
+
+int
+hr_simple_reads_any(const char *text, Py_ssize_t start, Py_ssize_t end, PyObject *names,
+                    int *found)
+{
+    word_search search = {names, 0};
+    int simple = simple_read_words(text, start, end, find_word, &search);
+    *found = search.found;
+    return simple;
 }
 
 PyObject *

@@ -34,8 +34,39 @@ match_key(const char *text, const hr_stmt *stmt)
 
 static int match_among(const char *old_text, const hr_stmts *old, Py_ssize_t old_from,
                        Py_ssize_t old_to, const char *new_text, const hr_stmts *fresh,
-                       Py_ssize_t from, Py_ssize_t to, Py_ssize_t *match, char *old_used,
-                       int *all_paired);
+                       Py_ssize_t from, Py_ssize_t to, Py_ssize_t *match, char *old_used);
+
+/* 1 when statements a and b have the same match_key, compared on the
+ * text. */
+static int
+same_key(const char *a_text, const hr_stmt *a, const char *b_text, const hr_stmt *b)
+{
+    int a_defines = a->kind == HR_STMT_DEF || a->kind == HR_STMT_CLASS;
+    int b_defines = b->kind == HR_STMT_DEF || b->kind == HR_STMT_CLASS;
+    if (a_defines || b_defines) {
+        return a_defines && b_defines && (a->kind == HR_STMT_DEF) == (b->kind == HR_STMT_DEF)
+               && a->name_len == b->name_len
+               && memcmp(a_text + a->name, b_text + b->name, a->name_len) == 0;
+    }
+    return hr_same_norm(a->norm, b->norm);
+}
+
+/* 1 when one of statements [from, to) of `stmts` has the key of `st`. */
+static int
+key_among(const char *st_text, const hr_stmt *st, const char *text, const hr_stmts *stmts,
+          Py_ssize_t from, Py_ssize_t to)
+{
+    for (Py_ssize_t k = from; k < to; k++) {
+        if (same_key(st_text, st, text, &stmts->items[k])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* How many statements left unpaired between the same head and tail
+ * hr_match checks against the tail before it pairs all statements anew. */
+#define FEW_UNPAIRED 8
 
 /* Pairs each new statement with the first unpaired old statement of the
  * same key, in source order (a name defined twice pairs in order). */
@@ -48,24 +79,40 @@ hr_match(const char *old_text, const hr_stmts *old, const char *new_text, const 
         && head + tail > 0) {
         /* The statements hr_split_again took from the old split pair with
          * those they came from, as the rule below pairs them, provided
-         * the changed ones in between pair among themselves: each new one
-         * with an old one in between, and no old one there left over (a
-         * key between is then first met there, and none between pairs
-         * with a statement of the end). */
+         * no statement in between pairs with one of the end: those in
+         * between pair among themselves first (a key between is first met
+         * there), and one left unpaired there must not have a key of the
+         * end. */
         Py_ssize_t old_end = old->count - tail, end = fresh->count - tail;
         for (Py_ssize_t i = 0; i < head; i++) {
             match[i] = i;
             old_used[i] = 1;
         }
-        int all_paired;
         if (match_among(old_text, old, head, old_end, new_text, fresh, head, end, match,
-                        old_used, &all_paired) < 0) {
+                        old_used) < 0) {
             return -1;
         }
-        for (Py_ssize_t j = head; all_paired && j < old_end; j++) {
-            all_paired = old_used[j];
+        /* Those left unpaired in between (the old and new text of an
+         * edited line) change nothing at the end when no statement there
+         * has their key: the rule would not pair them there either.
+         * Checked for a few only: each costs a pass over the end. */
+        int apart = 1;
+        Py_ssize_t unpaired = 0;
+        for (Py_ssize_t i = head; apart && i < end; i++) {
+            if (match[i] < 0) {
+                apart = ++unpaired <= FEW_UNPAIRED
+                        && !key_among(new_text, &fresh->items[i], old_text, old, old_end,
+                                      old->count);
+            }
         }
-        if (all_paired) {
+        for (Py_ssize_t j = head; apart && j < old_end; j++) {
+            if (!old_used[j]) {
+                apart = ++unpaired <= FEW_UNPAIRED
+                        && !key_among(old_text, &old->items[j], old_text, old, old_end,
+                                      old->count);
+            }
+        }
+        if (apart) {
             for (Py_ssize_t t = 0; t < tail; t++) {
                 match[end + t] = old_end + t;
                 old_used[old_end + t] = 1;
@@ -74,20 +121,18 @@ hr_match(const char *old_text, const hr_stmts *old, const char *new_text, const 
         }
         memset(old_used, 0, old->count);
     }
-    int all_paired;
     return match_among(old_text, old, 0, old->count, new_text, fresh, 0, fresh->count, match,
-                       old_used, &all_paired);
+                       old_used);
 }
 
 /* hr_match's rule, for new statements [from, to) among old ones
- * [old_from, old_to); *all_paired: each of those new ones found one. */
+ * [old_from, old_to). */
 static int
 match_among(const char *old_text, const hr_stmts *old, Py_ssize_t old_from, Py_ssize_t old_to,
             const char *new_text, const hr_stmts *fresh, Py_ssize_t from, Py_ssize_t to,
-            Py_ssize_t *match, char *old_used, int *all_paired)
+            Py_ssize_t *match, char *old_used)
 {
     int status = -1;
-    *all_paired = 1;
     PyObject *pending = PyDict_New();  /* key -> list of old indices, reversed */
     if (pending == NULL) {
         return -1;
@@ -128,9 +173,6 @@ match_among(const char *old_text, const hr_stmts *old, Py_ssize_t old_from, Py_s
             }
             match[i] = j;
             old_used[j] = 1;
-        }
-        else {
-            *all_paired = 0;
         }
     }
     status = 0;
@@ -288,6 +330,25 @@ intersects(PyObject *a, PyObject *b)
     }
     Py_DECREF(iterator);
     return found == 0 && PyErr_Occurred() ? -1 : found;
+}
+
+/* 1 when the statement reads one of `names` when it runs, 0 when not, -1
+ * on error: a plain assignment is read on its text, without a set of its
+ * reads made (a constant read by thousands of statements asks this of
+ * each). */
+static int
+reads_any(hr_batch *batch, const char *text, const hr_stmt *stmt, PyObject *names)
+{
+    int found;
+    int simple = stmt->kind == HR_STMT_OTHER
+                 ? hr_simple_reads_any(text, stmt->start, stmt->end, names, &found) : 0;
+    if (simple != 0) {
+        return simple < 0 ? -1 : found;
+    }
+    PyObject *reads = reads_among(batch, text, stmt, names);
+    found = reads ? intersects(reads, names) : -1;
+    Py_XDECREF(reads);
+    return found;
 }
 
 hr_unit *
@@ -682,6 +743,79 @@ plan_full(hr_unit *u)
     return 0;
 }
 
+/* How many names binds_candidate compares as text. */
+#define FEW_NAMES 4
+
+/* A set of a few names, as UTF-8: `of` when read (NULL to read again),
+ * `count` 0 when it holds too many to compare (or a name not a str). */
+typedef struct {
+    PyObject *of;
+    Py_ssize_t count;
+    const char *utf8[FEW_NAMES];
+    Py_ssize_t len[FEW_NAMES];
+} few_names;
+
+static int
+read_few(PyObject *names, few_names *few)
+{
+    few->of = names;
+    few->count = 0;
+    if (PySet_GET_SIZE(names) > FEW_NAMES) {
+        return 0;
+    }
+    PyObject *iterator = PyObject_GetIter(names);
+    if (iterator == NULL) {
+        few->of = NULL;
+        return -1;
+    }
+    PyObject *name;
+    int status = 0;  /* 1: a name that is not a str, compared as an object */
+    while (status == 0 && (name = PyIter_Next(iterator)) != NULL) {
+        /* The set holds the name: its text stays valid while it does. */
+        const char *text = PyUnicode_Check(name)
+                           ? PyUnicode_AsUTF8AndSize(name, &few->len[few->count]) : NULL;
+        if (text != NULL) {
+            few->utf8[few->count++] = text;
+        }
+        else {
+            status = PyErr_Occurred() ? -1 : 1;
+        }
+        Py_DECREF(name);
+    }
+    Py_DECREF(iterator);
+    if (status == 0 && PyErr_Occurred()) {
+        status = -1;
+    }
+    if (status != 0) {
+        few->count = 0;
+        few->of = status < 0 ? NULL : names;
+    }
+    return status < 0 ? -1 : 0;
+}
+
+/* 1 when statement st binds one of `names`: a def, a class or a plain
+ * assignment compares its name's text with a few names (a changed
+ * constant's old line leaves one, and every statement of the module is
+ * asked), else hr_stmt_binds_any. */
+static int
+binds_candidate(hr_batch *batch, hr_unit *u, const hr_stmt *st, PyObject *names, few_names *few)
+{
+    if (few->of != names && read_few(names, few) < 0) {
+        return -1;
+    }
+    Py_ssize_t start, end;
+    if (few->count == 0 || !hr_stmt_bound_span(u->new_utf8, st, &start, &end)) {
+        return hr_stmt_binds_any(batch->state, u->new_utf8, st, names);
+    }
+    for (Py_ssize_t k = 0; k < few->count; k++) {
+        if (few->len[k] == end - start
+            && memcmp(few->utf8[k], u->new_utf8 + start, end - start) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Names bound by old statements that left the source and by no new one.
  * A name such a statement bound that a new statement still binds is not
  * removed; but when the statement that left bound it last (`f =
@@ -710,26 +844,22 @@ find_removed(hr_batch *batch, hr_unit *u)
         Py_DECREF(binds);
     }
     /* From the end: the first binder met is a name's last one. */
+    few_names few = {0};
     for (Py_ssize_t i = u->new_stmts.count - 1; PySet_GET_SIZE(candidates) > 0 && i >= 0; i--) {
         const hr_stmt *st = &u->new_stmts.items[i];
-        /* A `del` ends a binding: the one it deletes is the name's last. */
-        int mentioned = is_del(st) ? 0 : hr_mentions(st->norm, candidates);
-        if (mentioned <= 0) {
-            if (mentioned < 0) {
+        /* A `del` ends a binding: the one it deletes is the name's last.
+         * Most statements bind no candidate (they read it): they leave
+         * the candidates as they are, without a set made. */
+        int binds_one = is_del(st) ? 0 : binds_candidate(batch, u, st, candidates, &few);
+        if (binds_one <= 0) {
+            if (binds_one < 0) {
                 goto error;
             }
             continue;
         }
         PyObject *binds = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
-        /* Most statements that mention a candidate only read it: they
-         * leave the candidates as they are, without three sets made. */
-        int binds_one = binds ? intersects(binds, candidates) : -1;
-        if (binds_one <= 0) {
-            Py_XDECREF(binds);
-            if (binds_one < 0) {
-                goto error;
-            }
-            continue;
+        if (binds == NULL) {
+            goto error;
         }
         PyObject *bound = PyNumber_And(binds, candidates);
         PyObject *left = bound ? PyNumber_Subtract(candidates, binds) : NULL;
@@ -746,6 +876,7 @@ find_removed(hr_batch *batch, hr_unit *u)
         }
         Py_DECREF(forced);
         Py_SETREF(candidates, left);
+        few.of = NULL;  /* read again from the candidates left */
     }
     PyObject *removed = PyNumber_Subtract(candidates, u->keep);
     Py_DECREF(candidates);
@@ -978,9 +1109,7 @@ same_inputs_again(hr_batch *batch, hr_unit *u, Py_ssize_t i, PyObject *rebound)
     if (is_changed(u, i)) {
         return 0;
     }
-    PyObject *reads = reads_among(batch, u->new_utf8, &u->new_stmts.items[i], rebound);
-    int found = reads ? intersects(reads, rebound) : -1;
-    Py_XDECREF(reads);
+    int found = reads_any(batch, u->new_utf8, &u->new_stmts.items[i], rebound);
     return found < 0 ? -1 : !found;
 }
 
@@ -1067,6 +1196,22 @@ act_again(hr_batch *batch, hr_unit *u, PyObject *rebound)
     }
     Py_XDECREF(acted);
     Py_XDECREF(imported);
+    return status;
+}
+
+/* Adds to `rebound` the names statement st binds as it runs again, but
+ * those __reload_keep__ lists (they keep their live values). */
+static int
+add_rebound(hr_batch *batch, hr_unit *u, const hr_stmt *st, PyObject *rebound)
+{
+    if (PySet_GET_SIZE(u->keep) == 0) {
+        return hr_add_binds(batch->state, rebound, u->new_utf8, st, 0);
+    }
+    PyObject *binds = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
+    PyObject *fresh = binds ? PyNumber_Subtract(binds, u->keep) : NULL;
+    int status = fresh ? hr_set_update(rebound, fresh) : -1;
+    Py_XDECREF(binds);
+    Py_XDECREF(fresh);
     return status;
 }
 
@@ -1173,6 +1318,24 @@ hr_plan(hr_batch *batch, hr_unit *u)
         /* A changed class is decided last: it may not need to run at all. */
         int changed = is_changed(u, i);
         int run = rebinds || (changed && st->kind != HR_STMT_CLASS);
+        if ((st->kind == HR_STMT_DEF || st->kind == HR_STMT_CLASS)
+            && !changed && !run && !st->names_update && PySet_GET_SIZE(u->update) == 0
+            && PySet_GET_SIZE(redefined) == 0
+            && (st->head == st->start || PySet_GET_SIZE(changed_defs) == 0)) {
+            /* Unchanged, and nothing asks it to run again (the rules
+             * below, on empty sets), unless it reads a name rebound: no
+             * name decoded for most definitions of a large module. */
+            int reads = PySet_GET_SIZE(rebound) > 0 ? reads_any(batch, u->new_utf8, st, rebound)
+                                                    : 0;
+            if (reads < 0) {
+                goto error;
+            }
+            if (reads == 0) {
+                u->run[i] = 0;
+                u->strip[i] = 0;
+                continue;
+            }
+        }
         if (st->kind == HR_STMT_DEF || st->kind == HR_STMT_CLASS) {
             PyObject *name = defined_name(u->new_utf8, st);
             if (name == NULL) {
@@ -1182,10 +1345,7 @@ hr_plan(hr_batch *batch, hr_unit *u)
             run = run || forced > 0;
             /* A class declaring __reload_update__ re-runs those members on
              * every reload of its module, as a module's declaration does. */
-            static const char class_update[] = "__reload_update__";
-            run = run || (st->kind == HR_STMT_CLASS
-                          && hr_memmem(PyBytes_AS_STRING(st->norm), PyBytes_GET_SIZE(st->norm),
-                                       class_update, sizeof(class_update) - 1) != NULL);
+            run = run || st->names_update;
             /* A decorator that changed in this reload is applied again,
              * even to a definition whose own text did not change. */
             int redecorate = 0;
@@ -1213,10 +1373,8 @@ hr_plan(hr_batch *batch, hr_unit *u)
                 run = PySet_Contains(redefined, name);
             }
             if (!run && PySet_GET_SIZE(rebound) > 0) {
-                PyObject *reads = reads_among(batch, u->new_utf8, st, rebound);
-                run = reads ? intersects(reads, rebound) : -1;
+                run = reads_any(batch, u->new_utf8, st, rebound);
                 redecorate = run > 0;
-                Py_XDECREF(reads);
             }
             if (run == 0 && changed) {
                 /* A class whose methods' bodies alone changed need not run
@@ -1240,9 +1398,7 @@ hr_plan(hr_batch *batch, hr_unit *u)
             continue;
         }
         if (!run && PySet_GET_SIZE(rebound) > 0) {
-            PyObject *reads = reads_among(batch, u->new_utf8, st, rebound);
-            run = reads ? intersects(reads, rebound) : -1;
-            Py_XDECREF(reads);
+            run = reads_any(batch, u->new_utf8, st, rebound);
         }
         /* A statement that rebinds a name a def or class that runs again
          * defines (`f = functools.partial(f, 0)`, `C = wrap(C)`) wraps the
@@ -1251,11 +1407,8 @@ hr_plan(hr_batch *batch, hr_unit *u)
          * name of __reload_update__ runs again. */
         PyObject *watched[] = {redefined, u->update};
         for (int w = 0; run == 0 && w < 2; w++) {
-            int mentioned = PySet_GET_SIZE(watched[w]) > 0 ? hr_mentions(st->norm, watched[w]) : 0;
-            PyObject *binds = mentioned > 0 ? hr_stmt_binds(batch->state, u->new_utf8, st, 0)
-                                            : NULL;
-            run = mentioned <= 0 ? mentioned : binds ? intersects(binds, watched[w]) : -1;
-            Py_XDECREF(binds);
+            run = PySet_GET_SIZE(watched[w]) > 0
+                  ? hr_stmt_binds_any(batch->state, u->new_utf8, st, watched[w]) : 0;
         }
         if ((check_imports || run > 0) && st->kind == HR_STMT_FROM) {
             PyObject *parsed;
@@ -1272,19 +1425,8 @@ hr_plan(hr_batch *batch, hr_unit *u)
             goto error;
         }
         u->run[i] = (char)run;
-        if (run) {
-            PyObject *binds = hr_stmt_binds(batch->state, u->new_utf8, st, 0);
-            PyObject *fresh = binds ? PyNumber_Subtract(binds, u->keep) : NULL;
-            int status = fresh ? hr_set_update(rebound, fresh) : -1;
-            if (status == 0) {
-                status = PyList_SetItem(u->binds, i, binds);
-                binds = NULL;  /* stolen */
-            }
-            Py_XDECREF(binds);
-            Py_XDECREF(fresh);
-            if (status < 0) {
-                goto error;
-            }
+        if (run && add_rebound(batch, u, st, rebound) < 0) {
+            goto error;
         }
     }
     if (act_again(batch, u, rebound) < 0 || plan_method_bodies(batch, u, bodies, reads) < 0

@@ -724,6 +724,9 @@ close_stmt(pending_stmt *cur, const char *norm, Py_ssize_t norm_len,
     if (stmt.norm_decorators == NULL) {
         goto done;
     }
+    static const char update[] = "__reload_update__";
+    stmt.names_update = stmt.kind == HR_STMT_CLASS
+                        && hr_memmem(norm, norm_len, update, sizeof(update) - 1) != NULL;
     if (append_stmt(out, &stmt) < 0) {
         goto done;
     }
