@@ -4,6 +4,8 @@
  * Also the report: the qualified names each kind of change touched. */
 #include "hotreload.h"
 
+#include <string.h>
+
 
 /* Appends an action; the references are not stolen.  Only the typed
  * constructors below call it, once they have checked the operands. */
@@ -159,10 +161,32 @@ hr_forward_check(PyObject *holder)
     return -1;
 }
 
+/* New reference: "module.qualname".  Written directly for ASCII names, as
+ * nearly all are: a reload that rebinds thousands of names reports each,
+ * and formatting cost more than deciding what to do with it. */
+static PyObject *
+dotted(PyObject *module_name, PyObject *qualname)
+{
+    if (!PyUnicode_CheckExact(module_name) || !PyUnicode_CheckExact(qualname)
+        || !PyUnicode_IS_ASCII(module_name) || !PyUnicode_IS_ASCII(qualname)) {
+        return PyUnicode_FromFormat("%U.%U", module_name, qualname);
+    }
+    Py_ssize_t head = PyUnicode_GET_LENGTH(module_name), tail = PyUnicode_GET_LENGTH(qualname);
+    PyObject *line = PyUnicode_New(head + 1 + tail, 127);
+    if (line == NULL) {
+        return NULL;
+    }
+    Py_UCS1 *out = PyUnicode_1BYTE_DATA(line);
+    memcpy(out, PyUnicode_1BYTE_DATA(module_name), head);
+    out[head] = '.';
+    memcpy(out + head + 1, PyUnicode_1BYTE_DATA(qualname), tail);
+    return line;
+}
+
 int
 hr_report(PyObject *list, PyObject *module_name, PyObject *qualname)
 {
-    PyObject *line = PyUnicode_FromFormat("%U.%U", module_name, qualname);
+    PyObject *line = dotted(module_name, qualname);
     if (line == NULL) {
         return -1;
     }

@@ -55,7 +55,7 @@ diff_name(hr_batch *batch, hr_unit *u, PyObject *name, PyObject *live, PyObject 
     if (live == NULL) {
         return set_name(batch, u, name, fresh) < 0 ? -1 : hr_report(batch->added, u->name, name);
     }
-    int keep = PySet_Contains(u->keep, name);
+    int keep = PySet_GET_SIZE(u->keep) > 0 ? PySet_Contains(u->keep, name) : 0;
     if (keep != 0) {
         return keep < 0 ? -1 : hr_report(batch->kept, u->name, name);
     }
@@ -360,7 +360,7 @@ hr_diff(hr_batch *batch, hr_unit *u)
         if (!PyUnicode_Check(name) || (u->full && hr_is_module_metadata(name))) {
             continue;
         }
-        int done = PySet_Contains(unbound, name);
+        int done = PySet_GET_SIZE(unbound) > 0 ? PySet_Contains(unbound, name) : 0;
         if (done != 0) {
             if (done < 0) {
                 Py_DECREF(unbound);
@@ -389,7 +389,8 @@ hr_diff(hr_batch *batch, hr_unit *u)
         }
         else {
             /* Deleted by a re-run statement, or its definition left the source. */
-            gone = !present ? 1 : PySet_Contains(u->removed, name);
+            gone = !present ? 1
+                   : PySet_GET_SIZE(u->removed) > 0 ? PySet_Contains(u->removed, name) : 0;
         }
         if (gone < 0 || (gone && remove_name(batch, u, name) < 0)) {
             return -1;
