@@ -246,12 +246,49 @@ def reload(*modules: ModuleRef) -> Report:
     return _finish(_hotreload.reload(*modules))
 
 
+# Modules that run source pushed by a fleet (hotreload.fleet) rather than
+# their file's: module name -> the fleet version that pushed it.  A save of
+# such a file is not applied (it would silently undo the push): it is told
+# once per file content, and the module keeps running what was pushed until
+# the next push (README, "Fleet").
+_pushed: Dict[str, int] = {}
+_pushed_told: Dict[str, bytes] = {}
+
+
+def _leave_pushed(names: Iterable[str]) -> List[str]:
+    """``names`` without the modules that run pushed source; each left out
+    is logged once per content of its file."""
+    kept = []
+    for name in names:
+        version = _pushed.get(name)
+        if version is None:
+            kept.append(name)
+            continue
+        path = _hotreload.source_path(name)
+        try:
+            with open(path, "rb") as f:
+                content = f.read()
+        except (OSError, TypeError):
+            content = b""
+        if _pushed_told.get(name) != content:
+            _pushed_told[name] = content
+            log.warning("%s: its file %s changed, but the module runs the source pushed "
+                        "by fleet version %d: the save is not applied (push the file to "
+                        "the fleet to run it)", name, path, version)
+    return kept
+
+
 def reload_changed() -> Report:
     """Reload every recorded module whose source file no longer holds the recorded text,
     and every module imported before install() that a Reloader (the watcher, the
-    IPython extension) watches whose file changed since it began watching."""
+    IPython extension) watches whose file changed since it began watching.
+    Modules that run source pushed by a fleet are left as pushed (logged once)."""
     missing: list[str] = []
-    report = _finish(_hotreload.reload_changed(missing))  # ReloadError: raised, not logged
+    if _pushed:
+        names, _ = _hotreload.changed(None, missing)
+        report = _finish(_hotreload.reload(*_leave_pushed(names)))
+    else:
+        report = _finish(_hotreload.reload_changed(missing))  # ReloadError: raised, not logged
     for name in missing:
         log.warning("%s: its source file is gone or cannot be read; the module was left "
                     "as it is", name)
