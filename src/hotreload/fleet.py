@@ -270,6 +270,11 @@ class Agent:
         self.id = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
         self.version = 0
         self.content_hash: Optional[str] = None
+        # The newest version of a genuine change set for this process that
+        # was handled, applied or refused: one no newer is a replay, even
+        # of a change set refused here (the process may accept it now).
+        self._handled = 0
+        self._waiting_for: Optional[int] = None  # told: catching up waits
         self.modules: Dict[str, str] = {}
         self._last_id = "0-0"  # the last stream entry handled
         self._caught_up = False  # the history before start() is handled
@@ -277,6 +282,7 @@ class Agent:
         self._stop = threading.Event()
         self._threads: List[threading.Thread] = []
         self._lock = threading.Lock()  # version, modules, _unsent
+        self._beat_lock = threading.Lock()
 
     # -- life cycle -------------------------------------------------------
     def start(self) -> "Agent":
@@ -321,10 +327,13 @@ class Agent:
 
     # -- heartbeat --------------------------------------------------------
     def _beat(self, client) -> None:
-        with self._lock:
-            state = {"agent": self.id, "pid": self.pid, "host": self.host,
-                     "version": self.version, "modules": dict(self.modules)}
-        client.set(self._keys["agent"] + self.id, json.dumps(state), px=int(TTL * 1000))
+        # Read and written under one lock: a beat of the heartbeat thread
+        # must not land after the listener's beat of a newer version.
+        with self._beat_lock:
+            with self._lock:
+                state = {"agent": self.id, "pid": self.pid, "host": self.host,
+                         "version": self.version, "modules": dict(self.modules)}
+            client.set(self._keys["agent"] + self.id, json.dumps(state), px=int(TTL * 1000))
 
     def _heartbeat(self) -> None:
         client = self._client()
@@ -344,6 +353,7 @@ class Agent:
                 self._send_unsent(client)
                 if down:
                     log.warning("fleet agent: Redis at %s answers again", self.url)
+                    self._beat(client)  # a restarted Redis holds an old beat
                     down = False
                 if not self._caught_up:
                     self._caught_up = self._catch_up(client)
@@ -406,19 +416,26 @@ class Agent:
             return True  # a canary for other processes
         with self._lock:
             running, running_hash = self.version, self.content_hash
-        if change.version <= running:
-            if change.version == running and change.content_hash == running_hash:
-                self._ack(client, Ack(self.id, self.pid, self.host, change.version,
-                                      "already applied", modules=self._hashes(change)))
-            else:
-                self._refuse(client, change.version, f"version {change.version} is not newer "
-                             f"than version {running}, which this process runs (a replayed "
-                             "or old change set)")
+        if change.version == running and change.content_hash == running_hash:
+            # Delivered again (Redis retried, or the group's copy of a
+            # canary's version): answered, not applied twice.
+            self._ack(client, Ack(self.id, self.pid, self.host, change.version,
+                                  "already applied", modules=self._hashes(change)))
             return True
-        problem = self._not_applicable(change)
+        if change.version <= max(running, self._handled):
+            self._refuse(client, change.version, f"version {change.version} is not newer "
+                         f"than version {max(running, self._handled)}, which this process "
+                         "already handled (a replayed or old change set)")
+            return True
+        missing, problem = self._not_applicable(change)
+        if catching_up and missing:
+            if self._waiting_for != change.version:
+                self._waiting_for = change.version
+                log.info("fleet agent: catching up with version %d waits until the program "
+                         "imports %s", change.version, missing)
+            return False
+        self._handled = change.version
         if problem is not None:
-            if catching_up and "not imported" in problem:
-                return False
             self._refuse(client, change.version, problem)
             return True
         outcome, message, seconds = self._apply(change)
@@ -440,17 +457,18 @@ class Agent:
             self._refuse(client, change.version, message)
         return True
 
-    def _not_applicable(self, change: ChangeSet) -> Optional[str]:
-        """Why the modules of ``change`` cannot be applied here, or None."""
+    def _not_applicable(self, change: ChangeSet) -> Tuple[Optional[str], Optional[str]]:
+        """(the first module of ``change`` not imported here, why the change
+        set cannot be applied here), each None when there is none."""
         for name in sorted(change.modules):
             module = sys.modules.get(name)
             if module is None:
-                return f"{name}: not imported by this process (not in sys.modules)"
+                return name, f"{name}: not imported by this process (not in sys.modules)"
             path = _hotreload.source_path(name) or getattr(module, "__file__", None)
             if not isinstance(path, str) or not _hotreload.source_allowed(path):
-                return (f"{name}: its file {path} is outside the folders hotreload may "
-                        "reload (hotreload.configure)")
-        return None
+                return None, (f"{name}: its file {path} is outside the folders hotreload "
+                              "may reload (hotreload.configure)")
+        return None, None
 
     def _apply(self, change: ChangeSet) -> Tuple[str, str, float]:
         """Runs the change set on the main thread at its next safe point and
@@ -613,6 +631,12 @@ class Operator:
                            modules=dict(modules or {}), script=script)
         live = self.live()
         change.version = int(self._client.incr(self._keys["version"]))
+        newest = max((beat["version"] for beat in live), default=0)
+        if change.version <= newest:
+            # The counter was lost (a Redis without persistence restarted):
+            # the processes would refuse the version as a replay.
+            change.version = int(self._client.incrby(self._keys["version"],
+                                                     newest + 1 - change.version))
         by_id = {beat["agent"]: beat for beat in live}
         acks: Dict[str, Ack] = {}
         first = list(by_id)[:canary] if canary > 0 else []
