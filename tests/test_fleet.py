@@ -494,6 +494,8 @@ def test_agent_checks_signature_group_version_and_modules(workspace, local_agent
     assert outcomes[4][:2] == (3, "already applied")
     assert outcomes[5][1] == "refused" and "not newer than version 3" in outcomes[5][2]
     assert outcomes[6][:2] == (2, "refused") and "not newer than version 3" in outcomes[6][2]
+    # A refusal tells the hash of the source the module still runs.
+    assert client.acks[5][1]["modules"] == {name: fleet._digest(good.modules[name])}
     assert client.acks[3][1]["modules"] == {name: fleet._digest(good.modules[name])}
     hotreload._pushed.pop(name, None)
 
@@ -550,6 +552,24 @@ def test_a_save_does_not_undo_a_pushed_module(workspace, caplog):
         hotreload._pushed.pop(name, None)
 
 
+def test_push_to_a_redis_that_does_not_answer_says_so():
+    status, out = hotreload_cli("push", f"redis://127.0.0.1:{free_port()}/0", "--group", GROUP,
+                                "--hotfix", __file__)
+    assert status == 2
+    assert out.startswith("hotreload push: Redis at redis://127.0.0.1:") and "onnect" in out
+
+
+def test_run_fleet_needs_the_secret(tmp_path):
+    environ = env()
+    del environ["HOTRELOAD_FLEET_SECRET"]
+    (tmp_path / "main.py").write_text("")
+    done = subprocess.run([sys.executable, "-m", "hotreload", "run", "--fleet", "redis://x",
+                           "main.py"], cwd=str(tmp_path), env=environ, capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 2
+    assert "no fleet secret: give --secret-file PATH or set HOTRELOAD_FLEET_SECRET" in done.stderr
+
+
 def test_push_without_redis_py_says_how_to_install_it(tmp_path):
     (tmp_path / "redis.py").write_text("raise ImportError('no redis here')\n")
     environ = env()
@@ -559,6 +579,7 @@ def test_push_without_redis_py_says_how_to_install_it(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip() == "hotreload status: " + fleet.INSTALL_HINT
     imported = subprocess.run(
-        [sys.executable, "-c", "import hotreload, sys; print('redis' in sys.modules)"],
+        [sys.executable, "-c", "import hotreload, sys; hotreload.fleet.Agent; "
+         "print('redis' in sys.modules)"],
         env=env(), capture_output=True, text=True, timeout=30)
-    assert imported.stdout.strip() == "False"  # importing hotreload needs no redis
+    assert imported.stdout.strip() == "False"  # importing hotreload.fleet needs no redis

@@ -66,19 +66,25 @@ _LAZY = {
     "load_ipython_extension": "hotreload.ipython",
     "unload_ipython_extension": "hotreload.ipython",
 }
+# Submodules reachable as attributes (``hotreload.fleet.Agent``) without
+# an import of their own; imported on first use, like the tools above.
+_LAZY_MODULES = ("fleet",)
 
 if TYPE_CHECKING:
     # What type checkers see instead of __getattr__: the real names and
     # types of the lazy tools.  A module-level __getattr__ they could see
     # would make every misspelt name (hotreload.Watchr) valid, of type Any.
+    from hotreload import fleet
     from hotreload.changes import Event, Reloader
     from hotreload.ipython import load_ipython_extension, unload_ipython_extension
     from hotreload.watch import Watcher
 else:
     def __getattr__(name: str) -> Any:
-        if name in _LAZY:
+        if name in _LAZY or name in _LAZY_MODULES:
             import importlib
 
+            if name in _LAZY_MODULES:
+                return importlib.import_module(f"hotreload.{name}")
             return getattr(importlib.import_module(_LAZY[name]), name)
         raise AttributeError(f"module 'hotreload' has no attribute {name!r}")
 

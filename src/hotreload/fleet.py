@@ -425,7 +425,7 @@ class Agent:
         if change.version <= max(running, self._handled):
             self._refuse(client, change.version, f"version {change.version} is not newer "
                          f"than version {max(running, self._handled)}, which this process "
-                         "already handled (a replayed or old change set)")
+                         "already handled (a replayed or old change set)", change)
             return True
         missing, problem = self._not_applicable(change)
         if catching_up and missing:
@@ -436,7 +436,7 @@ class Agent:
             return False
         self._handled = change.version
         if problem is not None:
-            self._refuse(client, change.version, problem)
+            self._refuse(client, change.version, problem, change)
             return True
         outcome, message, seconds = self._apply(change)
         if outcome == "applied":
@@ -454,7 +454,7 @@ class Agent:
             except self._redis.RedisError:
                 pass  # the next beat tells it
         else:
-            self._refuse(client, change.version, message)
+            self._refuse(client, change.version, message, change)
         return True
 
     def _not_applicable(self, change: ChangeSet) -> Tuple[Optional[str], Optional[str]]:
@@ -509,9 +509,14 @@ class Agent:
         records = _hotreload._records()
         return {name: _digest(records[name][1]) for name in change.modules if name in records}
 
-    def _refuse(self, client, version: int, message: str) -> None:
+    def _refuse(self, client, version: int, message: str,
+                change: Optional[ChangeSet] = None) -> None:
+        """Tells and acknowledges a refusal; for a genuine ``change``, with
+        the hash of the source each of its modules still runs."""
         self.on_event(Event("fleet refused", f"fleet version {version} refused: {message}"))
-        self._ack(client, Ack(self.id, self.pid, self.host, version, "refused", message))
+        hashes = self._hashes(change) if change is not None else {}
+        self._ack(client, Ack(self.id, self.pid, self.host, version, "refused", message,
+                              modules=hashes))
 
     def _ack(self, client, ack: Ack) -> None:
         payload = json.dumps(ack.__dict__)
