@@ -367,7 +367,7 @@ def test_agents_killed_mid_push_are_reported_then_leave_status(server, agents, t
     victims = agents.alive()[-3:]
     agents.pause(victims, 5)  # they receive the change set, but cannot apply it yet
     version = int(agents.client.get(f"hotreload:{GROUP}:version")) + 1
-    pushing = background_push(server, release(tmp_path, 5), timeout="1.5")
+    pushing = background_push(server, release(tmp_path, 5), timeout="2.5")
     wait_until(lambda: len(acks_of(server, version)) >= AGENTS - 3, "the others' answers")
     for index in victims:
         agents.procs[index].send_signal(signal.SIGKILL)
@@ -417,6 +417,17 @@ def test_a_process_started_late_converges_and_rollback_goes_back(server, agents,
     assert status == 0, out
     assert out.count("applied version") == len(agents.alive())
     wait_until(lambda: set(agents.answers().values()) == {5}, "every answer() back to 5")
+
+
+def test_a_redis_that_lost_its_data_gets_versions_the_fleet_accepts(server, agents, tmp_path):
+    running = max(beat["version"] for beat in agents.live_beats())
+    agents.client.flushall()  # as a Redis without persistence restarts: empty
+    wait_until(lambda: len(agents.live_beats()) == len(agents.alive()), "the heartbeats again",
+               timeout=2 * fleet.BEAT + 1)
+    status, out = push(server, release(tmp_path, 7))
+    assert status == 0, out
+    assert f"version {running + 1}: {len(agents.alive())} applied" in out
+    wait_until(lambda: set(agents.answers().values()) == {7}, "every answer() to say 7")
 
 
 # -- one process, no Redis ----------------------------------------------------------
@@ -541,6 +552,8 @@ def test_a_save_does_not_undo_a_pushed_module(workspace, caplog):
         with caplog.at_level("WARNING", logger="hotreload"):
             assert hotreload.reload_changed().modules == []
             assert hotreload.reload_changed().modules == []
+            # The watcher's Reloader leaves it too, and says nothing more.
+            assert hotreload.Reloader().apply() == []
         assert module.f() == 2
         told = [r.getMessage() for r in caplog.records if name in r.getMessage()]
         assert len(told) == 1 and "fleet version 7" in told[0]

@@ -32,15 +32,18 @@ An agent applies a change set on the main thread at a safe point
 transaction: a module change set through ``_hotreload.reload_sources``,
 which reloads the modules from the pushed text instead of their files (an
 overlay: files are not written; see ``hotreload._leave_pushed`` for what a
-later save does); a hotfix through ``hotreload.hotfix``.
+later save does); a hotfix script as ``hotreload.hotfix`` runs one given
+as text.
 
 The trust model: only holders of the secret can make a change set an agent
-applies.  Redis (or anyone who can write to it) can drop, delay or replay
-messages, never forge one: a bad or missing signature, a version not newer
-than the one the process runs (a replay), another group's change set, or a
-module outside the folders hotreload may reload is refused, logged,
-acknowledged as refused, and changes nothing.  The secret itself never
-travels over Redis; the code does, in clear.
+applies.  Redis (or anyone who can write to it) can drop, delay or deliver
+again any message, never forge one: a bad or missing signature, a version
+not newer than the newest the process has handled (a replay; the change set
+it runs, delivered again, is acknowledged as "already applied" and not
+applied twice), another group's change set, a module the process has not
+imported or whose file is outside the folders hotreload may reload: each is
+refused, logged, acknowledged as refused, and changes nothing.  The secret
+itself never travels over Redis; the code does, in clear.
 """
 from __future__ import annotations
 
@@ -62,8 +65,8 @@ import hotreload
 from hotreload import ReloadError, _hotreload
 from hotreload.changes import Event
 
-__all__ = ["Agent", "Operator", "ChangeSet", "Ack", "FleetError", "load_secret",
-           "sign", "verify", "INSTALL_HINT"]
+__all__ = ["Agent", "Operator", "ChangeSet", "Ack", "PushResult", "FleetError",
+           "load_secret", "sign", "verify", "module_name", "redis_error", "INSTALL_HINT"]
 
 log = logging.getLogger("hotreload.fleet")
 
@@ -367,7 +370,7 @@ class Agent:
                 delay = 0.1
                 for _, entries in reply or []:
                     for entry_id, fields in entries:
-                        self._handle(client, fields, catching_up=False)
+                        self._handle_guarded(client, fields)
                         self._last_id = entry_id.decode()
             except self._redis.RedisError as error:
                 if not down:
@@ -391,6 +394,16 @@ class Agent:
                     return False
                 self._last_id = entry_id.decode()
         return False
+
+    def _handle_guarded(self, client, fields: Dict[bytes, bytes]) -> None:
+        try:
+            self._handle(client, fields, catching_up=False)
+        except self._redis.RedisError:
+            raise
+        except Exception:
+            # The listener must outlive a failing on_event: the process
+            # would stop answering the fleet for good.
+            log.exception("fleet agent: a change set could not be handled")
 
     # -- one change set -----------------------------------------------------
     def _handle(self, client, fields: Dict[bytes, bytes], catching_up: bool) -> bool:
