@@ -280,6 +280,7 @@ def test_canary_stops_at_the_first_refusal_then_a_good_one_goes_on(server, agent
     assert status == 1
     assert out.count("refused:") == 3, out
     assert "canary stopped" in out and f"other {AGENTS - 3} processes" in out
+    assert f"0 applied, 3 refused, 0 did not answer (of {AGENTS} live processes)" in out
     refused_version = current(server) + 2  # the refused push above took one too
     assert sum(f"fleet version {refused_version} refused" in agents.log(i)
                for i in agents.alive()) == 3  # the others never saw it

@@ -309,13 +309,13 @@ def _fleet_parser(command: str) -> argparse.ArgumentParser:
                               "each live one to acknowledge it. Exits 1 if any refused or "
                               "did not answer.")
         parser.add_argument("files", metavar="FILES", nargs="*", default=[],
-                          help="module source files, as MODULE=FILE or FILE (the module "
-                          "name is found from the package folders above it)")
+                            help="module source files, as MODULE=FILE or FILE (the module "
+                            "name is found from the package folders above it)")
         parser.add_argument("--hotfix", metavar="SCRIPT",
-                          help="a hotfix script to run in every process")
+                            help="a hotfix script to run in every process")
         parser.add_argument("--rollback", action="store_true",
-                          help="publish again, as a new version, what the modules of the "
-                          "current version were before it")
+                            help="publish again, as a new version, what the modules of the "
+                            "current version were before it")
         parser.add_argument("--canary", metavar="N", type=int, default=0,
                             help="apply to N processes first; stop on any refusal")
         parser.add_argument("--timeout", metavar="S", type=_seconds, default=10.0,
@@ -331,7 +331,7 @@ def _sources(parser: argparse.ArgumentParser, files: List[str]):
 
     modules = {}
     for item in files:
-        name, _, path = item.rpartition("=") if "=" in item else ("", "", item)
+        name, _, path = item.partition("=") if "=" in item else ("", "", item)
         name = name or module_name(path)
         try:
             with open(path, "rb") as f:
@@ -356,6 +356,10 @@ def push(argv: List[str]) -> int:
 
     try:
         unreachable = fleet.redis_error()
+    except fleet.FleetError as error:
+        print(f"hotreload push: {error}", file=sys.stderr)
+        return 2
+    try:
         operator = fleet.Operator(opts.url, group=opts.group,
                                   secret=fleet.load_secret(opts.secret_file))
         if opts.rollback:
@@ -383,7 +387,7 @@ def push(argv: List[str]) -> int:
     for ack in result.acks.values():
         outcome = "applied" if ack.outcome == "already applied" else ack.outcome
         counts[outcome] = counts.get(outcome, 0) + 1
-    total = len(result.acks) + len(result.silent)
+    total = result.live
     parts = [f"{counts.get('applied', 0)} applied", f"{counts.get('refused', 0)} refused",
              f"{len(result.silent)} did not answer"]
     print(f"version {result.version}: " + ", ".join(parts) + f" (of {total} live processes)")

@@ -562,13 +562,16 @@ def _log_event(event: Event) -> None:
 
 @dataclass
 class PushResult:
-    """What a push came to: ``acks`` by agent id, the live agents that did
-    not answer, and whether the version was published to the whole group."""
+    """What a push came to: ``acks`` by agent id, the heartbeats of the
+    live agents that did not answer, whether the version was published to
+    the whole group (else ``stopped`` says why), and how many agents were
+    live when it began."""
 
     version: int
     acks: Dict[str, Ack]
     silent: List[Dict[str, Any]]
     published: bool
+    live: int
     stopped: str = ""
 
     @property
@@ -666,7 +669,7 @@ class Operator:
             refused = [a for a in acks.values() if a.outcome == "refused"]
             if silent or refused:
                 why = f"{len(refused)} refused, {len(silent)} did not answer"
-                return PushResult(change.version, acks, silent, False,
+                return PushResult(change.version, acks, silent, False, len(by_id),
                                   stopped=f"canary stopped ({why}): version {change.version} "
                                   f"was not published to the other {len(by_id) - len(first)} "
                                   "processes")
@@ -678,7 +681,7 @@ class Operator:
         if all(ack.outcome != "refused" for ack in acks.values()):
             self._client.set(self._keys["current"], change.version)
             self._client.lpush(self._keys["history"], change.encode())
-        return PushResult(change.version, acks, silent, True)
+        return PushResult(change.version, acks, silent, True, len(by_id))
 
     def rollback(self, *, timeout: float = 10.0, canary: int = 0,
                  tell: Callable[[Ack], None] = lambda ack: None) -> PushResult:
