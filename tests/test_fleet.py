@@ -451,9 +451,13 @@ class FakeRedis:
 
 @pytest.fixture
 def local_agent(workspace):
-    """An agent never started: its checks are called directly."""
-    return fleet.Agent("redis://127.0.0.1:1/0", group=GROUP, secret=SECRET,
-                       on_event=lambda event: None)
+    """An agent never started: its checks are called directly.  The modules
+    it applies are forgotten as pushed afterwards."""
+    pushed = dict(hotreload._pushed)
+    yield fleet.Agent("redis://127.0.0.1:1/0", group=GROUP, secret=SECRET,
+                      on_event=lambda event: None)
+    hotreload._pushed.clear()
+    hotreload._pushed.update(pushed)
 
 
 def entry(change, secret=SECRET):
@@ -509,7 +513,6 @@ def test_agent_checks_signature_group_version_and_modules(workspace, local_agent
     # A refusal tells the hash of the source the module still runs.
     assert client.acks[5][1]["modules"] == {name: fleet._digest(good.modules[name])}
     assert client.acks[3][1]["modules"] == {name: fleet._digest(good.modules[name])}
-    hotreload._pushed.pop(name, None)
 
 
 def test_agent_refuses_a_module_outside_the_allowed_folders(workspace, local_agent):
