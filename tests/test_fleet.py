@@ -14,6 +14,7 @@ The scenarios run in order on the same fleet, each from the state the one
 before left.  redis-server missing is a failure, not a skip: CI installs it.
 """
 import base64
+import gc
 import json
 import os
 import shutil
@@ -544,6 +545,24 @@ def test_reload_sources_is_one_transaction_and_keeps_the_folder_policy(workspace
         _hotreload.reload_sources({a: "text"})
     with pytest.raises(hotreload.ReloadError, match="standard library"):
         _hotreload.reload_sources({"json": b"x = 1\n"})
+
+
+def test_reload_sources_keeps_no_reference_to_texts_it_no_longer_runs(workspace):
+    module = workspace.load("a", "def f():\n    return 0\n")
+    first, second = b"def f():\n    return 1\n", b"def f():\n    return 2\n"
+    broken = b"def f(:\n"
+    baseline = [sys.getrefcount(first), sys.getrefcount(second), sys.getrefcount(broken)]
+    for _ in range(50):
+        _hotreload.reload_sources({module.__name__: first})
+        _hotreload.reload_sources({module.__name__: second})
+        with pytest.raises(hotreload.ReloadError):
+            _hotreload.reload_sources({module.__name__: broken})
+    gc.collect()
+    # The record holds the text the module runs, and only that one.
+    assert sys.getrefcount(first) == baseline[0]
+    assert sys.getrefcount(second) == baseline[1] + 1
+    assert sys.getrefcount(broken) == baseline[2]
+    assert module.f() == 2
 
 
 def test_a_save_does_not_undo_a_pushed_module(workspace, caplog):
