@@ -16,6 +16,7 @@ before left.  redis-server missing is a failure, not a skip: CI installs it.
 import base64
 import gc
 import json
+import linecache
 import os
 import shutil
 import signal
@@ -497,6 +498,8 @@ def test_agent_checks_signature_group_version_and_modules(workspace, local_agent
     assert old() == 1 and local_agent.version == 0
     local_agent._handle(client, entry(good), catching_up=False)  # on the main thread: direct
     assert old() == 2 and local_agent.version == 3
+    linecache.checkcache()
+    assert linecache.getline(module.__file__, 2) == "    return 2\n"  # tracebacks: the pushed lines
     local_agent._handle(client, entry(good), catching_up=False)  # a duplicate
     older = fleet.ChangeSet(GROUP, 1, "modules", modules={name: b"def f():\n    return 0\n"})
     local_agent._handle(client, entry(older), catching_up=False)

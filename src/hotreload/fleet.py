@@ -51,6 +51,7 @@ import base64
 import hashlib
 import hmac
 import json
+import linecache
 import logging
 import os
 import socket
@@ -59,7 +60,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Type
 
 import hotreload
 from hotreload import ReloadError, _hotreload
@@ -87,12 +88,13 @@ class FleetError(Exception):
     unreachable, nothing to roll back to); the message says why."""
 
 
-def redis_error() -> type:
+def redis_error() -> Type[Exception]:
     """redis-py's base exception (FleetError if redis-py is missing)."""
-    return _redis().RedisError
+    error: Type[Exception] = _redis().RedisError
+    return error
 
 
-def _redis():
+def _redis() -> Any:
     try:
         import redis
     except ImportError:
@@ -324,12 +326,12 @@ class Agent:
         self._threads.append(thread)
         thread.start()
 
-    def _client(self):
+    def _client(self) -> Any:
         return self._redis.Redis.from_url(self.url, socket_connect_timeout=1.0,
                                           socket_timeout=BEAT * 5)
 
     # -- heartbeat --------------------------------------------------------
-    def _beat(self, client) -> None:
+    def _beat(self, client: Any) -> None:
         # Read and written under one lock: a beat of the heartbeat thread
         # must not land after the listener's beat of a newer version.
         with self._beat_lock:
@@ -379,7 +381,7 @@ class Agent:
                 self._stop.wait(delay)
                 delay = min(delay * 2, 2.0)
 
-    def _catch_up(self, client) -> bool:
+    def _catch_up(self, client: Any) -> bool:
         """Applies the history not yet handled, in order; whether it is all
         handled.  A change set that names a module this process has not
         imported yet stops it there (False): the listener tries again at
@@ -395,7 +397,7 @@ class Agent:
                 self._last_id = entry_id.decode()
         return False
 
-    def _handle_guarded(self, client, fields: Dict[bytes, bytes]) -> None:
+    def _handle_guarded(self, client: Any, fields: Dict[bytes, bytes]) -> None:
         try:
             self._handle(client, fields, catching_up=False)
         except self._redis.RedisError:
@@ -406,7 +408,7 @@ class Agent:
             log.exception("fleet agent: a change set could not be handled")
 
     # -- one change set -----------------------------------------------------
-    def _handle(self, client, fields: Dict[bytes, bytes], catching_up: bool) -> bool:
+    def _handle(self, client: Any, fields: Dict[bytes, bytes], catching_up: bool) -> bool:
         """Checks, applies and acknowledges one stream entry.  False when,
         catching up, it must wait for the program to import its modules."""
         body = fields.get(b"body", b"")
@@ -494,6 +496,7 @@ class Agent:
             try:
                 if change.kind == "modules":
                     hotreload._finish(_hotreload.reload_sources(dict(change.modules)))
+                    _show_in_tracebacks(change.modules)
                 else:
                     hotreload._finish(_hotreload.hotfix(
                         change.script, f"<fleet hotfix {change.version}>"))
@@ -522,7 +525,7 @@ class Agent:
         records = _hotreload._records()
         return {name: _digest(records[name][1]) for name in change.modules if name in records}
 
-    def _refuse(self, client, version: int, message: str,
+    def _refuse(self, client: Any, version: int, message: str,
                 change: Optional[ChangeSet] = None) -> None:
         """Tells and acknowledges a refusal; for a genuine ``change``, with
         the hash of the source each of its modules still runs."""
@@ -531,7 +534,7 @@ class Agent:
         self._ack(client, Ack(self.id, self.pid, self.host, version, "refused", message,
                               modules=hashes))
 
-    def _ack(self, client, ack: Ack) -> None:
+    def _ack(self, client: Any, ack: Ack) -> None:
         payload = json.dumps(ack.__dict__)
         with self._lock:
             self._unsent.append((ack.version, payload))
@@ -540,7 +543,7 @@ class Agent:
         except self._redis.RedisError:
             pass  # kept: sent first when Redis answers again
 
-    def _send_unsent(self, client) -> None:
+    def _send_unsent(self, client: Any) -> None:
         """Sends the acknowledgements not sent yet (Redis was down)."""
         while True:
             with self._lock:
@@ -552,6 +555,18 @@ class Agent:
             client.expire(key, ACK_LIFE)
             with self._lock:
                 self._unsent.pop(0)
+
+
+def _show_in_tracebacks(modules: Dict[str, bytes]) -> None:
+    """Has tracebacks (linecache) show the pushed lines of each module, not
+    those of its file, which no longer match the code that runs."""
+    for name, source in modules.items():
+        path = _hotreload.source_path(name)
+        if path is not None:
+            lines = _hotreload._decode_source(source).splitlines(True)
+            # No mtime: linecache.checkcache() keeps the entry (as for
+            # sources a loader gave) instead of reading the file again.
+            linecache.cache[path] = (len(source), None, lines, path)
 
 
 def _log_event(event: Event) -> None:
