@@ -121,6 +121,18 @@ def load_secret(path: Optional[str] = None) -> bytes:
     return secret
 
 
+def _connect(url: str, timeout: float) -> Any:
+    """A client of the Redis server at ``url`` that does not retry on its
+    own: the agent and the operator retry themselves, tell that Redis was
+    lost, and catch up from where they were."""
+    redis = _redis()
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis.Redis.from_url(url, socket_connect_timeout=min(timeout, 2.0),
+                                socket_timeout=timeout, retry=Retry(NoBackoff(), 0))
+
+
 def _as_secret(secret: Any) -> bytes:
     if isinstance(secret, str):
         secret = secret.encode()
@@ -327,8 +339,7 @@ class Agent:
         thread.start()
 
     def _client(self) -> Any:
-        return self._redis.Redis.from_url(self.url, socket_connect_timeout=1.0,
-                                          socket_timeout=BEAT * 5)
+        return _connect(self.url, BEAT * 5)
 
     # -- heartbeat --------------------------------------------------------
     def _beat(self, client: Any) -> None:
@@ -606,8 +617,7 @@ class Operator:
         self.group = group
         self._secret = _as_secret(secret) if secret is not None else None
         self._keys = _keys(group)
-        self._client = redis.Redis.from_url(url, socket_connect_timeout=2.0,
-                                            socket_timeout=10.0)
+        self._client = _connect(url, 10.0)
 
     def live(self) -> List[Dict[str, Any]]:
         """The heartbeats of the live agents, sorted by host and pid."""
