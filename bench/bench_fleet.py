@@ -129,19 +129,19 @@ def measure_fleet(url: str, size: int, pushes: int, folder: str) -> dict:
             procs.append(subprocess.Popen(
                 [sys.executable, "agent.py", url, str(START_TIMEOUT * 3), str(TICK)], cwd=where,
                 env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        operator = Operator(url, group=group, secret=SECRET)
-        _wait(lambda: len(operator.live()) == size, f"{size} agents", START_TIMEOUT)
-        times, applies = [], []
-        for push in range(pushes):
-            source = APP.format(value=push + 2).encode()
-            started = time.perf_counter()
-            result = operator.push(modules={"app": source}, timeout=60)
-            times.append(time.perf_counter() - started)
-            if not result.ok or len(result.acks) != size:
-                raise RuntimeError(f"push {push + 1} to {size} processes: {len(result.acks)} "
-                                   f"acknowledged, ok={result.ok}")
-            applies += [ack.seconds for ack in result.acks.values()]
-            time.sleep(0.2)  # the fleet settles (heartbeats) before the next
+        with Operator(url, group=group, secret=SECRET) as operator:
+            _wait(lambda: len(operator.live()) == size, f"{size} agents", START_TIMEOUT)
+            times, applies = [], []
+            for push in range(pushes):
+                source = APP.format(value=push + 2).encode()
+                started = time.perf_counter()
+                result = operator.push(modules={"app": source}, timeout=60)
+                times.append(time.perf_counter() - started)
+                if not result.ok or len(result.acks) != size:
+                    raise RuntimeError(f"push {push + 1} to {size} processes: "
+                                       f"{len(result.acks)} acknowledged, ok={result.ok}")
+                applies += [ack.seconds for ack in result.acks.values()]
+                time.sleep(0.2)  # the fleet settles (heartbeats) before the next
     finally:
         for proc in procs:
             proc.kill()

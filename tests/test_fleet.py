@@ -122,11 +122,10 @@ class RedisServer:
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.folder)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis.from_url(self.url)
-
         def answers():
             try:
-                return client.ping()
+                with redis.Redis.from_url(self.url) as client:
+                    return client.ping()
             except redis.RedisError:
                 return False
 
@@ -203,6 +202,7 @@ class Fleet:
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
+        self.client.close()
 
 
 @pytest.fixture(scope="module")
@@ -246,7 +246,8 @@ def push(server, *args, timeout="5"):
 
 
 def current(server):
-    return int(redis.Redis.from_url(server.url).get(f"hotreload:{GROUP}:current") or 0)
+    with redis.Redis.from_url(server.url) as client:
+        return int(client.get(f"hotreload:{GROUP}:current") or 0)
 
 
 # -- the fleet, end to end --------------------------------------------------------
@@ -312,12 +313,13 @@ def signed_entry(version, secret=SECRET, group=GROUP, value=9):
 
 
 def acks_of(server, version):
-    entries = redis.Redis.from_url(server.url).xrange(f"hotreload:{GROUP}:acks:{version}")
+    with redis.Redis.from_url(server.url) as client:
+        entries = client.xrange(f"hotreload:{GROUP}:acks:{version}")
     return [json.loads(fields[b"ack"]) for _, fields in entries]
 
 
 def test_forged_replayed_and_duplicate_messages_change_nothing(server, agents):
-    client = redis.Redis.from_url(server.url)
+    client = agents.client
     stream = f"hotreload:{GROUP}:stream"
     version = current(server)
     running = dict(agents.answers())
@@ -389,8 +391,7 @@ def test_agents_killed_mid_push_are_reported_then_leave_status(server, agents, t
 
 
 def test_redis_restarted_mid_push_applies_everything_once(server, agents, tmp_path):
-    client = redis.Redis.from_url(server.url)
-    version = int(client.get(f"hotreload:{GROUP}:version")) + 1
+    version = int(agents.client.get(f"hotreload:{GROUP}:version")) + 1
     slow = agents.alive()[:4]
     agents.pause(slow, 1.0)  # these apply, and answer, after the restart
     pushing = background_push(server, release(tmp_path, 6))

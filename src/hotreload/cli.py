@@ -359,22 +359,23 @@ def push(argv: List[str]) -> int:
     except fleet.FleetError as error:
         print(f"hotreload push: {error}", file=sys.stderr)
         return 2
+    script = modules = None
+    if opts.hotfix:
+        try:
+            with open(opts.hotfix, encoding="utf-8") as f:
+                script = f.read()
+        except (OSError, UnicodeDecodeError) as error:
+            parser.error(f"cannot read {opts.hotfix}: {error}")
+    elif opts.files:
+        modules = _sources(parser, opts.files)
     try:
-        operator = fleet.Operator(opts.url, group=opts.group,
-                                  secret=fleet.load_secret(opts.secret_file))
-        if opts.rollback:
-            result = operator.rollback(timeout=opts.timeout, canary=opts.canary, tell=tell)
-        elif opts.hotfix:
-            try:
-                with open(opts.hotfix, encoding="utf-8") as f:
-                    script = f.read()
-            except (OSError, UnicodeDecodeError) as error:
-                parser.error(f"cannot read {opts.hotfix}: {error}")
-            result = operator.push(script=script, canary=opts.canary, timeout=opts.timeout,
-                                   tell=tell)
-        else:
-            result = operator.push(modules=_sources(parser, opts.files), canary=opts.canary,
-                                   timeout=opts.timeout, tell=tell)
+        with fleet.Operator(opts.url, group=opts.group,
+                            secret=fleet.load_secret(opts.secret_file)) as operator:
+            if opts.rollback:
+                result = operator.rollback(timeout=opts.timeout, canary=opts.canary, tell=tell)
+            else:
+                result = operator.push(modules=modules, script=script, canary=opts.canary,
+                                       timeout=opts.timeout, tell=tell)
     except fleet.FleetError as error:
         print(f"hotreload push: {error}", file=sys.stderr)
         return 2
@@ -407,8 +408,8 @@ def status(argv: List[str]) -> int:
         print(f"hotreload status: {error}", file=sys.stderr)
         return 2
     try:
-        operator = fleet.Operator(opts.url, group=opts.group)
-        current, live = operator.current(), operator.live()
+        with fleet.Operator(opts.url, group=opts.group) as operator:
+            current, live = operator.current(), operator.live()
     except unreachable as error:
         print(f"hotreload status: Redis at {opts.url}: {error}", file=sys.stderr)
         return 2

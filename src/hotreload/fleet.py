@@ -304,13 +304,13 @@ class Agent:
     # -- life cycle -------------------------------------------------------
     def start(self) -> "Agent":
         """Catch up with the group's history, then listen; returns self."""
-        client = self._client()
-        try:
-            self._caught_up = self._catch_up(client)
-            self._beat(client)
-        except self._redis.RedisError as error:
-            log.warning("fleet agent: Redis at %s unreachable (%s): it catches up when "
-                        "Redis answers", self.url, error)
+        with self._client() as client:
+            try:
+                self._caught_up = self._catch_up(client)
+                self._beat(client)
+            except self._redis.RedisError as error:
+                log.warning("fleet agent: Redis at %s unreachable (%s): it catches up when "
+                            "Redis answers", self.url, error)
         self._spawn(self._listen, "hotreload-fleet")
         self._spawn(self._heartbeat, "hotreload-fleet-beat")
         return self
@@ -323,7 +323,8 @@ class Agent:
                 thread.join(timeout=5)
         self._threads = []
         try:
-            self._client().delete(self._keys["agent"] + self.id)
+            with self._client() as client:
+                client.delete(self._keys["agent"] + self.id)
         except self._redis.RedisError:
             pass  # it expires on its own
 
@@ -352,16 +353,19 @@ class Agent:
             client.set(self._keys["agent"] + self.id, json.dumps(state), px=int(TTL * 1000))
 
     def _heartbeat(self) -> None:
-        client = self._client()
-        while not self._stop.wait(BEAT):
-            try:
-                self._beat(client)
-            except self._redis.RedisError:
-                pass  # the listener tells that Redis is down, once
+        with self._client() as client:
+            while not self._stop.wait(BEAT):
+                try:
+                    self._beat(client)
+                except self._redis.RedisError:
+                    pass  # the listener tells that Redis is down, once
 
     # -- listening --------------------------------------------------------
     def _listen(self) -> None:
-        client = self._client()
+        with self._client() as client:
+            self._listen_with(client)
+
+    def _listen_with(self, client: Any) -> None:
         delay = 0.1
         down = False
         while not self._stop.is_set():
@@ -618,6 +622,16 @@ class Operator:
         self._secret = _as_secret(secret) if secret is not None else None
         self._keys = _keys(group)
         self._client = _connect(url, 10.0)
+
+    def close(self) -> None:
+        """Closes the connection to Redis."""
+        self._client.close()
+
+    def __enter__(self) -> "Operator":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def live(self) -> List[Dict[str, Any]]:
         """The heartbeats of the live agents, sorted by host and pid."""
