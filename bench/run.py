@@ -16,6 +16,9 @@ Benchmarks (see each module's docstring for what its figures mean):
 * memory  (bench_memory.py)  scenario 6: what a reloader keeps per module;
 * watch   (bench_watch.py)   latency from a save to the new code running in
                              `hotreload run`, native events and polling;
+* fleet   (bench_fleet.py)   from `hotreload push` to the last acknowledgement
+                             for 1, 20 and 100 agent processes over a Redis of
+                             its own, beside the same reload done locally;
 * scale   (bench_scale.py)   what a reload costs as the heap, the module and the
                              change grow (issue 13), on every interpreter named
                              in HOTRELOAD_BENCH_PYTHONS (``make bench`` names
@@ -55,6 +58,7 @@ from typing import Callable
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_core  # noqa: E402
+import bench_fleet  # noqa: E402
 import bench_import  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_modules  # noqa: E402
@@ -78,6 +82,7 @@ BENCHMARKS = [
     Benchmark("import", bench_import.run, bench_import.format_block),
     Benchmark("memory", bench_memory.run, bench_memory.format_block),
     Benchmark("watch", bench_watch.run, bench_watch.format_block),
+    Benchmark("fleet", bench_fleet.run, bench_fleet.format_block),
     Benchmark("scale", bench_scale.run, bench_scale.format_block),
 ]
 
@@ -97,6 +102,8 @@ def write_summary(folder: str | None, seconds: float) -> Callable[[dict], None]:
 
     def reporter(results: dict) -> None:
         text = bench_report.summary(results, seconds)
+        if "fleet" in results:
+            text += "\n" + bench_fleet.markdown(results["fleet"])
         if "scale" in results:
             text += "\n" + bench_scale.markdown(results["scale"])
         print(text)

@@ -188,6 +188,36 @@ def test_a_misspelt_name_fails_mypy_strict(tmp_path):
     assert len(errors) == 4, proc.stdout
 
 
+FLEET_PROGRAM = """
+from typing import Dict, List, Optional
+
+import hotreload
+
+
+def main() -> None:
+    agent = hotreload.fleet.Agent("redis://127.0.0.1", group="eu-1", secret=b"key",
+                                  on_event=lambda event: print(event.format()))
+    agent.start()
+    version: int = agent.version
+    hashes: Dict[str, str] = agent.modules
+    agent.stop()
+    operator = hotreload.fleet.Operator("redis://127.0.0.1", group="eu-1",
+                                        secret=hotreload.fleet.load_secret(None))
+    result = operator.push(modules={"game": b"x = 1\\n"}, canary=2, timeout=5.0,
+                           tell=lambda ack: print(ack.line()))
+    outcomes: List[str] = [ack.outcome for ack in result.acks.values()]
+    ok: bool = result.ok
+    current: int = operator.current()
+    script: Optional[str] = hotreload.fleet.ChangeSet("eu-1", 1, "hotfix", script="x").script
+    print(version, hashes, outcomes, ok, current, script)
+"""
+
+
+def test_a_fleet_program_passes_mypy_strict(tmp_path):
+    proc = mypy(tmp_path, "fleet_program.py", FLEET_PROGRAM)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_the_engine_stub_matches_the_engine(tmp_path):
     """_hotreload.pyi is the whole contract of the C module: stubtest finds
     any name the stub lacks or has too many, and any parameter that differs

@@ -66,19 +66,25 @@ _LAZY = {
     "load_ipython_extension": "hotreload.ipython",
     "unload_ipython_extension": "hotreload.ipython",
 }
+# Submodules reachable as attributes (``hotreload.fleet.Agent``) without
+# an import of their own; imported on first use, like the tools above.
+_LAZY_MODULES = ("fleet",)
 
 if TYPE_CHECKING:
     # What type checkers see instead of __getattr__: the real names and
     # types of the lazy tools.  A module-level __getattr__ they could see
     # would make every misspelt name (hotreload.Watchr) valid, of type Any.
+    from hotreload import fleet
     from hotreload.changes import Event, Reloader
     from hotreload.ipython import load_ipython_extension, unload_ipython_extension
     from hotreload.watch import Watcher
 else:
     def __getattr__(name: str) -> Any:
-        if name in _LAZY:
+        if name in _LAZY or name in _LAZY_MODULES:
             import importlib
 
+            if name in _LAZY_MODULES:
+                return importlib.import_module(f"hotreload.{name}")
             return getattr(importlib.import_module(_LAZY[name]), name)
         raise AttributeError(f"module 'hotreload' has no attribute {name!r}")
 
@@ -246,12 +252,49 @@ def reload(*modules: ModuleRef) -> Report:
     return _finish(_hotreload.reload(*modules))
 
 
+# Modules that run source pushed by a fleet (hotreload.fleet) rather than
+# their file's: module name -> the fleet version that pushed it.  A save of
+# such a file is not applied (it would silently undo the push): it is told
+# once per file content, and the module keeps running what was pushed until
+# the next push (README, "Fleet").
+_pushed: Dict[str, int] = {}
+_pushed_told: Dict[str, bytes] = {}
+
+
+def _leave_pushed(names: Iterable[str]) -> List[str]:
+    """``names`` without the modules that run pushed source; each left out
+    is logged once per content of its file."""
+    kept = []
+    for name in names:
+        version = _pushed.get(name)
+        if version is None:
+            kept.append(name)
+            continue
+        path = _hotreload.source_path(name)
+        try:
+            with open(path, "rb") as f:
+                content = f.read()
+        except (OSError, TypeError):
+            content = b""
+        if _pushed_told.get(name) != content:
+            _pushed_told[name] = content
+            log.warning("%s: its file %s changed, but the module runs the source pushed "
+                        "by fleet version %d: the save is not applied (push the file to "
+                        "the fleet to run it)", name, path, version)
+    return kept
+
+
 def reload_changed() -> Report:
     """Reload every recorded module whose source file no longer holds the recorded text,
     and every module imported before install() that a Reloader (the watcher, the
-    IPython extension) watches whose file changed since it began watching."""
+    IPython extension) watches whose file changed since it began watching.
+    Modules that run source pushed by a fleet are left as pushed (logged once)."""
     missing: list[str] = []
-    report = _finish(_hotreload.reload_changed(missing))  # ReloadError: raised, not logged
+    if _pushed:
+        names, _ = _hotreload.changed(None, missing)
+        report = _finish(_hotreload.reload(*_leave_pushed(names)))
+    else:
+        report = _finish(_hotreload.reload_changed(missing))  # ReloadError: raised, not logged
     for name in missing:
         log.warning("%s: its source file is gone or cannot be read; the module was left "
                     "as it is", name)

@@ -68,7 +68,8 @@ def _error_details(error: BaseException) -> List[str]:
     return user_traceback(cause.__traceback__)
 
 
-PROBLEMS = ("failed", "gone", "unreadable", "hotfix failed", "script", "waiting")
+PROBLEMS = ("failed", "gone", "unreadable", "hotfix failed", "script", "waiting",
+            "fleet refused")
 
 
 @dataclass
@@ -84,7 +85,9 @@ class Event:
     changed, which cannot be reloaded in place) and ``"waiting"`` (a
     watcher's reload queued for the main thread has not applied for
     ``hotreload.watch.WAIT_NOTICE`` seconds: the main thread is blocked in
-    C; the reload's own event follows when it applies).  ``message`` is one
+    C; the reload's own event follows when it applies), ``"fleet"`` /
+    ``"fleet refused"`` (a change set pushed to the fleet applied / was
+    refused: ``hotreload.fleet``).  ``message`` is one
     line.
     """
 
@@ -184,6 +187,7 @@ class Reloader:
             try:
                 changed, looked_at = _hotreload.changed(paths, missing)
                 checked = set(looked_at)
+                changed = hotreload._leave_pushed(changed)  # a fleet's push stays
                 if changed:
                     # One transaction: a broken file refuses the whole batch.
                     events += self._reloaded(_hotreload.reload(*changed))

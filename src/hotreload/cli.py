@@ -1,7 +1,9 @@
-"""The command line: ``hotreload run`` and ``hotreload demo``.
+"""The command line: ``hotreload run``, ``push``, ``status`` and ``demo``.
 
     hotreload run [options] script.py [args...]
     hotreload run [options] -m package.module [args...]
+    hotreload push URL --group G (FILES... | --hotfix SCRIPT | --rollback) [options]
+    hotreload status URL --group G
     hotreload demo
     hotreload --version
 
@@ -64,6 +66,13 @@ def _run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hotfix-dir", metavar="DIR",
                         help="run each new *.py file that appears in DIR once as a "
                         "hotfix script (hotreload.hotfix)")
+    parser.add_argument("--fleet", metavar="URL",
+                        help="also apply what `hotreload push` sends to --group over the "
+                        "Redis server at URL (README, \"Fleet\")")
+    parser.add_argument("--group", default="default", help="the fleet group (with --fleet)")
+    parser.add_argument("--secret-file", metavar="PATH",
+                        help="the fleet's shared secret (with --fleet; default: the "
+                        "environment variable HOTRELOAD_FLEET_SECRET)")
     loudness = parser.add_mutually_exclusive_group()
     loudness.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     loudness.add_argument("-v", "--verbose", action="store_true",
@@ -220,6 +229,7 @@ def run(argv: List[str]) -> int:
         sys.path[0] = os.getcwd()
 
     hotreload.install()  # before anything of the program is imported
+    agent = _start_agent(parser, opts) if opts.fleet else None
     main_file = script
     if module is not None:
         spec = _main_spec(module)
@@ -271,6 +281,145 @@ def run(argv: List[str]) -> int:
     finally:
         if watcher is not None:
             watcher.stop()
+        if agent is not None:
+            agent.stop()
+    return 0
+
+
+def _start_agent(parser: argparse.ArgumentParser, opts: argparse.Namespace):
+    """The fleet agent of ``run --fleet``, started before the program
+    imports its modules: the change sets the group's history holds for them
+    apply as soon as they are imported."""
+    from hotreload import fleet
+
+    try:
+        secret = fleet.load_secret(opts.secret_file)
+        return fleet.Agent(opts.fleet, group=opts.group, secret=secret,
+                           on_event=_printer(opts.quiet, opts.verbose)).start()
+    except fleet.FleetError as error:
+        parser.error(str(error))
+
+
+def _fleet_parser(command: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"hotreload {command}")
+    parser.add_argument("url", help="the Redis server (redis://host:port/db, rediss:// for TLS)")
+    parser.add_argument("--group", required=True, help="the group of processes")
+    if command == "push":
+        parser.description = ("Publish a new version to a group's processes and wait for "
+                              "each live one to acknowledge it. Exits 1 if any refused or "
+                              "did not answer.")
+        parser.add_argument("files", metavar="FILES", nargs="*", default=[],
+                            help="module source files, as MODULE=FILE or FILE (the module "
+                            "name is found from the package folders above it)")
+        parser.add_argument("--hotfix", metavar="SCRIPT",
+                            help="a hotfix script to run in every process")
+        parser.add_argument("--rollback", action="store_true",
+                            help="publish again, as a new version, what the modules of the "
+                            "current version were before it")
+        parser.add_argument("--canary", metavar="N", type=int, default=0,
+                            help="apply to N processes first; stop on any refusal")
+        parser.add_argument("--timeout", metavar="S", type=_seconds, default=10.0,
+                            help="seconds to wait for the acknowledgements (default 10)")
+        parser.add_argument("--secret-file", metavar="PATH",
+                            help="the fleet's shared secret (default: the environment "
+                            "variable HOTRELOAD_FLEET_SECRET)")
+    return parser
+
+
+def _sources(parser: argparse.ArgumentParser, files: List[str]):
+    from hotreload.fleet import module_name
+
+    modules = {}
+    for item in files:
+        name, _, path = item.partition("=") if "=" in item else ("", "", item)
+        name = name or module_name(path)
+        try:
+            with open(path, "rb") as f:
+                modules[name] = f.read()
+        except OSError as error:
+            parser.error(f"cannot read {path}: {error.strerror}")
+    return modules
+
+
+def push(argv: List[str]) -> int:
+    """``hotreload push``: 0 when every live process applied the version."""
+    parser = _fleet_parser("push")
+    opts = parser.parse_intermixed_args(argv)  # FILES may come after the options
+    if sum(map(bool, (opts.files, opts.hotfix, opts.rollback))) != 1:
+        parser.error("give one of: module FILES, --hotfix SCRIPT, --rollback")
+    if opts.canary < 0:
+        parser.error(f"--canary must be 0 or more, not {opts.canary}")
+    from hotreload import fleet
+
+    def tell(ack) -> None:
+        print(ack.line(), flush=True)
+
+    try:
+        unreachable = fleet.redis_error()
+    except fleet.FleetError as error:
+        print(f"hotreload push: {error}", file=sys.stderr)
+        return 2
+    script = modules = None
+    if opts.hotfix:
+        try:
+            with open(opts.hotfix, encoding="utf-8") as f:
+                script = f.read()
+        except (OSError, UnicodeDecodeError) as error:
+            parser.error(f"cannot read {opts.hotfix}: {error}")
+    elif opts.files:
+        modules = _sources(parser, opts.files)
+    try:
+        with fleet.Operator(opts.url, group=opts.group,
+                            secret=fleet.load_secret(opts.secret_file)) as operator:
+            if opts.rollback:
+                result = operator.rollback(timeout=opts.timeout, canary=opts.canary, tell=tell)
+            else:
+                result = operator.push(modules=modules, script=script, canary=opts.canary,
+                                       timeout=opts.timeout, tell=tell)
+    except fleet.FleetError as error:
+        print(f"hotreload push: {error}", file=sys.stderr)
+        return 2
+    except unreachable as error:
+        print(f"hotreload push: Redis at {opts.url}: {error}", file=sys.stderr)
+        return 2
+    for beat in result.silent:
+        print(f"{beat['host']} pid {beat['pid']}: did not answer in {opts.timeout:g} s")
+    counts = {}
+    for ack in result.acks.values():
+        outcome = "applied" if ack.outcome == "already applied" else ack.outcome
+        counts[outcome] = counts.get(outcome, 0) + 1
+    total = result.live
+    parts = [f"{counts.get('applied', 0)} applied", f"{counts.get('refused', 0)} refused",
+             f"{len(result.silent)} did not answer"]
+    print(f"version {result.version}: " + ", ".join(parts) + f" (of {total} live processes)")
+    if result.stopped:
+        print(result.stopped)
+    return 0 if result.ok else 1
+
+
+def status(argv: List[str]) -> int:
+    """``hotreload status``: every live process, its version and module hashes."""
+    opts = _fleet_parser("status").parse_args(argv)
+    from hotreload import fleet
+
+    try:
+        unreachable = fleet.redis_error()
+    except fleet.FleetError as error:
+        print(f"hotreload status: {error}", file=sys.stderr)
+        return 2
+    try:
+        with fleet.Operator(opts.url, group=opts.group) as operator:
+            current, live = operator.current(), operator.live()
+    except unreachable as error:
+        print(f"hotreload status: Redis at {opts.url}: {error}", file=sys.stderr)
+        return 2
+    behind = sum(1 for beat in live if beat["version"] != current)
+    print(f"group {opts.group}: version {current}, {len(live)} live processes"
+          + (f", {behind} not on version {current}" if behind else ""))
+    for beat in live:
+        hashes = " ".join(f"{name}={digest[:12]}" for name, digest in sorted(beat["modules"].items()))
+        print(f"{beat['host']} pid {beat['pid']}: version {beat['version']}"
+              + (f" ({hashes})" if hashes else ""))
     return 0
 
 
@@ -300,11 +449,15 @@ def _die_of_sigint() -> None:
 
 USAGE = """\
 usage: hotreload run [options] (script.py | -m module) [args...]
+       hotreload push URL --group G (FILES... | --hotfix SCRIPT | --rollback) [options]
+       hotreload status URL --group G
        hotreload demo
        hotreload --version
 
   run    run a program; reload the modules it imports when their files are saved
          (`hotreload run --help` for its options)
+  push   publish a change to a fleet of processes over Redis and wait for their answers
+  status every live process of a fleet group: its version and module hashes
   demo   a small game server that edits its own code while it runs"""
 
 
@@ -314,6 +467,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     command = argv[0] if argv else None
     if command == "run":
         return run(argv[1:])
+    if command == "push":
+        return push(argv[1:])
+    if command == "status":
+        return status(argv[1:])
     if command == "demo":
         from hotreload import demo
 

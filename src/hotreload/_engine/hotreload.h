@@ -139,6 +139,9 @@ typedef struct {
     PyObject *precompiled;      /* dict: (file name, text, blank lines before it) ->
                                    code the compile helper made of it (ahead.py), for
                                    the next reload (bind/module.c) */
+    PyObject *given_sources;    /* dict (borrowed, only while hr_reload_sources runs):
+                                   module name -> the bytes its reload takes instead of
+                                   its file's (a fleet push, fleet.py) */
     unsigned long reloads;      /* reloads begun so far */
     unsigned long precompiled_epoch;  /* `reloads` when precompiled was last put to */
     int function_watcher;       /* PyFunction_AddWatcher id + 1; 0: none */
@@ -1029,6 +1032,13 @@ PyObject *hr_reload(hr_state *state, PyObject *targets);
  * transaction.  Names of recorded modules whose file is gone are appended
  * to `missing`. */
 PyObject *hr_reload_changed(hr_state *state, PyObject *missing, PyObject *also);
+/* hr_reload of the modules named by the keys of `sources` (dict: str ->
+ * bytes), each built from the bytes given instead of its file's; the
+ * folder policy still applies to the module's file, and the record keeps
+ * that file's path with the given bytes (mtime -1: changed() compares the
+ * file's bytes with them).  New reference: the report; NULL with
+ * ReloadError (nothing changed) or another exception set. */
+PyObject *hr_reload_sources(hr_state *state, PyObject *sources);
 /* Pours `fresh` (function or class) into `old`, in one
  * transaction.  New reference: the report as a dict. */
 PyObject *hr_patch(hr_state *state, PyObject *old, PyObject *fresh);

@@ -58,6 +58,17 @@ reload_changed(PyObject *module, PyObject *args)
 }
 
 static PyObject *
+reload_sources(PyObject *module, PyObject *sources)
+{
+    if (!PyDict_Check(sources)) {
+        PyErr_Format(PyExc_TypeError, "reload_sources() takes a dict, not %s",
+                     Py_TYPE(sources)->tp_name);
+        return NULL;
+    }
+    return hr_reload_sources(state_of(module), sources);
+}
+
+static PyObject *
 patch(PyObject *module, PyObject *args)
 {
     PyObject *old, *fresh;
@@ -410,6 +421,10 @@ static PyMethodDef module_methods[] = {
      "Reload every recorded module whose file changed, and the modules of `also`,\n"
      "in one transaction; names of modules whose file is gone are appended to\n"
      "`missing`."},
+    {"reload_sources", reload_sources, METH_O,
+     "reload_sources(sources: dict[str, bytes]) -> dict\n\n"
+     "reload() of the modules named by the keys, each built from the bytes given\n"
+     "instead of its file's (the folder policy still applies to its file)."},
     {"patch", patch, METH_VARARGS,
      "patch(old, new) -> dict\n\nPour function or class `new` into `old`, in place."},
     {"hotfix", hotfix, METH_VARARGS,

@@ -420,7 +420,16 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
             : hr_raise(state, u->name, NULL, "its file %R is in the standard library or "
                        "site-packages, which are not reloaded (see hotreload.configure)", u->path);
     }
-    if (read_real_source(state, u) < 0) {
+    PyObject *given = state->given_sources != NULL
+        ? PyDict_GetItemWithError(state->given_sources, u->name) : NULL;
+    if (given != NULL) {
+        /* No file time: the record's -1 makes changed() compare the file's
+         * bytes with the given ones, so a file saved as given is no change. */
+        u->new_bytes = Py_NewRef(given);
+        u->mtime_ns = -1;
+        u->size = PyBytes_GET_SIZE(given);
+    }
+    else if (PyErr_Occurred() || read_real_source(state, u) < 0) {
         return -1;
     }
     if ((u->new_text = hr_decode_source(u->new_bytes)) == NULL) {
@@ -1237,6 +1246,40 @@ hr_reload_changed(hr_state *state, PyObject *missing, PyObject *also)
         return NULL;
     }
     PyObject *report = hr_reload(state, tuple);
+    Py_DECREF(tuple);
+    return report;
+}
+
+PyObject *
+hr_reload_sources(hr_state *state, PyObject *sources)
+{
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(sources, &pos, &key, &value)) {
+        if (!PyUnicode_Check(key) || !PyBytes_Check(value)) {
+            PyErr_Format(PyExc_TypeError, "reload_sources() takes a dict of module name (str) "
+                         "-> source (bytes), not %s -> %s", Py_TYPE(key)->tp_name,
+                         Py_TYPE(value)->tp_name);
+            return NULL;
+        }
+    }
+    PyObject *targets = PyDict_Keys(sources);
+    PyObject *tuple = targets != NULL ? PyList_AsTuple(targets) : NULL;
+    Py_XDECREF(targets);
+    if (tuple == NULL) {
+        return NULL;
+    }
+    /* Set only when this call's reload is the one that will run: one under
+     * way (another thread, a hook of its own) keeps its sources and refuses
+     * this call. */
+    int owns = !state->busy && state->hotfix == NULL;
+    if (owns) {
+        state->given_sources = sources;
+    }
+    PyObject *report = hr_reload(state, tuple);
+    if (owns) {
+        state->given_sources = NULL;
+    }
     Py_DECREF(tuple);
     return report;
 }
