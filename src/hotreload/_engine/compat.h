@@ -95,6 +95,25 @@ hr_has_attr(PyObject *obj, const char *name)
     return 0;
 }
 
+/* 1 when an item of the iterable `items` is in `set`, 0 when none is, -1
+ * with an exception set; no set is made. */
+static inline int
+hr_any_in(PyObject *items, PyObject *set)
+{
+    PyObject *iterator = PyObject_GetIter(items);
+    if (iterator == NULL) {
+        return -1;
+    }
+    PyObject *item;
+    int found = 0;
+    while (found == 0 && (item = PyIter_Next(iterator)) != NULL) {
+        found = PySet_Contains(set, item);
+        Py_DECREF(item);
+    }
+    Py_DECREF(iterator);
+    return found == 0 && PyErr_Occurred() ? -1 : found;
+}
+
 /* Adds every item of an iterable to a set (_PySet_Update left the public
  * API in 3.13).  0 or -1 with an exception set. */
 static inline int

@@ -6,15 +6,6 @@
  * keeps their live values when it diffs the class. */
 #include "hotreload.h"
 
-static int
-intersects_set(PyObject *a, PyObject *b)
-{
-    PyObject *common = PyNumber_And(a, b);
-    int result = common ? PySet_GET_SIZE(common) > 0 : -1;
-    Py_XDECREF(common);
-    return result;
-}
-
 /* A member that left the source may have bound a name that a member still
  * binds (`@x.setter def x` removed beside an unchanged `@property def x`):
  * the name held what the member that left made, so the member that now
@@ -90,7 +81,7 @@ members_rerun(hr_state *state, const char *old_text, const hr_stmts *old_members
         }
         else if (mentioned) {
             binds = hr_stmt_binds(state, new_text, st, indent);
-            run = binds ? intersects_set(binds, update) : -1;
+            run = binds ? hr_any_in(binds, update) : -1;
         }
         if (run > 0 && st->kind == HR_STMT_OTHER) {
             if (binds == NULL) {

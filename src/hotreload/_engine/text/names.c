@@ -413,6 +413,19 @@ mentions_one(const char *text, Py_ssize_t len, PyObject *name)
     return 0;
 }
 
+/* 1 when the identifier text[start:end] is in `names`, 0 when not, -1 on
+ * error; no string is kept.  An identifier never splits a multi-byte
+ * character (its bytes are all >= 0x80); "replace" only guards text that
+ * is not UTF-8, whose U+FFFD matches no name. */
+static int
+word_in(const char *text, Py_ssize_t start, Py_ssize_t end, PyObject *names)
+{
+    PyObject *word = PyUnicode_DecodeUTF8(text + start, end - start, "replace");
+    int found = word ? PySet_Contains(names, word) : -1;
+    Py_XDECREF(word);
+    return found;
+}
+
 /* 1 when one of the identifiers of text[0:len] is in `names`: the text is
  * read once, each identifier looked up.  An identifier is a maximal run of
  * identifier bytes not starting with a digit, as mentions_one() matches. */
@@ -432,12 +445,7 @@ mentions_any_word(const char *text, Py_ssize_t len, PyObject *names)
         if (text[start] >= '0' && text[start] <= '9') {
             continue;
         }
-        /* A run never splits a multi-byte character (its bytes are all
-         * >= 0x80); "replace" only guards text that is not UTF-8, whose
-         * U+FFFD matches no name. */
-        PyObject *word = PyUnicode_DecodeUTF8(text + start, i - start, "replace");
-        int found = word ? PySet_Contains(names, word) : -1;
-        Py_XDECREF(word);
+        int found = word_in(text, start, i, names);
         if (found != 0) {
             return found;
         }
@@ -543,17 +551,6 @@ hr_stmt_bound_name(const char *text, const hr_stmt *stmt)
            ? PyUnicode_DecodeUTF8(text + start, end - start, NULL) : NULL;
 }
 
-/* 1 when the identifier text[start:end] is in `names`, 0 when not, -1 on
- * error; no string is kept. */
-static int
-word_in(const char *text, Py_ssize_t start, Py_ssize_t end, PyObject *names)
-{
-    PyObject *word = PyUnicode_DecodeUTF8(text + start, end - start, NULL);
-    int found = word ? PySet_Contains(names, word) : -1;
-    Py_XDECREF(word);
-    return found;
-}
-
 int
 hr_stmt_binds_any(hr_state *state, const char *text, const hr_stmt *stmt, PyObject *names)
 {
@@ -572,19 +569,9 @@ hr_stmt_binds_any(hr_state *state, const char *text, const hr_stmt *stmt, PyObje
     if (binds == NULL) {
         return -1;
     }
-    PyObject *iterator = PyObject_GetIter(binds);
+    int found = hr_any_in(binds, names);
     Py_DECREF(binds);
-    if (iterator == NULL) {
-        return -1;
-    }
-    PyObject *bound;
-    int found = 0;
-    while (found == 0 && (bound = PyIter_Next(iterator)) != NULL) {
-        found = PySet_Contains(names, bound);
-        Py_DECREF(bound);
-    }
-    Py_DECREF(iterator);
-    return found == 0 && PyErr_Occurred() ? -1 : found;
+    return found;
 }
 
 PyObject *

@@ -312,26 +312,6 @@ reads_among(hr_batch *batch, const char *text, const hr_stmt *stmt, PyObject *na
     return reads;
 }
 
-static int
-intersects(PyObject *a, PyObject *b)
-{
-    if (a == NULL || b == NULL) {
-        return 0;
-    }
-    PyObject *iterator = PyObject_GetIter(a);
-    if (iterator == NULL) {
-        return -1;
-    }
-    PyObject *key;
-    int found = 0;
-    while (found == 0 && (key = PyIter_Next(iterator)) != NULL) {
-        found = PySet_Contains(b, key);
-        Py_DECREF(key);
-    }
-    Py_DECREF(iterator);
-    return found == 0 && PyErr_Occurred() ? -1 : found;
-}
-
 /* 1 when the statement reads one of `names` when it runs, 0 when not, -1
  * on error: a plain assignment is read on its text, without a set of its
  * reads made (a constant read by thousands of statements asks this of
@@ -346,7 +326,7 @@ reads_any(hr_batch *batch, const char *text, const hr_stmt *stmt, PyObject *name
         return simple < 0 ? -1 : found;
     }
     PyObject *reads = reads_among(batch, text, stmt, names);
-    found = reads ? intersects(reads, names) : -1;
+    found = reads ? hr_any_in(reads, names) : -1;
     Py_XDECREF(reads);
     return found;
 }
@@ -549,7 +529,7 @@ rebind_deleted(hr_batch *batch, hr_unit *u)
          * (`for attr in assigned` in a def) is no read of the module's. */
         PyObject *reads = u->run[i] && !is_del(st) ? reads_among(batch, u->new_utf8, st, deleted)
                                                   : NULL;
-        int mentioned = reads ? intersects(reads, deleted) : PyErr_Occurred() ? -1 : 0;
+        int mentioned = reads ? hr_any_in(reads, deleted) : PyErr_Occurred() ? -1 : 0;
         if (mentioned <= 0) {
             Py_XDECREF(reads);
             if (mentioned < 0) {
@@ -1165,7 +1145,7 @@ act_again(hr_batch *batch, hr_unit *u, PyObject *rebound)
         if (own == NULL) {
             continue;
         }
-        int again = u->run[i] ? 1 : intersects(own, acted);
+        int again = u->run[i] ? 1 : hr_any_in(own, acted);
         int same_inputs = again > 0 ? same_inputs_again(batch, u, i, rebound) : 0;
         if (same_inputs < 0) {
             again = -1;
