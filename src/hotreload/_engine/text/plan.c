@@ -726,10 +726,12 @@ plan_full(hr_unit *u)
 /* How many names binds_candidate compares as text. */
 #define FEW_NAMES 4
 
-/* A set of a few names, as UTF-8: `of` when read (NULL to read again),
- * `count` 0 when it holds too many to compare (or a name not a str). */
+/* A set of a few names, as UTF-8: `of` and its `size` when read (`of`
+ * NULL to read again; a set that grew is read again), `count` 0 when it
+ * holds too many to compare (or a name not a str). */
 typedef struct {
     PyObject *of;
+    Py_ssize_t size;
     Py_ssize_t count;
     const char *utf8[FEW_NAMES];
     Py_ssize_t len[FEW_NAMES];
@@ -739,6 +741,7 @@ static int
 read_few(PyObject *names, few_names *few)
 {
     few->of = names;
+    few->size = PySet_GET_SIZE(names);
     few->count = 0;
     if (PySet_GET_SIZE(names) > FEW_NAMES) {
         return 0;
@@ -775,12 +778,15 @@ read_few(PyObject *names, few_names *few)
 
 /* 1 when statement st binds one of `names`: a def, a class or a plain
  * assignment compares its name's text with a few names (a changed
- * constant's old line leaves one, and every statement of the module is
- * asked), else hr_stmt_binds_any. */
+ * constant's old line leaves one, a changed def runs again, and every
+ * statement of the module is asked), else hr_stmt_binds_any. */
 static int
 binds_candidate(hr_batch *batch, hr_unit *u, const hr_stmt *st, PyObject *names, few_names *few)
 {
-    if (few->of != names && read_few(names, few) < 0) {
+    if (PySet_GET_SIZE(names) == 0) {
+        return 0;
+    }
+    if ((few->of != names || few->size != PySet_GET_SIZE(names)) && read_few(names, few) < 0) {
         return -1;
     }
     Py_ssize_t start, end;
@@ -1291,6 +1297,7 @@ hr_plan(hr_batch *batch, hr_unit *u)
         }
     }
     int check_imports = any_rebound(batch);
+    few_names few_redefined = {0};
     for (Py_ssize_t i = 0; i < n; i++) {
         const hr_stmt *st = &u->new_stmts.items[i];
         /* u->run set: it now binds last a name whose last binder left. */
@@ -1300,17 +1307,18 @@ hr_plan(hr_batch *batch, hr_unit *u)
         int run = rebinds || (changed && st->kind != HR_STMT_CLASS);
         if ((st->kind == HR_STMT_DEF || st->kind == HR_STMT_CLASS)
             && !changed && !run && !st->names_update && PySet_GET_SIZE(u->update) == 0
-            && PySet_GET_SIZE(redefined) == 0
             && (st->head == st->start || PySet_GET_SIZE(changed_defs) == 0)) {
             /* Unchanged, and nothing asks it to run again (the rules
-             * below, on empty sets), unless it reads a name rebound: no
-             * name decoded for most definitions of a large module. */
-            int reads = PySet_GET_SIZE(rebound) > 0 ? reads_any(batch, u->new_utf8, st, rebound)
-                                                    : 0;
-            if (reads < 0) {
+             * below, on empty sets, and its name not among the few
+             * redefined), unless it reads a name rebound: no name decoded
+             * for most definitions of a large module. */
+            int again = binds_candidate(batch, u, st, redefined, &few_redefined);
+            int reads = again == 0 && PySet_GET_SIZE(rebound) > 0
+                        ? reads_any(batch, u->new_utf8, st, rebound) : 0;
+            if (again < 0 || reads < 0) {
                 goto error;
             }
-            if (reads == 0) {
+            if (again == 0 && reads == 0) {
                 u->run[i] = 0;
                 u->strip[i] = 0;
                 continue;
