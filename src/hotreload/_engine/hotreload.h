@@ -684,9 +684,6 @@ int hr_add_binds(hr_state *state, PyObject *set, const char *text, const hr_stmt
 /* 1 with text[*start:*end] the one name a def, a class or a simple
  * assignment binds; 0 for any other statement. */
 int hr_stmt_bound_span(const char *text, const hr_stmt *stmt, Py_ssize_t *start, Py_ssize_t *end);
-/* New reference: the one name a def, a class or a simple assignment
- * binds; NULL without an exception for any other statement. */
-PyObject *hr_stmt_bound_name(const char *text, const hr_stmt *stmt);
 /* 1 when a module-level statement binds one of `names` (0 when not, -1 on
  * error): hr_stmt_binds without a set made for a def, a class or a simple
  * assignment. */

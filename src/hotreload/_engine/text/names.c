@@ -543,8 +543,10 @@ hr_stmt_bound_span(const char *text, const hr_stmt *stmt, Py_ssize_t *start, Py_
     return *end >= 0;
 }
 
-PyObject *
-hr_stmt_bound_name(const char *text, const hr_stmt *stmt)
+/* New reference: the one name a def, a class or a simple assignment
+ * binds; NULL without an exception for any other statement. */
+static PyObject *
+stmt_bound_name(const char *text, const hr_stmt *stmt)
 {
     Py_ssize_t start, end;
     return hr_stmt_bound_span(text, stmt, &start, &end)
@@ -554,7 +556,7 @@ hr_stmt_bound_name(const char *text, const hr_stmt *stmt)
 int
 hr_stmt_binds_any(hr_state *state, const char *text, const hr_stmt *stmt, PyObject *names)
 {
-    PyObject *name = hr_stmt_bound_name(text, stmt);
+    PyObject *name = stmt_bound_name(text, stmt);
     if (name != NULL || PyErr_Occurred()) {
         int found = name ? PySet_Contains(names, name) : -1;
         Py_XDECREF(name);
@@ -577,7 +579,7 @@ hr_stmt_binds_any(hr_state *state, const char *text, const hr_stmt *stmt, PyObje
 PyObject *
 hr_stmt_binds(hr_state *state, const char *text, const hr_stmt *stmt, int indent)
 {
-    PyObject *name = hr_stmt_bound_name(text, stmt);
+    PyObject *name = stmt_bound_name(text, stmt);
     if (name != NULL || PyErr_Occurred()) {
         PyObject *set = name ? PySet_New(NULL) : NULL;
         if (set != NULL && PySet_Add(set, name) < 0) {
@@ -597,7 +599,7 @@ hr_stmt_binds(hr_state *state, const char *text, const hr_stmt *stmt, int indent
 int
 hr_add_binds(hr_state *state, PyObject *set, const char *text, const hr_stmt *st, int indent)
 {
-    PyObject *name = hr_stmt_bound_name(text, st);
+    PyObject *name = stmt_bound_name(text, st);
     if (name != NULL) {
         int status = PySet_Add(set, name);
         Py_DECREF(name);
