@@ -103,6 +103,36 @@ def test_undecodable_file_is_refused_and_changes_nothing(workspace):
     assert_unchanged(before, workspace.snapshot(m))
 
 
+@pytest.mark.parametrize("bad, reason, cause", [
+    (b"'\xc3'", "cannot decode its source file", UnicodeDecodeError),
+    (b"'\xed\xa0\x80'", "cannot decode its source file", UnicodeDecodeError),
+    (b"'\x00'", "null byte at offset", None),
+], ids=["cut character", "surrogate", "null byte"])
+def test_bad_bytes_in_a_later_edit_are_refused(workspace, bad, reason, cause):
+    """After a reload the engine keeps the module's text and reads a new
+    version only where it changed: bad bytes there are refused as in a
+    whole file, with the file's offset."""
+    m = workspace.load("a", V1)
+    workspace.write("a", V2)
+    hotreload.reload(m)
+    before = workspace.snapshot(m)
+    good = workspace.path("a").read_bytes()
+    data = good.replace(b"return 2", b"return " + bad, 1)
+    workspace.path("a").write_bytes(data)
+    error = refused(m)
+    assert_names_module(error, m.__name__)
+    assert reason in error.reason
+    if cause is not None:
+        assert isinstance(error.__cause__, cause)
+        assert error.__cause__.start == data.index(bad) + 1
+    else:
+        assert f"offset {data.index(bad) + 1}" in error.reason
+    assert_unchanged(before, workspace.snapshot(m))
+    workspace.path("a").write_bytes(good.replace(b"return 2", b"return 3", 1))
+    hotreload.reload(m)
+    assert m.f() == 3
+
+
 def test_file_with_a_coding_cookie_is_decoded_as_it_says(workspace):
     m = workspace.load("a", V1)
     workspace.path("a").write_bytes(

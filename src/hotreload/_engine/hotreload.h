@@ -316,8 +316,9 @@ typedef struct hr_unit {
     PyObject *module;        /* the live module */
     PyObject *live;          /* its __dict__ (strong) */
     PyObject *path;          /* its source file */
-    PyObject *old_text;      /* str the live module was built from, or NULL */
-    PyObject *new_text;      /* str now on disk */
+    PyObject *old_text;      /* source text the live module was built from, or NULL
+                                (hr_source_text: str, or the file's bytes) */
+    PyObject *new_text;      /* source text now on disk */
     PyObject *new_bytes;     /* the file's bytes, for the record */
     long long mtime_ns, size;
     const char *old_utf8, *new_utf8;  /* borrowed from old_text / new_text */
@@ -325,6 +326,8 @@ typedef struct hr_unit {
     hr_stmts old_stmts, new_stmts;
     int full;                /* no recorded source: the whole module runs */
     int old_split;           /* old_stmts taken from the split kept at its last reload */
+    Py_ssize_t same_head, same_tail;  /* lengths of the common beginning and end of
+                                         old_utf8 and new_utf8 (hr_common_ends) */
     PyObject *precompiled;   /* state->precompiled when the reload began: code made
                                 off the lock (text/source.c) */
     /* Written by text/ (plan.c, shape.c; the arrays allocated by reload/reload.c):
@@ -731,6 +734,21 @@ PyObject *hr_acts_on(hr_state *state, const char *text, const hr_stmt *st);
 /* New reference: a source file's bytes decoded as the import
  * system does (coding cookie or BOM, universal newlines). */
 PyObject *hr_decode_source(PyObject *bytes);
+/* New reference: the text of a source file's bytes, as a reload reads it:
+ * the bytes themselves when they are the decoded text's UTF-8 ("plain"),
+ * else the decoded str. */
+PyObject *hr_source_text(PyObject *bytes);
+/* hr_source_text of `bytes`, a new version of the source whose text is
+ * `old`: when `old` is plain, only what changed is decoded, and *prefix and
+ * *suffix are set to the lengths of the common beginning and end of the
+ * two (hr_common_ends); else they are -1. */
+PyObject *hr_source_text_again(PyObject *old, PyObject *bytes, Py_ssize_t *prefix,
+                               Py_ssize_t *suffix);
+/* 1 when a source text is the file's own bytes. */
+int hr_source_is_plain(PyObject *text);
+/* Borrowed: the UTF-8 of a source text (str or plain bytes), NULL with an
+ * exception on error. */
+const char *hr_text_utf8(PyObject *text, Py_ssize_t *len);
 /* New reference: the module code of new statement `st` alone,
  * compiled at its place in the file (its lines are the file's), with the
  * module's `from __future__` imports.  NULL with an exception when it does
@@ -782,11 +800,17 @@ int hr_is_future_import(const hr_stmt *st);
 int hr_split(const char *text, Py_ssize_t from, Py_ssize_t to, int indent,
              int first_line, hr_stmts *out);
 /* Splits a module's new text as hr_split does, taking from the split of
- * its old text (`old`, of `old_text`) the statements before the first
- * change and those after the last one, moved: the cost grows with the
- * change, not the module.  The result is what hr_split gives. */
-int hr_split_again(const char *old_text, Py_ssize_t old_len, const hr_stmts *old,
-                   const char *text, Py_ssize_t len, hr_stmts *out);
+ * its old text (`old`, of a text of `old_len` bytes) the statements before
+ * the first change and those after the last one, moved: the cost grows
+ * with the change, not the module.  `prefix` and `suffix` are the texts'
+ * common ends (hr_common_ends).  The result is what hr_split gives. */
+int hr_split_again(Py_ssize_t old_len, const hr_stmts *old,
+                   const char *text, Py_ssize_t len, Py_ssize_t prefix, Py_ssize_t suffix,
+                   hr_stmts *out);
+/* The lengths of the longest common beginning and end of two texts (the
+ * end not overlapping the beginning in the shorter one). */
+void hr_common_ends(const char *old_text, Py_ssize_t old_len, const char *text, Py_ssize_t len,
+                    Py_ssize_t *common_prefix, Py_ssize_t *common_suffix);
 /* For tests: hr_split_again of `new_bytes` after `old_bytes` (split first),
  * as hr_split_to_list gives statements. */
 PyObject *hr_split_again_to_list(PyObject *old_bytes, PyObject *new_bytes);

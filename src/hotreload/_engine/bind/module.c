@@ -408,6 +408,28 @@ decode_source(PyObject *Py_UNUSED(module), PyObject *source)
     return hr_decode_source(source);
 }
 
+/* The text of `source` as a reload reads it after `old` was the module's
+ * source (hr_source_text_again): a str, or the bytes themselves (plain). */
+static PyObject *
+source_text_again(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *old, *source;
+    if (!PyArg_ParseTuple(args, "SS:_source_text_again", &old, &source)) {
+        return NULL;
+    }
+    PyObject *was = hr_source_text(old);
+    if (was == NULL) {
+        return NULL;
+    }
+    Py_ssize_t prefix, suffix;
+    PyObject *text = hr_source_text_again(was, source, &prefix, &suffix);
+    Py_DECREF(was);
+    if (text == NULL) {
+        return NULL;
+    }
+    return text;
+}
+
 static PyMethodDef module_methods[] = {
     {"install", install, METH_NOARGS,
      "install()\n\nRecord the source of every module imported from now on."},
@@ -467,6 +489,10 @@ static PyMethodDef module_methods[] = {
     {"_decode_source", decode_source, METH_O,
      "_decode_source(source: bytes) -> str\n\n"
      "A source file's text, decoded as the import system does (for tests)."},
+    {"_source_text_again", source_text_again, METH_VARARGS,
+     "_source_text_again(old: bytes, source: bytes) -> str | bytes\n\n"
+     "The text of `source` as a reload after `old` reads it: decoded, or `source`\n"
+     "itself when those bytes are its UTF-8 (for tests)."},
     {"_split", split_statements, METH_VARARGS,
      "_split(source: bytes, indent: int = 0) -> list[dict]\n\n"
      "The statements of a block, as the engine sees them (for tests)."},

@@ -85,6 +85,12 @@ twins_clear(twins *t)
 static Py_ssize_t
 twin_index(const twins *t, PyObject *obj)
 {
+    /* Most references counted are to live objects, outside the span of
+     * the few twins' addresses. */
+    if (t->count == 0 || (uintptr_t)obj < (uintptr_t)t->items[0]
+        || (uintptr_t)obj > (uintptr_t)t->items[t->count - 1]) {
+        return -1;
+    }
     Py_ssize_t lo = 0, hi = t->count;
     while (lo < hi) {
         Py_ssize_t mid = (lo + hi) / 2;
@@ -96,6 +102,19 @@ twin_index(const twins *t, PyObject *obj)
         }
     }
     return lo < t->count && t->items[lo] == obj ? lo : -1;
+}
+
+typedef struct {
+    const twins *twins;
+    PyObject *besides;   /* a reference not to count (the holder's type) */
+} listed_twin_search;
+
+/* Visits a reference of a young object: 1 (stop) at a twin. */
+static int
+found_listed_twin(PyObject *obj, void *arg)
+{
+    listed_twin_search *search = (listed_twin_search *)arg;
+    return obj != NULL && obj != search->besides && twin_index(search->twins, obj) >= 0;
 }
 
 static int
@@ -382,8 +401,10 @@ hr_forward_young(hr_batch *b, PyObject *young, int complete, hr_heap_query *quer
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *obj = PyList_GET_ITEM(young, i);
-        if (rewritable_young(obj) && !hr_ptrset_has(&engine_owned, obj)
-            && holds_twin(obj, &b->identity, (PyObject *)Py_TYPE(obj))
+        listed_twin_search search = {&t, (PyObject *)Py_TYPE(obj)};
+        traverseproc traverse = Py_TYPE(obj)->tp_traverse;
+        if (rewritable_young(obj) && !hr_ptrset_has(&engine_owned, obj) && traverse != NULL
+            && traverse(obj, found_listed_twin, &search) != 0
             && forward_holder(obj, &b->identity, NULL, 0) < 0) {
             goto done;
         }

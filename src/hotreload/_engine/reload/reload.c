@@ -176,7 +176,11 @@ ends_with(PyObject *str, const char *suffix)
 static int
 refuse_null_bytes(hr_state *state, hr_unit *u)
 {
-    const char *null = memchr(u->new_utf8, '\0', u->new_len);
+    /* A kept old text was checked by the reload that kept it: only the
+     * bytes between the common ends are new. */
+    Py_ssize_t from = u->old_split ? u->same_head : 0;
+    Py_ssize_t to = u->old_split ? u->new_len - u->same_tail : u->new_len;
+    const char *null = memchr(u->new_utf8 + from, '\0', (size_t)(to - from));
     if (null == NULL) {
         return 0;
     }
@@ -272,7 +276,7 @@ unrecorded_path(hr_state *state, hr_unit *u)
  * takes it. */
 typedef struct {
     PyObject *source;  /* the recorded bytes the statements were split from */
-    PyObject *text;    /* those bytes decoded (str) */
+    PyObject *text;    /* their text (hr_source_text: str, or `source` itself) */
     hr_stmts stmts;
 } kept_split;
 
@@ -360,6 +364,8 @@ keep_splits(hr_batch *b)
     }
 }
 
+static int unit_old_text(hr_state *state, hr_unit *u);
+
 /* Finds the live module for a target (module object or dotted name) and
  * reads what it needs.  Raises ReloadError for anything it cannot reload. */
 static int
@@ -432,12 +438,48 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
     else if (PyErr_Occurred() || read_real_source(state, u) < 0) {
         return -1;
     }
-    if ((u->new_text = hr_decode_source(u->new_bytes)) == NULL) {
+    /* The text kept from the module's last reload, if any: the new text
+     * is then decoded only where it differs (text/source.c). */
+    PyObject *was = NULL;
+    if (record != NULL) {
+        kept_split *kept = kept_split_of(state, u->name, PyTuple_GET_ITEM(record, HR_REC_SOURCE));
+        if (kept == NULL && PyErr_Occurred()) {
+            return -1;
+        }
+        was = kept != NULL ? Py_NewRef(kept->text) : NULL;
+    }
+    Py_ssize_t prefix = -1, suffix = -1;
+    u->new_text = was != NULL ? hr_source_text_again(was, u->new_bytes, &prefix, &suffix)
+                              : hr_source_text(u->new_bytes);
+    if (u->new_text == NULL) {
+        Py_XDECREF(was);
         return hr_raise(state, u->name, NULL, "cannot decode its source file");
     }
+    int status = unit_old_text(state, u);
+    if (status == 0 && !u->full) {
+        /* The ends found decoding the new text are those of the UTF-8 texts
+         * when both are the files' bytes. */
+        if (u->old_text == was && prefix >= 0 && hr_source_is_plain(u->new_text)) {
+            u->same_head = prefix;
+            u->same_tail = suffix;
+        }
+        else {
+            hr_common_ends(u->old_utf8, u->old_len, u->new_utf8, u->new_len, &u->same_head,
+                           &u->same_tail);
+        }
+    }
+    Py_XDECREF(was);
+    return status < 0 || refuse_null_bytes(state, u) < 0 ? -1 : 0;
+}
+
+/* The old text of a unit whose new text is read: the one kept from its
+ * last reload (`was`, maybe), or its record's. */
+static int
+unit_old_text(hr_state *state, hr_unit *u)
+{
     /* Looked up again: reading the file may have let another thread run an
      * import that replaced the record. */
-    record = hr_record_get(state, u->name);
+    PyObject *record = hr_record_get(state, u->name);
     if (record == NULL && PyErr_Occurred()) {
         return -1;
     }
@@ -454,7 +496,7 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
         if (kept == NULL && PyErr_Occurred()) {
             return -1;
         }
-        u->old_text = kept != NULL ? Py_NewRef(kept->text) : hr_decode_source(source);
+        u->old_text = kept != NULL ? Py_NewRef(kept->text) : hr_source_text(source);
         if (u->old_text == NULL) {
             return -1;
         }
@@ -471,12 +513,12 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
         return -1;
     }
     u->full = u->old_text == NULL;
-    u->new_utf8 = PyUnicode_AsUTF8AndSize(u->new_text, &u->new_len);
-    if (u->new_utf8 == NULL || refuse_null_bytes(state, u) < 0) {
+    u->new_utf8 = hr_text_utf8(u->new_text, &u->new_len);
+    if (u->new_utf8 == NULL) {
         return -1;
     }
     if (!u->full) {
-        u->old_utf8 = PyUnicode_AsUTF8AndSize(u->old_text, &u->old_len);
+        u->old_utf8 = hr_text_utf8(u->old_text, &u->old_len);
         if (u->old_utf8 == NULL) {
             return -1;
         }
@@ -493,7 +535,8 @@ unit_prepare(hr_unit *u)
         return -1;
     }
     if (u->full ? hr_split(u->new_utf8, 0, u->new_len, 0, 1, &u->new_stmts) < 0
-                : hr_split_again(u->old_utf8, u->old_len, &u->old_stmts, u->new_utf8, u->new_len,
+                : hr_split_again(u->old_len, &u->old_stmts, u->new_utf8, u->new_len,
+                                 u->same_head, u->same_tail,
                                  &u->new_stmts) < 0) {
         return -1;
     }

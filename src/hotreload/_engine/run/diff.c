@@ -296,20 +296,78 @@ diff_unbound(hr_batch *batch, hr_unit *u, PyObject *name, PyObject *fresh, int b
     return hr_report(batch->updated, u->name, name) < 0 ? -1 : 1;
 }
 
-int
-hr_diff(hr_batch *batch, hr_unit *u)
+/* New reference: the (name, new value) pairs of the scratch namespace
+ * whose value is not the live one, new names included, in the scratch's
+ * order; *missing is how many live names the scratch does not hold.  The
+ * scratch started as a copy of the live namespace: after a one-body edit
+ * of a module of 2,000 names, one pair, and the passes of hr_diff look at
+ * the pairs only (nothing in the diff writes to either namespace). */
+static PyObject *
+changed_names(hr_unit *u, Py_ssize_t *missing)
+{
+    PyObject *changed = PyList_New(0), *name, *fresh, *live_name, *live;
+    Py_ssize_t pos = 0, live_pos = 0, added = 0;
+    int in_step = 1;
+    while (changed != NULL && PyDict_Next(u->scratch, &pos, &name, &fresh)) {
+        /* A copy of a dict holds its names in the same order: while the
+         * two agree, the live value comes without a lookup. */
+        if (!in_step || !PyDict_Next(u->live, &live_pos, &live_name, &live) || live_name != name) {
+            in_step = 0;
+            live = PyDict_GetItemWithError(u->live, name);
+        }
+        if (live == fresh) {
+            continue;
+        }
+        if (live == NULL && PyErr_Occurred()) {
+            Py_CLEAR(changed);
+            break;
+        }
+        added += live == NULL;
+        PyObject *pair = PyTuple_Pack(2, name, fresh);
+        if (pair == NULL || PyList_Append(changed, pair) < 0) {
+            Py_CLEAR(changed);
+        }
+        Py_XDECREF(pair);
+    }
+    /* The scratch's names are the live ones, less the missing, plus the added. */
+    *missing = PyDict_GET_SIZE(u->live) - (PyDict_GET_SIZE(u->scratch) - added);
+    return changed;
+}
+
+#define PAIR_NAME(changed, i) PyTuple_GET_ITEM(PyList_GET_ITEM(changed, i), 0)
+#define PAIR_FRESH(changed, i) PyTuple_GET_ITEM(PyList_GET_ITEM(changed, i), 1)
+
+/* A class `name` the scratch holds and the live namespace does not (it
+ * deletes the name, or did until now), standing for the live class its old
+ * statement made: known as such before any class is diffed. */
+static int
+identify_unbound_class(hr_batch *batch, hr_unit *u, PyObject *name, PyObject *fresh)
+{
+    if (!PyType_Check(fresh) || !PyUnicode_Check(name)) {
+        return 0;
+    }
+    const hr_stmt *old_stmt, *new_stmt;
+    PyObject *live = unbound_definition(batch->state, u, name, fresh, &old_stmt, &new_stmt);
+    if (PyErr_Occurred() || (live != NULL && hr_identity_add(&batch->identity, fresh, live) < 0)) {
+        return -1;
+    }
+    return 0;
+}
+
+static int
+diff_changed(hr_batch *batch, hr_unit *u, PyObject *changed)
 {
     PyObject *name, *fresh, *live;
-    Py_ssize_t pos = 0;
-    assert(u->scratch != NULL && PyDict_CheckExact(u->scratch) && !u->done);  /* executed */
-    batch->owner = u->live;
+    Py_ssize_t pos = 0, count = PyList_GET_SIZE(changed);
     /* A class's new bases are mapped to the live classes they stand for
      * when it is diffed: every new class standing for a live one of the
      * same name is known as such first, whatever the order of the names. */
-    while (PyDict_Next(u->scratch, &pos, &name, &fresh)) {
+    for (Py_ssize_t i = 0; i < count; i++) {
+        name = PAIR_NAME(changed, i);
+        fresh = PAIR_FRESH(changed, i);
         live = PyType_Check(fresh) ? PyDict_GetItemWithError(u->live, name) : NULL;
         if ((live == NULL && PyErr_Occurred())
-            || (live != NULL && live != fresh && PyType_Check(live)
+            || (live != NULL && PyType_Check(live)
                 && hr_identity_add(&batch->identity, fresh, live) < 0)) {
             return -1;
         }
@@ -317,20 +375,16 @@ hr_diff(hr_batch *batch, hr_unit *u)
     /* Likewise the classes whose names the module deletes, or deleted
      * until now (`del C9, C14` becoming `del C14`): C14, diffed with the
      * first, has C9 as its base. */
-    for (int pass = 0; pass < 2; pass++) {
-        PyObject *names = pass == 0 ? u->vanished : u->full ? NULL : u->scratch;
-        pos = 0;
-        while (names != NULL && PyDict_Next(names, &pos, &name, &fresh)) {
-            if (!PyType_Check(fresh) || !PyUnicode_Check(name)) {
-                continue;
-            }
-            int bound = pass == 0 ? 0 : PyDict_Contains(u->live, name);
-            const hr_stmt *old_stmt, *new_stmt;
-            live = bound == 0 ? unbound_definition(batch->state, u, name, fresh, &old_stmt, &new_stmt) : NULL;
-            if (bound < 0 || PyErr_Occurred()
-                || (live != NULL && hr_identity_add(&batch->identity, fresh, live) < 0)) {
-                return -1;
-            }
+    while (u->vanished != NULL && PyDict_Next(u->vanished, &pos, &name, &fresh)) {
+        if (identify_unbound_class(batch, u, name, fresh) < 0) {
+            return -1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < count && !u->full; i++) {
+        name = PAIR_NAME(changed, i);
+        int bound = PyDict_Contains(u->live, name);
+        if (bound < 0 || (bound == 0 && identify_unbound_class(batch, u, name, PAIR_FRESH(changed, i)) < 0)) {
+            return -1;
         }
     }
     /* Then the definitions whose names the module deletes: a class diffed
@@ -344,10 +398,10 @@ hr_diff(hr_batch *batch, hr_unit *u)
     /* Then new names, among which one a `del` left (`del _Base` removed):
      * the same, bound again. */
     PyObject *unbound = PySet_New(NULL);
-    pos = 0;
-    while (unbound != NULL && !u->full && PyDict_Next(u->scratch, &pos, &name, &fresh)) {
+    for (Py_ssize_t i = 0; unbound != NULL && !u->full && i < count; i++) {
+        name = PAIR_NAME(changed, i);
         int found = PyUnicode_Check(name) ? PyDict_Contains(u->live, name) : 1;
-        found = found != 0 ? (found < 0 ? -1 : 0) : diff_unbound(batch, u, name, fresh, 1);
+        found = found != 0 ? (found < 0 ? -1 : 0) : diff_unbound(batch, u, name, PAIR_FRESH(changed, i), 1);
         if (found < 0 || (found > 0 && PySet_Add(unbound, name) < 0)) {
             Py_CLEAR(unbound);
         }
@@ -355,8 +409,9 @@ hr_diff(hr_batch *batch, hr_unit *u)
     if (unbound == NULL) {
         return -1;
     }
-    pos = 0;
-    while (PyDict_Next(u->scratch, &pos, &name, &fresh)) {
+    for (Py_ssize_t i = 0; i < count; i++) {
+        name = PAIR_NAME(changed, i);
+        fresh = PAIR_FRESH(changed, i);
         if (!PyUnicode_Check(name) || (u->full && hr_is_module_metadata(name))) {
             continue;
         }
@@ -376,7 +431,16 @@ hr_diff(hr_batch *batch, hr_unit *u)
         }
     }
     Py_DECREF(unbound);
-    pos = 0;
+    return 0;
+}
+
+/* The live names that go: deleted by a re-run statement, or whose
+ * definition left the source. */
+static int
+diff_gone(hr_batch *batch, hr_unit *u)
+{
+    PyObject *name, *live;
+    Py_ssize_t pos = 0;
     while (PyDict_Next(u->live, &pos, &name, &live)) {
         int present = PyDict_Contains(u->scratch, name);
         if (present < 0) {
@@ -388,13 +452,33 @@ hr_diff(hr_batch *batch, hr_unit *u)
             gone = !present && PyUnicode_Check(name) ? defined_here(u, live) : 0;
         }
         else {
-            /* Deleted by a re-run statement, or its definition left the source. */
             gone = !present ? 1
                    : PySet_GET_SIZE(u->removed) > 0 ? PySet_Contains(u->removed, name) : 0;
         }
         if (gone < 0 || (gone && remove_name(batch, u, name) < 0)) {
             return -1;
         }
+    }
+    return 0;
+}
+
+int
+hr_diff(hr_batch *batch, hr_unit *u)
+{
+    assert(u->scratch != NULL && PyDict_CheckExact(u->scratch) && !u->done);  /* executed */
+    batch->owner = u->live;
+    Py_ssize_t missing;
+    PyObject *changed = changed_names(u, &missing);
+    if (changed == NULL) {
+        return -1;
+    }
+    int status = diff_changed(batch, u, changed);
+    Py_DECREF(changed);
+    if (status < 0) {
+        return -1;
+    }
+    if (missing > 0 || (!u->full && PySet_GET_SIZE(u->removed) > 0)) {
+        return diff_gone(batch, u);
     }
     return 0;
 }

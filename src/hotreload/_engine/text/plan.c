@@ -184,8 +184,10 @@ done:
 int
 hr_same_norm(PyObject *a, PyObject *b)
 {
-    return PyBytes_GET_SIZE(a) == PyBytes_GET_SIZE(b)
-           && memcmp(PyBytes_AS_STRING(a), PyBytes_AS_STRING(b), PyBytes_GET_SIZE(a)) == 0;
+    /* The same object: a statement a split moved from the old one. */
+    return a == b
+           || (PyBytes_GET_SIZE(a) == PyBytes_GET_SIZE(b)
+               && memcmp(PyBytes_AS_STRING(a), PyBytes_AS_STRING(b), PyBytes_GET_SIZE(a)) == 0);
 }
 
 /* 1 when the new statement differs from its old partner (or it has none):

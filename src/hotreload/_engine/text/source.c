@@ -117,9 +117,12 @@ universal_newlines(PyObject *text)
     return both;
 }
 
-PyObject *
-hr_decode_source(PyObject *bytes)
+/* New reference: `bytes` decoded; *plain set to 1 when the decoded text's
+ * UTF-8 is the bytes themselves (UTF-8 without a BOM, no \r). */
+static PyObject *
+decode_source(PyObject *bytes, int *plain)
 {
+    *plain = 0;
     if (!PyBytes_Check(bytes)) {
         PyErr_Format(PyExc_TypeError, "a source must be bytes, not %s", Py_TYPE(bytes)->tp_name);
         return NULL;
@@ -167,8 +170,104 @@ hr_decode_source(PyObject *bytes)
     if (text == NULL) {
         return NULL;
     }
+    Py_ssize_t cr = PyUnicode_FindChar(text, '\r', 0, PyUnicode_GET_LENGTH(text), 1);
+    if (cr == -2) {
+        Py_DECREF(text);
+        return NULL;
+    }
+    *plain = cr == -1 && !bom && strcmp(encoding, "utf-8") == 0;
     Py_SETREF(text, universal_newlines(text));
     return text;
+}
+
+PyObject *
+hr_decode_source(PyObject *bytes)
+{
+    int plain;
+    return decode_source(bytes, &plain);
+}
+
+/* A reload reads the text of a module's source as UTF-8, and in the common
+ * case the file's bytes are that text: decoding a 1.1 MB module costs more
+ * than compiling the one body a save changed.  So a source text is either
+ * a str, or the bytes object itself when they are its UTF-8 ("plain").  A
+ * new version of a plain source is checked only where it differs from the
+ * old one: the common beginning and end are the old text's, valid UTF-8 up
+ * to a line's end, and the coding cookie (first two lines) is unchanged. */
+
+PyObject *
+hr_source_text(PyObject *bytes)
+{
+    int plain;
+    PyObject *text = decode_source(bytes, &plain);
+    if (text != NULL && plain) {
+        Py_SETREF(text, Py_NewRef(bytes));
+    }
+    return text;
+}
+
+int
+hr_source_is_plain(PyObject *text)
+{
+    return PyBytes_Check(text);
+}
+
+/* The offset just past the newline that ends the line holding `pos`, or
+ * `len`. */
+static Py_ssize_t
+line_end(const char *text, Py_ssize_t len, Py_ssize_t pos)
+{
+    const char *newline = pos < len ? memchr(text + pos, '\n', (size_t)(len - pos)) : NULL;
+    return newline != NULL ? newline - text + 1 : len;
+}
+
+PyObject *
+hr_source_text_again(PyObject *old, PyObject *bytes, Py_ssize_t *common_prefix,
+                     Py_ssize_t *common_suffix)
+{
+    *common_prefix = *common_suffix = -1;
+    if (!hr_source_is_plain(old) || !PyBytes_Check(bytes)) {
+        return hr_source_text(bytes);
+    }
+    const char *was = PyBytes_AS_STRING(old), *data = PyBytes_AS_STRING(bytes);
+    Py_ssize_t was_len = PyBytes_GET_SIZE(old), len = PyBytes_GET_SIZE(bytes);
+    hr_common_ends(was, was_len, data, len, common_prefix, common_suffix);
+    Py_ssize_t prefix = *common_prefix, suffix = *common_suffix;
+    /* Both lines a cookie may sit on, and a BOM, are in the common
+     * beginning: the encoding is the old one, UTF-8. */
+    if (prefix < line_end(data, len, line_end(data, len, 0))) {
+        return hr_source_text(bytes);
+    }
+    /* From the newline before the first change to the first newline of
+     * the common end: both newlines are the old text's, where a newline is
+     * never inside a UTF-8 sequence, so what is before and after them is
+     * valid as the old text is. */
+    Py_ssize_t from = hr_line_start(data, prefix);
+    Py_ssize_t to = line_end(data, len, len - suffix);
+    if (memchr(data + from, '\r', (size_t)(to - from)) != NULL) {
+        return hr_source_text(bytes);
+    }
+    PyObject *changed = PyUnicode_DecodeUTF8(data + from, to - from, "strict");
+    if (changed == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+            return NULL;
+        }
+        /* Decoded whole for the error, whose offset is then the file's. */
+        PyErr_Clear();
+        return hr_source_text(bytes);
+    }
+    Py_DECREF(changed);
+    return Py_NewRef(bytes);
+}
+
+const char *
+hr_text_utf8(PyObject *text, Py_ssize_t *len)
+{
+    if (PyBytes_Check(text)) {
+        *len = PyBytes_GET_SIZE(text);
+        return PyBytes_AS_STRING(text);
+    }
+    return PyUnicode_AsUTF8AndSize(text, len);
 }
 
 int

@@ -915,9 +915,9 @@ hr_split(const char *text, Py_ssize_t from, Py_ssize_t to, int indent,
     return split_block(text, from, to, indent, first_line, NULL, NULL, out);
 }
 
-int
-hr_split_again(const char *old_text, Py_ssize_t old_len, const hr_stmts *old,
-               const char *text, Py_ssize_t len, hr_stmts *out)
+void
+hr_common_ends(const char *old_text, Py_ssize_t old_len, const char *text, Py_ssize_t len,
+               Py_ssize_t *common_prefix, Py_ssize_t *common_suffix)
 {
     Py_ssize_t limit = old_len < len ? old_len : len;
     Py_ssize_t prefix = 0, suffix = 0;
@@ -937,6 +937,15 @@ hr_split_again(const char *old_text, Py_ssize_t old_len, const hr_stmts *old,
     while (suffix < limit - prefix && old_text[old_len - 1 - suffix] == text[len - 1 - suffix]) {
         suffix++;
     }
+    *common_prefix = prefix;
+    *common_suffix = suffix;
+}
+
+int
+hr_split_again(Py_ssize_t old_len, const hr_stmts *old,
+               const char *text, Py_ssize_t len, Py_ssize_t prefix, Py_ssize_t suffix,
+               hr_stmts *out)
+{
     /* The old statements that end in the common beginning are the new
      * text's too, but the last of them: the first line after a statement
      * decides where it ends (an `else:` continues an `if`), so the split
@@ -1189,9 +1198,11 @@ hr_split_again_to_list(PyObject *old_bytes, PyObject *new_bytes)
         return NULL;
     }
     const char *old_text = PyBytes_AS_STRING(old_bytes), *text = PyBytes_AS_STRING(new_bytes);
-    if (hr_split(old_text, 0, PyBytes_GET_SIZE(old_bytes), 0, 1, &old) < 0
-        || hr_split_again(old_text, PyBytes_GET_SIZE(old_bytes), &old, text,
-                          PyBytes_GET_SIZE(new_bytes), &stmts) < 0) {
+    Py_ssize_t old_len = PyBytes_GET_SIZE(old_bytes), len = PyBytes_GET_SIZE(new_bytes);
+    Py_ssize_t prefix, suffix;
+    hr_common_ends(old_text, old_len, text, len, &prefix, &suffix);
+    if (hr_split(old_text, 0, old_len, 0, 1, &old) < 0
+        || hr_split_again(old_len, &old, text, len, prefix, suffix, &stmts) < 0) {
         goto done;
     }
     list = PyList_New(stmts.count);
