@@ -100,6 +100,13 @@ hr_has_attr(PyObject *obj, const char *name)
 static inline int
 hr_any_in(PyObject *items, PyObject *set)
 {
+    if (PyTuple_CheckExact(items)) {
+        int found = 0;
+        for (Py_ssize_t i = 0; found == 0 && i < PyTuple_GET_SIZE(items); i++) {
+            found = PySet_Contains(set, PyTuple_GET_ITEM(items, i));
+        }
+        return found;
+    }
     PyObject *iterator = PyObject_GetIter(items);
     if (iterator == NULL) {
         return -1;

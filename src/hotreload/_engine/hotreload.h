@@ -232,6 +232,12 @@ typedef struct {
     PyObject *norm_decorators;
     int names_update;     /* CLASS: its text names __reload_update__ (the class may
                              declare members that run again on every reload) */
+    /* What the plan reads on the statement's text, kept once read: a split
+     * of the next version moves the statements a save did not touch, with
+     * these (text/names.c).  NULL until asked; new references. */
+    PyObject *memo_bound; /* the one name it binds (str), or None: not one */
+    PyObject *memo_reads; /* OTHER: the names a plain assignment reads (tuple of
+                             str), or None: not that plain */
 } hr_stmt;
 
 typedef struct {
@@ -668,11 +674,11 @@ PyObject *hr_simple_assignment(const char *text, Py_ssize_t start, Py_ssize_t en
  * read on the text; NULL without an exception when the statement is not
  * that plain (the full parse decides), with one on error. */
 PyObject *hr_simple_reads(const char *text, Py_ssize_t start, Py_ssize_t end);
-/* hr_simple_reads asked of a set of names, without making the set of reads:
- * 1 with *found telling whether it reads one of `names`, 0 when the
- * statement is not that plain (no exception), -1 on error. */
-int hr_simple_reads_any(const char *text, Py_ssize_t start, Py_ssize_t end, PyObject *names,
-                        int *found);
+/* hr_simple_reads of a statement asked of a set of names: 1 with *found
+ * telling whether it reads one of `names`, 0 when the statement is not
+ * that plain (no exception), -1 on error.  Its reads are read once and kept
+ * with the statement (memo_reads), for this reload and the next ones. */
+int hr_simple_reads_any(const char *text, const hr_stmt *stmt, PyObject *names, int *found);
 /* The offset of the start of the line holding `pos`. */
 Py_ssize_t hr_line_start(const char *text, Py_ssize_t pos);
 /* 1 when the text mentions (as a whole identifier) any name of the

@@ -296,19 +296,62 @@ diff_unbound(hr_batch *batch, hr_unit *u, PyObject *name, PyObject *fresh, int b
     return hr_report(batch->updated, u->name, name) < 0 ? -1 : 1;
 }
 
-/* New reference: the (name, new value) pairs of the scratch namespace
- * whose value is not the live one, new names included, in the scratch's
- * order; *missing is how many live names the scratch does not hold.  The
- * scratch started as a copy of the live namespace: after a one-body edit
- * of a module of 2,000 names, one pair, and the passes of hr_diff look at
- * the pairs only (nothing in the diff writes to either namespace). */
-static PyObject *
-changed_names(hr_unit *u, Py_ssize_t *missing)
+/* A name whose scratch value is not its live one (strong references). */
+typedef struct {
+    PyObject *name;
+    PyObject *fresh;
+    PyObject *live;    /* NULL: a new name */
+} changed_name;
+
+typedef struct {
+    changed_name *items;
+    Py_ssize_t count, capacity;
+    Py_ssize_t missing;  /* live names the scratch does not hold */
+} changed_names;
+
+static void
+changed_names_clear(changed_names *changed)
 {
-    PyObject *changed = PyList_New(0), *name, *fresh, *live_name, *live;
+    for (Py_ssize_t i = 0; i < changed->count; i++) {
+        Py_DECREF(changed->items[i].name);
+        Py_DECREF(changed->items[i].fresh);
+        Py_XDECREF(changed->items[i].live);
+    }
+    PyMem_Free(changed->items);
+    memset(changed, 0, sizeof(*changed));
+}
+
+static int
+changed_names_add(changed_names *changed, PyObject *name, PyObject *fresh, PyObject *live)
+{
+    if (changed->count == changed->capacity) {
+        Py_ssize_t capacity = changed->capacity ? changed->capacity * 2 : 16;
+        changed_name *items = PyMem_Realloc(changed->items, (size_t)capacity * sizeof(changed_name));
+        if (items == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        changed->items = items;
+        changed->capacity = capacity;
+    }
+    changed->items[changed->count++] = (changed_name){
+        Py_NewRef(name), Py_NewRef(fresh), Py_XNewRef(live)};
+    return 0;
+}
+
+/* The names of the scratch namespace whose value is not the live one, new
+ * names included, in the scratch's order, and how many live names the
+ * scratch does not hold.  The scratch started as a copy of the live
+ * namespace: after a one-body edit of a module of 2,000 names, one name,
+ * and the passes of hr_diff look at these only (nothing in the diff
+ * writes to either namespace). */
+static int
+find_changed_names(hr_unit *u, changed_names *changed)
+{
+    PyObject *name, *fresh, *live_name, *live;
     Py_ssize_t pos = 0, live_pos = 0, added = 0;
     int in_step = 1;
-    while (changed != NULL && PyDict_Next(u->scratch, &pos, &name, &fresh)) {
+    while (PyDict_Next(u->scratch, &pos, &name, &fresh)) {
         /* A copy of a dict holds its names in the same order: while the
          * two agree, the live value comes without a lookup. */
         if (!in_step || !PyDict_Next(u->live, &live_pos, &live_name, &live) || live_name != name) {
@@ -318,24 +361,15 @@ changed_names(hr_unit *u, Py_ssize_t *missing)
         if (live == fresh) {
             continue;
         }
-        if (live == NULL && PyErr_Occurred()) {
-            Py_CLEAR(changed);
-            break;
+        if ((live == NULL && PyErr_Occurred()) || changed_names_add(changed, name, fresh, live) < 0) {
+            return -1;
         }
         added += live == NULL;
-        PyObject *pair = PyTuple_Pack(2, name, fresh);
-        if (pair == NULL || PyList_Append(changed, pair) < 0) {
-            Py_CLEAR(changed);
-        }
-        Py_XDECREF(pair);
     }
     /* The scratch's names are the live ones, less the missing, plus the added. */
-    *missing = PyDict_GET_SIZE(u->live) - (PyDict_GET_SIZE(u->scratch) - added);
-    return changed;
+    changed->missing = PyDict_GET_SIZE(u->live) - (PyDict_GET_SIZE(u->scratch) - added);
+    return 0;
 }
-
-#define PAIR_NAME(changed, i) PyTuple_GET_ITEM(PyList_GET_ITEM(changed, i), 0)
-#define PAIR_FRESH(changed, i) PyTuple_GET_ITEM(PyList_GET_ITEM(changed, i), 1)
 
 /* A class `name` the scratch holds and the live namespace does not (it
  * deletes the name, or did until now), standing for the live class its old
@@ -355,20 +389,17 @@ identify_unbound_class(hr_batch *batch, hr_unit *u, PyObject *name, PyObject *fr
 }
 
 static int
-diff_changed(hr_batch *batch, hr_unit *u, PyObject *changed)
+diff_changed(hr_batch *batch, hr_unit *u, const changed_names *changed)
 {
-    PyObject *name, *fresh, *live;
-    Py_ssize_t pos = 0, count = PyList_GET_SIZE(changed);
+    PyObject *name, *fresh;
+    Py_ssize_t pos = 0;
     /* A class's new bases are mapped to the live classes they stand for
      * when it is diffed: every new class standing for a live one of the
      * same name is known as such first, whatever the order of the names. */
-    for (Py_ssize_t i = 0; i < count; i++) {
-        name = PAIR_NAME(changed, i);
-        fresh = PAIR_FRESH(changed, i);
-        live = PyType_Check(fresh) ? PyDict_GetItemWithError(u->live, name) : NULL;
-        if ((live == NULL && PyErr_Occurred())
-            || (live != NULL && PyType_Check(live)
-                && hr_identity_add(&batch->identity, fresh, live) < 0)) {
+    for (Py_ssize_t i = 0; i < changed->count; i++) {
+        const changed_name *c = &changed->items[i];
+        if (PyType_Check(c->fresh) && c->live != NULL && PyType_Check(c->live)
+            && hr_identity_add(&batch->identity, c->fresh, c->live) < 0) {
             return -1;
         }
     }
@@ -380,10 +411,9 @@ diff_changed(hr_batch *batch, hr_unit *u, PyObject *changed)
             return -1;
         }
     }
-    for (Py_ssize_t i = 0; i < count && !u->full; i++) {
-        name = PAIR_NAME(changed, i);
-        int bound = PyDict_Contains(u->live, name);
-        if (bound < 0 || (bound == 0 && identify_unbound_class(batch, u, name, PAIR_FRESH(changed, i)) < 0)) {
+    for (Py_ssize_t i = 0; i < changed->count && !u->full; i++) {
+        const changed_name *c = &changed->items[i];
+        if (c->live == NULL && identify_unbound_class(batch, u, c->name, c->fresh) < 0) {
             return -1;
         }
     }
@@ -398,24 +428,23 @@ diff_changed(hr_batch *batch, hr_unit *u, PyObject *changed)
     /* Then new names, among which one a `del` left (`del _Base` removed):
      * the same, bound again. */
     PyObject *unbound = PySet_New(NULL);
-    for (Py_ssize_t i = 0; unbound != NULL && !u->full && i < count; i++) {
-        name = PAIR_NAME(changed, i);
-        int found = PyUnicode_Check(name) ? PyDict_Contains(u->live, name) : 1;
-        found = found != 0 ? (found < 0 ? -1 : 0) : diff_unbound(batch, u, name, PAIR_FRESH(changed, i), 1);
-        if (found < 0 || (found > 0 && PySet_Add(unbound, name) < 0)) {
+    for (Py_ssize_t i = 0; unbound != NULL && !u->full && i < changed->count; i++) {
+        const changed_name *c = &changed->items[i];
+        int found = c->live == NULL && PyUnicode_Check(c->name)
+                    ? diff_unbound(batch, u, c->name, c->fresh, 1) : 0;
+        if (found < 0 || (found > 0 && PySet_Add(unbound, c->name) < 0)) {
             Py_CLEAR(unbound);
         }
     }
     if (unbound == NULL) {
         return -1;
     }
-    for (Py_ssize_t i = 0; i < count; i++) {
-        name = PAIR_NAME(changed, i);
-        fresh = PAIR_FRESH(changed, i);
-        if (!PyUnicode_Check(name) || (u->full && hr_is_module_metadata(name))) {
+    for (Py_ssize_t i = 0; i < changed->count; i++) {
+        const changed_name *c = &changed->items[i];
+        if (!PyUnicode_Check(c->name) || (u->full && hr_is_module_metadata(c->name))) {
             continue;
         }
-        int done = PySet_GET_SIZE(unbound) > 0 ? PySet_Contains(unbound, name) : 0;
+        int done = PySet_GET_SIZE(unbound) > 0 ? PySet_Contains(unbound, c->name) : 0;
         if (done != 0) {
             if (done < 0) {
                 Py_DECREF(unbound);
@@ -423,9 +452,7 @@ diff_changed(hr_batch *batch, hr_unit *u, PyObject *changed)
             }
             continue;
         }
-        live = PyDict_GetItemWithError(u->live, name);
-        if ((live == NULL && PyErr_Occurred())
-            || (live != fresh && diff_name(batch, u, name, live, fresh) < 0)) {
+        if (diff_name(batch, u, c->name, c->live, c->fresh) < 0) {
             Py_DECREF(unbound);
             return -1;
         }
@@ -467,13 +494,10 @@ hr_diff(hr_batch *batch, hr_unit *u)
 {
     assert(u->scratch != NULL && PyDict_CheckExact(u->scratch) && !u->done);  /* executed */
     batch->owner = u->live;
-    Py_ssize_t missing;
-    PyObject *changed = changed_names(u, &missing);
-    if (changed == NULL) {
-        return -1;
-    }
-    int status = diff_changed(batch, u, changed);
-    Py_DECREF(changed);
+    changed_names changed = {0};
+    int status = find_changed_names(u, &changed) < 0 ? -1 : diff_changed(batch, u, &changed);
+    Py_ssize_t missing = changed.missing;
+    changed_names_clear(&changed);
     if (status < 0) {
         return -1;
     }

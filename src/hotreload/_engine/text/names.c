@@ -543,14 +543,29 @@ hr_stmt_bound_span(const char *text, const hr_stmt *stmt, Py_ssize_t *start, Py_
     return *end >= 0;
 }
 
+/* The memos of a statement are written through a const one: they cache
+ * what its text says, which does not change. */
+static hr_stmt *
+memos(const hr_stmt *stmt)
+{
+    return (hr_stmt *)stmt;
+}
+
 /* New reference: the one name a def, a class or a simple assignment
  * binds; NULL without an exception for any other statement. */
 static PyObject *
 stmt_bound_name(const char *text, const hr_stmt *stmt)
 {
-    Py_ssize_t start, end;
-    return hr_stmt_bound_span(text, stmt, &start, &end)
-           ? PyUnicode_DecodeUTF8(text + start, end - start, NULL) : NULL;
+    if (stmt->memo_bound == NULL) {
+        Py_ssize_t start, end;
+        PyObject *name = hr_stmt_bound_span(text, stmt, &start, &end)
+            ? PyUnicode_DecodeUTF8(text + start, end - start, NULL) : Py_NewRef(Py_None);
+        if (name == NULL) {
+            return NULL;
+        }
+        memos(stmt)->memo_bound = name;
+    }
+    return stmt->memo_bound == Py_None ? NULL : Py_NewRef(stmt->memo_bound);
 }
 
 int
@@ -744,29 +759,29 @@ hr_simple_reads(const char *text, Py_ssize_t start, Py_ssize_t end)
     return reads;
 }
 
-/* What hr_simple_reads_any looks for, and what it found. */
-typedef struct {
-    PyObject *names;
-    int found;
-} word_search;
-
-static int
-find_word(const char *text, Py_ssize_t start, Py_ssize_t end, void *arg)
-{
-    word_search *search = arg;
-    int found = search->found ? 0 : word_in(text, start, end, search->names);
-    search->found |= found > 0;
-    return found < 0 ? -1 : 0;
-}
-
 int
-hr_simple_reads_any(const char *text, Py_ssize_t start, Py_ssize_t end, PyObject *names,
-                    int *found)
+hr_simple_reads_any(const char *text, const hr_stmt *stmt, PyObject *names, int *found)
 {
-    word_search search = {names, 0};
-    int simple = simple_read_words(text, start, end, find_word, &search);
-    *found = search.found;
-    return simple;
+    *found = 0;
+    if (stmt->kind != HR_STMT_OTHER) {
+        return 0;
+    }
+    if (stmt->memo_reads == NULL) {
+        PyObject *reads = hr_simple_reads(text, stmt->start, stmt->end);
+        if (reads == NULL && PyErr_Occurred()) {
+            return -1;
+        }
+        memos(stmt)->memo_reads = reads ? PySequence_Tuple(reads) : Py_NewRef(Py_None);
+        Py_XDECREF(reads);
+        if (stmt->memo_reads == NULL) {
+            return -1;
+        }
+    }
+    if (stmt->memo_reads == Py_None) {
+        return 0;
+    }
+    *found = hr_any_in(stmt->memo_reads, names);
+    return *found < 0 ? -1 : 1;
 }
 
 PyObject *

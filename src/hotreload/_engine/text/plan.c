@@ -322,8 +322,7 @@ static int
 reads_any(hr_batch *batch, const char *text, const hr_stmt *stmt, PyObject *names)
 {
     int found;
-    int simple = stmt->kind == HR_STMT_OTHER
-                 ? hr_simple_reads_any(text, stmt->start, stmt->end, names, &found) : 0;
+    int simple = hr_simple_reads_any(text, stmt, names, &found);
     if (simple != 0) {
         return simple < 0 ? -1 : found;
     }

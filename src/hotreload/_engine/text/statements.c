@@ -896,9 +896,13 @@ append_moved(hr_stmts *out, const hr_stmts *old, Py_ssize_t j, Py_ssize_t end,
         stmt.head_line += lines;
         Py_INCREF(stmt.norm);
         Py_INCREF(stmt.norm_decorators);
+        Py_XINCREF(stmt.memo_bound);
+        Py_XINCREF(stmt.memo_reads);
         if (append_stmt(out, &stmt) < 0) {
             Py_DECREF(stmt.norm);
             Py_DECREF(stmt.norm_decorators);
+            Py_XDECREF(stmt.memo_bound);
+            Py_XDECREF(stmt.memo_reads);
             return -1;
         }
     }
@@ -1079,6 +1083,8 @@ hr_stmts_clear(hr_stmts *stmts)
     for (Py_ssize_t i = 0; i < stmts->count; i++) {
         Py_CLEAR(stmts->items[i].norm);
         Py_CLEAR(stmts->items[i].norm_decorators);
+        Py_CLEAR(stmts->items[i].memo_bound);
+        Py_CLEAR(stmts->items[i].memo_reads);
     }
     PyMem_Free(stmts->items);
     stmts->items = NULL;
