@@ -130,7 +130,8 @@ class Workspace:
         return path
 
     def _write_file(self, path, text):
-        path.write_text(text, encoding="utf-8")
+        # Lone surrogates stand for bytes that are not UTF-8 (fuzz_edits).
+        path.write_text(text, encoding="utf-8", errors="surrogateescape")
         self._stamp += 2
         os.utime(path, (self._stamp, self._stamp))
         importlib.invalidate_caches()

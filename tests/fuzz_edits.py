@@ -994,7 +994,7 @@ EDITS = (
 def break_source(rng, text):
     """Returns (text, how): a version of `text` whose reload must be refused."""
     lines = text.split("\n")
-    pick = rng.randrange(6)
+    pick = rng.randrange(7)
     where = rng.randrange(len(lines) + 1)
     if pick == 0:
         lines.insert(where, "def broken(:")
@@ -1014,10 +1014,19 @@ def break_source(rng, text):
     elif pick == 4:
         lines.append("class Broken:\n    x = [][1]")
         how = "a class body raises"
-    else:
+    elif pick == 5:
         lines.append("def bad_deco(fn):\n    raise ValueError('bad decorator')\n\n"
                      "@bad_deco\ndef decorated():\n    pass")
         how = "a decorator raises"
+    else:
+        # Bytes that are not UTF-8 (a cut character, a byte never in
+        # UTF-8), anywhere in a line: the engine decodes only the lines a
+        # save changed.  Written with surrogateescape, as undecodable bytes.
+        line = rng.randrange(len(lines))
+        column = rng.randrange(len(lines[line]) + 1)
+        lines[line] = lines[line][:column] + rng.choice(["\udcc3", "\udcff", "\udce2\udc82"]) \
+            + lines[line][column:]
+        how = "undecodable bytes"
     return "\n".join(lines), how
 
 

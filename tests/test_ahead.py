@@ -210,6 +210,30 @@ def test_a_text_that_does_not_compile_is_left_to_the_reload(workspace, helper):
     assert m.f() == 1
 
 
+@pytest.mark.parametrize("bad", [
+    b"def f():\n    return '\xc3'\n",
+    b"# coding: no-such-codec\ndef f():\n    return 2\n",
+    b"\xef\xbb\xbf# coding: latin-1\ndef f():\n    return 2\n",
+], ids=["not UTF-8", "unknown codec", "BOM and another cookie"])
+def test_a_source_that_does_not_decode_is_left_to_the_reload(workspace, helper, bad):
+    """Found by the fuzzer: a save that does not decode stopped the compile
+    of every module of the batch with its UnicodeDecodeError (a watcher then
+    compiled none ahead), and an unknown codec's LookupError escaped."""
+    m = workspace.load("m", "def f():\n    return 1\n")
+    other = workspace.load("other", "def f():\n    return 1\n")
+    workspace.path("m").write_bytes(bad)
+    workspace.edit("other", "def f():\n    return 2\n")
+    modules = [(module.__name__, _hotreload.source_path(module.__name__), source_of(workspace, short))
+               for module, short in ((m, "m"), (other, "other"))]
+    assert compile_ahead(helper, modules) == 1  # the other module's one text
+    with pytest.raises(hotreload.ReloadError) as caught:
+        hotreload.reload(m)
+    assert m.__name__ in str(caught.value)
+    assert m.f() == 1
+    hotreload.reload(other)
+    assert other.f() == 2
+
+
 def test_a_helper_that_died_is_started_again(workspace, helper):
     m = workspace.load("m", "def f():\n    return 1\n")
     name = m.__name__

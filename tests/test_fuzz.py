@@ -54,6 +54,7 @@ def _seeds(spec):
 SEEDS = _seeds(os.environ.get("HOTRELOAD_FUZZ_SEEDS", "1-24"))
 STEPS = int(os.environ.get("HOTRELOAD_FUZZ_STEPS", "25"))
 BROKEN = 0.12  # share of steps whose source must be refused
+CRLF = 0.08  # share of the other steps whose file is saved with \r\n line endings
 
 
 class Collector:
@@ -229,14 +230,18 @@ def _run_seed(workspace, seed, steps, fresh_folder, collector, ahead):
             new_text, broken = fuzz_edits.break_source(rng, new_text)
             edits.append(broken)
         assert "$" not in new_text
-        workspace.edit("m", new_text)
+        # The same text saved with Windows line endings now and then: the
+        # reload reads it as a fresh import does, whatever the last save's.
+        saved = new_text.replace("\n", "\r\n") if not broken and rng.random() < CRLF else new_text
+        workspace.edit("m", saved)
 
         def fail(message, problems=()):
             # Both versions whole, for a reproduction outside the fuzzer.
             kept = os.path.join(fresh_folder, "failure")
             os.makedirs(kept, exist_ok=True)
             for version, source in (("before", text), ("after", new_text)):
-                with open(os.path.join(kept, version + ".py"), "w", encoding="utf-8") as f:
+                with open(os.path.join(kept, version + ".py"), "w", encoding="utf-8",
+                          errors="surrogateescape") as f:
                     f.write(source)
             pytest.fail(
                 f"seed {seed}, step {step}: {message}\nedits: {edits}\n"
@@ -249,7 +254,7 @@ def _run_seed(workspace, seed, steps, fresh_folder, collector, ahead):
 
         held = _held_closures(module, model)
         try:
-            ahead.before_reload(workspace, module, new_text)
+            ahead.before_reload(workspace, module, saved)
             collector.before_reload()
             hotreload.reload(module)
             error = None
@@ -267,7 +272,7 @@ def _run_seed(workspace, seed, steps, fresh_folder, collector, ahead):
             problems += captured.check_table(module, fuzz_edits.kept_boxes(model, candidate))
             problems += captured.check_behaviour(module, new_fresh)
             problems += _check_held(held, new_fresh)
-            if _hotreload._records()[name][1] != new_text.encode():
+            if _hotreload._records()[name][1] != saved.encode():
                 problems.append("the record does not hold the reloaded text")
             if problems:
                 fail("the reloaded module differs from a fresh import", problems)

@@ -183,7 +183,13 @@ def compile_ahead(helper: CompileHelper, modules: Iterable[Tuple[str, str, bytes
     nothing (the reload compiles it and reports the error)."""
     entries = []
     for name, filename, source in modules:
-        texts = _hotreload._alone_texts(name, source)
+        try:
+            texts = _hotreload._alone_texts(name, source)
+        except (UnicodeDecodeError, SyntaxError, LookupError):
+            # Not decodable as an import decodes it (bytes that are not the
+            # declared encoding, a bad or unknown coding cookie): the reload
+            # refuses it and says why; the other modules are compiled.
+            continue
         codes = helper.compile([(filename, text, lines) for text, lines in texts]) if texts else None
         if codes is None or any(code is None for code in codes):
             continue
