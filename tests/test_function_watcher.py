@@ -9,8 +9,8 @@ the same addresses, and made in a sub-interpreter, all take the new code,
 reload after reload, as a walk would have found them.  HOTRELOAD_TRACE
 says whether a reload walked.
 
-Each case runs in a fresh interpreter, whose watcher starts with the
-engine.
+Each case runs in a fresh interpreter, whose watcher starts with its
+first reload that watches code.
 """
 import json
 import textwrap
@@ -157,3 +157,41 @@ def test_code_watched_after_its_closures_were_made_notes_the_next_ones(isolated)
     result = json.loads(out.splitlines()[-1])
     assert result["walks"] == [True, True, False]
     assert result["seen"] == [[12, i] for i in range(6)]
+
+
+def test_the_watcher_starts_with_the_first_code_it_watches(isolated):
+    """A program pays for the watcher (a call per function made and freed)
+    only once a reload has code to watch: importing and installing the
+    engine, or reloading modules without closures, adds none.  CPython's
+    next free watcher slot tells (ctypes)."""
+    out = isolated(
+        """
+        import ctypes, json
+        from hotreload import _hotreload
+        CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.py_object, ctypes.py_object)
+        keep = CALLBACK(lambda event, func, value: 0)
+        def next_free_slot():
+            add = ctypes.pythonapi.PyFunction_AddWatcher
+            add.restype = ctypes.c_int
+            slot = add(keep)
+            ctypes.pythonapi.PyFunction_ClearWatcher(slot)
+            return slot
+        slots = [next_free_slot()]
+        write("plain", "def f():\\n    return 1\\n")
+        import plain
+        write("plain", "def f():\\n    return 2\\n")
+        hotreload.reload(plain)
+        slots.append(next_free_slot())
+        write("shop", FACTORY.format(version=1, extra=""))
+        import shop
+        held = shop.make(1)
+        write("shop", FACTORY.format(version=2, extra=""))
+        hotreload.reload(shop)
+        slots.append(next_free_slot())
+        print(json.dumps({"slots": slots, "watched": _hotreload._watched_codes(),
+                          "seen": held(), "plain": plain.f()}))
+        """.replace("FACTORY", repr(factory("{version}", "{extra}")))
+    )
+    result = json.loads(out.splitlines()[-1])
+    assert result["slots"] == [0, 0, 1]
+    assert result["watched"] >= 1 and result["seen"] == [2, 1] and result["plain"] == 2

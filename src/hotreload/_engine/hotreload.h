@@ -144,6 +144,8 @@ typedef struct {
                                    its file's (a fleet push, fleet.py) */
     unsigned long reloads;      /* reloads begun so far */
     unsigned long precompiled_epoch;  /* `reloads` when precompiled was last put to */
+    int may_watch;              /* 3.12+, the main interpreter: the watchers are
+                                   added when code is first watched (base/watcher.c) */
     int function_watcher;       /* PyFunction_AddWatcher id + 1; 0: none */
     int code_watcher;           /* PyCode_AddWatcher id + 1; 0: none (freed code
                                    then stays in watched_codes) */

@@ -29,7 +29,11 @@
  * Only the main interpreter is watched (a watcher callback is told nothing
  * of its interpreter's module state); sub-interpreters walk.  The cost to
  * the running program is one call per function made and freed, and one
- * per code object made and freed: measured in bench/bench_scale.py. */
+ * per code object made and freed: measured in bench/bench_scale.py.  It
+ * starts with the first reload that watches code (a reload of a function
+ * with closures): a program that never has one pays nothing.  Added then,
+ * with the lock held, the watchers see every function made after the code
+ * is watched, which is all the rule above asks. */
 #include "hotreload.h"
 
 /* Forgets every watched code: the notes are no longer complete. */
@@ -135,9 +139,23 @@ hr_watcher_start(hr_state *state)
 {
     state->function_watcher = 0;
     state->code_watcher = 0;
-    if (watching != NULL || PyInterpreterState_Get() != PyInterpreterState_Main()) {
+    state->may_watch = PyInterpreterState_Get() == PyInterpreterState_Main();
+    return 0;
+}
+
+/* Adds the watchers, once: 1 when they are on, 0 when they cannot be (the
+ * engine then walks). */
+static int
+watchers_on(hr_state *state)
+{
+    if (state->function_watcher > 0) {
+        return 1;
+    }
+    if (!state->may_watch || watching != NULL
+        || PyInterpreterState_Get() != PyInterpreterState_Main()) {
         return 0;
     }
+    state->may_watch = 0;  /* one try */
     int id = PyFunction_AddWatcher(on_function);
     if (id < 0) {
         /* All watcher slots taken by other tools: the engine walks.  The
@@ -150,10 +168,10 @@ hr_watcher_start(hr_state *state)
     int code_id = PyCode_AddWatcher(on_code);
     if (code_id < 0) {
         PyErr_Clear();  /* likewise: freed code then stays noted */
-        return 0;
+        return 1;
     }
     state->code_watcher = code_id + 1;
-    return 0;
+    return 1;
 }
 
 void
@@ -181,6 +199,14 @@ hr_watcher_start(hr_state *state)
 {
     state->function_watcher = 0;
     state->code_watcher = 0;
+    state->may_watch = 0;
+    return 0;
+}
+
+static int
+watchers_on(hr_state *state)
+{
+    (void)state;
     return 0;
 }
 
@@ -227,7 +253,7 @@ hr_watcher_find(hr_state *state, hr_heap_query *query)
 int
 hr_watcher_add(hr_state *state, const hr_ptrset *codes, PyObject *functions)
 {
-    if (state->function_watcher == 0) {
+    if (codes->count == 0 || !watchers_on(state)) {
         return 0;
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(functions); i++) {
