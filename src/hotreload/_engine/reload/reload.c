@@ -473,7 +473,7 @@ unit_resolve(hr_state *state, hr_unit *u, PyObject *target)
 }
 
 /* The old text of a unit whose new text is read: the one kept from its
- * last reload (`was`, maybe), or its record's. */
+ * last reload, or its record's. */
 static int
 unit_old_text(hr_state *state, hr_unit *u)
 {

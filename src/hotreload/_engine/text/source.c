@@ -170,14 +170,11 @@ decode_source(PyObject *bytes, int *plain)
     if (text == NULL) {
         return NULL;
     }
-    Py_ssize_t cr = PyUnicode_FindChar(text, '\r', 0, PyUnicode_GET_LENGTH(text), 1);
-    if (cr == -2) {
-        Py_DECREF(text);
-        return NULL;
-    }
-    *plain = cr == -1 && !bom && strcmp(encoding, "utf-8") == 0;
-    Py_SETREF(text, universal_newlines(text));
-    return text;
+    PyObject *lf = universal_newlines(text);
+    /* The same str when it holds no \r. */
+    *plain = lf == text && !bom && strcmp(encoding, "utf-8") == 0;
+    Py_DECREF(text);
+    return lf;
 }
 
 PyObject *
