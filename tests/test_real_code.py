@@ -294,6 +294,32 @@ def test_a_del_of_several_names_runs_again_for_one_of_them(workspace):
     assert f() == "b"
 
 
+def test_a_new_subclass_of_deleted_classes_runs_the_chain_of_bases_again(workspace):
+    """Found by the fuzzer (seed 185 of make fuzz): a new class whose base
+    the module deletes runs that base's statement again, and the base's own
+    deleted base must run too, or the new code fails with NameError where a
+    fresh import does not."""
+    source = """
+        class _Base:
+            def f(self):
+                return 1
+
+        class _Mid(_Base):
+            def g(self):
+                return 2
+
+        KEPT = _Mid
+        del _Base, _Mid
+    """
+    m = workspace.load("m", source)
+    mid, base, old = m.KEPT, m.KEPT.__bases__[0], m.KEPT()
+    workspace.edit("m", source.replace("KEPT = _Mid", "KEPT = _Mid\n\n        class Leaf(_Mid):\n            pass"))
+    hotreload.reload(m)
+    assert m.KEPT is mid and mid.__bases__ == (base,), "the live classes are kept"
+    assert m.Leaf.__bases__ == (mid,) and m.Leaf().f() == 1 and m.Leaf().g() == 2
+    assert old.g() == 2 and not hasattr(m, "_Base") and not hasattr(m, "_Mid")
+
+
 def test_a_deleted_base_whose_del_leaves_the_source_is_the_live_one(workspace):
     source = """
         class _Base:

@@ -541,7 +541,10 @@ rebind_deleted(hr_batch *batch, hr_unit *u)
     if (deleted == NULL) {
         return 0;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
+    /* From the last statement up: a binder made to run again here may read
+     * a deleted name in its turn (a new `class Leaf(Mid)` runs `class
+     * Mid(Base)` again, which needs `Base`), and is reached after. */
+    for (Py_ssize_t i = n - 1; i >= 0; i--) {
         const hr_stmt *st = &u->new_stmts.items[i];
         /* What it reads as it runs: a function's local of the same name
          * (`for attr in assigned` in a def) is no read of the module's. */
