@@ -424,9 +424,6 @@ source_text_again(PyObject *Py_UNUSED(module), PyObject *args)
     Py_ssize_t prefix, suffix;
     PyObject *text = hr_source_text_again(was, source, &prefix, &suffix);
     Py_DECREF(was);
-    if (text == NULL) {
-        return NULL;
-    }
     return text;
 }
 
