@@ -195,3 +195,48 @@ def test_the_watcher_starts_with_the_first_code_it_watches(isolated):
     result = json.loads(out.splitlines()[-1])
     assert result["slots"] == [0, 0, 1]
     assert result["watched"] >= 1 and result["seen"] == [2, 1] and result["plain"] == 2
+
+
+def test_a_noted_closure_given_other_code_is_forgotten_when_freed(isolated):
+    """The watcher lets a freed function go without a lookup when it holds
+    the code last found unwatched (the loop making closures of one code):
+    noted functions hold watched code.  A noted closure given other code
+    through __code__ breaks that, so from then on its freeing must still
+    drop its note, even after functions of that same code were made (and
+    the next reload must not read a freed function from the notes)."""
+    out = isolated(
+        """
+        import gc, json
+        from hotreload import _hotreload
+        write("shop", FACTORY.format(version=1, extra=""))
+        import shop
+        held = [shop.make(i) for i in range(4)]
+        write("shop", FACTORY.format(version=2, extra=""))
+        hotreload.reload(shop)                  # walks: held and KEPT noted
+        counts = [_hotreload._noted_closures()]
+        def outer(n):
+            return lambda: ("other", n)
+        stray = held.pop()
+        stray.__code__ = outer(0).__code__      # a noted closure, unwatched code
+        made = [(lambda: i) for i in range(3)]  # another code, remembered in its turn,
+        made += [outer(i) for i in range(100)]  # then stray's: remembered as unwatched
+        del made
+        counts.append(_hotreload._noted_closures())
+        del stray
+        gc.collect()
+        counts.append(_hotreload._noted_closures())
+        one = held.pop()                        # the common case: watched code freed
+        del one
+        gc.collect()
+        counts.append(_hotreload._noted_closures())
+        junk = [outer(i) for i in range(1000)]  # the freed addresses taken again
+        write("shop", FACTORY.format(version=3, extra=""))
+        hotreload.reload(shop)
+        print(json.dumps({"counts": counts, "seen": [h() for h in held] + [shop.KEPT()]}))
+        """.replace("FACTORY", repr(factory("{version}", "{extra}")))
+    )
+    result = json.loads(out.splitlines()[-1])
+    first = result["counts"][0]
+    assert first >= 5  # the four held and KEPT
+    assert result["counts"] == [first, first, first - 1, first - 2]
+    assert result["seen"] == [[3, 0], [3, 1], [3, 100]]

@@ -101,6 +101,21 @@ hr_ptrset_has(const hr_ptrset *set, const void *ptr)
     return 0;
 }
 
+/* What the function watcher knows of live closures (base/watcher.c). */
+typedef struct {
+    hr_ptrset watched_codes;    /* nested code objects every live function of which
+                                   is in live_closures */
+    hr_ptrset live_closures;    /* functions (not held) made from watched code, or
+                                   given it, since it was watched */
+    const void *unwatched_code; /* the code of the last function made, found not
+                                   watched: a loop making closures of one code asks
+                                   once (forgotten when any code becomes watched) */
+    const void *unnoted_code;   /* unwatched_code while no noted function may hold
+                                   code that is not watched, else NULL: a function
+                                   freed with it was never noted */
+    int astray;                 /* a noted function took code that is not watched */
+} hr_watch_notes;
+
 typedef struct {
     PyObject *ReloadError;      /* the exception type */
     PyTypeObject *FinderType;   /* type of the import hook */
@@ -149,13 +164,7 @@ typedef struct {
     int function_watcher;       /* PyFunction_AddWatcher id + 1; 0: none */
     int code_watcher;           /* PyCode_AddWatcher id + 1; 0: none (freed code
                                    then stays in watched_codes) */
-    hr_ptrset watched_codes;    /* nested code objects every live function of which
-                                   is in live_closures */
-    hr_ptrset live_closures;    /* functions (not held) made from watched code, or
-                                   given it, since it was watched */
-    const void *unwatched_code; /* the code of the last function made, found not
-                                   watched: a loop making closures of one code asks
-                                   once (forgotten when any code becomes watched) */
+    hr_watch_notes notes;       /* what the function watcher knows (base/watcher.c) */
 } hr_state;
 
 /* A record is a tuple (path: str, source: bytes, mtime_ns: int, size: int):
@@ -526,6 +535,9 @@ void hr_watcher_stop(hr_state *state);
 int hr_watcher_find(hr_state *state, hr_heap_query *query);
 /* Watches `codes`, whose live functions are all in `functions` (a list). */
 int hr_watcher_add(hr_state *state, const hr_ptrset *codes, PyObject *functions);
+/* Tells the watcher of a write of func's code that CPython's watchers did
+ * not see (a direct write, base/functions.c). */
+void hr_watcher_code_written(PyFunctionObject *func);
 
 /* base/heap.c: one walk over the tracked objects */
 int hr_ptrset_add(hr_ptrset *set, const void *ptr);

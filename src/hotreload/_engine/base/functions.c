@@ -162,6 +162,7 @@ write_code(PyFunctionObject *func, PyObject *code)
         return -1;
     }
     Py_SETREF(func->func_code, Py_NewRef(code));
+    hr_watcher_code_written(func);
     return 0;
 }
 
@@ -233,6 +234,7 @@ hr_function_fields_restore(PyFunctionObject *func, const hr_function_fields *fie
         PyErr_WriteUnraisable((PyObject *)func);
         Py_XSETREF(func->func_closure, Py_XNewRef(fields->closure));
         Py_SETREF(func->func_code, Py_NewRef(fields->code));
+        hr_watcher_code_written(func);
     }
     write_plain(func, fields);
     forget_version(func);
@@ -260,6 +262,7 @@ hr_function_code_restore(PyFunctionObject *func, PyObject *code, PyObject *closu
         PyErr_WriteUnraisable((PyObject *)func);
         Py_XSETREF(func->func_closure, Py_XNewRef(closure));
         Py_SETREF(func->func_code, Py_NewRef(code));
+        hr_watcher_code_written(func);
         forget_version(func);
     }
 }

@@ -7,7 +7,7 @@
  *
  * On 3.12+ CPython calls a function watcher when a function is made, when
  * its __code__ is set and when it is freed.  Once a nested code object is
- * watched, every function made from it is noted in state->live_closures
+ * watched, every function made from it is noted in notes.live_closures
  * (its address, no reference) and forgotten when freed, so a reload whose
  * old nested code is all watched reads its live closures from there.  Code
  * becomes watched in two ways:
@@ -26,6 +26,14 @@
  * birth, which the rule allows.)  A failed allocation in the watcher
  * forgets every watched code (the next reloads walk again).
  *
+ * The callbacks run for every function the program makes and frees, so
+ * the common case, a loop making and freeing closures of one code that is
+ * not watched, is one compare each way: that code is remembered when first
+ * seen, and as noted functions hold watched code, one freed holding it was
+ * never noted.  A noted function that takes other code through __code__
+ * ends that shortcut for frees (until the notes are given up); the engine
+ * tells the watcher of the code writes CPython's watchers miss.
+ *
  * Only the main interpreter is watched (a watcher callback is told nothing
  * of its interpreter's module state); sub-interpreters walk.  The cost to
  * the running program is one call per function made and freed, and one
@@ -38,32 +46,37 @@
 
 /* Forgets every watched code: the notes are no longer complete. */
 static void
-give_up(hr_state *state)
+give_up(hr_watch_notes *notes)
 {
-    hr_ptrset_clear(&state->watched_codes);
-    hr_ptrset_clear(&state->live_closures);
-    state->unwatched_code = NULL;
+    hr_ptrset_clear(&notes->watched_codes);
+    hr_ptrset_clear(&notes->live_closures);
+    notes->unwatched_code = NULL;
+    notes->unnoted_code = NULL;
+    notes->astray = 0;
 }
 
 #if HR_PY312
 
-/* The state the watcher writes to: the main interpreter's engine. */
-static hr_state *watching;
+/* The notes the callbacks write to: the main interpreter's engine's while
+ * its watchers are on, else these, empty (a callback CPython could not
+ * take back then finds nothing to do, without a test of its own). */
+static hr_watch_notes no_notes;
+static hr_watch_notes *watching = &no_notes;
 
 static int
-note(hr_state *state, PyFunctionObject *func)
+note(hr_watch_notes *notes, PyFunctionObject *func)
 {
     /* Runs inside CPython's making of a function, maybe while an exception
      * is being raised: that one must come through untouched. */
-    if (hr_ptrset_has(&state->live_closures, func)) {
+    if (hr_ptrset_has(&notes->live_closures, func)) {
         return 0;  /* a noted closure taking new watched code: every one, at a commit */
     }
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
-    if (hr_ptrset_add(&state->live_closures, func) < 0) {
+    if (hr_ptrset_add(&notes->live_closures, func) < 0) {
         /* Our own MemoryError: handled by giving up the notes. */
         PyErr_Clear();
-        give_up(state);
+        give_up(notes);
     }
     PyErr_Restore(type, value, tb);
     return 0;
@@ -73,63 +86,80 @@ note(hr_state *state, PyFunctionObject *func)
  * unwatched.  Out of line, as every slower path: the callback itself then
  * needs no stack frame for the functions the program makes and frees. */
 static Py_NO_INLINE int
-made(hr_state *state, PyFunctionObject *func)
+made(hr_watch_notes *notes, PyFunctionObject *func)
 {
-    if (hr_ptrset_has(&state->watched_codes, func->func_code)) {
-        return note(state, func);
+    if (hr_ptrset_has(&notes->watched_codes, func->func_code)) {
+        return note(notes, func);
     }
-    state->unwatched_code = func->func_code;
+    notes->unwatched_code = func->func_code;
+    /* No noted function holds unwatched code unless one went astray, so
+     * then none holds this one. */
+    notes->unnoted_code = notes->astray ? NULL : func->func_code;
     return 0;
 }
 
 static Py_NO_INLINE int
-freed(hr_state *state, PyFunctionObject *func)
+freed(hr_watch_notes *notes, PyFunctionObject *func)
 {
-    hr_ptrset_discard(&state->live_closures, func);
+    hr_ptrset_discard(&notes->live_closures, func);
     return 0;
 }
 
+/* `func` takes `code`: noted if the code is watched; a noted function
+ * taking code that is not watched makes the freeing shortcut unsafe. */
 static Py_NO_INLINE int
-code_set(hr_state *state, PyFunctionObject *func, PyObject *code)
+code_set(hr_watch_notes *notes, PyFunctionObject *func, PyObject *code)
 {
-    if (code != NULL && hr_ptrset_has(&state->watched_codes, code)) {
-        return note(state, func);
+    if (code != NULL && hr_ptrset_has(&notes->watched_codes, code)) {
+        return note(notes, func);
+    }
+    if (hr_ptrset_has(&notes->live_closures, func)) {
+        notes->astray = 1;
+        notes->unnoted_code = NULL;
     }
     return 0;
 }
 
-/* Called by CPython for every function made and freed: the common case,
- * nothing watched or a function never noted, is a few compares. */
+/* Called by CPython for every function made and freed: the common case, a
+ * loop making and freeing closures of one unwatched code, is a compare
+ * each way. */
 static int
 on_function(PyFunction_WatchEvent event, PyFunctionObject *func, PyObject *new_value)
 {
-    hr_state *state = watching;
-    if (state == NULL) {
-        return 0;
-    }
-    switch (event) {
-    case PyFunction_EVENT_CREATE:
-        /* A loop making closures of one unwatched code asks once. */
-        if (state->watched_codes.count == 0 || func->func_code == state->unwatched_code) {
+    hr_watch_notes *notes = watching;
+    if (event == PyFunction_EVENT_CREATE) {
+        if (notes->watched_codes.count == 0 || func->func_code == notes->unwatched_code) {
             return 0;
         }
-        return made(state, func);
-    case PyFunction_EVENT_DESTROY:
+        return made(notes, func);
+    }
+    if (event == PyFunction_EVENT_DESTROY) {
+        if (func->func_code == notes->unnoted_code) {
+            return 0;
+        }
         /* Looked up inline: most functions freed were never noted. */
-        return hr_ptrset_has(&state->live_closures, func) ? freed(state, func) : 0;
-    case PyFunction_EVENT_MODIFY_CODE:
-        return state->watched_codes.count > 0 ? code_set(state, func, new_value) : 0;
-    default:
-        return 0;
+        return hr_ptrset_has(&notes->live_closures, func) ? freed(notes, func) : 0;
+    }
+    if (event == PyFunction_EVENT_MODIFY_CODE && notes->live_closures.count + notes->watched_codes.count > 0) {
+        return code_set(notes, func, new_value);
+    }
+    return 0;
+}
+
+void
+hr_watcher_code_written(PyFunctionObject *func)
+{
+    if (PyInterpreterState_Get() == PyInterpreterState_Main()) {
+        (void)on_function(PyFunction_EVENT_MODIFY_CODE, func, func->func_code);
     }
 }
 
 static int
 on_code(PyCodeEvent event, PyCodeObject *code)
 {
-    hr_state *state = watching;
-    if (event == PY_CODE_EVENT_DESTROY && state != NULL && state->watched_codes.count > 0) {
-        hr_ptrset_discard(&state->watched_codes, code);
+    hr_watch_notes *notes = watching;
+    if (event == PY_CODE_EVENT_DESTROY && notes->watched_codes.count > 0) {
+        hr_ptrset_discard(&notes->watched_codes, code);
     }
     return 0;
 }
@@ -151,7 +181,7 @@ watchers_on(hr_state *state)
     if (state->function_watcher > 0) {
         return 1;
     }
-    if (!state->may_watch || watching != NULL
+    if (!state->may_watch || watching != &no_notes
         || PyInterpreterState_Get() != PyInterpreterState_Main()) {
         return 0;
     }
@@ -164,7 +194,7 @@ watchers_on(hr_state *state)
         return 0;
     }
     state->function_watcher = id + 1;
-    watching = state;
+    watching = &state->notes;
     int code_id = PyCode_AddWatcher(on_code);
     if (code_id < 0) {
         PyErr_Clear();  /* likewise: freed code then stays noted */
@@ -187,9 +217,9 @@ hr_watcher_stop(hr_state *state)
         PyErr_Restore(type, value, tb);
         state->function_watcher = 0;
         state->code_watcher = 0;
-        watching = NULL;
+        watching = &no_notes;
     }
-    give_up(state);
+    give_up(&state->notes);
 }
 
 #else  /* before 3.12: no function watchers, the engine walks */
@@ -211,9 +241,15 @@ watchers_on(hr_state *state)
 }
 
 void
+hr_watcher_code_written(PyFunctionObject *func)
+{
+    (void)func;
+}
+
+void
 hr_watcher_stop(hr_state *state)
 {
-    give_up(state);
+    give_up(&state->notes);
 }
 
 #endif
@@ -226,7 +262,7 @@ all_watched(const hr_state *state, const hr_ptrset *codes)
         return 0;
     }
     for (Py_ssize_t i = 0; i < codes->capacity; i++) {
-        if (codes->slots[i] != NULL && !hr_ptrset_has(&state->watched_codes, codes->slots[i])) {
+        if (codes->slots[i] != NULL && !hr_ptrset_has(&state->notes.watched_codes, codes->slots[i])) {
             return 0;
         }
     }
@@ -239,8 +275,8 @@ hr_watcher_find(hr_state *state, hr_heap_query *query)
     if (query->old_codes.count == 0 || !all_watched(state, &query->old_codes)) {
         return 0;
     }
-    for (Py_ssize_t i = 0; i < state->live_closures.capacity; i++) {
-        PyFunctionObject *func = (PyFunctionObject *)state->live_closures.slots[i];
+    for (Py_ssize_t i = 0; i < state->notes.live_closures.capacity; i++) {
+        PyFunctionObject *func = (PyFunctionObject *)state->notes.live_closures.slots[i];
         if (func != NULL && hr_ptrset_has(&query->old_codes, func->func_code)
             && PyList_Append(query->functions, (PyObject *)func) < 0) {
             return -1;
@@ -257,15 +293,16 @@ hr_watcher_add(hr_state *state, const hr_ptrset *codes, PyObject *functions)
         return 0;
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(functions); i++) {
-        if (hr_ptrset_add(&state->live_closures, PyList_GET_ITEM(functions, i)) < 0) {
-            give_up(state);
+        if (hr_ptrset_add(&state->notes.live_closures, PyList_GET_ITEM(functions, i)) < 0) {
+            give_up(&state->notes);
             return -1;
         }
     }
-    state->unwatched_code = NULL;
+    state->notes.unwatched_code = NULL;  /* the codes below may hold it */
+    state->notes.unnoted_code = NULL;
     for (Py_ssize_t i = 0; i < codes->capacity; i++) {
-        if (codes->slots[i] != NULL && hr_ptrset_add(&state->watched_codes, codes->slots[i]) < 0) {
-            give_up(state);
+        if (codes->slots[i] != NULL && hr_ptrset_add(&state->notes.watched_codes, codes->slots[i]) < 0) {
+            give_up(&state->notes);
             return -1;
         }
     }

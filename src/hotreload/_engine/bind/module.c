@@ -399,7 +399,17 @@ watched_codes(PyObject *module, PyObject *Py_UNUSED(ignored))
     if (state->function_watcher == 0) {
         Py_RETURN_NONE;
     }
-    return PyLong_FromSsize_t(state->watched_codes.count);
+    return PyLong_FromSsize_t(state->notes.watched_codes.count);
+}
+
+static PyObject *
+noted_closures(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    hr_state *state = state_of(module);
+    if (state->function_watcher == 0) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromSsize_t(state->notes.live_closures.count);
 }
 
 static PyObject *
@@ -515,6 +525,10 @@ static PyMethodDef module_methods[] = {
      "_watched_codes() -> int | None\n\n"
      "How many nested code objects the function watcher watches; None without a\n"
      "watcher (before 3.12, or in a sub-interpreter) (for tests)."},
+    {"_noted_closures", noted_closures, METH_NOARGS,
+     "_noted_closures() -> int | None\n\n"
+     "How many live functions of watched code the function watcher has noted; None\n"
+     "without a watcher (for tests)."},
     {NULL, NULL, 0, NULL},
 };
 
