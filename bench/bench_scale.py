@@ -36,11 +36,14 @@ Cases:
                        costs the running program: making and freeing a
                        closure in a loop, in a process where a reload has
                        left code watched, against one without hotreload
-                       (ratio of the best timings, 7 per process, the two
-                       processes alternating three times; 1.00 before 3.12;
+                       (ratio of the best timings, 7 per process, the
+                       processes alternating five times; 1.00 before 3.12;
                        also the ratio of the instructions the loop executes,
                        counted by callgrind, which no load on the machine
-                       changes).
+                       changes); beside it, on 3.12+, the same for a
+                       watcher that does nothing (bench/noop_watcher.c,
+                       compiled for the interpreter): CPython's own
+                       dispatch, the floor under any watcher's cost.
 
 ``--quick`` shrinks every size tenfold (a smoke run; the targets hold for
 the full sizes).
@@ -287,7 +290,10 @@ OVERHEAD_LOOP = """
 import sys, time
 sys.path.insert(0, ROOT)
 sys.dont_write_bytecode = True   # each process starts from SOURCE, never a cached edit
-if WATCH:
+if WATCH == "noop":
+    import noop_watcher
+    noop_watcher.add()
+elif WATCH:
     import hotreload, importlib, os
     with open(os.path.join(ROOT, "watched_factories.py"), "w") as f:
         f.write(SOURCE)
@@ -323,8 +329,26 @@ print(best)
 """
 
 
+def build_noop_watcher(folder: str) -> bool:
+    """Compiles bench/noop_watcher.c for this interpreter into `folder`:
+    False where it cannot be (before 3.12, or no compiler)."""
+    import shlex
+    import sysconfig
+
+    if sys.version_info < (3, 12):
+        return False
+    compiler = shlex.split(sysconfig.get_config_var("CC") or "cc")
+    target = os.path.join(folder, "noop_watcher" + sysconfig.get_config_var("EXT_SUFFIX"))
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "noop_watcher.c")
+    built = subprocess.run(compiler + ["-O2", "-shared", "-fPIC", "-I",
+                                       sysconfig.get_paths()["include"], source, "-o", target],
+                           capture_output=True, text=True)
+    return built.returncode == 0
+
+
 def watcher_overhead(quick: bool) -> dict:
-    """Closures made and freed in a loop, with and without the watcher: wall
+    """Closures made and freed in a loop, without hotreload, with a watcher
+    that does nothing (CPython's dispatch alone) and with hotreload's: wall
     time (the case's ratio; best of each process), and the instructions the
     loop executes, counted by callgrind (deterministic, where valgrind is
     installed)."""
@@ -334,28 +358,32 @@ def watcher_overhead(quick: bool) -> dict:
     source = "def make(n):\n    def handler():\n        return n + 1\n    return handler\n"
     ws.write("watched_factories", source)
     n = 200_000 if quick else 2_000_000
+    variants = [False, True] + (["noop"] if build_noop_watcher(ws.root) else [])
 
     def program(watch, count, reps):
-        return (f"ROOT = {ws.root!r}\nWATCH = {watch}\nN = {count}\nREPS = {reps}\n"
+        return (f"ROOT = {ws.root!r}\nWATCH = {watch!r}\nN = {count}\nREPS = {reps}\n"
                 f"SOURCE = {source!r}\n" + OVERHEAD_LOOP)
 
-    # The two processes alternate, three times each, and each keeps its
-    # best: the machine's speed drifts more between two processes than the
+    # The processes alternate, five times each, and each keeps its best:
+    # the machine's speed drifts more between two processes than the
     # watcher costs.
-    timings = {False: float("inf"), True: float("inf")}
-    for _ in range(3):
-        for watch in (False, True):
+    timings = {watch: float("inf") for watch in variants}
+    for _ in range(5):
+        for watch in variants:
             out = subprocess.run([sys.executable, "-c", program(watch, n, 7)],
                                  capture_output=True, text=True, check=True)
             timings[watch] = min(timings[watch], float(out.stdout.strip().splitlines()[-1]))
     floor_ms, hr_ms = timings[False] * 1e3, timings[True] * 1e3
     result = {"floor_ms": floor_ms, "hotreload_ms": hr_ms, "ratio": hr_ms / floor_ms,
               "wall_ratio": hr_ms / floor_ms, "closures_made": n}
+    if "noop" in timings:
+        result["noop_watcher_ms"] = timings["noop"] * 1e3
+        result["noop_watcher_ratio"] = timings["noop"] / timings[False]
     # The loop's own instructions: a run of it minus the same process with
     # an empty loop (start-up, the reloads).
     counted = n // 20
     loop_instructions = {}
-    for watch in (False, True):
+    for watch in variants:
         full = bench_import.count_instructions(program(watch, counted, 1))
         empty = bench_import.count_instructions(program(watch, 0, 1))
         if full is None or empty is None:
@@ -365,6 +393,9 @@ def watcher_overhead(quick: bool) -> dict:
         "without": loop_instructions[False] / counted, "with": loop_instructions[True] / counted,
     }
     result["instruction_ratio"] = loop_instructions[True] / loop_instructions[False]
+    if "noop" in loop_instructions:
+        result["instructions_per_closure"]["noop_watcher"] = loop_instructions["noop"] / counted
+        result["noop_instruction_ratio"] = loop_instructions["noop"] / loop_instructions[False]
     return result
 
 
@@ -527,6 +558,11 @@ def extras(figures: dict) -> str:
     parts = []
     if "instruction_ratio" in figures:
         parts.append(f"instructions {figures['instruction_ratio']:.3f}x (callgrind)")
+    if "noop_watcher_ratio" in figures:
+        noop = f"a watcher that does nothing {figures['noop_watcher_ratio']:.3f}x"
+        if "noop_instruction_ratio" in figures:
+            noop += f", instructions {figures['noop_instruction_ratio']:.3f}x"
+        parts.append(noop)
     if "without_compiling_ahead_ms" in figures:
         parts.append(f"without compiling ahead {figures['without_compiling_ahead_ms']:.1f} ms")
     return "".join(f"; {p}" for p in parts)
