@@ -240,3 +240,75 @@ def test_a_noted_closure_given_other_code_is_forgotten_when_freed(isolated):
     assert first >= 5  # the four held and KEPT
     assert result["counts"] == [first, first, first - 1, first - 2]
     assert result["seen"] == [[3, 0], [3, 1], [3, 100]]
+
+
+def test_the_notes_follow_random_makes_frees_and_code_changes(isolated):
+    """Hypothesis drives a pool of closures: made by the watched factory or
+    by two others, given one another's code through __code__, freed, with
+    reloads of the factory between.  After each reload every closure that
+    holds the factory's code runs the new version (the notes were
+    complete), the others keep theirs, and once the pool is freed the notes
+    are back to what they were (no freed function stays noted: the next
+    reload would read it).  Derandomized: the same examples every run."""
+    out = isolated(
+        """
+        import gc, json
+        from hypothesis import given, settings, strategies as st
+        from hotreload import _hotreload
+        write("shop", FACTORY.format(version=1, extra=""))
+        import shop
+        write("shop", FACTORY.format(version=2, extra=""))
+        hotreload.reload(shop)                  # shop's nested code watched from here
+        def outer(n):
+            return lambda: ("outer", n)
+        def third(n):
+            return lambda: ("third", n)
+        factories = {"shop": lambda n: shop.make(n), "outer": outer, "third": third}
+        kinds = st.sampled_from(sorted(factories))
+        step = st.one_of(
+            st.tuples(st.just("make"), kinds),
+            st.tuples(st.just("code"), st.integers(0, 40), kinds),
+            st.tuples(st.just("free"), st.integers(0, 40)),
+            st.tuples(st.just("reload")),
+        )
+        version = [2]
+        reloads_left = [150]
+
+        def runs(function, kind):
+            return function()[0] == (version[0] if kind == "shop" else kind)
+
+        @settings(max_examples=150, deadline=None, database=None, derandomize=True)
+        @given(st.lists(step, max_size=40))
+        def check(steps):
+            gc.collect()
+            before = _hotreload._noted_closures()
+            pool = []                           # [function, kind of the code it holds]
+            for s in steps:
+                if s[0] == "make":
+                    pool.append([factories[s[1]](len(pool)), s[1]])
+                elif s[0] == "code" and pool:
+                    at = s[1] % len(pool)       # (no name left holding the function)
+                    pool[at][0].__code__ = factories[s[2]](-1).__code__
+                    pool[at][1] = s[2]
+                elif s[0] == "free" and pool:
+                    del pool[s[1] % len(pool)]
+                elif s[0] == "reload" and reloads_left[0] > 0:
+                    reloads_left[0] -= 1
+                    version[0] += 1
+                    write("shop", FACTORY.format(version=version[0], extra=""))
+                    hotreload.reload(shop)
+                    assert all(runs(f, kind) for f, kind in pool), (steps, pool)
+            assert all(runs(f, kind) for f, kind in pool), (steps, pool)
+            while pool:                         # each freed just after a function of the
+                function, kind = pool.pop()     # code it holds is made: the case the
+                factories[kind](-2)             # watcher's shortcut for frees must tell
+                del function                    # apart
+            gc.collect()
+            assert _hotreload._noted_closures() == before, (steps, before)
+
+        check()
+        print(json.dumps({"reloads": 150 - reloads_left[0]}))
+        """.replace("FACTORY", repr(factory("{version}", "{extra}"))),
+        timeout=300,
+    )
+    assert json.loads(out.splitlines()[-1])["reloads"] > 20
