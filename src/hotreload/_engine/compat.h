@@ -221,6 +221,9 @@ int hr_gc_visit_all(hr_gc_aside *aside, int (*visit)(PyObject *, void *), void *
 /* Collects the garbage among what the reload made, and only it: the other
  * objects are set aside meanwhile.  Keeps a pending exception. */
 void hr_gc_collect_made(hr_gc_aside *aside);
+/* Collects the youngest generation, as gc.collect(0); a failure is
+ * reported as unraisable.  Keeps a pending exception. */
+void hr_gc_collect_young(void);
 /* Puts every object kept apart back in its generation, before the objects
  * tracked since, as they were; allocates nothing, runs no code.  Does
  * nothing when nothing is apart. */

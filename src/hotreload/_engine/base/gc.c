@@ -299,6 +299,19 @@ hr_gc_collect_made(hr_gc_aside *aside)
     for (int i = 0; i < HR_GC_GENERATIONS; i++) {
         counts[i] = aside->lists->generations[i].count;
     }
+    hr_gc_collect_young();
+    for (int i = 0; i < HR_GC_GENERATIONS; i++) {
+        aside->lists->generations[i].count = counts[i];
+    }
+    hr_gc_bring_back(aside);
+    PyErr_Restore(type, value, tb);
+}
+
+void
+hr_gc_collect_young(void)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
     PyObject *gc = PyImport_ImportModule("gc");
     PyObject *done = gc ? PyObject_CallMethod(gc, "collect", "i", 0) : NULL;
     if (done == NULL) {
@@ -306,10 +319,6 @@ hr_gc_collect_made(hr_gc_aside *aside)
     }
     Py_XDECREF(done);
     Py_XDECREF(gc);
-    for (int i = 0; i < HR_GC_GENERATIONS; i++) {
-        aside->lists->generations[i].count = counts[i];
-    }
-    hr_gc_bring_back(aside);
     PyErr_Restore(type, value, tb);
 }
 

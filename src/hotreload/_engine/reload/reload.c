@@ -77,29 +77,6 @@ unit_clear(hr_unit *u)
     Py_CLEAR(u->old_values);
 }
 
-/* The twins are cyclic garbage once the reload is over (a class and its
- * methods refer to each other) and, until collected, still listed by their
- * bases' __subclasses__() and weak registries.  They are collected with the
- * rest of what the reload made: alone, kept apart (hr_gc_collect_made),
- * or when the collector's lists could not be used, with what a program
- * that collects automatically let accumulate in the youngest generation
- * since its last collection (a program that disabled collection keeps its
- * garbage until it collects then).  Keeps a pending exception. */
-static void
-collect_young(void)
-{
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    PyObject *gc = PyImport_ImportModule("gc");
-    PyObject *done = gc ? PyObject_CallMethod(gc, "collect", "i", 0) : NULL;
-    if (done == NULL) {
-        PyErr_WriteUnraisable(NULL);
-    }
-    Py_XDECREF(done);
-    Py_XDECREF(gc);
-    PyErr_Restore(type, value, tb);
-}
-
 static void
 batch_clear(hr_batch *b)
 {
@@ -124,13 +101,21 @@ batch_clear(hr_batch *b)
     Py_CLEAR(b->caches);
     Py_CLEAR(b->stale_origin);
     Py_CLEAR(b->stale_found);
+    /* The twins are cyclic garbage once the reload is over (a class and
+     * its methods refer to each other) and, until collected, still listed
+     * by their bases' __subclasses__() and weak registries.  They are
+     * collected with the rest of what the reload made: alone, kept apart,
+     * or when the collector's lists could not be used, with what a program
+     * that collects automatically let accumulate in the youngest
+     * generation since its last collection (a program that disabled
+     * collection keeps its garbage until it collects then). */
     if (b->collect) {
         b->collect = 0;
         if (hr_gc_is_aside(&b->aside)) {
             hr_gc_collect_made(&b->aside);
         }
         else {
-            collect_young();
+            hr_gc_collect_young();
         }
     }
     hr_gc_bring_back(&b->aside);
