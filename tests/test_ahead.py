@@ -20,7 +20,8 @@ from hotreload import _hotreload
 from hotreload.ahead import CompileHelper, compile_ahead
 from hotreload.watch import Watcher
 
-pytestmark = pytest.mark.skipif(os.name != "posix", reason="the helper is started on POSIX only")
+pytestmark = [pytest.mark.alone,
+              pytest.mark.skipif(os.name != "posix", reason="the helper is started on POSIX only")]
 
 V1 = '''
 from __future__ import annotations

@@ -21,6 +21,8 @@ import pytest
 import hotreload
 from hotreload.watch import WAIT_NOTICE
 
+pytestmark = pytest.mark.alone
+
 TIMEOUT = 15.0
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(hotreload.__file__)))
 

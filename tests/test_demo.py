@@ -9,8 +9,12 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 import hotreload
 from hotreload import demo
+
+pytestmark = pytest.mark.alone
 
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(hotreload.__file__)))
 

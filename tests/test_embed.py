@@ -29,6 +29,8 @@ import pytest
 
 import hotreload
 
+pytestmark = pytest.mark.alone
+
 PROJECT = Path(__file__).resolve().parent.parent
 EXAMPLE = PROJECT / "examples" / "embed"
 HEADER = Path(hotreload.get_include()) / "hotreload" / "hotreload_api.h"

@@ -31,6 +31,8 @@ import redis
 import hotreload
 from hotreload import _hotreload, fleet
 
+pytestmark = pytest.mark.alone
+
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(hotreload.__file__)))
 SECRET = "s3cret-of-the-fleet-tests"
 GROUP = "tests"

@@ -47,6 +47,8 @@ import pytest
 
 from test_cli import Child
 
+pytestmark = pytest.mark.alone
+
 pytest.importorskip("django")
 pytest.importorskip("flask")
 pytest.importorskip("fastapi")

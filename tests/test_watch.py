@@ -14,6 +14,8 @@ import pytest
 import hotreload
 from hotreload.watch import WAIT_NOTICE, Debouncer, Watcher
 
+pytestmark = pytest.mark.alone
+
 BACKENDS = [
     pytest.param({}, id="watchdog"),
     pytest.param({"poll": 0.05}, id="poll"),
