@@ -2,12 +2,13 @@
 
 Each case puts hotreload beside its floor, ``importlib.reload`` of the same
 source in the same process (two copies of the module, ``floor_*`` and
-``hr_*``, edited the same way and reloaded round by round, interleaved), and
-prints the median of each and their ratio against the case's target (issue
-13).  Every case runs in a fresh interpreter of its own (a worker: ``python
-bench_scale.py --worker CASE``), on every interpreter given (``make bench``
-gives each one present); a worker also checks that the reload took (the
-edited code runs), and a wrong result fails the case.
+``hr_*``, edited the same way and reloaded round by round, the two taking
+turns to go first), and prints the median of each and their ratio against
+the case's target (issue 13).  Every case runs in a fresh interpreter of
+its own (a worker: ``python bench_scale.py --worker CASE``), on every
+interpreter given (``make bench`` gives each one present); a worker also
+checks that the reload took (the edited code runs), and a wrong result
+fails the case.
 
 Cases:
 
@@ -69,6 +70,9 @@ sys.path.insert(0, HERE)
 import gamegen  # noqa: E402
 
 ROUNDS = 7
+# Rounds of the cases timed against the floor, the two sides taking turns
+# to go first: 10 timed, the first left out.
+PAIRED_ROUNDS = 11
 WORKER_TIMEOUT_S = 900
 
 
@@ -106,6 +110,42 @@ class Workspace:
         importlib.invalidate_caches()
 
 
+def paired_rounds(rounds: int, write: Callable[[int], None], floor: Callable[[], None],
+                  ours: Callable[[], None], check: Callable[[int], None],
+                  collecting: bool) -> tuple[list[float], list[float]]:
+    """Per round: writes step r, then times the floor's reload and ours,
+    the floor first in odd rounds and second in even ones, so that neither
+    always runs on the caches or the collector's counts the other left.
+    With the collector on, garbage is collected before each timed reload,
+    so that neither pays for collecting what the other left (the floor's
+    old module is cyclic garbage); under gc.disable() nothing is.  Returns
+    the seconds of each side, round 1 (which warms caches up) left out."""
+    floor_s: list[float] = []
+    ours_s: list[float] = []
+
+    def timed(step: Callable[[], None], into: list[float]) -> None:
+        if collecting:
+            gc.collect()
+        t0 = time.perf_counter()
+        step()
+        into.append(time.perf_counter() - t0)
+
+    for r in range(1, rounds + 1):
+        write(r)
+        sides = [(floor, floor_s), (ours, ours_s)]
+        for step, into in sides if r % 2 else reversed(sides):
+            timed(step, into)
+        check(r)
+    return floor_s[1:], ours_s[1:]
+
+
+def medians(floor_s: list[float], ours_s: list[float]) -> dict:
+    floor_ms = statistics.median(floor_s) * 1e3
+    hr_ms = statistics.median(ours_s) * 1e3
+    return {"floor_ms": floor_ms, "hotreload_ms": hr_ms, "ratio": hr_ms / floor_ms,
+            "rounds": len(ours_s)}
+
+
 def timed_rounds(ws: Workspace, names: list[str], source_of: Callable[[str, int], str],
                  check: Callable[[int], None], rounds: int) -> dict:
     """Imports floor_* and hr_* of each name at step 0, then per round writes
@@ -118,32 +158,17 @@ def timed_rounds(ws: Workspace, names: list[str], source_of: Callable[[str, int]
     floors = [importlib.import_module("floor_" + n) for n in names]
     hotreload.install()
     hrs = [importlib.import_module("hr_" + n) for n in names]
-    floor_s, hr_s, own_s = [], [], []
-    # With the collector on, garbage is collected before each timed reload,
-    # so that neither pays for collecting what the other left (the floor's
-    # old module is cyclic garbage); under gc.disable() nothing is.
-    collecting = gc.isenabled()
-    for r in range(1, rounds + 1):
+
+    def write(r: int) -> None:
         for name in names:
             ws.write_both(name, source_of(name, r))
-        if collecting:
-            gc.collect()
-        t0 = time.perf_counter()
+
+    def floor() -> None:
         for m in floors:
             importlib.reload(m)
-        floor_s.append(time.perf_counter() - t0)
-        if collecting:
-            gc.collect()
-        t0 = time.perf_counter()
-        report = hotreload.reload(*hrs)
-        hr_s.append(time.perf_counter() - t0)
-        own_s.append(report.seconds)
-        check(r)
-    # Round 1 warms up caches on both sides.
-    floor_ms = statistics.median(floor_s[1:]) * 1e3
-    hr_ms = statistics.median(hr_s[1:]) * 1e3
-    return {"floor_ms": floor_ms, "hotreload_ms": hr_ms, "ratio": hr_ms / floor_ms,
-            "rounds": rounds - 1}
+
+    return medians(*paired_rounds(rounds, write, floor, lambda: hotreload.reload(*hrs), check,
+                                  collecting=gc.isenabled()))
 
 
 def game_one_body(quick: bool, collector: str) -> dict:
@@ -167,7 +192,7 @@ def game_one_body(quick: bool, collector: str) -> dict:
     if collector == "frozen":
         gc.freeze()
     gc.disable()
-    result = timed_rounds(ws, ["game"], source, check, ROUNDS)
+    result = timed_rounds(ws, ["game"], source, check, PAIRED_ROUNDS)
     result["live_objects"] = n_objects
     result["gc_count_after"] = gc.get_count()[0]
     return result
@@ -212,21 +237,13 @@ def closures_every_body(quick: bool) -> dict:
         handlers.append(getattr(floor_m, f"make_{j % n_factories}")(j // n_factories))
     filler = gamegen.build_objects(n_objects - 2 * n_closures)
     gc.collect()
-    floor_s, hr_s = [], []
-    for r in range(1, ROUNDS + 1):
-        ws.write_both("factories", source("factories", r))
-        t0 = time.perf_counter()
-        importlib.reload(floor_m)
-        floor_s.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        hotreload.reload(hr_m)
-        hr_s.append(time.perf_counter() - t0)
-        check(r)
+    result = medians(*paired_rounds(
+        PAIRED_ROUNDS, lambda r: ws.write_both("factories", source("factories", r)),
+        lambda: importlib.reload(floor_m), lambda: hotreload.reload(hr_m), check,
+        collecting=True))
     del filler
-    floor_ms = statistics.median(floor_s[1:]) * 1e3
-    hr_ms = statistics.median(hr_s[1:]) * 1e3
-    return {"floor_ms": floor_ms, "hotreload_ms": hr_ms, "ratio": hr_ms / floor_ms,
-            "live_objects": n_objects, "live_closures": n_closures}
+    result.update(live_objects=n_objects, live_closures=n_closures)
+    return result
 
 
 def constant_3000(quick: bool) -> dict:
@@ -245,7 +262,7 @@ def constant_3000(quick: bool) -> dict:
         if m.T_7 != (r + 10) * 7 + 0:
             raise AssertionError(f"round {r}: T_7 is {m.T_7}")
 
-    return timed_rounds(ws, ["constant"], source, check, ROUNDS)
+    return timed_rounds(ws, ["constant"], source, check, PAIRED_ROUNDS)
 
 
 def modules_3000(quick: bool) -> dict:
@@ -262,7 +279,7 @@ def modules_3000(quick: bool) -> dict:
         if m.helper_0(3) != f.helper_0(3):
             raise AssertionError(f"round {r}: helper_0 gives {m.helper_0(3)}")
 
-    result = timed_rounds(ws, names, source, check, 4)
+    result = timed_rounds(ws, names, source, check, 5)
     result["modules"] = n
     return result
 
@@ -281,7 +298,7 @@ def big_module(quick: bool, every: bool) -> dict:
         if m.func_0(5) != f.func_0(5) or m.func_3(2) != f.func_3(2):
             raise AssertionError(f"round {r}: the new bodies did not take")
 
-    result = timed_rounds(ws, ["big"], source, check, ROUNDS)
+    result = timed_rounds(ws, ["big"], source, check, PAIRED_ROUNDS)
     result["lines"] = len(source("big", 0).splitlines())
     return result
 
