@@ -143,7 +143,8 @@ set_code(PyObject *func, PyObject *code)
                        : PyObject_SetAttrString(func, "__code__", code);
 }
 
-/* Writes f.__code__ (after the closure it needs). */
+/* Writes f.__code__ (after the closure it needs), and forgets the
+ * function's version (3.11+: CPython's setter does it too). */
 static int
 write_code(PyFunctionObject *func, PyObject *code)
 {
@@ -163,6 +164,7 @@ write_code(PyFunctionObject *func, PyObject *code)
     }
     Py_SETREF(func->func_code, Py_NewRef(code));
     hr_watcher_code_written(func);
+    forget_version(func);
     return 0;
 }
 
@@ -244,12 +246,19 @@ int
 hr_function_code_write(PyFunctionObject *func, PyObject *code, PyObject *closure)
 {
     assert(PyFunction_Check(func) && PyCode_Check(code));
-    if ((func->func_closure != closure
-         && PyFunction_SetClosure((PyObject *)func, or_none(closure)) < 0)
+    int new_closure = func->func_closure != closure;
+    int new_code = func->func_code != code;
+    if ((new_closure && PyFunction_SetClosure((PyObject *)func, or_none(closure)) < 0)
         || write_code(func, code) < 0) {
         return -1;
     }
-    forget_version(func);
+    /* A code write forgot the version already (CPython's setter does, and
+     * write_code where it writes directly): thousands of live closures
+     * take new code in one commit, and each forgetting costs a watcher
+     * call and a slot of the interpreter's version cache. */
+    if (new_closure && !new_code) {
+        forget_version(func);
+    }
     return 0;
 }
 
