@@ -80,10 +80,10 @@ corpus:
 	@$(call on_pythons,,$(ALL_PYTHONS),HOTRELOAD_STRICT=1,$$venv/bin/python corpus/run.py $(CORPUS_ARGS))
 
 # The long run of the edit fuzzer (tests/test_fuzz.py): FUZZ_SEEDS x FUZZ_STEPS
-# reloads per interpreter.
+# reloads per interpreter, the seeds shared out to every core (--dist load).
 fuzz:
 	@$(call on_pythons,,$(ALL_PYTHONS),HOTRELOAD_STRICT=1,HOTRELOAD_FUZZ_SEEDS=$(FUZZ_SEEDS) \
-		HOTRELOAD_FUZZ_STEPS=$(FUZZ_STEPS) $$venv/bin/python -m pytest -q tests/test_fuzz.py)
+		HOTRELOAD_FUZZ_STEPS=$(FUZZ_STEPS) tools/pytest_on_cores $$venv/bin/python -q --dist load tests/test_fuzz.py)
 
 # Memory checkers, each in environments of its own (.venv/sanitize-X.Y,
 # .venv/valgrind-X.Y) so that the plain ones stay plain.
