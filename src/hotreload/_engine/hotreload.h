@@ -249,7 +249,27 @@ typedef struct {
     PyObject *memo_bound; /* the one name it binds (str), or None: not one */
     PyObject *memo_reads; /* OTHER: the names a plain assignment reads (tuple of
                              str), or None: not that plain */
+    unsigned char traits; /* HR_TRAIT_* bits: what its normalized text says of it */
+    /* HR_LENT_* bits: references above this entry holds borrowed, having
+     * lent them to the split of a newer text (hr_split_again), whose own
+     * copy of the statement releases them; a clear leaves them alone. */
+    unsigned char lent;
 } hr_stmt;
+
+/* Read once, when a statement is split, so that the plan's passes over
+ * every statement of a large module need not touch its texts. */
+enum {
+    HR_TRAIT_DEL = 1,             /* a `del` statement */
+    HR_TRAIT_DECLARES_KEEP = 2,   /* `__reload_keep__ = ...` (or annotated) */
+    HR_TRAIT_DECLARES_UPDATE = 4, /* `__reload_update__ = ...` */
+    HR_TRAIT_FUTURE = 8,          /* `from __future__ import ...` */
+};
+
+enum {
+    HR_LENT_NORMS = 1, /* norm and norm_decorators */
+    HR_LENT_BOUND = 2, /* memo_bound */
+    HR_LENT_READS = 4, /* memo_reads */
+};
 
 typedef struct {
     hr_stmt *items;
@@ -718,11 +738,12 @@ int hr_stmt_binds_any(hr_state *state, const char *text, const hr_stmt *stmt, Py
  * old index or -1; old_used[j] is set for paired old statements. */
 int hr_match(const char *old_text, const hr_stmts *old, const char *new_text,
              const hr_stmts *fresh, Py_ssize_t *match, char *old_used);
-/* *out = the set of names a declaration such as
- * `__reload_keep__ = ("a", "b")` among `stmts` holds (empty when there is
- * none).  Raises ReloadError when it is not a sequence of names. */
+/* *out = the set of names the declaration `trait` marks among `stmts`
+ * (HR_TRAIT_DECLARES_KEEP: `__reload_keep__ = ("a", "b")`) holds, empty
+ * when there is none.  Raises ReloadError when it is not a sequence of
+ * names. */
 int hr_read_declaration(hr_state *state, PyObject *module_name, const char *text,
-                        const hr_stmts *stmts, const char *name, PyObject **out);
+                        const hr_stmts *stmts, int trait, PyObject **out);
 /* 1 when two normalized texts are equal. */
 int hr_same_norm(PyObject *a, PyObject *b);
 /* Decides, per new statement, whether it runs again. */
@@ -823,8 +844,10 @@ int hr_split(const char *text, Py_ssize_t from, Py_ssize_t to, int indent,
  * its old text (`old`, of a text of `old_len` bytes) the statements before
  * the first change and those after the last one, moved: the cost grows
  * with the change, not the module.  `prefix` and `suffix` are the texts'
- * common ends (hr_common_ends).  The result is what hr_split gives. */
-int hr_split_again(Py_ssize_t old_len, const hr_stmts *old,
+ * common ends (hr_common_ends).  The result is what hr_split gives.  The
+ * statements taken hold the references `old` held, lent (HR_LENT_*): `old`
+ * reads as before, and must be cleared while `out` lives or before it. */
+int hr_split_again(Py_ssize_t old_len, hr_stmts *old,
                    const char *text, Py_ssize_t len, Py_ssize_t prefix, Py_ssize_t suffix,
                    hr_stmts *out);
 /* The lengths of the longest common beginning and end of two texts (the

@@ -175,17 +175,6 @@ member_path(PyObject *qualname, PyObject *name)
     return PyUnicode_FromFormat("%U.%U", qualname, name);
 }
 
-/* 1 when `text` (a normalized statement) is a `del` statement. */
-static int
-is_del(PyObject *norm)
-{
-    const char *text = PyBytes_AS_STRING(norm);
-    while (*text == ' ') {
-        text++;
-    }
-    return strncmp(text, "del ", 4) == 0;
-}
-
 /* For a member the old class body bound and that the live class lacks:
  * 1 when the body itself does not delete it and a top-level statement
  * still names it (`del S._calc_mean`, `delattr(S, "_calc_mean")`): the
@@ -198,8 +187,8 @@ deleted_after_use(hr_unit *u, members *m, PyObject *name)
     PyObject *names = PySet_New(NULL);
     int status = names ? PySet_Add(names, name) : -1;
     for (Py_ssize_t j = 0; status == 0 && j < m->plan->old_members.count; j++) {
-        PyObject *norm = m->plan->old_members.items[j].norm;
-        int mentions = is_del(norm) ? hr_mentions(norm, names) : 0;
+        const hr_stmt *member = &m->plan->old_members.items[j];
+        int mentions = member->traits & HR_TRAIT_DEL ? hr_mentions(member->norm, names) : 0;
         status = mentions < 0 ? -1 : mentions ? 1 : 0;
     }
     if (status != 0) {

@@ -128,9 +128,9 @@ plan_members(hr_state *state, hr_unit *u, const hr_stmt *old_stmt, const hr_stmt
         || hr_match(u->old_utf8, &plan->old_members, u->new_utf8, &plan->new_members,
                     plan->match, plan->old_used) < 0
         || hr_read_declaration(state, u->name, u->new_utf8, &plan->new_members,
-                               "__reload_keep__", &plan->keep) < 0
+                               HR_TRAIT_DECLARES_KEEP, &plan->keep) < 0
         || hr_read_declaration(state, u->name, u->new_utf8, &plan->new_members,
-                               "__reload_update__", &plan->update) < 0
+                               HR_TRAIT_DECLARES_UPDATE, &plan->update) < 0
         || members_rerun(state, u->old_utf8, &plan->old_members, old_stmt->body_indent,
                          u->new_utf8, &plan->new_members, plan->match, plan->update,
                          new_stmt->body_indent, plan->runs) < 0) {

@@ -207,36 +207,39 @@ hr_same_norm(PyObject *a, PyObject *b)
                && memcmp(PyBytes_AS_STRING(a), PyBytes_AS_STRING(b), PyBytes_GET_SIZE(a)) == 0);
 }
 
+/* 1 when new statement i was taken from old statement j by the split
+ * (hr_split_again): the same text, told without reading either. */
+static int
+moved_from(const hr_unit *u, Py_ssize_t i, Py_ssize_t j)
+{
+    const hr_stmts *fresh = &u->new_stmts;
+    if (fresh->same_as != &u->old_stmts || j < 0) {
+        return 0;
+    }
+    Py_ssize_t tail_from = fresh->count - fresh->same_tail;
+    return i < fresh->same_head ? j == i
+           : i >= tail_from && j == i - tail_from + (u->old_stmts.count - fresh->same_tail);
+}
+
 /* 1 when the new statement differs from its old partner (or it has none):
  * in its text, unless only a formatter would tell them apart. */
 static int
 is_changed(hr_unit *u, Py_ssize_t i)
 {
     Py_ssize_t j = u->match[i];
+    if (moved_from(u, i, j)) {
+        return 0;  /* a large module's thousands: its old table is not read */
+    }
     return j < 0 || (!u->reformatted[i]
                      && !hr_same_norm(u->new_stmts.items[i].norm, u->old_stmts.items[j].norm));
 }
 
-/* 1 when the statement binds `name` as a plain assignment target; used to
- * find the __reload_keep__ / __reload_update__ declarations cheaply. */
-static int
-declares(const hr_stmt *stmt, const char *name)
-{
-    size_t n = strlen(name);
-    const char *norm = PyBytes_AS_STRING(stmt->norm);
-    Py_ssize_t len = PyBytes_GET_SIZE(stmt->norm);
-    while (len > 0 && (*norm == ' ' || *norm == '\t')) {  /* a class member's indentation */
-        norm++;
-        len--;
-    }
-    return stmt->kind == HR_STMT_OTHER && (size_t)len > n && memcmp(norm, name, n) == 0
-           && (norm[n] == ' ' || norm[n] == '=' || norm[n] == ':');
-}
-
 int
 hr_read_declaration(hr_state *state, PyObject *module_name, const char *text,
-                    const hr_stmts *stmts, const char *name, PyObject **out)
+                    const hr_stmts *stmts, int trait, PyObject **out)
 {
+    assert(trait == HR_TRAIT_DECLARES_KEEP || trait == HR_TRAIT_DECLARES_UPDATE);
+    const char *name = trait == HR_TRAIT_DECLARES_KEEP ? "__reload_keep__" : "__reload_update__";
     PyObject *code = NULL, *globals = NULL, *value = NULL, *names = NULL;
     *out = PySet_New(NULL);
     if (*out == NULL) {
@@ -244,7 +247,7 @@ hr_read_declaration(hr_state *state, PyObject *module_name, const char *text,
     }
     const hr_stmt *stmt = NULL;
     for (Py_ssize_t i = 0; i < stmts->count; i++) {
-        if (declares(&stmts->items[i], name)) {
+        if (stmts->items[i].traits & trait) {
             stmt = &stmts->items[i];
         }
     }
@@ -502,9 +505,7 @@ can_strip(hr_unit *u, Py_ssize_t i, PyObject *name)
 static int
 is_del(const hr_stmt *st)
 {
-    const char *norm = PyBytes_AS_STRING(st->norm);
-    return st->kind == HR_STMT_OTHER && PyBytes_GET_SIZE(st->norm) > 4
-           && memcmp(norm, "del", 3) == 0 && (norm[3] == ' ' || norm[3] == '(');
+    return (st->traits & HR_TRAIT_DEL) != 0;
 }
 
 /* A statement that runs again sees the names its first run saw.  Most are
@@ -1274,7 +1275,7 @@ hr_plan(hr_batch *batch, hr_unit *u)
     PyObject *keep, *update;
     if (hr_match(u->old_utf8, &u->old_stmts, u->new_utf8, &u->new_stmts, u->match, u->old_used) < 0
         || hr_read_declaration(batch->state, u->name, u->new_utf8, &u->new_stmts,
-                               "__reload_keep__", &keep) < 0) {
+                               HR_TRAIT_DECLARES_KEEP, &keep) < 0) {
         return -1;
     }
     Py_SETREF(u->keep, keep);
@@ -1282,7 +1283,7 @@ hr_plan(hr_batch *batch, hr_unit *u)
         return -1;
     }
     if (hr_read_declaration(batch->state, u->name, u->new_utf8, &u->new_stmts,
-                            "__reload_update__", &update) < 0) {
+                            HR_TRAIT_DECLARES_UPDATE, &update) < 0) {
         return -1;
     }
     Py_SETREF(u->update, update);

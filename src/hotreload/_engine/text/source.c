@@ -270,9 +270,7 @@ hr_text_utf8(PyObject *text, Py_ssize_t *len)
 int
 hr_is_future_import(const hr_stmt *st)
 {
-    static const char future[] = "from __future__ ";
-    return st->kind == HR_STMT_FROM && PyBytes_GET_SIZE(st->norm) > (Py_ssize_t)sizeof(future) - 1
-           && memcmp(PyBytes_AS_STRING(st->norm), future, sizeof(future) - 1) == 0;
+    return (st->traits & HR_TRAIT_FUTURE) != 0;
 }
 
 /* What a piece holds where the source is blanked out: a byte UTF-8 text
@@ -505,9 +503,9 @@ alone_text(const char *utf8, const hr_stmts *stmts, const hr_stmt *st, int witho
     Py_ssize_t from = without_decorators ? st->head : st->start;
     int line = without_decorators ? st->head_line : st->line;
     Py_ssize_t size = 0, future_lines = 0;
-    for (Py_ssize_t k = 0; k < stmts->count; k++) {
+    for (Py_ssize_t k = 0; k < stmts->count && stmts->items[k].start < st->start; k++) {
         const hr_stmt *other = &stmts->items[k];
-        if (hr_is_future_import(other) && other->start < st->start) {
+        if (hr_is_future_import(other)) {
             size += other->end - other->start + 1;
         }
     }
@@ -518,9 +516,9 @@ alone_text(const char *utf8, const hr_stmts *stmts, const hr_stmt *st, int witho
     }
     char *text = PyBytes_AS_STRING(bytes);
     Py_ssize_t out = 0;
-    for (Py_ssize_t k = 0; k < stmts->count; k++) {
+    for (Py_ssize_t k = 0; k < stmts->count && stmts->items[k].start < st->start; k++) {
         const hr_stmt *other = &stmts->items[k];
-        if (hr_is_future_import(other) && other->start < st->start) {
+        if (hr_is_future_import(other)) {
             Py_ssize_t n = other->end - other->start;
             memcpy(text + out, utf8 + other->start, n);
             out += n;

@@ -684,26 +684,74 @@ classify_line(const char *text, Py_ssize_t p, Py_ssize_t end)
 /* Statements                                                               */
 /* ------------------------------------------------------------------------ */
 
+/* Makes room in `out` for `extra` more statements. */
+static int
+reserve_stmts(hr_stmts *out, Py_ssize_t extra)
+{
+    if (extra <= out->capacity - out->count) {
+        return 0;
+    }
+    Py_ssize_t capacity = out->capacity ? out->capacity : HR_INITIAL_CAPACITY;
+    while (capacity - out->count < extra) {
+        if (capacity > PY_SSIZE_T_MAX / 2 / (Py_ssize_t)sizeof(hr_stmt)) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        capacity *= 2;
+    }
+    hr_stmt *items = PyMem_Realloc(out->items, (size_t)capacity * sizeof(hr_stmt));
+    if (items == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    out->items = items;
+    out->capacity = capacity;
+    return 0;
+}
+
 static int
 append_stmt(hr_stmts *out, const hr_stmt *stmt)
 {
-    if (out->count == out->capacity) {
-        Py_ssize_t capacity = out->capacity ? out->capacity * 2 : HR_INITIAL_CAPACITY;
-        hr_stmt *items;
-        if ((size_t)capacity > PY_SSIZE_T_MAX / sizeof(hr_stmt)) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        items = PyMem_Realloc(out->items, (size_t)capacity * sizeof(hr_stmt));
-        if (items == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        out->items = items;
-        out->capacity = capacity;
+    if (reserve_stmts(out, 1) < 0) {
+        return -1;
     }
     out->items[out->count++] = *stmt;
     return 0;
+}
+
+/* 1 when normalized text `norm` assigns to `name` ("name = ...",
+ * "name: ... = ..."). */
+static int
+assigns(const char *norm, Py_ssize_t len, const char *name, size_t name_len)
+{
+    return (size_t)len > name_len && memcmp(norm, name, name_len) == 0
+           && (norm[name_len] == ' ' || norm[name_len] == '=' || norm[name_len] == ':');
+}
+
+/* The HR_TRAIT_* bits of a statement of kind `kind` whose normalized text
+ * is `norm`. */
+static unsigned char
+traits_of(hr_stmt_kind kind, const char *norm, Py_ssize_t len)
+{
+    static const char keep[] = "__reload_keep__", update[] = "__reload_update__";
+    static const char future[] = "from __future__ ";
+    if (kind == HR_STMT_FROM) {
+        return len > (Py_ssize_t)sizeof(future) - 1
+               && memcmp(norm, future, sizeof(future) - 1) == 0 ? HR_TRAIT_FUTURE : 0;
+    }
+    if (kind != HR_STMT_OTHER) {
+        return 0;
+    }
+    while (len > 0 && (*norm == ' ' || *norm == '\t')) {  /* a class member's indentation */
+        norm++;
+        len--;
+    }
+    int del = len > 4 && memcmp(norm, "del", 3) == 0 && (norm[3] == ' ' || norm[3] == '(');
+    return (unsigned char)((del ? HR_TRAIT_DEL : 0)
+                           | (assigns(norm, len, keep, sizeof(keep) - 1)
+                              ? HR_TRAIT_DECLARES_KEEP : 0)
+                           | (assigns(norm, len, update, sizeof(update) - 1)
+                              ? HR_TRAIT_DECLARES_UPDATE : 0));
 }
 
 /* Moves the statement into `out` with its normalized texts, `norm` being
@@ -727,6 +775,7 @@ close_stmt(pending_stmt *cur, const char *norm, Py_ssize_t norm_len,
     static const char update[] = "__reload_update__";
     stmt.names_update = stmt.kind == HR_STMT_CLASS
                         && hr_memmem(norm, norm_len, update, sizeof(update) - 1) != NULL;
+    stmt.traits = traits_of(stmt.kind, norm, norm_len);
     if (append_stmt(out, &stmt) < 0) {
         goto done;
     }
@@ -857,7 +906,7 @@ find_code_line(scanner *s, Py_ssize_t *first, Py_ssize_t *col)
  * of the old one (hr_split_again): the two texts end alike from `from` on
  * in the new one, `shift` bytes further than in the old one. */
 typedef struct {
-    const hr_stmts *old;
+    hr_stmts *old;  /* lends its statements (append_moved) */
     Py_ssize_t from;
     Py_ssize_t shift;
 } same_end;
@@ -880,13 +929,22 @@ old_stmt_at(const hr_stmts *old, Py_ssize_t at)
 }
 
 /* Appends old statements j to end - 1 to `out`, moved by `shift` bytes
- * and `lines` lines. */
+ * and `lines` lines.  The references they hold go to `out` without a
+ * reference count being touched: a one-body edit of a large module moves
+ * thousands of statements whose texts are cold in memory by then, and
+ * loading each object's count costs more than the rest of the move.  The
+ * old entry keeps its pointers, lent (see hr_stmt.lent); one already lent
+ * lends nothing again, and its copy takes references of its own. */
 static int
-append_moved(hr_stmts *out, const hr_stmts *old, Py_ssize_t j, Py_ssize_t end,
+append_moved(hr_stmts *out, hr_stmts *old, Py_ssize_t j, Py_ssize_t end,
              Py_ssize_t shift, int lines)
 {
+    if (reserve_stmts(out, end - j) < 0) {
+        return -1;
+    }
     for (; j < end; j++) {
-        hr_stmt stmt = old->items[j];
+        hr_stmt *from = &old->items[j];
+        hr_stmt stmt = *from;
         stmt.start += shift;
         stmt.end += shift;
         stmt.head += shift;
@@ -894,17 +952,19 @@ append_moved(hr_stmts *out, const hr_stmts *old, Py_ssize_t j, Py_ssize_t end,
         stmt.body = stmt.body >= 0 ? stmt.body + shift : -1;
         stmt.line += lines;
         stmt.head_line += lines;
-        Py_INCREF(stmt.norm);
-        Py_INCREF(stmt.norm_decorators);
-        Py_XINCREF(stmt.memo_bound);
-        Py_XINCREF(stmt.memo_reads);
-        if (append_stmt(out, &stmt) < 0) {
-            Py_DECREF(stmt.norm);
-            Py_DECREF(stmt.norm_decorators);
-            Py_XDECREF(stmt.memo_bound);
-            Py_XDECREF(stmt.memo_reads);
-            return -1;
+        stmt.lent = 0;
+        if (from->lent) {
+            Py_INCREF(stmt.norm);
+            Py_INCREF(stmt.norm_decorators);
+            Py_XINCREF(stmt.memo_bound);
+            Py_XINCREF(stmt.memo_reads);
         }
+        else {
+            from->lent = (unsigned char)(HR_LENT_NORMS
+                                         | (stmt.memo_bound != NULL ? HR_LENT_BOUND : 0)
+                                         | (stmt.memo_reads != NULL ? HR_LENT_READS : 0));
+        }
+        out->items[out->count++] = stmt;  /* room reserved above */
     }
     return 0;
 }
@@ -946,7 +1006,7 @@ hr_common_ends(const char *old_text, Py_ssize_t old_len, const char *text, Py_ss
 }
 
 int
-hr_split_again(Py_ssize_t old_len, const hr_stmts *old,
+hr_split_again(Py_ssize_t old_len, hr_stmts *old,
                const char *text, Py_ssize_t len, Py_ssize_t prefix, Py_ssize_t suffix,
                hr_stmts *out)
 {
@@ -959,7 +1019,8 @@ hr_split_again(Py_ssize_t old_len, const hr_stmts *old,
         kept++;
     }
     kept = kept > 0 ? kept - 1 : 0;
-    if (append_moved(out, old, 0, kept, 0, 0) < 0) {
+    /* Sized once for a text about as long as the old one. */
+    if (reserve_stmts(out, old->count) < 0 || append_moved(out, old, 0, kept, 0, 0) < 0) {
         return -1;
     }
     Py_ssize_t from = kept > 0 ? hr_line_start(text, old->items[kept].start) : 0;
@@ -1081,10 +1142,17 @@ void
 hr_stmts_clear(hr_stmts *stmts)
 {
     for (Py_ssize_t i = 0; i < stmts->count; i++) {
-        Py_CLEAR(stmts->items[i].norm);
-        Py_CLEAR(stmts->items[i].norm_decorators);
-        Py_CLEAR(stmts->items[i].memo_bound);
-        Py_CLEAR(stmts->items[i].memo_reads);
+        hr_stmt *st = &stmts->items[i];
+        if (!(st->lent & HR_LENT_NORMS)) {
+            Py_CLEAR(st->norm);
+            Py_CLEAR(st->norm_decorators);
+        }
+        if (!(st->lent & HR_LENT_BOUND)) {
+            Py_CLEAR(st->memo_bound);
+        }
+        if (!(st->lent & HR_LENT_READS)) {
+            Py_CLEAR(st->memo_reads);
+        }
     }
     PyMem_Free(stmts->items);
     stmts->items = NULL;
