@@ -77,6 +77,44 @@ hr_dict_get(PyObject *dict, const char *key)
     return value;
 }
 
+/* New reference: the module `name` from sys.modules, or imported when it
+ * is not there yet (NULL with an exception set on error).  For the modules
+ * a reload calls into every time (gc, abc, functools, _ast), whose import
+ * is long over: PyImport_ImportModule goes through __import__ and the
+ * module spec's checks on each call. */
+static inline PyObject *
+hr_import(const char *name)
+{
+    PyObject *key = PyUnicode_FromString(name);
+    if (key == NULL) {
+        return NULL;
+    }
+    PyObject *module = PyImport_GetModule(key);
+    Py_DECREF(key);
+    if (module != NULL || PyErr_Occurred()) {
+        return module;
+    }
+    return PyImport_ImportModule(name);
+}
+
+/* New reference: a list of `n` Nones for the engine's own per-statement
+ * tables, untracked by the collector: they hold no cycle, and the pass
+ * over every container a reload made (commit/forward.c) need not read
+ * thousands of their entries for a one-body edit of a large module. */
+static inline PyObject *
+hr_table_of_none(Py_ssize_t n)
+{
+    PyObject *list = PyList_New(n);
+    if (list == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyList_SET_ITEM(list, i, Py_NewRef(Py_None));
+    }
+    PyObject_GC_UnTrack(list);
+    return list;
+}
+
 /* 1 when obj has the attribute, 0 when not, -1 on any other error
  * (PyObject_HasAttrString, which the engine does not use, answers 0 for a
  * MemoryError too; 3.13's PyObject_HasAttrStringWithError does this). */

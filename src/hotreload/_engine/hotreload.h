@@ -279,6 +279,9 @@ typedef struct {
      * last def (0) or class (1) statement of that name. */
     PyObject *by_name[2];
     int scans;  /* hr_find_definition's lookups made without the index */
+    /* The HR_TRAIT_* bits of every statement, or-ed: a pass looking for
+     * statements of a trait none has is skipped. */
+    unsigned char traits;
     /* Set by hr_split_again: the statements taken from the split of the
      * old text `same_as`, the first `same_head` as they were, the last
      * `same_tail` moved (those of old's end); hr_match pairs them without

@@ -50,7 +50,7 @@ int
 hr_is_abc_meta(hr_state *state, PyObject *meta)
 {
     if (state->abc_meta == NULL) {
-        PyObject *abc = PyImport_ImportModule("abc");
+        PyObject *abc = hr_import("abc");
         state->abc_meta = abc ? PyObject_GetAttrString(abc, "ABCMeta") : NULL;
         Py_XDECREF(abc);
         if (state->abc_meta == NULL) {

@@ -9,7 +9,7 @@ hr_gc_pause(void)
 #if HR_PY310
     return PyGC_Disable();
 #else
-    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *gc = hr_import("gc");
     if (gc == NULL) {
         return -1;
     }
@@ -40,7 +40,7 @@ hr_gc_resume(int was_enabled)
 #else
     PyObject *exc_type, *exc_value, *exc_tb;
     PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
-    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *gc = hr_import("gc");
     if (gc != NULL) {
         PyObject *res = PyObject_CallMethod(gc, "enable", NULL);
         Py_XDECREF(res);
@@ -208,13 +208,13 @@ hr_gc_made_objects(hr_gc_aside *aside, int *complete)
         /* Without the lists, gc.get_objects() lists all but the frozen. */
         if (aside->known == NULL) {
             Py_DECREF(all);
-            PyObject *gc = PyImport_ImportModule("gc");
+            PyObject *gc = hr_import("gc");
             all = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
             Py_XDECREF(gc);
         }
         return all;
     }
-    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *gc = hr_import("gc");
     PyObject *objects = gc ? PyObject_CallMethod(gc, "get_objects", "i", 0) : NULL;
     Py_XDECREF(gc);
     return objects;
@@ -312,7 +312,7 @@ hr_gc_collect_young(void)
 {
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
-    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *gc = hr_import("gc");
     PyObject *done = gc ? PyObject_CallMethod(gc, "collect", "i", 0) : NULL;
     if (done == NULL) {
         PyErr_WriteUnraisable(NULL);

@@ -180,7 +180,7 @@ hr_heap_walk(hr_heap_query *query, hr_gc_aside *lists)
     PyUnstable_GC_VisitObjects(visit, &walk);
     return walk.failed ? -1 : 0;
 #else
-    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *gc = hr_import("gc");
     PyObject *objects = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
     Py_XDECREF(gc);
     if (objects == NULL) {

@@ -535,12 +535,9 @@ unit_prepare(hr_unit *u)
         PyErr_NoMemory();
         return -1;
     }
-    u->emulated = PyList_New(u->new_stmts.count);
+    u->emulated = hr_table_of_none(u->new_stmts.count);
     if (u->emulated == NULL) {
         return -1;
-    }
-    for (Py_ssize_t i = 0; i < u->new_stmts.count; i++) {
-        PyList_SET_ITEM(u->emulated, i, Py_NewRef(Py_None));
     }
     u->keep = PySet_New(NULL);
     u->update = PySet_New(NULL);

@@ -93,7 +93,7 @@ load_functools_types(hr_state *state)
     if (state->functools_types[0] != NULL) {
         return 0;
     }
-    PyObject *functools = PyImport_ImportModule("functools");
+    PyObject *functools = hr_import("functools");
     for (int i = 0; functools != NULL && i < 2; i++) {
         PyObject *type = PyObject_GetAttrString(functools, names[i]);
         if (type == NULL && PyErr_ExceptionMatches(PyExc_AttributeError)) {

@@ -25,7 +25,7 @@ hr_ast_load(hr_state *state)
     if (state->ast_types[HR_AST_AST] != NULL) {
         return 0;
     }
-    PyObject *ast = PyImport_ImportModule("_ast");
+    PyObject *ast = hr_import("_ast");
     if (ast == NULL) {
         return -1;
     }

@@ -245,6 +245,9 @@ hr_read_declaration(hr_state *state, PyObject *module_name, const char *text,
     if (*out == NULL) {
         return -1;
     }
+    if (!(stmts->traits & trait)) {
+        return 0;
+    }
     const hr_stmt *stmt = NULL;
     for (Py_ssize_t i = 0; i < stmts->count; i++) {
         if (stmts->items[i].traits & trait) {
@@ -522,6 +525,9 @@ rebind_deleted(hr_batch *batch, hr_unit *u)
     Py_ssize_t n = u->new_stmts.count;
     PyObject *deleted = NULL, *only = NULL;
     int status = -1;
+    if (!((u->new_stmts.traits | u->old_stmts.traits) & HR_TRAIT_DEL)) {
+        return 0;  /* neither source has a `del` */
+    }
     /* The names the old source deleted too: one whose `del` left the source
      * is bound at the end of the module again, but not yet in the live
      * one. */
@@ -660,6 +666,9 @@ bound_before(hr_batch *batch, hr_unit *u, Py_ssize_t k, PyObject *names)
 static int
 emulate_deletions(hr_batch *batch, hr_unit *u)
 {
+    if (!(u->new_stmts.traits & HR_TRAIT_DEL)) {
+        return 0;
+    }
     for (Py_ssize_t k = 0; k < u->new_stmts.count; k++) {
         const hr_stmt *st = &u->new_stmts.items[k];
         if (!u->run[k] || !is_del(st) || !deletes_names_only(st)) {
@@ -1289,12 +1298,8 @@ hr_plan(hr_batch *batch, hr_unit *u)
     Py_SETREF(u->update, update);
     /* per statement: what a class that does not run takes, or None; and
      * the names it reads, when asked (read_after) */
-    bodies = PyList_New(n);
-    reads = PyList_New(n);
-    for (Py_ssize_t i = 0; bodies != NULL && reads != NULL && i < n; i++) {
-        PyList_SET_ITEM(bodies, i, Py_NewRef(Py_None));
-        PyList_SET_ITEM(reads, i, Py_NewRef(Py_None));
-    }
+    bodies = hr_table_of_none(n);
+    reads = hr_table_of_none(n);
     if (bodies == NULL || reads == NULL) {
         goto error;
     }

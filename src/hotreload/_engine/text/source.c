@@ -503,7 +503,8 @@ alone_text(const char *utf8, const hr_stmts *stmts, const hr_stmt *st, int witho
     Py_ssize_t from = without_decorators ? st->head : st->start;
     int line = without_decorators ? st->head_line : st->line;
     Py_ssize_t size = 0, future_lines = 0;
-    for (Py_ssize_t k = 0; k < stmts->count && stmts->items[k].start < st->start; k++) {
+    Py_ssize_t before = stmts->traits & HR_TRAIT_FUTURE ? stmts->count : 0;
+    for (Py_ssize_t k = 0; k < before && stmts->items[k].start < st->start; k++) {
         const hr_stmt *other = &stmts->items[k];
         if (hr_is_future_import(other)) {
             size += other->end - other->start + 1;
@@ -516,7 +517,7 @@ alone_text(const char *utf8, const hr_stmts *stmts, const hr_stmt *st, int witho
     }
     char *text = PyBytes_AS_STRING(bytes);
     Py_ssize_t out = 0;
-    for (Py_ssize_t k = 0; k < stmts->count && stmts->items[k].start < st->start; k++) {
+    for (Py_ssize_t k = 0; k < before && stmts->items[k].start < st->start; k++) {
         const hr_stmt *other = &stmts->items[k];
         if (hr_is_future_import(other)) {
             Py_ssize_t n = other->end - other->start;

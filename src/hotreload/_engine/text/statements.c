@@ -716,6 +716,7 @@ append_stmt(hr_stmts *out, const hr_stmt *stmt)
         return -1;
     }
     out->items[out->count++] = *stmt;
+    out->traits |= stmt->traits;
     return 0;
 }
 
@@ -965,6 +966,7 @@ append_moved(hr_stmts *out, hr_stmts *old, Py_ssize_t j, Py_ssize_t end,
                                          | (stmt.memo_reads != NULL ? HR_LENT_READS : 0));
         }
         out->items[out->count++] = stmt;  /* room reserved above */
+        out->traits |= stmt.traits;
     }
     return 0;
 }
@@ -1163,6 +1165,7 @@ hr_stmts_clear(hr_stmts *stmts)
     stmts->same_as = NULL;
     stmts->same_head = stmts->same_tail = 0;
     stmts->scans = 0;
+    stmts->traits = 0;
 }
 
 /* ------------------------------------------------------------------------ */
