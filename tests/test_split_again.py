@@ -13,7 +13,7 @@ blank and comment lines, indentation, line endings), at random places.
 import sysconfig
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from hotreload import _hotreload
@@ -66,11 +66,26 @@ def test_split_again_is_the_full_split(source, edits):
                              f", full {full[first] if first < len(full) else None}")
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=300), st.binary(max_size=300), st.binary(max_size=300))
-def test_split_again_of_arbitrary_bytes(head, middle, tail):
+# What the edit replaced: among them what a statement left in the common
+# beginning may be continued by (a clause, a body, the def a decorator
+# awaits) and nothing at all (the new text adds to the old one's end, where
+# a string left open ends the scanner's last statement).
+REPLACED = [b"x = 1\n", b"", b"\n", b"if x:\n    y\n", b"@d\n", b"def f():\n", b"else:\n"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=300), st.binary(max_size=300), st.binary(max_size=300),
+       st.sampled_from(REPLACED))
+# A statement in the common beginning that the new text's next bytes
+# join: the old text's last, with no newline to end it, or a string left
+# open; one ending with a "\r" that a "\n" now follows.
+@example(b"", b"\x00", b"\x00", b"")
+@example(b'x = "', b"\n", b"\n", b"")
+@example(b"x = 1\r", b"\n", b"y = 2\n", b"")
+@example(b"@d\n", b"def f():\n    pass\n", b"", b"x = 1\n")  # decorators awaiting a def
+def test_split_again_of_arbitrary_bytes(head, middle, tail, replaced):
     """Whatever the bytes: the same statements as a full split, no crash."""
-    old = head + b"x = 1\n" + tail
+    old = head + replaced + tail
     new = head + middle + tail
     assert _hotreload._split_again(old, new) == _hotreload._split(new)
 

@@ -1007,26 +1007,87 @@ hr_common_ends(const char *old_text, Py_ssize_t old_len, const char *text, Py_ss
     *common_suffix = suffix;
 }
 
+/* The number of lines text[from:to] ends, as the scanner counts them
+ * (skip_newline: "\r\n" is one). */
+static int
+count_lines(const char *text, Py_ssize_t from, Py_ssize_t to)
+{
+    int lines = 0;
+    for (Py_ssize_t p = from; p < to; p++) {
+        if (text[p] == '\n' || (text[p] == '\r' && (p + 1 >= to || text[p + 1] != '\n'))) {
+            lines++;
+        }
+    }
+    return lines;
+}
+
+/* 1 when module-level statement `st` of `text` ends where it ends in the
+ * old text (of `old_len` bytes), whose common beginning holds it whole:
+ * its last line ends with a '\n' (not a '\r' a '\n' may join) before the
+ * old text's end (where a statement the scanner could not follow ends),
+ * and the first code line after it in `text` opens a statement of its own
+ * (at column 0, and no clause such as `else:`), or there is none.  A
+ * statement of decorators alone (a def may follow) is not. */
+static int
+ends_before_next(const char *text, Py_ssize_t len, Py_ssize_t old_len, const hr_stmt *st)
+{
+    if (st->end <= st->start || st->end >= old_len || text[st->end - 1] != '\n'
+        || (st->kind == HR_STMT_OTHER && text[st->start] == '@')) {
+        return 0;
+    }
+    scanner s = {0};
+    s.text = text;
+    s.pos = st->end;
+    s.end = len;
+    while (s.pos < s.end) {
+        Py_ssize_t first, col;
+        if (find_code_line(&s, &first, &col)) {
+            return col == 0 && classify_line(text, first, len).kind != LINE_CLAUSE;
+        }
+    }
+    return 1;
+}
+
 int
 hr_split_again(Py_ssize_t old_len, hr_stmts *old,
                const char *text, Py_ssize_t len, Py_ssize_t prefix, Py_ssize_t suffix,
                hr_stmts *out)
 {
     /* The old statements that end in the common beginning are the new
-     * text's too, but the last of them: the first line after a statement
-     * decides where it ends (an `else:` continues an `if`), so the split
-     * starts again at the last one, whose first line is all there. */
-    Py_ssize_t kept = 0;
-    while (kept < old->count && old->items[kept].end <= prefix) {
-        kept++;
+     * text's too.  The last of them, only when what follows it in the new
+     * text does not continue it: the first line after a statement decides
+     * where it ends (an `else:` continues an `if`, an indented line a
+     * def).  Otherwise the split starts again at that one, whose first
+     * line is all there. */
+    Py_ssize_t kept = 0, hi = old->count;  /* the first that ends past it */
+    while (kept < hi) {
+        Py_ssize_t mid = kept + (hi - kept) / 2;
+        if (old->items[mid].end <= prefix) {
+            kept = mid + 1;
+        }
+        else {
+            hi = mid;
+        }
     }
-    kept = kept > 0 ? kept - 1 : 0;
+    Py_ssize_t from = 0;
+    int line = 1;
+    if (kept > 0 && ends_before_next(text, len, old_len, &old->items[kept - 1])) {
+        const hr_stmt *last = &old->items[kept - 1];
+        from = last->end;
+        line = last->line + count_lines(text, last->start, last->end);
+    }
+    else if (kept > 1) {
+        kept--;
+        from = hr_line_start(text, old->items[kept].start);
+        line = old->items[kept].line;
+    }
+    else {
+        kept = 0;
+    }
     /* Sized once for a text about as long as the old one. */
     if (reserve_stmts(out, old->count) < 0 || append_moved(out, old, 0, kept, 0, 0) < 0) {
         return -1;
     }
-    Py_ssize_t from = kept > 0 ? hr_line_start(text, old->items[kept].start) : 0;
-    int line = kept > 0 ? old->items[kept].line : 1;
     same_end tail = {old, len - suffix, len - old_len};
     Py_ssize_t taken = -1;
     if (split_block(text, from, len, 0, line, &tail, &taken, out) < 0) {
