@@ -237,6 +237,75 @@ def test_audit_hook_vetoing_a_code_write_refuses_the_reload(isolated):
     assert out.strip() == "ok"
 
 
+def test_live_closures_given_new_code_get_their_old_code_back_when_a_later_write_is_vetoed(isolated):
+    # Closures of two factories take new code in one commit: those of
+    # make_same keep their cells (the new code's free variables are the old
+    # ones), those of make_fewer get a new tuple of the one cell still read.  A code write
+    # late in the commit is vetoed: every closure written before it has its
+    # old code and its own cells back.
+    out = isolated(
+        '''
+        TEMPLATE = """
+        def make_same(n):
+            k = n * 2
+            def handler(x):
+                return x + k + n + VERSION
+            return handler
+
+        def make_fewer(n):
+            k = n * 3
+            def handler(x):
+                return (READS, x, VERSION)
+            return handler
+        """
+
+        def source(version):
+            reads = "k" if version else "n, k"
+            return TEMPLATE.replace("VERSION", str(version)).replace("READS", reads)
+
+        write("m", source(0))
+        write("twin", source(0))  # the same edit, to count its code writes
+        import m, twin
+        live = [m.make_same(1), m.make_same(2), m.make_fewer(1), m.make_fewer(2)]
+        twins = [twin.make_same(1), twin.make_same(2), twin.make_fewer(1), twin.make_fewer(2)]
+        cells = [f.__closure__ for f in live]
+        before = [f(10) for f in live]
+        writes = []
+        veto_at = [0]
+
+        def hook(event, args):
+            if event == "object.__setattr__" and args[1] == "__code__":
+                writes.append(args[0])
+                if len(writes) == veto_at[0]:
+                    raise RuntimeError("this code write is forbidden")
+
+        sys.addaudithook(hook)
+        write("twin", source(1))
+        hotreload.reload(twin)
+        total = len(writes)
+        assert set(map(id, twins)) <= set(map(id, writes)), writes
+        assert [f(10) for f in twins] != before
+        assert all(f.__closure__ is not None for f in twins)
+        writes.clear()
+        veto_at[0] = total
+        write("m", source(1))
+        try:
+            hotreload.reload(m)
+        except hotreload.ReloadError as error:
+            assert isinstance(error.__cause__, RuntimeError), repr(error.__cause__)
+        else:
+            raise AssertionError("the veto was ignored")
+        # The last write vetoed, the ones before it written back through the setter.
+        assert len(writes) == 2 * total - 1, (len(writes), total)
+        assert [f(10) for f in live] == before, [f(10) for f in live]
+        assert all(f.__closure__ is c for f, c in zip(live[:2], cells[:2]))
+        assert all(f.__closure__ == c for f, c in zip(live[2:], cells[2:]))
+        print("ok")
+        '''
+    )
+    assert out.strip() == "ok"
+
+
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="function watchers are new in 3.12")
 def test_function_watchers_see_the_code_change(workspace):
     _testcapi = pytest.importorskip("_testcapi")

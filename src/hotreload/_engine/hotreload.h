@@ -319,7 +319,8 @@ typedef enum {
     HR_ACT_PATCH,       /* target: live function, value: new function, key: globals
                            the live function takes (patch()), or NULL to keep its own */
     HR_ACT_ADOPT,       /* target: function made by the reload, value: live globals */
-    HR_ACT_CODE,        /* target: live closure, value: its new code, key: its closure */
+    HR_ACT_CODE,        /* target: live closure, value: its new code, key: its closure,
+                           or NULL to keep its own cells */
     HR_ACT_BASES,       /* target: live class, value: its new bases */
     HR_ACT_DOC,         /* target: live property, value: its new docstring */
     HR_ACT_FORWARD,     /* target: live list, dict, set, cell or object holding twins */
@@ -889,6 +890,8 @@ int hr_plan_type_set(hr_actions *actions, PyObject *type, PyObject *name, PyObje
 int hr_plan_function_patch(hr_actions *actions, PyObject *live, PyObject *fresh,
                            PyObject *globals);
 int hr_plan_adopt(hr_actions *actions, PyObject *func, PyObject *globals);
+/* `closure` NULL: the function keeps its own cells (the new code's free
+ * variables are the old code's, in the same order). */
 int hr_plan_code(hr_actions *actions, PyObject *func, PyObject *code, PyObject *closure);
 int hr_plan_bases(hr_actions *actions, PyObject *type, PyObject *bases);
 int hr_plan_doc(hr_actions *actions, PyObject *property, PyObject *doc);
@@ -1042,7 +1045,8 @@ void hr_forward_release(hr_batch *batch);
 int hr_function_patch(hr_journal *journal, PyFunctionObject *target,
                       PyFunctionObject *source, PyObject *globals, const hr_identity *identity);
 /* Gives a live function new code and the closure it needs (same cells,
- * reordered), saving its state in the journal first. */
+ * reordered; NULL: its own, which the new code's free variables match),
+ * saving what it writes in the journal first. */
 int hr_function_set_code(hr_journal *journal, PyFunctionObject *func, PyObject *code,
                          PyObject *closure);
 /* Points a function made during a reload at the live module's globals, and
@@ -1063,9 +1067,10 @@ int hr_journal_dict_set(hr_journal *journal, PyObject *dict, PyObject *key, PyOb
 int hr_journal_type_set(hr_journal *journal, PyTypeObject *type, PyObject *name, PyObject *value);
 /* Saves the whole state of a function before it is patched. */
 int hr_journal_save_function(hr_journal *journal, PyFunctionObject *func);
-/* Saves a function's code and closure before only they are written (a
- * live closure taking new code: thousands in one commit). */
-int hr_journal_save_code(hr_journal *journal, PyFunctionObject *func);
+/* Saves a function's code, and its closure when `with_closure`, before
+ * only they are written (a live closure taking new code: thousands in one
+ * commit, most keeping their cells). */
+int hr_journal_save_code(hr_journal *journal, PyFunctionObject *func, int with_closure);
 /* Gives a class new bases through type.__bases__ (which checks them). */
 int hr_journal_set_bases(hr_journal *journal, PyTypeObject *type, PyObject *bases);
 /* Saves the items of a list or set before they are rewritten. */

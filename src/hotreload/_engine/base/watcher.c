@@ -275,8 +275,15 @@ hr_watcher_find(hr_state *state, hr_heap_query *query)
     if (query->old_codes.count == 0 || !all_watched(state, &query->old_codes)) {
         return 0;
     }
-    for (Py_ssize_t i = 0; i < state->notes.live_closures.capacity; i++) {
-        PyFunctionObject *func = (PyFunctionObject *)state->notes.live_closures.slots[i];
+    const hr_ptrset *noted = &state->notes.live_closures;
+    for (Py_ssize_t i = 0; i < noted->capacity; i++) {
+        /* Slots further on than elsewhere: a table's slots are sparse. */
+        PyFunctionObject *ahead = i + 2 * HR_AHEAD < noted->capacity
+                                  ? (PyFunctionObject *)noted->slots[i + 2 * HR_AHEAD] : NULL;
+        if (ahead != NULL) {
+            hr_prefetch(&ahead->func_code);
+        }
+        PyFunctionObject *func = (PyFunctionObject *)noted->slots[i];
         if (func != NULL && hr_ptrset_has(&query->old_codes, func->func_code)
             && PyList_Append(query->functions, (PyObject *)func) < 0) {
             return -1;

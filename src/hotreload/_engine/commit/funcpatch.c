@@ -170,13 +170,20 @@ int
 hr_function_set_code(hr_journal *journal, PyFunctionObject *func, PyObject *code,
                      PyObject *closure)
 {
-    if (HR_CODE_NFREEVARS((PyCodeObject *)code) != PyTuple_GET_SIZE(closure)) {
+    /* Keeping its cells, the function had as many as its code has free
+     * variables (CPython keeps it so), and the new code has as many. */
+    Py_ssize_t cells = closure != NULL ? PyTuple_GET_SIZE(closure)
+                                       : HR_CODE_NFREEVARS((PyCodeObject *)func->func_code);
+    if (HR_CODE_NFREEVARS((PyCodeObject *)code) != cells) {
         PyErr_SetString(PyExc_ValueError, "closure does not match the code's free variables");
         return -1;
     }
     /* Only the code and the closure change: only they are saved. */
-    if (hr_journal_save_code(journal, func) < 0) {
+    if (hr_journal_save_code(journal, func, closure != NULL) < 0) {
         return -1;
+    }
+    if (closure == NULL) {
+        return hr_function_code_write(func, code, func->func_closure);
     }
     return hr_function_code_write(func, code, PyTuple_GET_SIZE(closure) ? closure : NULL);
 }

@@ -13,6 +13,7 @@ typedef enum {
     UNDO_TYPE_ATTR,
     UNDO_FUNCTION,
     UNDO_CODE,      /* a function's code and closure only */
+    UNDO_CODE_ONLY, /* a function's code, its cells kept */
     UNDO_BASES,
     UNDO_CONTENTS,  /* a list's or set's items, saved as a list */
     UNDO_CELL,
@@ -25,7 +26,8 @@ typedef struct {
     PyObject *key;      /* DICT_ITEM, TYPE_ATTR: the key or name (strong);
                            CODE: the previous closure, or NULL */
     PyObject *old;      /* DICT_ITEM, TYPE_ATTR, CELL, DOC: the previous value, NULL if absent;
-                           CONTENTS: a list of the previous items; CODE: the previous code */
+                           CONTENTS: a list of the previous items;
+                           CODE, CODE_ONLY: the previous code */
     hr_function_fields func;  /* FUNCTION: its fields before the write */
 } undo;
 
@@ -78,6 +80,9 @@ hr_journal_free(hr_journal *journal)
         return;
     }
     for (Py_ssize_t i = 0; i < journal->count; i++) {
+        if (i + HR_AHEAD < journal->count) {
+            hr_prefetch(journal->entries[i + HR_AHEAD].target);  /* a live closure, mostly */
+        }
         entry_clear(&journal->entries[i]);
     }
     PyMem_Free(journal->entries);
@@ -215,16 +220,19 @@ hr_journal_save_function(hr_journal *journal, PyFunctionObject *func)
 }
 
 int
-hr_journal_save_code(hr_journal *journal, PyFunctionObject *func)
+hr_journal_save_code(hr_journal *journal, PyFunctionObject *func, int with_closure)
 {
     undo *entry = journal_append(journal);
     if (entry == NULL) {
         return -1;
     }
-    entry->kind = UNDO_CODE;
+    /* A closure that keeps its cells leaves its cell tuple untouched: an
+     * entry written later for the same function saves whatever it changes
+     * itself, and rollback goes backwards. */
+    entry->kind = with_closure ? UNDO_CODE : UNDO_CODE_ONLY;
     entry->target = Py_NewRef(func);
     entry->old = Py_NewRef(func->func_code);
-    entry->key = Py_XNewRef(func->func_closure);
+    entry->key = with_closure ? Py_XNewRef(func->func_closure) : NULL;
     return 0;
 }
 
@@ -325,6 +333,11 @@ hr_journal_rollback(hr_journal *journal)
         case UNDO_CODE:
             hr_function_code_restore((PyFunctionObject *)entry->target, entry->old, entry->key);
             break;
+        case UNDO_CODE_ONLY: {
+            PyFunctionObject *func = (PyFunctionObject *)entry->target;
+            hr_function_code_restore(func, entry->old, func->func_closure);
+            break;
+        }
         case UNDO_BASES:
             status = bases_write(journal, (PyTypeObject *)entry->target, entry->old);
             break;

@@ -99,7 +99,7 @@ hr_plan_code(hr_actions *actions, PyObject *func, PyObject *code, PyObject *clos
     if (!PyCode_Check(code)) {
         return wrong_kind("new code", func, "its code must be a code object", code);
     }
-    if (!PyTuple_Check(closure)) {
+    if (closure != NULL && !PyTuple_Check(closure)) {
         return wrong_kind("new code", func, "its closure must be a tuple", closure);
     }
     return actions_add(actions, HR_ACT_CODE, func, closure, code);
@@ -141,6 +141,9 @@ void
 hr_actions_clear(hr_actions *actions)
 {
     for (Py_ssize_t i = 0; i < actions->count; i++) {
+        if (i + HR_AHEAD < actions->count) {
+            hr_prefetch(actions->items[i + HR_AHEAD].target);  /* a live closure, mostly */
+        }
         Py_CLEAR(actions->items[i].target);
         Py_CLEAR(actions->items[i].key);
         Py_CLEAR(actions->items[i].value);

@@ -193,15 +193,17 @@ hr_closures_query(hr_batch *b, hr_heap_query *q)
     return 0;
 }
 
-/* New reference: the closure `func` needs for `code`: its own cells,
- * reordered by free-variable name.  NULL with no exception when a variable
- * has no cell.  `same` (old code -> True or False) caches whether the new
- * code has the old one's free variables in the same order: its closures
- * then keep their own cell tuples (a factory's thousands of closures share
- * the one answer, and no tuple is made per closure). */
-static PyObject *
-closure_for(PyFunctionObject *func, PyObject *code, hr_identity *same)
+/* The closure `func` needs for `code`: its own cells, reordered by
+ * free-variable name, as a new reference in *closure.  Returns 1, with
+ * *closure NULL when the new code has the old one's free variables in the
+ * same order: the function keeps its own cells, and its cell tuple is not
+ * touched (a factory's thousands of closures lie all over the heap; `same`,
+ * old code -> True or False, caches that answer for all of them).  Returns
+ * 0 when a variable has no cell, -1 on error. */
+static int
+closure_for(PyFunctionObject *func, PyObject *code, hr_identity *same, PyObject **closure)
 {
+    *closure = NULL;
     PyObject *known = hr_identity_get(same, func->func_code);
     if (known == func->func_code) {
         PyObject *old_names = hr_code_freevars(func->func_code);
@@ -211,20 +213,17 @@ closure_for(PyFunctionObject *func, PyObject *code, hr_identity *same)
         Py_XDECREF(new_names);
         known = equal < 0 ? NULL : equal ? Py_True : Py_False;
         if (known == NULL || hr_identity_add(same, func->func_code, known) < 0) {
-            return NULL;
+            return -1;
         }
     }
     if (known == Py_True) {
-        return func->func_closure ? Py_NewRef(func->func_closure) : PyTuple_New(0);
+        return 1;
     }
     PyObject *old_names = hr_code_freevars(func->func_code);
     PyObject *new_names = old_names ? hr_code_freevars(code) : NULL;
-    PyObject *closure = NULL;
-    if (new_names == NULL) {
-        goto done;
-    }
-    closure = PyTuple_New(PyTuple_GET_SIZE(new_names));
-    for (Py_ssize_t i = 0; closure && i < PyTuple_GET_SIZE(new_names); i++) {
+    PyObject *cells = new_names ? PyTuple_New(PyTuple_GET_SIZE(new_names)) : NULL;
+    int status = cells != NULL;
+    for (Py_ssize_t i = 0; status == 1 && i < PyTuple_GET_SIZE(new_names); i++) {
         Py_ssize_t found = -1;
         for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(old_names); j++) {
             if (PyUnicode_Compare(PyTuple_GET_ITEM(old_names, j),
@@ -234,15 +233,21 @@ closure_for(PyFunctionObject *func, PyObject *code, hr_identity *same)
             }
         }
         if (found < 0 || func->func_closure == NULL) {
-            Py_CLEAR(closure);
+            status = 0;
             break;
         }
-        PyTuple_SET_ITEM(closure, i, Py_NewRef(PyTuple_GET_ITEM(func->func_closure, found)));
+        PyTuple_SET_ITEM(cells, i, Py_NewRef(PyTuple_GET_ITEM(func->func_closure, found)));
     }
-done:
     Py_XDECREF(old_names);
     Py_XDECREF(new_names);
-    return closure;
+    if (status == 1) {
+        *closure = cells;
+    }
+    else {
+        Py_XDECREF(cells);
+        status = PyErr_Occurred() ? -1 : status;
+    }
+    return status;
 }
 
 /* Plans the new code of one live closure, or reports it stale. */
@@ -250,11 +255,12 @@ static int
 plan_closure(hr_batch *b, PyFunctionObject *func, hr_identity *same)
 {
     PyObject *code = hr_identity_get(&b->code_map, func->func_code);
-    PyObject *closure = code != Py_None ? closure_for(func, code, same) : NULL;
-    if (closure == NULL) {
-        if (PyErr_Occurred()) {
-            return -1;
-        }
+    PyObject *closure = NULL;
+    int found = code != Py_None ? closure_for(func, code, same, &closure) : 0;
+    if (found < 0) {
+        return -1;
+    }
+    if (found == 0) {
         PyObject *module = func->func_module ? func->func_module : Py_None;
         PyObject *line = PyUnicode_FromFormat("%S.%U", module, func->func_qualname);
         int status = line ? PyList_Append(b->stale, line) : -1;
@@ -274,7 +280,7 @@ plan_closure(hr_batch *b, PyFunctionObject *func, hr_identity *same)
         return status;
     }
     int status = hr_plan_code(&b->actions, (PyObject *)func, code, closure);
-    Py_DECREF(closure);
+    Py_XDECREF(closure);
     return status;
 }
 
@@ -301,9 +307,16 @@ plan_made_by_old_code(hr_batch *b, hr_identity *same)
         if (code == made->func_code || code == Py_None) {
             continue;
         }
-        PyObject *closure = closure_for(made, code, same);
-        int status = closure ? hr_plan_code(&b->actions, target, code, closure)
-                             : PyErr_Occurred() ? -1 : 0;
+        PyObject *closure;
+        int status = closure_for(made, code, same, &closure);
+        if (status == 1 && closure == NULL && target != (PyObject *)made) {
+            /* The live function takes the made one's cells, not its own. */
+            closure = made->func_closure ? Py_NewRef(made->func_closure) : PyTuple_New(0);
+            status = closure ? 1 : -1;
+        }
+        if (status == 1) {
+            status = hr_plan_code(&b->actions, target, code, closure);
+        }
         Py_XDECREF(closure);
         if (status < 0) {
             return -1;
@@ -332,7 +345,13 @@ hr_closures_plan(hr_batch *b, hr_heap_query *q)
             goto done;
         }
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(q->functions); i++) {
+    Py_ssize_t n = PyList_GET_SIZE(q->functions);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i + HR_AHEAD < n) {
+            PyFunctionObject *ahead = (PyFunctionObject *)PyList_GET_ITEM(q->functions, i + HR_AHEAD);
+            hr_prefetch(ahead);
+            hr_prefetch(&ahead->func_code);
+        }
         PyObject *found = PyList_GET_ITEM(q->functions, i);
         assert(PyFunction_Check(found));  /* the heap walk lists functions only */
         PyFunctionObject *func = (PyFunctionObject *)found;
