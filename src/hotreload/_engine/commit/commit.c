@@ -65,21 +65,21 @@ hr_actions_commit(hr_actions *actions, hr_journal *journal, const hr_identity *i
              * CPython's __code__ setter reads.  (Here, not in a function of
              * their own: GCC drops calls to a function that only
              * prefetches.) */
-            Py_ssize_t far = i + 2 * HR_AHEAD, near = i + HR_AHEAD;
-            if (order[pass] == HR_ACT_CODE && far < actions->count
-                && actions->items[far].kind == HR_ACT_CODE) {
-                PyFunctionObject *func = (PyFunctionObject *)actions->items[far].target;
-                hr_prefetch(func);
-                hr_prefetch(&func->func_closure);
+            if (order[pass] == HR_ACT_CODE) {
+                Py_ssize_t far = i + 2 * HR_AHEAD, near = i + HR_AHEAD;
+                if (far < actions->count && actions->items[far].kind == HR_ACT_CODE) {
+                    PyFunctionObject *func = (PyFunctionObject *)actions->items[far].target;
+                    hr_prefetch(func);
+                    hr_prefetch(&func->func_closure);
 #if HR_PY311
-                hr_prefetch(&func->func_version);  /* the setter forgets it */
+                    hr_prefetch(&func->func_version);  /* the setter forgets it */
 #endif
-            }
-            if (order[pass] == HR_ACT_CODE && near < actions->count
-                && actions->items[near].kind == HR_ACT_CODE) {
-                PyObject *cells = ((PyFunctionObject *)actions->items[near].target)->func_closure;
-                if (cells != NULL) {
-                    hr_prefetch(cells);
+                }
+                if (near < actions->count && actions->items[near].kind == HR_ACT_CODE) {
+                    PyObject *cells = ((PyFunctionObject *)actions->items[near].target)->func_closure;
+                    if (cells != NULL) {
+                        hr_prefetch(cells);
+                    }
                 }
             }
             if (action->kind == order[pass] && apply(action, journal, identity) < 0) {

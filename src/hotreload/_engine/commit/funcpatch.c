@@ -182,10 +182,9 @@ hr_function_set_code(hr_journal *journal, PyFunctionObject *func, PyObject *code
     if (hr_journal_save_code(journal, func, closure != NULL) < 0) {
         return -1;
     }
-    if (closure == NULL) {
-        return hr_function_code_write(func, code, func->func_closure);
-    }
-    return hr_function_code_write(func, code, PyTuple_GET_SIZE(closure) ? closure : NULL);
+    PyObject *cells_now = closure == NULL ? func->func_closure
+                          : PyTuple_GET_SIZE(closure) ? closure : NULL;
+    return hr_function_code_write(func, code, cells_now);
 }
 
 int
