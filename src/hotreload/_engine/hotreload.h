@@ -502,6 +502,15 @@ double hr_os_monotonic(void);
 const void *hr_memmem(const void *haystack, size_t length, const void *needle,
                       size_t needle_length);
 
+/* base/arrays.c: the one way an array of entries grows */
+/* `items` (an array of *capacity entries of `size` bytes, or NULL) grown to
+ * hold at least `need` entries, need > *capacity: the capacity doubles,
+ * from `initial` for an empty array, until they fit, and *capacity is set.
+ * The caller stores the result in place of `items`.  NULL with MemoryError
+ * set, `items` and *capacity as they were. */
+void *hr_array_grow(void *items, size_t size, Py_ssize_t need, Py_ssize_t *capacity,
+                    Py_ssize_t initial);
+
 /* base/classes.c: a class attribute written as type.__setattr__ does; kinds of class */
 /* type.__setattr__ itself (no journal): updates the type's slots (a new
  * __eq__ must reach tp_richcompare) and invalidates its caches and its

@@ -63,12 +63,12 @@ hr_journal_new(const hr_state *state, Py_ssize_t expected)
      * by doubling, thousands of live closures taking new code copied the
      * entries written so far again and again. */
     if (expected > 0) {
-        journal->entries = PyMem_New(undo, expected);
+        journal->entries = hr_array_grow(NULL, sizeof(undo), expected, &journal->capacity,
+                                         expected);
         if (journal->entries == NULL) {
             PyMem_Free(journal);
-            return (hr_journal *)PyErr_NoMemory();
+            return NULL;
         }
-        journal->capacity = expected;
     }
     return journal;
 }
@@ -95,14 +95,12 @@ static undo *
 journal_append(hr_journal *journal)
 {
     if (journal->count == journal->capacity) {
-        Py_ssize_t capacity = journal->capacity ? journal->capacity * 2 : 64;
-        undo *entries = PyMem_Realloc(journal->entries, capacity * sizeof(undo));
+        undo *entries = hr_array_grow(journal->entries, sizeof(undo), journal->count + 1,
+                                      &journal->capacity, 64);
         if (entries == NULL) {
-            PyErr_NoMemory();
             return NULL;
         }
         journal->entries = entries;
-        journal->capacity = capacity;
     }
     undo *entry = &journal->entries[journal->count++];
     memset(entry, 0, sizeof(*entry));

@@ -171,14 +171,12 @@ entry_of(hooked_classes *table, PyTypeObject *type)
         }
     }
     if (table->count == table->capacity) {
-        Py_ssize_t capacity = table->capacity ? table->capacity * 2 : 16;
-        hooked_class *items = PyMem_Realloc(table->items, capacity * sizeof(hooked_class));
+        hooked_class *items = hr_array_grow(table->items, sizeof(hooked_class), table->count + 1,
+                                            &table->capacity, 16);
         if (items == NULL) {
-            PyErr_NoMemory();
             return NULL;
         }
         table->items = items;
-        table->capacity = capacity;
     }
     hooked_class *entry = &table->items[table->count++];
     entry->type = type;

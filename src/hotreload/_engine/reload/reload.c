@@ -564,14 +564,12 @@ static int
 edges_add(edges *e, Py_ssize_t j)
 {
     if (e->count == e->capacity) {
-        Py_ssize_t capacity = e->capacity ? e->capacity * 2 : 8;
-        Py_ssize_t *items = PyMem_Realloc(e->items, capacity * sizeof(Py_ssize_t));
+        Py_ssize_t *items = hr_array_grow(e->items, sizeof(Py_ssize_t), e->count + 1,
+                                          &e->capacity, 8);
         if (items == NULL) {
-            PyErr_NoMemory();
             return -1;
         }
         e->items = items;
-        e->capacity = capacity;
     }
     e->items[e->count++] = j;
     return 0;

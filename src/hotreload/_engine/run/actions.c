@@ -14,14 +14,12 @@ actions_add(hr_actions *actions, hr_action_kind kind, PyObject *target, PyObject
             PyObject *value)
 {
     if (actions->count == actions->capacity) {
-        Py_ssize_t capacity = actions->capacity ? actions->capacity * 2 : 64;
-        hr_action *items = PyMem_Realloc(actions->items, capacity * sizeof(hr_action));
+        hr_action *items = hr_array_grow(actions->items, sizeof(hr_action), actions->count + 1,
+                                         &actions->capacity, 64);
         if (items == NULL) {
-            PyErr_NoMemory();
             return -1;
         }
         actions->items = items;
-        actions->capacity = capacity;
     }
     hr_action *action = &actions->items[actions->count++];
     action->kind = kind;

@@ -325,14 +325,12 @@ static int
 changed_names_add(changed_names *changed, PyObject *name, PyObject *fresh, PyObject *live)
 {
     if (changed->count == changed->capacity) {
-        Py_ssize_t capacity = changed->capacity ? changed->capacity * 2 : 16;
-        changed_name *items = PyMem_Realloc(changed->items, (size_t)capacity * sizeof(changed_name));
+        changed_name *items = hr_array_grow(changed->items, sizeof(changed_name),
+                                            changed->count + 1, &changed->capacity, 16);
         if (items == NULL) {
-            PyErr_NoMemory();
             return -1;
         }
         changed->items = items;
-        changed->capacity = capacity;
     }
     changed->items[changed->count++] = (changed_name){
         Py_NewRef(name), Py_NewRef(fresh), Py_XNewRef(live)};

@@ -65,14 +65,12 @@ static int
 ranges_add(moved_ranges *r, int first, int end, int delta, int whole)
 {
     if (r->count == r->capacity) {
-        Py_ssize_t capacity = r->capacity ? r->capacity * 2 : 32;
-        moved_range *items = PyMem_Realloc(r->items, capacity * sizeof(moved_range));
+        moved_range *items = hr_array_grow(r->items, sizeof(moved_range), r->count + 1,
+                                           &r->capacity, 32);
         if (items == NULL) {
-            PyErr_NoMemory();
             return -1;
         }
         r->items = items;
-        r->capacity = capacity;
     }
     moved_range *range = &r->items[r->count++];
     range->first = first;

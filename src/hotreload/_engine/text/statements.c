@@ -691,21 +691,12 @@ reserve_stmts(hr_stmts *out, Py_ssize_t extra)
     if (extra <= out->capacity - out->count) {
         return 0;
     }
-    Py_ssize_t capacity = out->capacity ? out->capacity : HR_INITIAL_CAPACITY;
-    while (capacity - out->count < extra) {
-        if (capacity > PY_SSIZE_T_MAX / 2 / (Py_ssize_t)sizeof(hr_stmt)) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        capacity *= 2;
-    }
-    hr_stmt *items = PyMem_Realloc(out->items, (size_t)capacity * sizeof(hr_stmt));
+    hr_stmt *items = hr_array_grow(out->items, sizeof(hr_stmt), out->count + extra,
+                                   &out->capacity, HR_INITIAL_CAPACITY);
     if (items == NULL) {
-        PyErr_NoMemory();
         return -1;
     }
     out->items = items;
-    out->capacity = capacity;
     return 0;
 }
 
