@@ -241,8 +241,6 @@ typedef struct {
      * bytes when undecorated), `norm` covers the whole statement. */
     PyObject *norm;
     PyObject *norm_decorators;
-    int names_update;     /* CLASS: its text names __reload_update__ (the class may
-                             declare members that run again on every reload) */
     /* What the plan reads on the statement's text, kept once read: a split
      * of the next version moves the statements a save did not touch, with
      * these (text/names.c).  NULL until asked; new references. */
@@ -263,6 +261,8 @@ enum {
     HR_TRAIT_DECLARES_KEEP = 2,   /* `__reload_keep__ = ...` (or annotated) */
     HR_TRAIT_DECLARES_UPDATE = 4, /* `__reload_update__ = ...` */
     HR_TRAIT_FUTURE = 8,          /* `from __future__ import ...` */
+    HR_TRAIT_NAMES_UPDATE = 16,   /* a class whose text names __reload_update__: it may
+                                     declare members that run again on every reload */
 };
 
 enum {
@@ -728,6 +728,9 @@ PyObject *hr_simple_reads(const char *text, Py_ssize_t start, Py_ssize_t end);
 int hr_simple_reads_any(const char *text, const hr_stmt *stmt, PyObject *names, int *found);
 /* The offset of the start of the line holding `pos`. */
 Py_ssize_t hr_line_start(const char *text, Py_ssize_t pos);
+/* The number of lines text[from:to] ends, as the scanner counts them
+ * ("\r\n" is one line end, and so is a "\r" alone). */
+int hr_count_lines(const char *text, Py_ssize_t from, Py_ssize_t to);
 /* 1 when the text mentions (as a whole identifier) any name of the
  * set; a cheap test before parsing. */
 int hr_mentions(PyObject *norm, PyObject *names);

@@ -1333,7 +1333,8 @@ hr_plan(hr_batch *batch, hr_unit *u)
         int changed = is_changed(u, i);
         int run = rebinds || (changed && st->kind != HR_STMT_CLASS);
         if ((st->kind == HR_STMT_DEF || st->kind == HR_STMT_CLASS)
-            && !changed && !run && !st->names_update && PySet_GET_SIZE(u->update) == 0
+            && !changed && !run && !(st->traits & HR_TRAIT_NAMES_UPDATE)
+            && PySet_GET_SIZE(u->update) == 0
             && (st->head == st->start || PySet_GET_SIZE(changed_defs) == 0)) {
             /* Unchanged, and nothing asks it to run again (the rules
              * below, on empty sets, and its name not among the few
@@ -1360,7 +1361,7 @@ hr_plan(hr_batch *batch, hr_unit *u)
             run = run || forced > 0;
             /* A class declaring __reload_update__ re-runs those members on
              * every reload of its module, as a module's declaration does. */
-            run = run || st->names_update;
+            run = run || (st->traits & HR_TRAIT_NAMES_UPDATE) != 0;
             /* A decorator that changed in this reload is applied again,
              * even to a definition whose own text did not change. */
             int redecorate = 0;

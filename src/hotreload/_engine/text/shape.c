@@ -494,16 +494,13 @@ same_text(const char *a, Py_ssize_t a_len, const char *b, Py_ssize_t b_len)
     return a_len == b_len && memcmp(a, b, a_len) == 0;
 }
 
-/* The number of lines of a statement's text. */
+/* The number of lines of a statement's text: those it ends, and its last
+ * one when no newline ends it. */
 static int
 line_count(const char *text, const hr_stmt *st)
 {
-    int lines = 0;
-    for (const char *at = text + st->start, *end = text + st->end; at < end; lines++) {
-        const char *newline = memchr(at, '\n', end - at);
-        at = newline ? newline + 1 : end;
-    }
-    return lines;
+    int ended = hr_count_lines(text, st->start, st->end);
+    return ended + (st->end > st->start && text[st->end - 1] != '\n' && text[st->end - 1] != '\r');
 }
 
 /* What the decorators of a def member say, read on the text: BY_TEXT_READ

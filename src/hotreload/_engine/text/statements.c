@@ -731,6 +731,10 @@ traits_of(hr_stmt_kind kind, const char *norm, Py_ssize_t len)
         return len > (Py_ssize_t)sizeof(future) - 1
                && memcmp(norm, future, sizeof(future) - 1) == 0 ? HR_TRAIT_FUTURE : 0;
     }
+    if (kind == HR_STMT_CLASS) {
+        return hr_memmem(norm, len, update, sizeof(update) - 1) != NULL
+               ? HR_TRAIT_NAMES_UPDATE : 0;
+    }
     if (kind != HR_STMT_OTHER) {
         return 0;
     }
@@ -764,9 +768,6 @@ close_stmt(pending_stmt *cur, const char *norm, Py_ssize_t norm_len,
     if (stmt.norm_decorators == NULL) {
         goto done;
     }
-    static const char update[] = "__reload_update__";
-    stmt.names_update = stmt.kind == HR_STMT_CLASS
-                        && hr_memmem(norm, norm_len, update, sizeof(update) - 1) != NULL;
     stmt.traits = traits_of(stmt.kind, norm, norm_len);
     if (append_stmt(out, &stmt) < 0) {
         goto done;
@@ -998,10 +999,8 @@ hr_common_ends(const char *old_text, Py_ssize_t old_len, const char *text, Py_ss
     *common_suffix = suffix;
 }
 
-/* The number of lines text[from:to] ends, as the scanner counts them
- * (skip_newline: "\r\n" is one). */
-static int
-count_lines(const char *text, Py_ssize_t from, Py_ssize_t to)
+int
+hr_count_lines(const char *text, Py_ssize_t from, Py_ssize_t to)
 {
     int lines = 0;
     for (Py_ssize_t p = from; p < to; p++) {
@@ -1065,7 +1064,7 @@ hr_split_again(Py_ssize_t old_len, hr_stmts *old,
     if (kept > 0 && ends_before_next(text, len, old_len, &old->items[kept - 1])) {
         const hr_stmt *last = &old->items[kept - 1];
         from = last->end;
-        line = last->line + count_lines(text, last->start, last->end);
+        line = last->line + hr_count_lines(text, last->start, last->end);
     }
     else if (kept > 1) {
         kept--;
